@@ -1,0 +1,262 @@
+"""The deployment model: sites, kiosks, services, agencies, queues, counsellors, windows.
+
+SQLAlchemy 2 declarative mapping; the schema itself is owned by the Alembic migrations in
+``pvp/migrations`` (the tests check that the two agree).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware instant stored as UTC; SQLite hands back naive values, made aware again."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class AppointmentStatus(enum.StrEnum):
+    BOOKED = "booked"
+    CHECKED_IN = "checked_in"
+    SEEN = "seen"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+
+
+class Service(Base):
+    __tablename__ = "services"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    default_mode: Mapped[str] = mapped_column(String(16))
+
+
+class Site(Base):
+    """Where a kiosk stands: a commune of a communauté de communes, in a host place."""
+
+    __tablename__ = "sites"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    community: Mapped[str] = mapped_column(String(120))
+    commune: Mapped[str] = mapped_column(String(120))
+    host_place: Mapped[str] = mapped_column(String(200), default="")
+    agent_phone: Mapped[str] = mapped_column(String(32), default="")
+    agent_email: Mapped[str] = mapped_column(String(200), default="")
+    pilot: Mapped[bool] = mapped_column(default=False)
+
+    department: Mapped[Department] = relationship()
+    kiosks: Mapped[list[Kiosk]] = relationship(back_populates="site", order_by="Kiosk.id")
+
+
+class Kiosk(Base):
+    __tablename__ = "kiosks"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # also its SIP user
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    a1_hash: Mapped[str] = mapped_column(String(32))
+
+    site: Mapped[Site] = relationship(back_populates="kiosks")
+    buttons: Mapped[list[KioskButton]] = relationship(
+        cascade="all, delete-orphan", order_by="KioskButton.position"
+    )
+
+    @property
+    def service_codes(self) -> list[str]:
+        return [b.service_code for b in self.buttons]
+
+
+class KioskButton(Base):
+    """One hardware service button of a kiosk, left to right."""
+
+    __tablename__ = "kiosk_buttons"
+    kiosk_id: Mapped[str] = mapped_column(
+        ForeignKey("kiosks.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_code: Mapped[str] = mapped_column(ForeignKey("services.code"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class Agency(Base):
+    """An office of a public service (ANPE Le Puy-en-Velay), home of expert stations."""
+
+    __tablename__ = "agencies"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service_code: Mapped[str] = mapped_column(ForeignKey("services.code"))
+    name: Mapped[str] = mapped_column(String(160))
+    town: Mapped[str] = mapped_column(String(120))
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    pilot: Mapped[bool] = mapped_column(default=False)
+
+    stations: Mapped[list[ExpertStation]] = relationship(
+        cascade="all, delete-orphan", order_by="ExpertStation.id"
+    )
+    queues: Mapped[list[ExpertQueue]] = relationship(back_populates="agency")
+
+
+class ExpertStation(Base):
+    __tablename__ = "expert_stations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(160), default="")
+
+
+class ExpertQueue(Base):
+    """A service's queue at an agency, with what the dispatcher needs to run it."""
+
+    __tablename__ = "expert_queues"
+    __table_args__ = (
+        CheckConstraint("max_wait_seconds > 0", name="max_wait"),
+        CheckConstraint("no_answer_timeout_seconds > 0", name="no_answer"),
+        CheckConstraint("wrap_up_seconds >= 0", name="wrap_up"),
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    service_code: Mapped[str] = mapped_column(ForeignKey("services.code"))
+    name: Mapped[str] = mapped_column(String(160))
+    strategy: Mapped[str] = mapped_column(String(32), default="longest_idle")
+    max_wait_seconds: Mapped[int] = mapped_column(Integer, default=900)
+    no_answer_timeout_seconds: Mapped[int] = mapped_column(Integer, default=20)
+    wrap_up_seconds: Mapped[int] = mapped_column(Integer, default=60)
+
+    agency: Mapped[Agency] = relationship(back_populates="queues")
+    memberships: Mapped[list[QueueMembership]] = relationship(
+        back_populates="queue", cascade="all, delete-orphan"
+    )
+
+
+class Counsellor(Base):
+    __tablename__ = "counsellors"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # login and SIP user
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    station_id: Mapped[str | None] = mapped_column(ForeignKey("expert_stations.id"))
+    display_name: Mapped[str] = mapped_column(String(160))
+    a1_hash: Mapped[str] = mapped_column(String(32))
+
+    agency: Mapped[Agency] = relationship()
+    memberships: Mapped[list[QueueMembership]] = relationship(
+        back_populates="counsellor", cascade="all, delete-orphan"
+    )
+
+
+class QueueMembership(Base):
+    """A counsellor serves a queue at a priority level (1 is offered first)."""
+
+    __tablename__ = "queue_memberships"
+    counsellor_id: Mapped[str] = mapped_column(
+        ForeignKey("counsellors.id", ondelete="CASCADE"), primary_key=True
+    )
+    queue_id: Mapped[str] = mapped_column(
+        ForeignKey("expert_queues.id", ondelete="CASCADE"), primary_key=True
+    )
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+
+    counsellor: Mapped[Counsellor] = relationship(back_populates="memberships")
+    queue: Mapped[ExpertQueue] = relationship(back_populates="memberships")
+
+
+class RouteRule(Base):
+    """Which expert queue answers a press of a service at a site, and when."""
+
+    __tablename__ = "route_rules"
+    __table_args__ = (UniqueConstraint("site_id", "service_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    service_code: Mapped[str] = mapped_column(ForeignKey("services.code"))
+    queue_id: Mapped[str] = mapped_column(ForeignKey("expert_queues.id"))
+
+    windows: Mapped[list[OpeningWindow]] = relationship(
+        cascade="all, delete-orphan", order_by="OpeningWindow.id"
+    )
+
+
+class OpeningWindow(Base):
+    __tablename__ = "opening_windows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    route_id: Mapped[int] = mapped_column(ForeignKey("route_rules.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(16))
+    weekdays: Mapped[str] = mapped_column(String(40))  # "wed,thu"
+    nth: Mapped[str] = mapped_column(String(20), default="")  # "4" or "1,3" or "-1"
+    start_time: Mapped[time] = mapped_column(Time)
+    end_time: Mapped[time] = mapped_column(Time)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    except_dates: Mapped[str] = mapped_column(String(2000), default="")  # ISO dates, comma
+    note: Mapped[str] = mapped_column(String(400), default="")
+
+
+class ClosureDay(Base):
+    """A local closure: every service of a site, one service everywhere, or both."""
+
+    __tablename__ = "closures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"))
+    service_code: Mapped[str | None] = mapped_column(ForeignKey("services.code"))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(200))
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    service_code: Mapped[str] = mapped_column(ForeignKey("services.code"))
+    counsellor_id: Mapped[str] = mapped_column(ForeignKey("counsellors.id"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)  # stored as UTC
+    minutes: Mapped[int] = mapped_column(Integer)
+    citizen_ref: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default=AppointmentStatus.BOOKED.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PlanRevision(Base):
+    """A counter bumped by every change, so readers know when their cached plan is stale."""
+
+    __tablename__ = "plan_revision"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
