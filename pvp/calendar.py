@@ -1,7 +1,8 @@
 """Opening windows, holidays and closures: the pure calendar under every routing decision.
 
-Wall-clock times are Europe/Paris (or the deployment's zone); every instant that leaves this
-module is timezone-aware. No I/O: the public-holiday table comes from the ``holidays`` library,
+Wall-clock times are Europe/Paris (or the deployment's zone). Instants are handled in UTC:
+Python compares and subtracts two datetimes of the *same* zone by wall clock, which is wrong
+across a daylight-saving change, so every instant this module returns is aware and UTC. No I/O: the public-holiday table comes from the ``holidays`` library,
 which computes it (moving feasts included) without touching the disk or the network.
 """
 
@@ -143,7 +144,7 @@ def wall_to_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
     naive = datetime.combine(day, wall)
     candidate = naive.replace(tzinfo=tz)  # fold=0: the first of two ambiguous times
     if candidate.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == naive:
-        return candidate.astimezone(tz)
+        return candidate.astimezone(UTC)
     # In the gap: search the transition between the two readings of the wall time.
     low = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
     high = candidate.astimezone(UTC)
@@ -153,7 +154,7 @@ def wall_to_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
             high = mid
         else:
             low = mid
-    return high.replace(second=0, microsecond=0).astimezone(tz)
+    return high.replace(second=0, microsecond=0)
 
 
 def intervals_on(windows: Iterable[Window], day: date, tz: ZoneInfo) -> list[Interval]:
@@ -184,6 +185,7 @@ class Schedule:
         return instant.astimezone(self.tz).date()
 
     def open_intervals_at(self, instant: datetime) -> list[Interval]:
+        instant = instant.astimezone(UTC)
         day = self.local_day(instant)
         if self.rules.closed_on(day):
             return []
@@ -196,6 +198,7 @@ class Schedule:
         self, after: datetime, modes: frozenset[Mode] | None = None
     ) -> datetime | None:
         """The earliest instant at or after ``after`` when a window of ``modes`` is open."""
+        after = after.astimezone(UTC)
         first = self.local_day(after) - timedelta(days=1)  # a DST night can shift the date
         for day in _days_from(first, SEARCH_HORIZON_DAYS):
             if self.rules.closed_on(day):
@@ -209,6 +212,7 @@ class Schedule:
 
     def next_interval_start(self, after: datetime, modes: frozenset[Mode]) -> datetime | None:
         """The next window of ``modes`` that *starts* strictly after ``after``."""
+        after = after.astimezone(UTC)
         first = self.local_day(after)
         for day in _days_from(first, SEARCH_HORIZON_DAYS):
             if self.rules.closed_on(day):

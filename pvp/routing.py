@@ -11,7 +11,7 @@ import bisect
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -54,7 +54,7 @@ class KioskInfo:
 class Booking:
     id: int
     counsellor: str
-    start: datetime
+    start: datetime  # UTC
     minutes: int
 
 
@@ -140,9 +140,13 @@ def decide(plan: RoutingPlan, kiosk_id: str, service: str, at: datetime) -> Deci
         raise RoutingError(f"unknown kiosk {kiosk_id!r}")
     if service not in plan.services:
         raise RoutingError(f"unknown service code {service!r}")
-    at = at.astimezone(plan.tz)
+    at = at.astimezone(UTC)
 
     def made(kind: DecisionKind, **kw: Any) -> Decision:
+        # Instants are computed in UTC and shown in the deployment's zone.
+        for key in ("next_opening", "open_until"):
+            if kw.get(key) is not None:
+                kw[key] = kw[key].astimezone(plan.tz)
         return Decision(kind, kiosk.id, kiosk.site, service, **kw)
 
     if service not in kiosk.services:
@@ -152,7 +156,7 @@ def decide(plan: RoutingPlan, kiosk_id: str, service: str, at: datetime) -> Deci
         return made(DecisionKind.NO_SUCH_SERVICE, reason=Reason.NO_ROUTE)
     schedule = route.schedule
 
-    closed = schedule.rules.closed_on(at.date())
+    closed = schedule.rules.closed_on(schedule.local_day(at))
     if closed:
         kind, label = closed
         reason = Reason.PUBLIC_HOLIDAY if kind is ClosureKind.PUBLIC_HOLIDAY else Reason.LOCAL_CLOSURE

@@ -1,0 +1,234 @@
+"""The ``pvp`` command: provisioning, routing questions, appointments and the servers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from pvp import appointments, inventory
+from pvp.config import Settings, load_settings
+from pvp.db import Database
+from pvp.model import AppointmentStatus
+from pvp.plan import PlanError, load_plan
+from pvp.plan_view import load_routing_plan
+from pvp.provisioning import apply_plan, rotate_secret
+from pvp.routing import RoutingError, decide
+from pvp.timeparse import parse_instant
+
+
+class Refused(click.ClickException):
+    """A request PVP understood and refuses: exit status 2, the reason on stderr."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"pvp: {self.message}", err=True)
+
+
+class Context:
+    def __init__(self) -> None:
+        self.settings: Settings = load_settings()
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.resolved_database_url())
+        return self._db
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _instant(ctx: Context, text: str) -> Any:
+    try:
+        return parse_instant(text, ctx.tz)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+
+
+@click.group()
+def main() -> None:
+    """Point Visio Public control plane."""
+
+
+@main.group()
+def provision() -> None:
+    """Load deployment plans and issue device credentials."""
+
+
+@provision.command("import")
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--secrets-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the new devices' SIP secrets here (mode 0600); they are shown only once.",
+)
+@pass_ctx
+def provision_import(ctx: Context, plan_file: Path, secrets_out: Path | None) -> None:
+    """Import a deployment plan (idempotent; nothing changes if any entry is wrong)."""
+    try:
+        plan = load_plan(plan_file)
+    except PlanError as exc:
+        click.echo(str(exc), err=True)
+        raise Refused(f"{plan_file}: {len(exc.problems)} problem(s), nothing imported") from None
+    with ctx.db.session() as session:
+        report = apply_plan(session, plan, ctx.settings.sip_domain)
+    if not report.changed:
+        click.echo(f"{plan_file}: already up to date, nothing changed")
+        return
+    parts = [f"{n} {kind} created" for kind, n in sorted(report.created.items())]
+    parts += [f"{n} {kind} updated" for kind, n in sorted(report.updated.items())]
+    click.echo(f"{plan_file}: " + ", ".join(parts))
+    if report.secrets:
+        if secrets_out:
+            secrets_out.touch(mode=0o600, exist_ok=True)
+            secrets_out.chmod(0o600)
+            secrets_out.write_text(json.dumps(report.secrets, indent=2) + "\n")
+            click.echo(f"{len(report.secrets)} new SIP secrets written to {secrets_out}")
+        else:
+            click.echo(
+                f"{len(report.secrets)} new devices got random SIP secrets; issue them with "
+                "`pvp provision bundle KIOSK --out DIR` or `pvp provision credentials ID`"
+            )
+
+
+@provision.command("credentials")
+@click.argument("device")
+@pass_ctx
+def provision_credentials(ctx: Context, device: str) -> None:
+    """Give a kiosk or counsellor a new SIP secret and print it (once)."""
+    try:
+        with ctx.db.session() as session:
+            secret = rotate_secret(session, device, ctx.settings.sip_domain)
+    except LookupError as exc:
+        raise Refused(str(exc).strip("'\"")) from None
+    _print_json({"user": device, "domain": ctx.settings.sip_domain, "password": secret})
+
+
+@main.command("route")
+@click.option("--kiosk", required=True)
+@click.option("--service", required=True)
+@click.option("--at", "at_text", required=True, help="ISO date-time; Paris time without offset")
+@pass_ctx
+def route(ctx: Context, kiosk: str, service: str, at_text: str) -> None:
+    """Print the routing decision for a press of SERVICE at KIOSK at an instant."""
+    at = _instant(ctx, at_text)
+    with ctx.db.sessions() as session:
+        plan = load_routing_plan(session, ctx.settings)
+    try:
+        decision = decide(plan, kiosk, service, at)
+    except RoutingError as exc:
+        raise Refused(str(exc)) from None
+    click.echo(json.dumps(decision.to_json(), ensure_ascii=False))
+
+
+@main.command("kiosks")
+@click.option("--json", "as_json", is_flag=True, help="JSON output")
+@pass_ctx
+def kiosks(ctx: Context, as_json: bool) -> None:
+    """List the kiosks."""
+    with ctx.db.sessions() as session:
+        rows = inventory.kiosks(session)
+    if as_json:
+        _print_json(rows)
+        return
+    for k in rows:
+        click.echo(f"{k['id']:32} {k['commune']:24} {k['department']:3} {','.join(k['services'])}")
+
+
+@main.command("counsellors")
+@click.option("--json", "as_json", is_flag=True, help="JSON output")
+@pass_ctx
+def counsellors(ctx: Context, as_json: bool) -> None:
+    """List the counsellors and their queues."""
+    with ctx.db.sessions() as session:
+        rows = inventory.counsellors(session)
+    if as_json:
+        _print_json(rows)
+        return
+    for c in rows:
+        queues = ",".join(f"{q['queue']}:{q['priority']}" for q in c["queues"])
+        click.echo(f"{c['id']:24} {c['service']:7} {c['agency']:20} {queues}")
+
+
+@main.group()
+def appointment() -> None:
+    """Book and cancel appointments."""
+
+
+@appointment.command("add")
+@click.option("--site", required=True)
+@click.option("--service", required=True)
+@click.option("--counsellor", required=True)
+@click.option("--at", "at_text", required=True, help="ISO date-time; Paris time without offset")
+@click.option("--minutes", default=30, show_default=True, type=int)
+@click.option("--citizen", default="", help="A minimal reference of the citizen")
+@pass_ctx
+def appointment_add(
+    ctx: Context, site: str, service: str, counsellor: str, at_text: str, minutes: int,
+    citizen: str,
+) -> None:
+    """Book an appointment and print its id."""
+    start = _instant(ctx, at_text)
+    try:
+        with ctx.db.session() as session:
+            plan = load_routing_plan(session, ctx.settings, since=start - timedelta(days=1))
+            booked = appointments.book(
+                session, plan, site, service, counsellor, start, minutes, citizen
+            )
+            ident = booked.id
+    except appointments.BookingRefused as exc:
+        raise Refused(f"rendez-vous refusé : {exc}") from None
+    click.echo(ident)
+
+
+@appointment.command("cancel")
+@click.argument("appointment_id", type=int)
+@pass_ctx
+def appointment_cancel(ctx: Context, appointment_id: int) -> None:
+    """Cancel an appointment."""
+    try:
+        with ctx.db.session() as session:
+            appointments.set_status(session, appointment_id, AppointmentStatus.CANCELLED)
+    except (LookupError, appointments.BookingRefused) as exc:
+        raise Refused(str(exc).strip("'\"")) from None
+    click.echo(f"rendez-vous n°{appointment_id} annulé")
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="Listen address (default from configuration)")
+@click.option("--port", default=None, type=int)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Import this deployment plan before serving",
+)
+@click.pass_context
+def serve(click_ctx: click.Context, host: str | None, port: int | None, plan_file: Path | None) -> None:
+    """Run the control plane (HTTP API) until interrupted."""
+    from pvp.server import run
+
+    ctx = click_ctx.ensure_object(Context)
+    if plan_file:
+        click_ctx.invoke(provision_import, plan_file=plan_file, secrets_out=None)
+    run(ctx.settings, ctx.db, host or ctx.settings.http_host, port or ctx.settings.http_port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The control plane's HTTP side: one Flask application, one blueprint per area."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.plan_view import PlanCache
+
+
+def create_app(settings: Settings, db: Database, test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(JSON_SORT_KEYS=False)
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["pvp.settings"] = settings
+    app.extensions["pvp.db"] = db
+    app.extensions["pvp.plans"] = PlanCache(db, settings)
+
+    from pvp.web.api import api
+
+    app.register_blueprint(api)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        # Machines read this API: answer every error as JSON, never an HTML page.
+        return jsonify(error=exc.description, status=exc.code), exc.code
+
+    return app

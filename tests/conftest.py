@@ -1,0 +1,58 @@
+"""Shared fixtures: a real SQLite database in a temporary directory, loaded with a plan."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.plan import load_plan
+from pvp.plan_view import load_routing_plan
+from pvp.provisioning import apply_plan
+from pvp.routing import RoutingPlan
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
+
+
+@pytest.fixture(scope="session")
+def plan_2006_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 2006 plan imported once; each test gets its own copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "pvp.sqlite3"
+    db = Database(f"sqlite:///{path}")
+    with db.session() as session:
+        apply_plan(session, load_plan(PLAN_2006), Settings().sip_domain)
+    db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def db(settings: Settings, plan_2006_db_file: Path) -> Iterator[Database]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.data_dir / "pvp.sqlite3"
+    shutil.copy(plan_2006_db_file, target)
+    database = Database(f"sqlite:///{target}")
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def empty_db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.resolved_database_url())
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def plan(db: Database, settings: Settings) -> RoutingPlan:
+    with db.sessions() as session:
+        return load_routing_plan(session, settings)
