@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    JSON,
     ForeignKey,
     Integer,
     MetaData,
@@ -260,3 +261,65 @@ class PlanRevision(Base):
     __tablename__ = "plan_revision"
     id: Mapped[int] = mapped_column(primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallOutcome(enum.StrEnum):
+    SERVED = "served"
+    ABANDONED = "abandoned"
+    CLOSED = "closed"
+    NO_COUNSELLOR = "no_counsellor"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+
+
+class CallRecord(Base):
+    """One press of a service button and what became of it: the evaluation's raw material."""
+
+    __tablename__ = "call_records"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the kiosk leg's call UUID
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.id"), index=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    service_code: Mapped[str] = mapped_column(ForeignKey("services.code"), index=True)
+    queue_id: Mapped[str | None] = mapped_column(ForeignKey("expert_queues.id"))
+    counsellor_id: Mapped[str | None] = mapped_column(ForeignKey("counsellors.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    mode: Mapped[str | None] = mapped_column(String(16))  # appointment | walk_in
+    decision: Mapped[str] = mapped_column(String(32))  # the routing decision kind
+    pressed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wait_seconds: Mapped[float | None] = mapped_column()
+    talk_seconds: Mapped[float | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(16), index=True)  # CallOutcome
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ConsoleStatus(enum.StrEnum):
+    AVAILABLE = "available"  # disponible
+    PAUSED = "paused"  # en pause
+    OFFLINE = "offline"  # hors ligne
+
+
+class CounsellorState(Base):
+    """What the dispatcher must know of a counsellor besides the plan."""
+
+    __tablename__ = "counsellor_states"
+    counsellor_id: Mapped[str] = mapped_column(
+        ForeignKey("counsellors.id", ondelete="CASCADE"), primary_key=True
+    )
+    console_status: Mapped[str] = mapped_column(String(16), default=ConsoleStatus.OFFLINE.value)
+    registered: Mapped[bool] = mapped_column(default=False)  # SIP registration, from ESL
+    last_call_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class KioskHeartbeat(Base):
+    """The last health report of each kiosk (SIP, user agent, printer, scanner, camera)."""
+
+    __tablename__ = "kiosk_heartbeats"
+    kiosk_id: Mapped[str] = mapped_column(
+        ForeignKey("kiosks.id", ondelete="CASCADE"), primary_key=True
+    )
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
