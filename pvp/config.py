@@ -7,10 +7,12 @@ and a real site.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +35,40 @@ class Settings(BaseSettings):
     # Minutes around an appointment's start during which a press counts as that citizen.
     checkin_before_minutes: int = 15
     checkin_after_minutes: int = 20
+    # How FreeSWITCH and kiosks reach the control plane (default: http://http_host:http_port).
+    public_url: str = ""
+
+    # FreeSWITCH: where it is, where it listens, how PVP talks to it.
+    freeswitch_bin: str = ""  # empty: PVP_FREESWITCH_BIN, PATH, /opt/freeswitch/bin/freeswitch
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060  # UDP and TCP
+    sip_tls_port: int = 5061
+    rtp_start_port: int = 16384
+    rtp_end_port: int = 32768
+    kiosk_srtp: Literal["mandatory", "optional"] = "mandatory"
+    esl_host: str = "127.0.0.1"
+    esl_port: int = 8021
+    esl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
+    xml_curl_user: str = "freeswitch"
+    xml_curl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
+    xml_curl_timeout_seconds: int = 2
+
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+    def secret(self, name: str) -> str:
+        """A configured secret, or one generated once and kept (mode 0600) in the data dir."""
+        configured = getattr(self, name, "")
+        if configured:
+            return str(configured)
+        path = self.data_dir / "secrets.json"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        if name not in stored:
+            stored[name] = secrets.token_urlsafe(24)
+            path.touch(mode=0o600, exist_ok=True)
+            path.write_text(json.dumps(stored, indent=2))
+        return str(stored[name])
 
     def resolved_database_url(self) -> str:
         if self.database_url:
