@@ -180,7 +180,12 @@ def appointment() -> None:
 @click.option("--citizen", default="", help="A minimal reference of the citizen")
 @pass_ctx
 def appointment_add(
-    ctx: Context, site: str, service: str, counsellor: str, at_text: str, minutes: int,
+    ctx: Context,
+    site: str,
+    service: str,
+    counsellor: str,
+    at_text: str,
+    minutes: int,
     citizen: str,
 ) -> None:
     """Book an appointment and print its id."""
@@ -220,7 +225,9 @@ def appointment_cancel(ctx: Context, appointment_id: int) -> None:
     help="Import this deployment plan before serving",
 )
 @click.pass_context
-def serve(click_ctx: click.Context, host: str | None, port: int | None, plan_file: Path | None) -> None:
+def serve(
+    click_ctx: click.Context, host: str | None, port: int | None, plan_file: Path | None
+) -> None:
     """Run the control plane (HTTP API) until interrupted."""
     from pvp.server import run
 

@@ -13,7 +13,9 @@ from pvp.model import Agency, Counsellor, Kiosk, QueueMembership, Site
 def kiosks(session: Session) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Kiosk)
-        .options(selectinload(Kiosk.buttons), selectinload(Kiosk.site).selectinload(Site.department))
+        .options(
+            selectinload(Kiosk.buttons), selectinload(Kiosk.site).selectinload(Site.department)
+        )
         .order_by(Kiosk.id)
     )
     return [

@@ -12,7 +12,9 @@ from pvp.db import Database
 from pvp.plan_view import PlanCache
 
 
-def create_app(settings: Settings, db: Database, test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    settings: Settings, db: Database, test_config: dict[str, Any] | None = None
+) -> Flask:
     app = Flask(__name__)
     app.config.update(JSON_SORT_KEYS=False)
     if test_config:
