@@ -16,7 +16,7 @@ def create_app(
     settings: Settings, db: Database, test_config: dict[str, Any] | None = None
 ) -> Flask:
     app = Flask(__name__)
-    app.config.update(JSON_SORT_KEYS=False)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep documented field order
     if test_config:
         app.config.update(test_config)
     app.extensions["pvp.settings"] = settings
