@@ -148,7 +148,11 @@ def kiosks(ctx: Context, as_json: bool) -> None:
         _print_json(rows)
         return
     for k in rows:
-        click.echo(f"{k['id']:32} {k['commune']:24} {k['department']:3} {','.join(k['services'])}")
+        state = "en ligne" if k["online"] else "hors ligne"
+        click.echo(
+            f"{k['id']:32} {k['commune']:24} {k['department']:3} {state:10} "
+            f"{','.join(k['services'])}"
+        )
 
 
 @main.command("counsellors")
