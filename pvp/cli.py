@@ -120,6 +120,22 @@ def provision_credentials(ctx: Context, device: str) -> None:
     _print_json({"user": device, "domain": ctx.settings.sip_domain, "password": secret})
 
 
+@provision.command("bundle")
+@click.argument("kiosk")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def provision_bundle(ctx: Context, kiosk: str, out: Path) -> None:
+    """Write KIOSK's bundle (identity, new SIP secret, control plane, CA, buttons) to OUT."""
+    from pvp.bundle import write_bundle
+
+    try:
+        with ctx.db.session() as session:
+            path = write_bundle(session, ctx.settings, kiosk, out)
+    except (LookupError, FileNotFoundError) as exc:
+        raise Refused(str(exc).strip("'\"")) from None
+    click.echo(f"{path} (new SIP secret inside; the previous one no longer works)")
+
+
 @main.command("route")
 @click.option("--kiosk", required=True)
 @click.option("--service", required=True)

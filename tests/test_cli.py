@@ -153,3 +153,26 @@ def test_the_installed_entry_point_imports_and_routes(tmp_path: Path) -> None:
         check=True,
     )
     assert json.loads(routed.stdout)["decision"] == "walk_in"
+
+
+def test_bundle_holds_a_working_new_secret(pvp, db: Database, settings: Settings, tmp_path: Path):
+    from pvp.model import Kiosk
+    from pvp.provisioning import a1_hash
+
+    out = tmp_path / "bundle"
+    done = pvp("provision", "bundle", "kiosk-vorey-1", "--out", str(out))
+    assert done.exit_code == 0, done.output
+    bundle = json.loads((out / "kiosk.json").read_text())
+    assert (out / "kiosk.json").stat().st_mode & 0o077 == 0
+    assert bundle["kiosk"] == "kiosk-vorey-1" and bundle["site"] == "vorey"
+    assert [b["service"] for b in bundle["buttons"]] == ["anpe", "urssaf", "cram", "msa"]
+    assert bundle["sip"]["transport"] == "tls"
+    with db.sessions() as session:
+        stored = session.get(Kiosk, "kiosk-vorey-1").a1_hash
+    assert stored == a1_hash("kiosk-vorey-1", settings.sip_domain, bundle["sip"]["password"])
+    second = pvp("provision", "bundle", "kiosk-vorey-1", "--out", str(out))
+    assert second.exit_code == 0
+    assert (
+        json.loads((out / "kiosk.json").read_text())["sip"]["password"] != bundle["sip"]["password"]
+    )
+    assert pvp("provision", "bundle", "kiosk-nowhere-1", "--out", str(out)).exit_code == 2

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from pvp import health, inventory
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.model import Kiosk
 from pvp.plan_view import PlanCache
 from pvp.routing import RoutingError, decide
-from pvp.model import Kiosk
 from pvp.timeparse import parse_instant
 from pvp.web.device_auth import digest_required
 
