@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import cast
 
+import pytest
 from PIL import Image, ImageStat
 
-from pvp.kiosk.baresip import EventType, MediaDevice
+from pvp.kiosk.baresip import EventType, MediaDevice, MediaEncryption, SipAccount, Transport
 
 from .audio import read_mono, rms, segment, zero_crossing_frequency
 from .conftest import Engine, requires_baresip, run, running_engine
@@ -45,13 +46,29 @@ async def wait_for_file(path: Path, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.05)
 
 
-def test_direct_call_carries_a_tone_and_video(tmp_path: Path) -> None:
+def account(name: str, mediaenc: MediaEncryption) -> SipAccount:
+    return SipAccount(name, "127.0.0.1", transport=Transport.UDP, mediaenc=mediaenc)
+
+
+@pytest.mark.parametrize("mediaenc", [MediaEncryption.NONE, MediaEncryption.SRTP_MANDATORY])
+def test_direct_call_carries_a_tone_and_video(tmp_path: Path, mediaenc: MediaEncryption) -> None:
     async def body() -> tuple[Engine, Engine]:
         async with (
-            running_engine(tmp_path, "alice", audio_source="ausine,440") as alice,
-            running_engine(tmp_path, "bob", audio_source="aubridge,mic") as bob,
+            running_engine(
+                tmp_path, "alice", audio_source="ausine,440", account=account("alice", mediaenc)
+            ) as alice,
+            running_engine(
+                tmp_path, "bob", audio_source="aubridge,mic", account=account("bob", mediaenc)
+            ) as bob,
         ):
+            secured = bob.controller.expect(EventType.CALL_MENC, lambda e: ",audio," in e.param)
             await establish(alice, bob)
+            if mediaenc is MediaEncryption.SRTP_MANDATORY:
+                # "0" is MENC_EVENT_SECURE: the audio stream runs SRTP.
+                event = await asyncio.wait_for(secured, 3)
+                assert event.param == "0,audio,AES_CM_128_HMAC_SHA1_80"
+            else:
+                secured.cancel()
             await asyncio.sleep(1.5)  # enough sound and frames to judge
             await bob.controller.snapshot_received("recv.png")
             await wait_for_file(bob.directory / "recv.png")
