@@ -3,6 +3,7 @@ reconnects and keeps working; bad commands get clear errors."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
@@ -109,5 +110,25 @@ def test_bad_commands_get_clear_errors_and_the_controller_keeps_working(tmp_path
             assert ctrl.connected
             assert "help" in (await ctrl.command("help")).lower()
             assert kiosk.process.restarts == 0
+
+    run(body())
+
+
+def test_controller_takes_ctrl_tcp_back_from_another_client(tmp_path: Path) -> None:
+    """ctrl_tcp serves one client: a newcomer evicts the controller, which reconnects."""
+
+    async def body() -> None:
+        async with running_engine(tmp_path, "kiosk") as kiosk:
+            ctrl = kiosk.controller
+            links: list[bool] = []
+            ctrl.add_connection_listener(links.append)
+            reader, writer = await asyncio.open_connection("127.0.0.1", kiosk.config.ctrl_port)
+            try:
+                await wait_until(lambda: links[-2:] == [False, True], 5, "reconnected")
+                assert await reader.read() == b""  # the newcomer was evicted in turn
+            finally:
+                writer.close()
+                await writer.wait_closed()
+            assert "help" in (await ctrl.command("help")).lower()
 
     run(body())

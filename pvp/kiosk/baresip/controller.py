@@ -289,12 +289,10 @@ class BaresipController:
                 async with asyncio.timeout(self.request_timeout):
                     reader, writer = await asyncio.open_connection(self.host, self.port)
             except (OSError, TimeoutError):
-                self._kick.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._kick.wait()
-                except TimeoutError:
-                    pass
+                self._kick.clear()  # cleared after waking, so no kick is lost
                 delay = min(delay * 2, self._reconnect_max)
                 continue
             delay = self._reconnect_min
