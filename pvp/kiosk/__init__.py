@@ -1,0 +1,1 @@
+"""The kiosk agent and its devices."""
