@@ -58,6 +58,19 @@ class Settings(BaseSettings):
     xml_curl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
     xml_curl_timeout_seconds: int = 2
 
+    # Documents (pvp/documents): see docs/documents.md for the figures behind these numbers.
+    document_retention_days: int = 30  # then the files are purged; the audit rows stay
+    # Largest encoded command (JSON body of the SIP MESSAGE) that carries its document inline;
+    # above it the document goes by reference. Half the largest body measured intact through
+    # FreeSWITCH's `chat` over TCP/TLS (1 MB), for margin.
+    document_inline_max_bytes: int = 512 * 1024
+    document_max_bytes: int = 32 * 1024 * 1024  # a 10-page noisy lossless scan fits
+    document_max_pages: int = 100
+    document_link_seconds: int = 300  # lifetime of a single-use download link
+    # Which switch path reaches fax numbers (a sofia gateway or profile), e.g.
+    # "sofia/gateway/fax-out/" (the number is appended).
+    fax_dial_prefix: str = ""
+
     def base_url(self) -> str:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
 
@@ -74,6 +87,9 @@ class Settings(BaseSettings):
             path.touch(mode=0o600, exist_ok=True)
             path.write_text(json.dumps(stored, indent=2))
         return str(stored[name])
+
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -323,3 +323,72 @@ class KioskHeartbeat(Base):
     )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class DocumentKind(enum.StrEnum):
+    """What happened to a document, as the audit trail says it."""
+
+    SHOWN = "shown"  # displayed on the kiosk screen
+    PRINTED = "printed"  # printed on the kiosk printer
+    SCANNED = "scanned"  # scanned at the kiosk, received by the counsellor
+    FAX_IN = "fax_in"  # a fax received for a kiosk or a counsellor
+    FAX_OUT = "fax_out"  # a fax sent by a counsellor
+
+
+class TransferStatus(enum.StrEnum):
+    PENDING = "pending"  # stored, command sent or about to be
+    ACCEPTED = "accepted"  # the kiosk (or the switch) took it
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Document(Base):
+    """One PDF, stored once under its SHA-256; the file goes at purge, the row stays."""
+
+    __tablename__ = "documents"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(64), default="application/pdf")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purge_reason: Mapped[str] = mapped_column(String(16), default="")  # retention | forgotten
+
+
+class DocumentTransfer(Base):
+    """Who sent which document to whom, when, for which call: the audit trail.
+
+    A scan's row exists from the command on, before its document: ``sha256`` is set when
+    the kiosk uploads. ``command_id`` ties the row to the SIP MESSAGE command and its answers.
+    """
+
+    __tablename__ = "document_transfers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    command_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # DocumentKind
+    sha256: Mapped[str | None] = mapped_column(ForeignKey("documents.sha256"), index=True)
+    sender: Mapped[str] = mapped_column(String(80))  # counsellor, kiosk or fax number
+    recipient: Mapped[str] = mapped_column(String(80))
+    kiosk_id: Mapped[str | None] = mapped_column(ForeignKey("kiosks.id"), index=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("call_records.id"), index=True)
+    citizen_ref: Mapped[str] = mapped_column(String(64), default="", index=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default=TransferStatus.PENDING.value)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DocumentLink(Base):
+    """A single-use download link (RFC 4483 by reference); only the token's hash is kept."""
+
+    __tablename__ = "document_links"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("documents.sha256"))
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.id", ondelete="CASCADE"))
+    command_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -23,9 +23,15 @@ def create_app(
     app.extensions["pvp.db"] = db
     app.extensions["pvp.plans"] = PlanCache(db, settings)
 
+    from pvp.documents.http import documents_api
+    from pvp.documents.service import DocumentService
     from pvp.web.api import api
 
     app.register_blueprint(api)
+    # The command transport (FreeSWITCH's chat over ESL) is set by whoever runs the switch
+    # connection; without it, document commands answer 503.
+    app.extensions["pvp.documents"] = DocumentService.create(db, settings)
+    app.register_blueprint(documents_api)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

@@ -1,0 +1,37 @@
+"""Commands to kiosks as SIP MESSAGE through FreeSWITCH's ``chat`` API (sip/messages.md).
+
+``chat`` waits for the kiosk's final SIP answer and says ``Sent`` or an error, over the
+connection the kiosk registered with (TCP/TLS included) — unlike ``sendevent SEND_MESSAGE``,
+which answers at once and silently loses messages to TCP/TLS registrations (NOTES.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pvp.documents.service import TransportError
+from pvp.messages import COMMAND_TYPE
+
+
+class ChatTransport:
+    """``api`` runs one FreeSWITCH API command and returns its reply (an ESL client's)."""
+
+    def __init__(self, api: Callable[[str], str], domain: str, sender: str = "pvp") -> None:
+        self._api = api
+        self.domain = domain
+        self.sender = sender
+
+    def send(self, kiosk_id: str, body: str) -> None:
+        # chat splits its arguments on "|" and ends at a newline: the codec never writes
+        # either, but a hand-made body might.
+        if "|" in body or "\n" in body or "|" in kiosk_id:
+            raise TransportError("message non transmissible (caractère | ou saut de ligne)")
+        command = (
+            f"chat sip|{self.sender}@{self.domain}|{kiosk_id}@{self.domain}|{body}|{COMMAND_TYPE}"
+        )
+        try:
+            reply = self._api(command)
+        except Exception as exc:  # the ESL client's errors: switch down, not connected…
+            raise TransportError(f"commutateur injoignable ({exc})") from exc
+        if "Sent" not in reply:
+            raise TransportError(f"message refusé par le commutateur : {reply.strip()[:120]}")

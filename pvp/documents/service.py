@@ -1,0 +1,368 @@
+"""The control plane's document service: commands to the kiosk of a counsellor's call.
+
+Every entry point checks everything before it writes anything: a counsellor may address only
+the kiosk of a call they are in now (answered, not ended), and a document must be a valid
+PDF within the size limit (and match the SHA-256 announced, when one is). Only then is the
+document stored, the audit row written and the command sent. Answers from kiosks
+(:meth:`DocumentService.record_answer`) and scan uploads update the same audit rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.documents import links
+from pvp.documents.pdf import DocumentError
+from pvp.documents.store import (
+    DocumentStore,
+    PurgeReport,
+    citizen_of_call,
+    transfer_json,
+    transfers_json,
+)
+from pvp.documents.transfer import encode_with_document
+from pvp.messages import Answer, Command, Status, encode_command
+from pvp.model import CallRecord, DocumentKind, DocumentTransfer, Kiosk, TransferStatus
+
+log = logging.getLogger(__name__)
+
+NOT_IN_CALL = "la borne n'est pas en communication avec ce conseiller"
+MAX_SCAN_PAGES = 20
+
+
+class Refused(Exception):
+    """A request refused before anything changed; ``status`` is the HTTP status."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class TransportError(RuntimeError):
+    """The command could not be handed to the kiosk (switch down, kiosk unregistered)."""
+
+
+class CommandTransport(Protocol):
+    def send(self, kiosk_id: str, body: str) -> None:
+        """Deliver one encoded command to the kiosk, or raise TransportError."""
+
+
+def new_command_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DocumentService:
+    db: Database
+    settings: Settings
+    store: DocumentStore
+    transport: CommandTransport | None = None
+    clock: Callable[[], datetime] = utc_now
+
+    @classmethod
+    def create(
+        cls, db: Database, settings: Settings, transport: CommandTransport | None = None
+    ) -> DocumentService:
+        store = DocumentStore(
+            settings.documents_dir(), settings.document_max_bytes, settings.document_max_pages
+        )
+        return cls(db, settings, store, transport)
+
+    # ---- checks ---------------------------------------------------------------------
+
+    def active_call(self, session: Session, call_id: str, counsellor: str) -> CallRecord:
+        """The call ``call_id`` if ``counsellor`` is in it now, else Refused (403)."""
+        record = session.get(CallRecord, call_id)
+        if (
+            record is None
+            or record.counsellor_id != counsellor
+            or record.answered_at is None
+            or record.ended_at is not None
+        ):
+            raise Refused(NOT_IN_CALL, 403)
+        return record
+
+    def _transport(self) -> CommandTransport:
+        if self.transport is None:
+            raise Refused("liaison avec le commutateur indisponible", 503)
+        return self.transport
+
+    # ---- counsellor -> kiosk --------------------------------------------------------
+
+    def send_document(
+        self,
+        counsellor: str,
+        call_id: str,
+        action: str,
+        pdf: bytes,
+        title: str = "",
+        expected_sha256: str | None = None,
+    ) -> dict[str, Any]:
+        """Show (``display``) or print (``print``) ``pdf`` on the kiosk of the call."""
+        kind = {"display": DocumentKind.SHOWN, "print": DocumentKind.PRINTED}.get(action)
+        if kind is None:
+            raise Refused(f"action inconnue : {action!r} (display ou print)")
+        title = title.strip()[:200]
+        transport = self._transport()
+        with self.db.sessions() as session:
+            record = self.active_call(session, call_id, counsellor)
+        try:
+            digest, _pages = self.store.check(pdf, expected_sha256)
+        except DocumentError as exc:
+            raise Refused(str(exc), 413 if "volumineux" in str(exc) else 400) from None
+        now = self.clock()
+        command_id = new_command_id("d" if action == "display" else "p")
+        command = Command(command_id, action, {"title": title}, call=call_id, sender=counsellor)
+        with self.db.session() as session:
+            self.store.put(session, pdf, now, digest)
+            transfer = self._transfer(
+                session, command_id, kind, digest, counsellor, record, title, now
+            )
+
+            def make_link() -> tuple[str, datetime]:
+                token, expires = links.issue(
+                    session,
+                    digest,
+                    record.kiosk_id,
+                    command_id,
+                    now,
+                    timedelta(seconds=self.settings.document_link_seconds),
+                )
+                return f"{self.settings.base_url()}/api/v1/documents/{token}", expires
+
+            encoded = encode_with_document(
+                command, pdf, digest, self.settings.document_inline_max_bytes, make_link
+            )
+            transfer.details = {"inline": encoded.inline, "body_bytes": len(encoded.body)}
+            result = transfer_json(transfer)
+        self._deliver(transport, record.kiosk_id, command_id, encoded.body)
+        return result
+
+    def request_scan(self, counsellor: str, call_id: str, pages: int = 1) -> dict[str, Any]:
+        """Ask the kiosk of the call to scan ``pages`` pages and upload them as one PDF."""
+        if not 1 <= pages <= MAX_SCAN_PAGES:
+            raise Refused(f"nombre de pages invalide : {pages} (de 1 à {MAX_SCAN_PAGES})")
+        transport = self._transport()
+        now = self.clock()
+        command_id = new_command_id("s")
+        with self.db.session() as session:
+            record = self.active_call(session, call_id, counsellor)
+            transfer = self._transfer(
+                session, command_id, DocumentKind.SCANNED, None, record.kiosk_id, record, "", now
+            )
+            transfer.recipient = counsellor
+            result = transfer_json(transfer)
+        command = Command(command_id, "scan", {"pages": pages}, call=call_id, sender=counsellor)
+        self._deliver(transport, record.kiosk_id, command_id, encode_command(command))
+        return result
+
+    def turn_page(self, counsellor: str, call_id: str, page: int) -> str:
+        """Show page ``page`` of the document on the kiosk screen; no new audit row."""
+        if page < 1:
+            raise Refused("numéro de page invalide")
+        transport = self._transport()
+        with self.db.sessions() as session:
+            record = self.active_call(session, call_id, counsellor)
+        command_id = new_command_id("g")
+        command = Command(command_id, "display", {"page": page}, call=call_id, sender=counsellor)
+        try:
+            transport.send(record.kiosk_id, encode_command(command))
+        except TransportError as exc:
+            raise Refused(f"borne injoignable : {exc}", 502) from None
+        return command_id
+
+    def _transfer(
+        self,
+        session: Session,
+        command_id: str,
+        kind: DocumentKind,
+        digest: str | None,
+        sender: str,
+        record: CallRecord,
+        title: str,
+        now: datetime,
+    ) -> DocumentTransfer:
+        transfer = DocumentTransfer(
+            command_id=command_id,
+            kind=kind.value,
+            sha256=digest,
+            sender=sender,
+            recipient=record.kiosk_id,
+            kiosk_id=record.kiosk_id,
+            call_id=record.id,
+            citizen_ref=citizen_of_call(session, record.id),
+            title=title,
+            status=TransferStatus.PENDING.value,
+            reason="",
+            details={},
+            created_at=now,
+        )
+        session.add(transfer)
+        session.flush()
+        return transfer
+
+    def _deliver(self, transport: CommandTransport, kiosk: str, command_id: str, body: str) -> None:
+        try:
+            transport.send(kiosk, body)
+        except TransportError as exc:
+            log.warning("command %s to %s not delivered: %s", command_id, kiosk, exc)
+            with self.db.session() as session:
+                self._finish(
+                    session, command_id, TransferStatus.FAILED, f"borne injoignable : {exc}"
+                )
+            raise Refused(f"borne injoignable : {exc}", 502) from None
+
+    # ---- kiosk -> control plane -----------------------------------------------------
+
+    def record_answer(self, answer: Answer, kiosk: str) -> dict[str, Any] | None:
+        """Apply a kiosk's answer to its command's audit row; None for unknown commands.
+
+        A final status is never overwritten: a retransmitted or late answer changes nothing.
+        """
+        with self.db.session() as session:
+            transfer = self._by_command(session, answer.id)
+            if transfer is None or transfer.kiosk_id != kiosk:
+                log.info("answer %s from %s matches no document command", answer.id, kiosk)
+                return None
+            if transfer.status in (TransferStatus.DONE, TransferStatus.FAILED):
+                return transfer_json(transfer)
+            if answer.status is Status.ACCEPTED:
+                transfer.status = TransferStatus.ACCEPTED.value
+            elif (
+                answer.status is Status.DONE
+                and transfer.kind == DocumentKind.SCANNED
+                and transfer.sha256 is None
+            ):
+                # "done" for a scan whose PDF never arrived would be a lie to the counsellor.
+                self._finish(session, answer.id, TransferStatus.FAILED, "document non reçu")
+            else:
+                status = TransferStatus(answer.status.value)
+                self._finish(session, answer.id, status, answer.reason or "", answer.details)
+            return transfer_json(transfer)
+
+    def receive_upload(
+        self, kiosk: str, command_id: str, pdf: bytes, expected_sha256: str | None = None
+    ) -> dict[str, Any]:
+        """A scanned PDF uploaded by ``kiosk`` for its scan command; idempotent."""
+        with self.db.sessions() as session:
+            transfer = self._by_command(session, command_id)
+            if (
+                transfer is None
+                or transfer.kind != DocumentKind.SCANNED
+                or transfer.kiosk_id != kiosk
+            ):
+                raise Refused("aucune numérisation demandée à cette borne sous ce numéro", 404)
+            if transfer.status == TransferStatus.FAILED:
+                raise Refused("cette numérisation a déjà échoué", 409)
+            already = transfer.sha256
+        try:
+            digest, pages = self.store.check(pdf, expected_sha256)
+        except DocumentError as exc:
+            raise Refused(str(exc), 413 if "volumineux" in str(exc) else 400) from None
+        if already is not None:
+            if already != digest:
+                raise Refused("un autre document a déjà été reçu pour cette numérisation", 409)
+            with self.db.sessions() as session:
+                return transfer_json(self._by_command_strict(session, command_id))
+        now = self.clock()
+        with self.db.session() as session:
+            self.store.put(session, pdf, now, digest)
+            transfer = self._by_command_strict(session, command_id)
+            transfer.sha256 = digest
+            transfer.details = {**(transfer.details or {}), "pages": pages, "size": len(pdf)}
+            return transfer_json(transfer)
+
+    def download(self, token: str, kiosk: str) -> bytes:
+        """The document behind a single-use link, for the kiosk it was made for."""
+        with self.db.session() as session:
+            try:
+                document = links.redeem(session, token, kiosk, self.clock())
+                data = self.store.read(document.sha256)
+            except LookupError as exc:
+                status = exc.status if isinstance(exc, links.LinkError) else 410
+                session.rollback()
+                raise Refused(str(exc), status) from None
+        return data
+
+    # ---- the console's views --------------------------------------------------------
+
+    def call_transfers(self, counsellor: str, call_id: str) -> list[dict[str, Any]]:
+        with self.db.sessions() as session:
+            record = session.get(CallRecord, call_id)
+            if record is None or record.counsellor_id != counsellor:
+                raise Refused("appel inconnu pour ce conseiller", 404)
+            rows = session.scalars(
+                select(DocumentTransfer)
+                .where(DocumentTransfer.call_id == call_id)
+                .order_by(DocumentTransfer.id)
+            )
+            return transfers_json(rows)
+
+    def transfer_pdf(self, counsellor: str, transfer_id: int) -> bytes:
+        """The PDF of one of the counsellor's own transfers (a scan they asked for…)."""
+        with self.db.sessions() as session:
+            transfer = session.get(DocumentTransfer, transfer_id)
+            if transfer is None or counsellor not in (transfer.sender, transfer.recipient):
+                raise Refused("document inconnu pour ce conseiller", 404)
+            if transfer.sha256 is None:
+                raise Refused("document pas encore reçu", 404)
+            try:
+                return self.store.read(transfer.sha256)
+            except LookupError as exc:
+                raise Refused(str(exc), 410) from None
+
+    # ---- retention and citizens -----------------------------------------------------
+
+    def purge(self) -> PurgeReport:
+        retention = timedelta(days=self.settings.document_retention_days)
+        with self.db.session() as session:
+            return self.store.purge(session, self.clock(), retention)
+
+    # ---- helpers --------------------------------------------------------------------
+
+    @staticmethod
+    def _by_command(session: Session, command_id: str) -> DocumentTransfer | None:
+        return session.scalars(
+            select(DocumentTransfer).where(DocumentTransfer.command_id == command_id)
+        ).first()
+
+    def _by_command_strict(self, session: Session, command_id: str) -> DocumentTransfer:
+        transfer = self._by_command(session, command_id)
+        if transfer is None:
+            raise LookupError(command_id)
+        return transfer
+
+    def _finish(
+        self,
+        session: Session,
+        command_id: str,
+        status: TransferStatus,
+        reason: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        transfer = self._by_command_strict(session, command_id)
+        transfer.status, transfer.reason = status.value, reason[:200]
+        if details:
+            transfer.details = {**(transfer.details or {}), **details}
+        transfer.finished_at = self.clock()
+
+
+def kiosk_ha1(db: Database, user: str) -> str | None:
+    with db.sessions() as session:
+        kiosk = session.get(Kiosk, user)
+        return kiosk.a1_hash if kiosk else None

@@ -1,0 +1,137 @@
+"""Fixtures for document tests: a real control plane over HTTP, calls, a command channel.
+
+Imported by the conftest of ``tests/documents`` and ``tests/devices`` (the device tests
+need CUPS and SANE too). The command channel is the real codec end to end: the control
+plane's encoded MESSAGE body is decoded by the kiosk side exactly as the agent's SIP
+endpoint hands it over; only the SIP hop through FreeSWITCH is left to ``tests/live``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from waitress.server import create_server
+
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.documents.service import DocumentService, TransportError
+from pvp.messages import Answer, Command, decode_command
+from pvp.model import Appointment, CallRecord
+from pvp.provisioning import rotate_secret
+from pvp.web import create_app
+
+KIOSK = "kiosk-vorey-1"
+OTHER_KIOSK = "kiosk-cunlhat-1"
+COUNSELLOR = "anpe-le-puy-c1"
+OTHER_COUNSELLOR = "anpe-le-puy-c2"
+CITIZEN = "DE-2006-0042"
+
+
+@dataclass
+class LoopbackTransport:
+    """Hands each encoded command to ``deliver`` (the kiosk side), or fails like a dead link."""
+
+    deliver: Callable[[str, Command], None] | None = None
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    down: bool = False
+
+    def send(self, kiosk_id: str, body: str) -> None:
+        if self.down:
+            raise TransportError("Error! Message Not Sent")
+        self.sent.append((kiosk_id, body))
+        if self.deliver is not None:
+            self.deliver(kiosk_id, decode_command(body))
+
+    def commands(self) -> list[Command]:
+        return [decode_command(body) for _kiosk, body in self.sent]
+
+
+@dataclass
+class Control:
+    """The control plane: database, settings, document service, HTTP on 127.0.0.1."""
+
+    db: Database
+    settings: Settings
+    service: DocumentService
+    transport: LoopbackTransport
+    url: str
+    secrets: dict[str, str]
+
+    def answer(self, kiosk: str) -> Callable[[Answer], None]:
+        """What the ESL side does with a kiosk's answer MESSAGE."""
+        return lambda answer: self.service.record_answer(answer, kiosk) and None
+
+
+def start_call(
+    db: Database,
+    kiosk: str = KIOSK,
+    counsellor: str = COUNSELLOR,
+    citizen: str | None = CITIZEN,
+    call_id: str = "call-0001",
+) -> str:
+    """A call record as the dispatcher writes it once the counsellor answered."""
+    now = datetime.now(UTC)
+    with db.session() as session:
+        appointment_id = None
+        if citizen is not None:
+            appointment = Appointment(
+                site_id=kiosk.split("-")[1],
+                service_code="anpe",
+                counsellor_id=counsellor,
+                start=now - timedelta(minutes=5),
+                minutes=30,
+                citizen_ref=citizen,
+                status="checked_in",
+                created_at=now - timedelta(days=3),
+            )
+            session.add(appointment)
+            session.flush()
+            appointment_id = appointment.id
+        session.add(
+            CallRecord(
+                id=call_id,
+                kiosk_id=kiosk,
+                site_id=kiosk.split("-")[1],
+                service_code="anpe",
+                counsellor_id=counsellor,
+                appointment_id=appointment_id,
+                mode="appointment" if citizen else "walk_in",
+                decision="appointment" if citizen else "walk_in",
+                pressed_at=now - timedelta(minutes=1),
+                offered_at=now - timedelta(seconds=50),
+                answered_at=now - timedelta(seconds=45),
+                reason="",
+            )
+        )
+    return call_id
+
+
+def end_call(db: Database, call_id: str) -> None:
+    with db.session() as session:
+        record = session.get(CallRecord, call_id)
+        assert record is not None
+        record.ended_at = datetime.now(UTC)
+
+
+@pytest.fixture
+def control(db: Database, settings: Settings) -> Iterator[Control]:
+    transport = LoopbackTransport()
+    app = create_app(settings, db)
+    service: DocumentService = app.extensions["pvp.documents"]
+    service.transport = transport
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    settings.public_url = f"http://127.0.0.1:{server.effective_port}"
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    with db.session() as session:
+        secrets = {
+            user: rotate_secret(session, user, settings.sip_domain)
+            for user in (KIOSK, OTHER_KIOSK, COUNSELLOR, OTHER_COUNSELLOR)
+        }
+    yield Control(db, settings, service, transport, settings.public_url, secrets)
+    server.close()
+    thread.join(timeout=5)
