@@ -257,5 +257,15 @@ def serve(
     run(ctx.settings, ctx.db, host or ctx.settings.http_host, port or ctx.settings.http_port)
 
 
+def _add_groups() -> None:
+    # Imported here: those modules use Context and Refused from this one.
+    from pvp.documents.cli import doc
+
+    main.add_command(doc)
+
+
+_add_groups()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

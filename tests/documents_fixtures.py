@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from waitress.server import create_server
@@ -133,5 +134,37 @@ def control(db: Database, settings: Settings) -> Iterator[Control]:
             for user in (KIOSK, OTHER_KIOSK, COUNSELLOR, OTHER_COUNSELLOR)
         }
     yield Control(db, settings, service, transport, settings.public_url, secrets)
-    server.close()
+    stop_server(server, thread)
+
+
+def stop_server(server: Any, thread: threading.Thread) -> None:
+    """Stop waitress in order: its worker threads first, then its sockets and loop.
+
+    Closing the sockets first lets a worker still answering a kept-alive request write to
+    a closed trigger, or the loop select() a closed socket (EBADF in a thread, which pytest
+    turns into an error).
+    """
+    from waitress import wasyncore
+
+    server.task_dispatcher.shutdown(timeout=5)
+    # Closed from inside the loop's own thread (the trigger runs the thunk there): closing
+    # from here could pull a socket from under its select() (EBADF).
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
     thread.join(timeout=5)
+
+
+def text_pdf(*texts: str) -> bytes:
+    """A PDF with one A4 page per text, the text large enough to be seen on a render."""
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4)
+    for text in texts:
+        pdf.setFont("Helvetica", 28)
+        pdf.drawString(60, 700, text)
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()

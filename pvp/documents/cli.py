@@ -1,0 +1,149 @@
+"""``pvp doc``: the counsellor's document actions and the store's housekeeping.
+
+Until the console has buttons for them, every action of the console is here too: show or
+print a PDF on the kiosk of a call, turn its pages, ask for a scan, send a fax.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pvp.cli import Context, Refused, pass_ctx
+from pvp.documents.service import DocumentService
+from pvp.documents.service import Refused as ServiceRefused
+
+
+def _service(ctx: Context, with_switch: bool = False) -> DocumentService:
+    transport = None
+    if with_switch:
+        from pvp.documents.switch import connect
+
+        try:
+            transport = connect(ctx.settings)
+        except RuntimeError as exc:
+            raise Refused(str(exc)) from None
+    return DocumentService.create(ctx.db, ctx.settings, transport)
+
+
+def _echo(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _read_pdf(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise Refused(f"{path}: {exc.strerror}") from None
+
+
+@click.group("doc")
+def doc() -> None:
+    """Documents: show, print, scan, fax; retention, export and erasure."""
+
+
+@doc.command("send")
+@click.option("--counsellor", required=True)
+@click.option("--call", "call_id", required=True, help="The call (kiosk leg UUID)")
+@click.option("--action", type=click.Choice(["display", "print"]), default="display")
+@click.option("--title", default="")
+@click.argument("pdf", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def send(ctx: Context, counsellor: str, call_id: str, action: str, title: str, pdf: Path) -> None:
+    """Show (display) or print PDF on the kiosk of the counsellor's current call."""
+    data = _read_pdf(pdf)
+    try:
+        _echo(
+            _service(ctx, True).send_document(counsellor, call_id, action, data, title or pdf.stem)
+        )
+    except ServiceRefused as exc:
+        raise Refused(exc.reason) from None
+
+
+@doc.command("page")
+@click.option("--counsellor", required=True)
+@click.option("--call", "call_id", required=True)
+@click.argument("page", type=int)
+@pass_ctx
+def page(ctx: Context, counsellor: str, call_id: str, page: int) -> None:
+    """Show page PAGE of the document on the kiosk screen."""
+    try:
+        click.echo(_service(ctx, True).turn_page(counsellor, call_id, page))
+    except ServiceRefused as exc:
+        raise Refused(exc.reason) from None
+
+
+@doc.command("scan")
+@click.option("--counsellor", required=True)
+@click.option("--call", "call_id", required=True)
+@click.option("--pages", default=1, show_default=True, type=int)
+@pass_ctx
+def scan(ctx: Context, counsellor: str, call_id: str, pages: int) -> None:
+    """Ask the kiosk of the call to scan PAGES pages into one PDF."""
+    try:
+        _echo(_service(ctx, True).request_scan(counsellor, call_id, pages))
+    except ServiceRefused as exc:
+        raise Refused(exc.reason) from None
+
+
+@doc.command("fax")
+@click.option("--to", "number", required=True, help="The fax number")
+@click.option("--counsellor", required=True, help="Who sends it (audit)")
+@click.option("--call", "call_id", default=None, help="The call it belongs to, if any")
+@click.argument("pdf", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def fax(ctx: Context, number: str, counsellor: str, call_id: str | None, pdf: Path) -> None:
+    """Send PDF as a T.38 fax through FreeSWITCH and wait for the result."""
+    from pvp.documents.fax import FaxService
+    from pvp.documents.switch import connect_esl
+
+    data = _read_pdf(pdf)
+    try:
+        esl = connect_esl(ctx.settings)
+    except RuntimeError as exc:
+        raise Refused(str(exc)) from None
+    service = FaxService(_service(ctx), esl)
+    try:
+        _echo(service.send(counsellor, number, data, call_id=call_id))
+    except ServiceRefused as exc:
+        raise Refused(exc.reason) from None
+
+
+@doc.command("purge")
+@pass_ctx
+def purge(ctx: Context) -> None:
+    """Delete the files of documents older than the retention period (rows stay)."""
+    report = _service(ctx).purge()
+    click.echo(f"{report.purged} document(s) supprimé(s), {report.bytes_freed} octets libérés")
+
+
+@doc.command("export")
+@click.option("--citizen", required=True, help="The citizen reference")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def export(ctx: Context, citizen: str, out: Path) -> None:
+    """Copy every document of a citizen into OUT, with transfers.json."""
+    service = _service(ctx)
+    try:
+        with ctx.db.sessions() as session:
+            files = service.store.export_citizen(session, citizen, out)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+    click.echo(f"{len(files)} document(s) exporté(s) dans {out}")
+
+
+@doc.command("forget")
+@click.option("--citizen", required=True, help="The citizen reference")
+@pass_ctx
+def forget(ctx: Context, citizen: str) -> None:
+    """Erase a citizen's documents; the audit rows stay, without the reference."""
+    service = _service(ctx)
+    try:
+        with ctx.db.session() as session:
+            count = service.store.forget_citizen(session, citizen, service.clock())
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+    click.echo(f"{count} envoi(s) anonymisé(s), documents de {citizen} supprimés")
