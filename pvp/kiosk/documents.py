@@ -142,7 +142,11 @@ class DocumentCommands:
         """Resume what the journal left unfinished, then take new commands."""
         self._worker.start()
         for entry in self.journal.unfinished():
-            self._jobs.put(lambda entry=entry: self._recover(entry))
+            self._jobs.put(
+                lambda entry=entry: self._guarded(
+                    entry.id, self.answers, lambda: self._recover(entry)
+                )
+            )
 
     def stop(self) -> None:
         self._jobs.put(None)
@@ -195,7 +199,18 @@ class DocumentCommands:
             self._final(command.id, Status.FAILED, reply, reason=problem)
             return
         job = {"display": self._display, "print": self._print, "scan": self._scan}[command.name]
-        self._jobs.put(lambda: job(command, reply))
+        self._jobs.put(lambda: self._guarded(command.id, reply, lambda: job(command, reply)))
+
+    def _guarded(self, command_id: str, reply: Reply, job: Callable[[], None]) -> None:
+        """Run a job; a bug or an unforeseen device error still gets its final answer."""
+        try:
+            job()
+        except Exception as exc:
+            log.exception("command %s failed unexpectedly", command_id)
+            entry = self.journal.get(command_id)
+            if entry is not None and entry.final is None:
+                reason = f"erreur de la borne : {exc}"[:200]
+                self._final(command_id, Status.FAILED, reply, reason=reason)
 
     def _refusal(self, command: Command) -> str | None:
         if command.name not in NAMES:
@@ -326,6 +341,13 @@ class DocumentCommands:
             pages = validate_pdf(pdf).pages
         except DocumentError as exc:
             self._final(command.id, Status.FAILED, reply, reason=str(exc))
+            return
+        # A printer known to be stopped (no paper, jam, paused) fails the command now rather
+        # than after the print timeout; and no job is left to come out later.
+        status = self.printer.status()
+        if not status.ready:
+            self.last_problem = status.reason
+            self._final(command.id, Status.FAILED, reply, reason=status.reason)
             return
         self.journal.put_spool(command.id, "print", pdf)
         self.journal.record(command.id, "accepted")

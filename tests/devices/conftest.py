@@ -84,3 +84,7 @@ def sane_device(sane_test_config: Path) -> str:
 @pytest.fixture(scope="session")
 def three_page_pdf() -> bytes:
     return sample_pdf()
+
+
+# The control plane over HTTP, for the full counsellor -> kiosk -> device paths.
+from documents_fixtures import control  # noqa: E402, F401
