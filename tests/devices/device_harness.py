@@ -59,6 +59,13 @@ PASS_THROUGH_FILTER = """#!/bin/sh
 if [ -n "$6" ]; then exec cat "$6"; else exec cat; fi
 """
 
+# The same, slowly: a job stays "processing" long enough to kill the agent in the middle.
+SLOW_FILTER_SECONDS = 3
+SLOW_FILTER = f"""#!/bin/sh
+sleep {SLOW_FILTER_SECONDS}
+if [ -n "$6" ]; then exec cat "$6"; else exec cat; fi
+"""
+
 # A backend for a printer whose tray is empty: it says so and asks CUPS to stop the queue
 # (exit 4 = CUPS_BACKEND_STOP), as a real USB or IPP backend does.
 EMPTY_TRAY_BACKEND = """#!/bin/sh
@@ -134,8 +141,10 @@ class CupsServer:
         self.output_dir.mkdir(exist_ok=True)
         (root / "bin" / "daemon").symlink_to(self.daemon_dir)
         _executable(root / "bin" / "filter" / "pvp-pdf-pass", PASS_THROUGH_FILTER)
+        _executable(root / "bin" / "filter" / "pvp-pdf-slow", SLOW_FILTER)
         _executable(root / "bin" / "backend" / "pvp-empty-tray", EMPTY_TRAY_BACKEND)
         (root / "pass-through.ppd").write_text(PASS_THROUGH_PPD)
+        (root / "slow.ppd").write_text(PASS_THROUGH_PPD.replace("pvp-pdf-pass", "pvp-pdf-slow"))
         (root / "cups-files.conf").write_text(
             f"ServerRoot {root}/conf\n"
             f"RequestRoot {root}/spool\n"
@@ -233,10 +242,12 @@ class CupsServer:
 
         return cups.Connection(host="127.0.0.1", port=self.port)
 
-    def add_queue(self, name: str, device_uri: str, ppd: bool = True) -> None:
+    def add_queue(
+        self, name: str, device_uri: str, ppd: bool = True, ppd_name: str = "pass-through.ppd"
+    ) -> None:
         conn = self.connection()
         if ppd:
-            conn.addPrinter(name, filename=str(self.root / "pass-through.ppd"), device=device_uri)
+            conn.addPrinter(name, filename=str(self.root / ppd_name), device=device_uri)
         else:
             conn.addPrinter(name, device=device_uri)
         conn.enablePrinter(name)
@@ -246,6 +257,12 @@ class CupsServer:
         """A queue that writes each job's PDF to the returned path (overwritten per job)."""
         output = self.output_dir / f"{name}.pdf"
         self.add_queue(name, f"file://{output}")
+        return output
+
+    def add_slow_file_queue(self, name: str) -> Path:
+        """Like :meth:`add_file_queue`, each job taking ``SLOW_FILTER_SECONDS`` to print."""
+        output = self.output_dir / f"{name}.pdf"
+        self.add_queue(name, f"file://{output}", ppd_name="slow.ppd")
         return output
 
     def add_empty_tray_queue(self, name: str) -> None:
