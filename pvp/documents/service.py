@@ -134,24 +134,25 @@ class DocumentService:
                 session, command_id, kind, digest, counsellor, record, title, now
             )
 
-            def make_link() -> tuple[str, datetime]:
-                token, expires = links.issue(
-                    session,
-                    digest,
-                    record.kiosk_id,
-                    command_id,
-                    now,
-                    timedelta(seconds=self.settings.document_link_seconds),
-                )
-                return f"{self.settings.base_url()}/api/v1/documents/{token}", expires
-
             encoded = encode_with_document(
-                command, pdf, digest, self.settings.document_inline_max_bytes, make_link
+                command,
+                pdf,
+                digest,
+                self.settings.document_inline_max_bytes,
+                lambda: self.link_for(session, digest, record.kiosk_id, command_id, now),
             )
             transfer.details = {"inline": encoded.inline, "body_bytes": len(encoded.body)}
             result = transfer_json(transfer)
-        self._deliver(transport, record.kiosk_id, command_id, encoded.body)
+        self.deliver(transport, record.kiosk_id, command_id, encoded.body)
         return result
+
+    def link_for(
+        self, session: Session, digest: str, kiosk: str, command_id: str, now: datetime
+    ) -> tuple[str, datetime]:
+        """A single-use download link for ``kiosk``: (URL, expiry)."""
+        lifetime = timedelta(seconds=self.settings.document_link_seconds)
+        token, expires = links.issue(session, digest, kiosk, command_id, now, lifetime)
+        return f"{self.settings.base_url()}/api/v1/documents/{token}", expires
 
     def request_scan(self, counsellor: str, call_id: str, pages: int = 1) -> dict[str, Any]:
         """Ask the kiosk of the call to scan ``pages`` pages and upload them as one PDF."""
@@ -168,7 +169,7 @@ class DocumentService:
             transfer.recipient = counsellor
             result = transfer_json(transfer)
         command = Command(command_id, "scan", {"pages": pages}, call=call_id, sender=counsellor)
-        self._deliver(transport, record.kiosk_id, command_id, encode_command(command))
+        self.deliver(transport, record.kiosk_id, command_id, encode_command(command))
         return result
 
     def turn_page(self, counsellor: str, call_id: str, page: int) -> str:
@@ -216,13 +217,13 @@ class DocumentService:
         session.flush()
         return transfer
 
-    def _deliver(self, transport: CommandTransport, kiosk: str, command_id: str, body: str) -> None:
+    def deliver(self, transport: CommandTransport, kiosk: str, command_id: str, body: str) -> None:
         try:
             transport.send(kiosk, body)
         except TransportError as exc:
             log.warning("command %s to %s not delivered: %s", command_id, kiosk, exc)
             with self.db.session() as session:
-                self._finish(
+                self.finish(
                     session, command_id, TransferStatus.FAILED, f"borne injoignable : {exc}"
                 )
             raise Refused(f"borne injoignable : {exc}", 502) from None
@@ -249,10 +250,10 @@ class DocumentService:
                 and transfer.sha256 is None
             ):
                 # "done" for a scan whose PDF never arrived would be a lie to the counsellor.
-                self._finish(session, answer.id, TransferStatus.FAILED, "document non reçu")
+                self.finish(session, answer.id, TransferStatus.FAILED, "document non reçu")
             else:
                 status = TransferStatus(answer.status.value)
-                self._finish(session, answer.id, status, answer.reason or "", answer.details)
+                self.finish(session, answer.id, status, answer.reason or "", answer.details)
             return transfer_json(transfer)
 
     def receive_upload(
@@ -278,11 +279,11 @@ class DocumentService:
             if already != digest:
                 raise Refused("un autre document a déjà été reçu pour cette numérisation", 409)
             with self.db.sessions() as session:
-                return transfer_json(self._by_command_strict(session, command_id))
+                return transfer_json(self.transfer_by_command(session, command_id))
         now = self.clock()
         with self.db.session() as session:
             self.store.put(session, pdf, now, digest)
-            transfer = self._by_command_strict(session, command_id)
+            transfer = self.transfer_by_command(session, command_id)
             transfer.sha256 = digest
             transfer.details = {**(transfer.details or {}), "pages": pages, "size": len(pdf)}
             return transfer_json(transfer)
@@ -341,13 +342,13 @@ class DocumentService:
             select(DocumentTransfer).where(DocumentTransfer.command_id == command_id)
         ).first()
 
-    def _by_command_strict(self, session: Session, command_id: str) -> DocumentTransfer:
+    def transfer_by_command(self, session: Session, command_id: str) -> DocumentTransfer:
         transfer = self._by_command(session, command_id)
         if transfer is None:
             raise LookupError(command_id)
         return transfer
 
-    def _finish(
+    def finish(
         self,
         session: Session,
         command_id: str,
@@ -355,7 +356,7 @@ class DocumentService:
         reason: str,
         details: dict[str, Any] | None = None,
     ) -> None:
-        transfer = self._by_command_strict(session, command_id)
+        transfer = self.transfer_by_command(session, command_id)
         transfer.status, transfer.reason = status.value, reason[:200]
         if details:
             transfer.details = {**(transfer.details or {}), **details}

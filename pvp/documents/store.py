@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvp.documents.pdf import DocumentError, validate_pdf
+from pvp.fsutil import write_atomically
 from pvp.model import Appointment, CallRecord, Document, DocumentTransfer
 
 log = logging.getLogger(__name__)
@@ -77,17 +76,7 @@ class DocumentStore:
         if target.exists() and target.stat().st_size == len(pdf):
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pdf")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pdf)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(target.parent)
+        write_atomically(target, pdf)
 
     def read(self, sha256: str) -> bytes:
         """The stored bytes, checked against their name; LookupError when purged or lost."""
@@ -243,12 +232,3 @@ def transfer_json(transfer: DocumentTransfer) -> dict[str, Any]:
 
 def transfers_json(rows: Iterable[DocumentTransfer]) -> list[dict[str, Any]]:
     return [transfer_json(row) for row in rows]
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
