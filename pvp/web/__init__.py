@@ -25,6 +25,10 @@ def create_app(settings: Settings, db: Database, test_config: dict[str, Any] | N
 
     app.register_blueprint(api)
 
+    from pvp.panel import init_panel
+
+    init_panel(app, settings, db, test_config)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         # Machines read this API: answer every error as JSON, never an HTML page.

@@ -1,0 +1,125 @@
+"""The evaluation ("résultats de l'évaluation"): usage, waits and outcomes per site, service
+and month, with charts and a CSV export. The region admin sees every service; a service
+manager sees theirs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, render_template, request
+from sqlalchemy import select
+from wtforms import IntegerField, SelectField
+from wtforms.validators import NumberRange, Optional
+
+from pvp.model import Role, Service, Site
+from pvp.panel.charts import bar_chart
+from pvp.panel.forms import PanelForm, opts
+from pvp.panel.french import MONTHS
+from pvp.panel.security import db, panel_blueprint, service_scope
+from pvp.panel.stats import Figures, Filters, aggregate
+
+bp = panel_blueprint("evaluation", "/evaluation",
+                     roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
+
+CSV_COLUMNS = (
+    ("site", "site"), ("service", "service"), ("mois", "month"), ("appels", "calls"),
+    ("servis", "served"), ("abandonnés", "abandoned"), ("appuis_fermés", "closed"),
+    ("attente_médiane_s", "median_wait"), ("attente_p90_s", "p90_wait"),
+    ("conversation_médiane_s", "median_talk"), ("servis_sur_rdv", "appointment_calls"),
+    ("servis_sans_rdv", "walk_in_calls"), ("part_rdv", "appointment_share"),
+    ("rdv_passés", "past_appointments"), ("absences", "no_shows"),
+    ("taux_absence", "no_show_rate"), ("documents", "documents"),
+)
+
+
+class FilterForm(PanelForm):
+    year = IntegerField("Année", validators=[Optional(), NumberRange(2000, 2100,
+                                             message="entre 2000 et 2100")])
+    site = SelectField("Site", default="")
+    service = SelectField("Service", default="")
+
+
+def _filters() -> tuple[FilterForm, Filters | None]:
+    form = FilterForm(request.args, meta={"csrf": False})
+    scope = service_scope()
+    with db().sessions() as session:
+        form.site.choices = opts([("", "tous")]) + opts(
+            (s.id, s.commune) for s in session.scalars(select(Site).order_by(Site.commune))
+        )
+        services = session.scalars(select(Service).order_by(Service.code)).all()
+    form.service.choices = opts([("", "tous")] * (scope is None)) + opts(
+        (s.code, s.name) for s in services if scope is None or s.code == scope
+    )
+    if scope is not None:
+        form.service.data = scope  # a manager's figures are their service's, whatever asked
+    if not form.validate():
+        return form, None
+    year = form.year.data or datetime.now(UTC).year
+    form.year.data = year
+    return form, Filters(year, form.site.data or None, form.service.data or None)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f} %"
+
+
+@bp.get("/")
+def index() -> Any:
+    form, f = _filters()
+    if f is None:
+        return render_template("evaluation.html", form=form, rows=[], charts=[], total=None), 400
+    with db().sessions() as session:
+        total = aggregate(session, (), f)
+        by_month = {r.month: r for r in aggregate(session, ("month",), f)}
+        rows = aggregate(session, ("site", "service", "month"), f)
+    months = [f"{f.year}-{m:02d}" for m in range(1, 13)]
+    labels = [MONTHS[m][:4] + "." if len(MONTHS[m]) > 4 else MONTHS[m] for m in range(12)]
+    get = by_month.get
+
+    def series(attr: str) -> list[float | None]:
+        return [getattr(get(m), attr) if get(m) else 0 for m in months]
+
+    other = [
+        (get(m).calls - get(m).served - get(m).abandoned - get(m).closed) if get(m) else 0
+        for m in months
+    ]
+    charts = [
+        bar_chart("Appels par mois", labels, [
+            ("servis", "#2e7d32", series("served")),
+            ("abandonnés", "#ef6c00", series("abandoned")),
+            ("fermés", "#90a4ae", series("closed")),
+            ("autres", "#c62828", other),
+        ]),
+        bar_chart("Attente par mois (appels servis)", labels, [
+            ("médiane", "#004a7c", [v / 60 if v else 0 for v in series("median_wait")]),
+            ("90e centile", "#7fa7c9", [v / 60 if v else 0 for v in series("p90_wait")]),
+        ], stacked=False, unit=" min"),
+        bar_chart("Servis sur rendez-vous et sans rendez-vous", labels, [
+            ("sur rendez-vous", "#6a1b9a", series("appointment_calls")),
+            ("permanence", "#00897b", series("walk_in_calls")),
+        ]),
+    ]
+    return render_template("evaluation.html", form=form, rows=rows, charts=charts,
+                           total=total[0] if total else Figures(), pct=_pct, filters=f)
+
+
+@bp.get("/export.csv")
+def export_csv() -> Any:
+    form, f = _filters()
+    if f is None:
+        return Response("; ".join(form.error_lines()), status=400, mimetype="text/plain")
+    with db().sessions() as session:
+        rows = aggregate(session, ("site", "service", "month"), f)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow([name for name, _ in CSV_COLUMNS])
+    for r in rows:
+        values = [getattr(r, attr) for _n, attr in CSV_COLUMNS]
+        writer.writerow(["" if v is None else (f"{v:.3f}" if isinstance(v, float) else v)
+                         for v in values])
+    name = f"evaluation-pvp-{f.year}.csv"
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
