@@ -14,7 +14,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from sqlalchemy import MetaData, Table, inspect, select
 from sqlalchemy.orm import Session
 
@@ -223,5 +232,5 @@ def events() -> Any:
                 yield ": keep-alive\n\n"
             time.sleep(1)
 
-    return Response(stream(), mimetype="text/event-stream",
+    return Response(stream_with_context(stream()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
