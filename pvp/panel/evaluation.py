@@ -19,7 +19,7 @@ from pvp.panel.charts import bar_chart
 from pvp.panel.forms import PanelForm, opts
 from pvp.panel.french import MONTHS
 from pvp.panel.security import db, panel_blueprint, service_scope
-from pvp.panel.stats import Figures, Filters, aggregate
+from pvp.panel.stats import Figures, Filters, aggregate, evaluate
 
 bp = panel_blueprint("evaluation", "/evaluation",
                      roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
@@ -72,9 +72,10 @@ def index() -> Any:
     if f is None:
         return render_template("evaluation.html", form=form, rows=[], charts=[], total=None), 400
     with db().sessions() as session:
-        total = aggregate(session, (), f)
-        by_month = {r.month: r for r in aggregate(session, ("month",), f)}
-        rows = aggregate(session, ("site", "service", "month"), f)
+        levels = evaluate(session, f, [(), ("month",), ("site", "service", "month")])
+    total = levels[()]
+    by_month = {r.month: r for r in levels[("month",)]}
+    rows = levels[("site", "service", "month")]
     months = [f"{f.year}-{m:02d}" for m in range(1, 13)]
     labels = [MONTHS[m][:4] + "." if len(MONTHS[m]) > 4 else MONTHS[m] for m in range(12)]
     get = by_month.get
