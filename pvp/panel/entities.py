@@ -399,7 +399,7 @@ def _route_label(r: RouteRule) -> str:
 class WindowForm(PanelForm):
     route_id = SelectField("Règle de routage (site / service)", coerce=int)
     mode = SelectField("Mode", choices=MODE_CHOICES)
-    weekdays = CheckboxesField("Jours", choices=DAY_CHOICES)
+    weekdays = CheckboxesField("Jours", choices=DAY_CHOICES, render_kw={"class": "checks"})
     nth = StringField(
         "Rang du jour dans le mois",
         validators=[csv_of_ints({-1, 1, 2, 3, 4, 5}, "rang")],
