@@ -109,9 +109,9 @@ def register_crud(
                             if locked in form:  # an id is never renamed through a form
                                 form[locked].data = entity.form_data(row).get(locked)
                     saved = entity.store(session, row, form)
+                    session.flush()  # the new row's relationships load only once flushed
                     if scope is not None and entity.service_of(saved) != scope:
                         raise FieldError(next(iter(form)).name, "hors de votre service")
-                    session.flush()
                     audit.record(
                         session, me().login, "update" if row else "create", entity.name,
                         entity.key(saved), before, entity.snapshot(saved),

@@ -194,3 +194,24 @@ def test_ics_feed_behind_a_secret_link(as_role: Any, pdb: Database) -> None:
     assert anonymous.http.get(url).status_code == 404
     with pdb.sessions() as session:
         assert session.scalar(select(func.count()).select_from(CounsellorFeed)) == 1
+
+
+def test_a_manager_adds_a_counsellor_and_a_membership_of_their_service(
+    as_role: Any, pdb: Database
+) -> None:
+    c = as_role("gestion-msa")
+    r = c.post("/manager/counsellors/new", {"id": "msa-43-c3", "display_name": "Renfort MSA",
+                                            "agency_id": "msa-43", "station_id": ""})
+    assert r.status_code == 302
+    r = c.post("/manager/memberships/new", {"counsellor_id": "msa-43-c3", "queue_id": "msa-43",
+                                            "priority": "2"})
+    assert r.status_code == 302
+    # Another service's agency and queue are not offered.
+    r = c.post("/manager/counsellors/new", {"id": "anpe-x", "display_name": "X",
+                                            "agency_id": "anpe-le-puy", "station_id": ""})
+    assert r.status_code == 400 and "« Agence » :" in page(r)
+    r = c.post("/manager/memberships/new", {"counsellor_id": "msa-43-c3",
+                                            "queue_id": "anpe-le-puy", "priority": "1"})
+    assert r.status_code == 400 and "« File d'experts » :" in page(r)
+    listing = page(c.get("/manager/counsellors/"))
+    assert "Renfort MSA" in listing and "anpe-le-puy-c1" not in listing
