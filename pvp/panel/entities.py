@@ -72,6 +72,15 @@ def _new_id(session: Session, model: Any, ident: str) -> None:
         raise FieldError("id", f"l'identifiant {ident!r} existe déjà")
 
 
+def _row_or_new(session: Session, model: Any, row: Any, form: PanelForm) -> Any:
+    """The edited row, or a new one under the form's (unused) id."""
+    if row is None:
+        _new_id(session, model, form.id.data)
+        row = model(id=form.id.data)
+        session.add(row)
+    return row
+
+
 def _give_secret(row: Any) -> None:
     # The plain secret is shown once by the view; only its digest is kept.
     secret = new_secret()
@@ -130,10 +139,7 @@ def _fill_departments(session: Session, form: PanelForm, scope: Scope) -> None:
 
 
 def _store_site(session: Session, row: Site | None, form: PanelForm) -> Site:
-    if row is None:
-        _new_id(session, Site, form.id.data)
-        row = Site(id=form.id.data)
-        session.add(row)
+    row = _row_or_new(session, Site, row, form)
     _copy(row, form, "department_code", "community", "commune", "host_place", "agent_phone",
           "agent_email", "pilot")
     return row
@@ -204,12 +210,9 @@ def _fill_agency(session: Session, form: PanelForm, scope: Scope) -> None:
 
 
 def _store_agency(session: Session, row: Agency | None, form: PanelForm) -> Agency:
-    if row is None:
-        _new_id(session, Agency, form.id.data)
-        row = Agency(id=form.id.data)
-        session.add(row)
-    elif row.service_code != form.service_code.data and row.queues:
+    if row is not None and row.service_code != form.service_code.data and row.queues:
         raise FieldError("service_code", "l'agence a des files : changez-les d'abord")
+    row = _row_or_new(session, Agency, row, form)
     _copy(row, form, "service_code", "name", "town", "department_code", "pilot")
     return row
 
@@ -226,10 +229,7 @@ def _fill_agency_choice(session: Session, form: PanelForm, scope: Scope) -> None
 
 
 def _store_station(session: Session, row: ExpertStation | None, form: PanelForm) -> ExpertStation:
-    if row is None:
-        _new_id(session, ExpertStation, form.id.data)
-        row = ExpertStation(id=form.id.data)
-        session.add(row)
+    row = _row_or_new(session, ExpertStation, row, form)
     _copy(row, form, "agency_id", "label")
     return row
 
@@ -263,12 +263,9 @@ class QueueForm(PanelForm):
 def _store_queue(session: Session, row: ExpertQueue | None, form: PanelForm) -> ExpertQueue:
     agency = session.get(Agency, form.agency_id.data)
     assert agency is not None  # a SelectField only admits listed agencies
-    if row is None:
-        _new_id(session, ExpertQueue, form.id.data)
-        row = ExpertQueue(id=form.id.data)
-        session.add(row)
-    elif row.service_code != agency.service_code:
+    if row is not None and row.service_code != agency.service_code:
         raise FieldError("agency_id", "une file ne change pas de service")
+    row = _row_or_new(session, ExpertQueue, row, form)
     _copy(row, form, "agency_id", "name", "strategy", "max_wait_seconds",
           "no_answer_timeout_seconds", "wrap_up_seconds")
     row.service_code = agency.service_code
