@@ -52,7 +52,8 @@ class Health:
 
 def health(kiosk: Kiosk, beat: KioskHeartbeat | None, now: datetime, cfg: Settings) -> Health:
     payload: dict[str, Any] = beat.payload if beat and isinstance(beat.payload, dict) else {}
-    printer = payload.get("printer") if isinstance(payload.get("printer"), dict) else {}
+    raw_printer = payload.get("printer")
+    printer: dict[str, Any] = raw_printer if isinstance(raw_printer, dict) else {}
     reasons = tuple(str(r) for r in (printer.get("reasons") or []))
     online = beat is not None and (now - beat.received_at) <= timedelta(
         seconds=cfg.heartbeat_offline_seconds

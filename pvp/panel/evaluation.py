@@ -78,14 +78,15 @@ def index() -> Any:
     rows = levels[("site", "service", "month")]
     months = [f"{f.year}-{m:02d}" for m in range(1, 13)]
     labels = [MONTHS[m][:4] + "." if len(MONTHS[m]) > 4 else MONTHS[m] for m in range(12)]
-    get = by_month.get
+    empty = Figures()
 
     def series(attr: str) -> list[float | None]:
-        return [getattr(get(m), attr) if get(m) else 0 for m in months]
+        return [getattr(by_month.get(m, empty), attr) for m in months]
 
-    other = [
-        (get(m).calls - get(m).served - get(m).abandoned - get(m).closed) if get(m) else 0
-        for m in months
+    # Presses placed but neither served nor abandoned: timed out, no counsellor, failed.
+    other: list[float | None] = [
+        r.calls - r.served - r.abandoned - r.closed for r in (by_month.get(m, empty)
+                                                              for m in months)
     ]
     charts = [
         bar_chart("Appels par mois", labels, [

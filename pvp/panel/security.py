@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -221,10 +221,3 @@ def service_scope() -> str | None:
 def site_scope() -> str | None:
     user = me()
     return user.scope if user.role is Role.SITE_AGENT else None
-
-
-def scoped(column: Any, scope: str | None) -> Any:
-    """A WHERE clause limiting ``column`` to a scope (none for the region admin)."""
-    return column == scope if scope is not None else or_(True)
-
-

@@ -215,13 +215,16 @@ def evaluate(session: Session, f: Filters, levels: Sequence[Sequence[str]],
             group = merged[key]
             group.waits.sort()
             group.talks.sort()
-            rows.append(Figures(
-                *key, **{k: group.counts.get(k, 0) for k in COUNTS},
+            figures = Figures(
+                *key,
                 median_wait=nearest_rank(group.waits, 1, 2),
                 p90_wait=nearest_rank(group.waits, 9, 10),
                 median_talk=nearest_rank(group.talks, 1, 2),
                 documents=docs.get(key, 0),
-            ))
+            )
+            for name in COUNTS:
+                setattr(figures, name, group.counts.get(name, 0))
+            rows.append(figures)
         out[tuple(dims)] = rows
     return out
 

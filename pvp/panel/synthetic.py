@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from pvp.model import Appointment, CallRecord, Kiosk, QueueMembership, RouteRule
 
-DECISIONS = (("walk_in", 45), ("appointment", 30), ("closed", 20), ("appointment_required", 5))
-OUTCOMES = (("served", 80), ("abandoned", 12), ("timed_out", 4), ("no_counsellor", 4))
+DECISIONS = {"walk_in": 45, "appointment": 30, "closed": 20, "appointment_required": 5}
+OUTCOMES = {"served": 80, "abandoned": 12, "timed_out": 4, "no_counsellor": 4}
 NO_SHOW_PER_APPOINTMENT = 0.08
 
 
@@ -37,8 +37,8 @@ def generate_year(
     for m in session.scalars(select(QueueMembership).order_by(QueueMembership.counsellor_id)):
         members.setdefault(m.queue_id, []).append(m.counsellor_id)
     next_id = (session.scalar(select(func.max(Appointment.id))) or 0) + 1
-    kinds, kind_weights = zip(*DECISIONS, strict=True)
-    ends, end_weights = zip(*OUTCOMES, strict=True)
+    kinds, kind_weights = list(DECISIONS), list(DECISIONS.values())
+    ends, end_weights = list(OUTCOMES), list(OUTCOMES.values())
     records: list[dict[str, Any]] = []
     appointments: list[dict[str, Any]] = []
     first = date(year, 1, 1)
