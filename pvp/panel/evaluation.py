@@ -17,7 +17,7 @@ from wtforms.validators import NumberRange, Optional
 from pvp.model import Role, Service, Site
 from pvp.panel.charts import bar_chart
 from pvp.panel.forms import PanelForm, opts
-from pvp.panel.french import MONTHS
+from pvp.panel.french import MONTHS_SHORT
 from pvp.panel.security import db, panel_blueprint, service_scope
 from pvp.panel.stats import Figures, Filters, aggregate, evaluate
 
@@ -77,7 +77,7 @@ def index() -> Any:
     by_month = {r.month: r for r in levels[("month",)]}
     rows = levels[("site", "service", "month")]
     months = [f"{f.year}-{m:02d}" for m in range(1, 13)]
-    labels = [MONTHS[m][:4] + "." if len(MONTHS[m]) > 4 else MONTHS[m] for m in range(12)]
+    labels = list(MONTHS_SHORT)
     empty = Figures()
 
     def series(attr: str) -> list[float | None]:
@@ -88,23 +88,30 @@ def index() -> Any:
         r.calls - r.served - r.abandoned - r.closed for r in (by_month.get(m, empty)
                                                               for m in months)
     ]
-    charts = [
-        bar_chart("Appels par mois", labels, [
+    def chart(title: str, parts: list[tuple[str, str, list[float | None]]],
+              **kw: Any) -> dict[str, Any]:
+        return {"title": title, "svg": bar_chart(title, labels, parts, **kw)}
+
+    minutes: list[list[float | None]] = [
+        [v / 60 if v else 0.0 for v in series(attr)] for attr in ("median_wait", "p90_wait")
+    ]
+    shown = [
+        chart("Appels par mois", [
             ("servis", "#2e7d32", series("served")),
             ("abandonnés", "#ef6c00", series("abandoned")),
             ("fermés", "#90a4ae", series("closed")),
             ("autres", "#c62828", other),
         ]),
-        bar_chart("Attente par mois (appels servis)", labels, [
-            ("médiane", "#004a7c", [v / 60 if v else 0 for v in series("median_wait")]),
-            ("90e centile", "#7fa7c9", [v / 60 if v else 0 for v in series("p90_wait")]),
+        chart("Attente par mois (appels servis)", [
+            ("médiane", "#004a7c", minutes[0]),
+            ("90e centile", "#7fa7c9", minutes[1]),
         ], stacked=False, unit=" min"),
-        bar_chart("Servis sur rendez-vous et sans rendez-vous", labels, [
+        chart("Servis sur rendez-vous et sans rendez-vous", [
             ("sur rendez-vous", "#6a1b9a", series("appointment_calls")),
             ("permanence", "#00897b", series("walk_in_calls")),
         ]),
     ]
-    return render_template("evaluation.html", form=form, rows=rows, charts=charts,
+    return render_template("evaluation.html", form=form, rows=rows, charts=shown,
                            total=total[0] if total else Figures(), pct=_pct, filters=f)
 
 

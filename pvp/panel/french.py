@@ -14,6 +14,8 @@ DAY_SHORT = {"mon": "lun", "tue": "mar", "wed": "mer", "thu": "jeu", "fri": "ven
              "sat": "sam", "sun": "dim"}
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
           "septembre", "octobre", "novembre", "décembre")
+MONTHS_SHORT = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.",
+                "oct.", "nov.", "déc.")
 MODES = {"appointment": "sur rendez-vous", "walk_in": "permanence (sans rendez-vous)"}
 APPOINTMENT_STATUS = {
     "booked": "réservé",
