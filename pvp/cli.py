@@ -257,5 +257,14 @@ def serve(
     run(ctx.settings, ctx.db, host or ctx.settings.http_host, port or ctx.settings.http_port)
 
 
+def _panel_commands() -> None:
+    from pvp.panel.commands import alerts, user
+
+    main.add_command(user)
+    main.add_command(alerts)
+
+
+_panel_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

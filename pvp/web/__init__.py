@@ -27,6 +27,10 @@ def create_app(
 
     app.register_blueprint(api)
 
+    from pvp.panel import init_panel
+
+    init_panel(app, settings, db, test_config)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         # Machines read this API: answer every error as JSON, never an HTML page.
