@@ -88,16 +88,6 @@ def counsellor_user(counsellor: Counsellor, settings: Settings) -> DirectoryUser
     )
 
 
-def find_user(session: Session, settings: Settings, user_id: str) -> DirectoryUser | None:
-    kiosk = session.get(Kiosk, user_id, options=[selectinload(Kiosk.site)])
-    if kiosk is not None:
-        return kiosk_user(kiosk, settings)
-    counsellor = session.get(Counsellor, user_id)
-    if counsellor is not None:
-        return counsellor_user(counsellor, settings)
-    return None
-
-
 def all_users(session: Session, settings: Settings) -> list[DirectoryUser]:
     kiosks = session.scalars(select(Kiosk).options(selectinload(Kiosk.site)).order_by(Kiosk.id))
     counsellors = session.scalars(select(Counsellor).order_by(Counsellor.id))

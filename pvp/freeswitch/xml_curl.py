@@ -25,11 +25,11 @@ from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.freeswitch import dialplan
-from pvp.freeswitch.directory import KIOSK_CONTEXT, domain_element, find_user
+from pvp.freeswitch.directory import KIOSK_CONTEXT, DirectoryUser, all_users, domain_element
 from pvp.freeswitch.xmldoc import document, not_found, to_bytes
 from pvp.model import ExpertQueue
 from pvp.plan_view import PlanCache
-from pvp.routing import RoutingError, decide
+from pvp.routing import RoutingError, RoutingPlan, decide
 
 log = logging.getLogger("pvp.freeswitch.xml_curl")
 
@@ -53,16 +53,25 @@ def _settings() -> Settings:
     return current_app.extensions["pvp.settings"]
 
 
+def _expected_credentials() -> tuple[bytes, bytes]:
+    # Read once per app: the password may live in the data dir's secrets file.
+    cached = current_app.extensions.get("pvp.xml_curl_credentials")
+    if cached is None:
+        settings = _settings()
+        cached = (settings.xml_curl_user.encode(), settings.secret("xml_curl_password").encode())
+        current_app.extensions["pvp.xml_curl_credentials"] = cached
+    return cached
+
+
 @xml_curl.before_request
 def _check_basic_auth() -> Response | None:
-    settings = _settings()
+    user, password = _expected_credentials()
     auth = request.authorization
-    password = settings.secret("xml_curl_password")
     if (
         auth is None
         or auth.type != "basic"
-        or not hmac.compare_digest((auth.username or "").encode(), settings.xml_curl_user.encode())
-        or not hmac.compare_digest((auth.password or "").encode(), password.encode())
+        or not hmac.compare_digest((auth.username or "").encode(), user)
+        or not hmac.compare_digest((auth.password or "").encode(), password)
     ):
         log.warning("refused a %s request without valid credentials", request.path)
         return Response(
@@ -91,9 +100,7 @@ def directory() -> Response:
         return _domain_answer(settings, [], cache_ms)
     if action not in USER_ACTIONS:
         return _not_found("directory action %r for %r", action, user_id)
-    db: Database = current_app.extensions["pvp.db"]
-    with db.sessions() as session:
-        user = find_user(session, settings, user_id)
+    user = _users().get(user_id)
     if user is None:
         log.info("directory: no user %r (%s) in %s", user_id, action or "lookup", domain)
         return _domain_answer(settings, [], cache_ms)
@@ -128,10 +135,11 @@ def dialplan_answer() -> Response:
     plans: PlanCache = current_app.extensions["pvp.plans"]
     now = clock.now()
     try:
-        decision = decide(plans.get(), kiosk, service, now)
+        plan = plans.get()
+        decision = decide(plan, kiosk, service, now)
     except RoutingError as exc:
         return _not_found("dialplan: %s (kiosk %r dialled %r)", exc, kiosk, service)
-    max_wait = _queue_max_waits().get(decision.queue or "")
+    max_wait = _queue_max_waits(plan).get(decision.queue or "")
     outcome = dialplan.Outcome.from_decision(decision, now, max_wait)
     log.info(
         "%s dialled %s: %s%s",
@@ -143,18 +151,29 @@ def dialplan_answer() -> Response:
     return _xml(to_bytes(dialplan.kiosk_answer(outcome, settings)))
 
 
-_queues_lock = threading.Lock()
+_lock = threading.Lock()
 
 
-def _queue_max_waits() -> dict[str, int]:
-    """Each queue's maximum wait, read again only when the plan revision moved."""
+def _users() -> dict[str, DirectoryUser]:
+    """Every directory user, read again only when the plan revision moved (a new secret does)."""
     db: Database = current_app.extensions["pvp.db"]
     revision = db.revision()
-    cached = current_app.extensions.get("pvp.queue_max_waits")
+    cached = current_app.extensions.get("pvp.directory_users")
     if cached and cached[0] == revision:
         return cached[1]
-    with _queues_lock, db.sessions() as session:
-        rows = session.execute(select(ExpertQueue.id, ExpertQueue.max_wait_seconds))
-        waits = {queue: seconds for queue, seconds in rows}
-    current_app.extensions["pvp.queue_max_waits"] = (revision, waits)
+    with _lock, db.sessions() as session:
+        users = {u.id: u for u in all_users(session, _settings())}
+    current_app.extensions["pvp.directory_users"] = (revision, users)
+    return users
+
+
+def _queue_max_waits(plan: RoutingPlan) -> dict[str, int]:
+    """Each queue's maximum wait, read again with each new routing plan."""
+    cached = current_app.extensions.get("pvp.queue_max_waits")
+    if cached and cached[0] is plan:
+        return cached[1]
+    db: Database = current_app.extensions["pvp.db"]
+    with _lock, db.sessions() as session:
+        waits = dict(session.execute(select(ExpertQueue.id, ExpertQueue.max_wait_seconds)).all())
+    current_app.extensions["pvp.queue_max_waits"] = (plan, waits)
     return waits
