@@ -53,9 +53,7 @@ def check_booking(
     if closed:
         raise BookingRefused(f"fermé ce jour-là : {closed[1]}")
     inside = [
-        i
-        for i in schedule.open_intervals_at(start)
-        if i.mode is Mode.APPOINTMENT and end <= i.end
+        i for i in schedule.open_intervals_at(start) if i.mode is Mode.APPOINTMENT and end <= i.end
     ]
     if not inside:
         raise BookingRefused(
@@ -83,8 +81,7 @@ def _slots(session: Session, *where: object) -> list[Slot]:
         select(Appointment).where(Appointment.status.in_(ACTIVE_APPOINTMENT), *where)
     )
     return [
-        Slot(a.start, a.start + timedelta(minutes=a.minutes), f"rendez-vous n°{a.id}")
-        for a in rows
+        Slot(a.start, a.start + timedelta(minutes=a.minutes), f"rendez-vous n°{a.id}") for a in rows
     ]
 
 
@@ -107,7 +104,9 @@ def book(
     if person is None:
         raise BookingRefused(f"conseiller inconnu : {counsellor}")
     if person.agency.service_code != service:
-        raise BookingRefused(f"le conseiller {counsellor} ne travaille pas pour le service {service}")
+        raise BookingRefused(
+            f"le conseiller {counsellor} ne travaille pas pour le service {service}"
+        )
     if len(citizen_ref) > 64:
         raise BookingRefused("la référence de l'usager dépasse 64 caractères")
     start = start.astimezone(UTC)

@@ -2,8 +2,9 @@
 
 Wall-clock times are Europe/Paris (or the deployment's zone). Instants are handled in UTC:
 Python compares and subtracts two datetimes of the *same* zone by wall clock, which is wrong
-across a daylight-saving change, so every instant this module returns is aware and UTC. No I/O: the public-holiday table comes from the ``holidays`` library,
-which computes it (moving feasts included) without touching the disk or the network.
+across a daylight-saving change, so every instant this module returns is aware and UTC.
+No I/O: the public-holiday table comes from the ``holidays`` library, which computes it
+(moving feasts included) without touching the disk or the network.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def weekday_number(name: str) -> int:
     try:
         return WEEKDAYS.index(name.strip().lower()[:3])
     except ValueError:
-        raise ValueError(f"unknown weekday {name!r}; expected one of {', '.join(WEEKDAYS)}") from None
+        raise ValueError(
+            f"unknown weekday {name!r}; expected one of {', '.join(WEEKDAYS)}"
+        ) from None
 
 
 def nth_of_month(day: date) -> int:
@@ -135,34 +138,61 @@ class DayRules:
         return None
 
 
-def wall_to_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
-    """The first instant whose local date is ``day`` and local time is at least ``wall``.
+@lru_cache(maxsize=4096)
+def _offset_pieces(day: date, tz: ZoneInfo) -> tuple[tuple[datetime, datetime, timedelta], ...]:
+    """The UTC span of a local day, cut where its UTC offset changes (at most once here).
 
-    On the spring-forward night a wall time inside the gap (02:30) does not exist: the first
-    instant at or after it is the end of the gap (03:00 summer time).
+    Each piece is (first instant, end instant, UTC offset in force), instants in UTC.
     """
-    naive = datetime.combine(day, wall)
-    candidate = naive.replace(tzinfo=tz)  # fold=0: the first of two ambiguous times
-    if candidate.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == naive:
-        return candidate.astimezone(UTC)
-    # In the gap: search the transition between the two readings of the wall time.
-    low = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    high = candidate.astimezone(UTC)
-    while high - low > timedelta(minutes=1):
-        mid = low + (high - low) / 2
-        if mid.astimezone(tz).replace(tzinfo=None) >= naive:
-            high = mid
+    lo = datetime.combine(day, time(0), tz).astimezone(UTC)
+    hi = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
+    off_lo = lo.astimezone(tz).utcoffset() or timedelta(0)
+    off_hi = (hi - timedelta(minutes=1)).astimezone(tz).utcoffset() or timedelta(0)
+    if off_lo == off_hi:
+        return ((lo, hi, off_lo),)
+    a, b = lo, hi  # the change happens on a whole minute between a and b
+    while b - a > timedelta(minutes=1):
+        mid = (a + (b - a) / 2).replace(second=0, microsecond=0)
+        mid = mid if mid > a else a + timedelta(minutes=1)
+        if mid.astimezone(tz).utcoffset() == off_lo:
+            a = mid
         else:
-            low = mid
-    return high.replace(second=0, microsecond=0)
+            b = mid
+    return ((lo, b, off_lo), (b, hi, off_hi))
+
+
+def _wall_spans(day: date, start: time, end: time, tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """The UTC instants of ``day`` whose local wall-clock time is in [start, end).
+
+    Usually one span; on the autumn night a window touching the repeated hour is open during
+    both passes of it, and on the spring night a start inside the missing hour opens at 03:00.
+    """
+    naive_start = datetime.combine(day, start, UTC)
+    naive_end = datetime.combine(day, end, UTC)
+    spans: list[tuple[datetime, datetime]] = []
+    for lo, hi, offset in _offset_pieces(day, tz):
+        a, b = max(lo, naive_start - offset), min(hi, naive_end - offset)
+        if a < b:
+            if spans and spans[-1][1] >= a:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+            else:
+                spans.append((a, b))
+    return spans
+
+
+def wall_to_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
+    """The first instant of ``day`` whose local time is at least ``wall`` (UTC)."""
+    naive = datetime.combine(day, wall, UTC)
+    return min(max(lo, naive - off) for lo, hi, off in _offset_pieces(day, tz) if naive - off < hi)
 
 
 def intervals_on(windows: Iterable[Window], day: date, tz: ZoneInfo) -> list[Interval]:
     """The day's open intervals (before holidays and closures), sorted by start."""
     found = [
-        Interval(wall_to_instant(day, w.start, tz), wall_to_instant(day, w.end, tz), w.mode)
+        Interval(a, b, w.mode)
         for w in windows
         if w.applies_on(day)
+        for a, b in _wall_spans(day, w.start, w.end, tz)
     ]
     found.sort(key=lambda i: (i.start, i.end))
     return found

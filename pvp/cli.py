@@ -120,6 +120,22 @@ def provision_credentials(ctx: Context, device: str) -> None:
     _print_json({"user": device, "domain": ctx.settings.sip_domain, "password": secret})
 
 
+@provision.command("bundle")
+@click.argument("kiosk")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def provision_bundle(ctx: Context, kiosk: str, out: Path) -> None:
+    """Write KIOSK's bundle (identity, new SIP secret, control plane, CA, buttons) to OUT."""
+    from pvp.bundle import write_bundle
+
+    try:
+        with ctx.db.session() as session:
+            path = write_bundle(session, ctx.settings, kiosk, out)
+    except (LookupError, FileNotFoundError) as exc:
+        raise Refused(str(exc).strip("'\"")) from None
+    click.echo(f"{path} (new SIP secret inside; the previous one no longer works)")
+
+
 @main.command("route")
 @click.option("--kiosk", required=True)
 @click.option("--service", required=True)
@@ -148,7 +164,11 @@ def kiosks(ctx: Context, as_json: bool) -> None:
         _print_json(rows)
         return
     for k in rows:
-        click.echo(f"{k['id']:32} {k['commune']:24} {k['department']:3} {','.join(k['services'])}")
+        state = "en ligne" if k["online"] else "hors ligne"
+        click.echo(
+            f"{k['id']:32} {k['commune']:24} {k['department']:3} {state:10} "
+            f"{','.join(k['services'])}"
+        )
 
 
 @main.command("counsellors")
@@ -180,7 +200,12 @@ def appointment() -> None:
 @click.option("--citizen", default="", help="A minimal reference of the citizen")
 @pass_ctx
 def appointment_add(
-    ctx: Context, site: str, service: str, counsellor: str, at_text: str, minutes: int,
+    ctx: Context,
+    site: str,
+    service: str,
+    counsellor: str,
+    at_text: str,
+    minutes: int,
     citizen: str,
 ) -> None:
     """Book an appointment and print its id."""
@@ -247,7 +272,9 @@ def freeswitch_render(ctx: Context, out: Path, test_certs: bool) -> None:
     help="Import this deployment plan before serving",
 )
 @click.pass_context
-def serve(click_ctx: click.Context, host: str | None, port: int | None, plan_file: Path | None) -> None:
+def serve(
+    click_ctx: click.Context, host: str | None, port: int | None, plan_file: Path | None
+) -> None:
     """Run the control plane (HTTP API) until interrupted."""
     from pvp.server import run
 

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     # How FreeSWITCH and kiosks reach the control plane (default: http://http_host:http_port).
     public_url: str = ""
 
+    # The CA certificate kiosks check the switch's TLS certificate against (goes into bundles).
+    ca_file: str = ""
+    # The number a citizen calls when a kiosk is out of order, if its site names none.
+    support_phone: str = ""
+
     # FreeSWITCH: where it is, where it listens, how PVP talks to it.
     freeswitch_bin: str = ""  # empty: PVP_FREESWITCH_BIN, PATH, /opt/freeswitch/bin/freeswitch
     sip_host: str = "127.0.0.1"

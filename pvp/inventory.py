@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pvp.model import Agency, Counsellor, Kiosk, QueueMembership, Site
+from pvp import health
+from pvp.model import Agency, Counsellor, Kiosk, KioskHeartbeat, QueueMembership, Site
 
 
-def kiosks(session: Session) -> list[dict[str, Any]]:
+def kiosks(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
+    now = now or datetime.now(UTC)
+    beats = {b.kiosk_id: b for b in session.scalars(select(KioskHeartbeat))}
     rows = session.scalars(
         select(Kiosk)
-        .options(selectinload(Kiosk.buttons), selectinload(Kiosk.site).selectinload(Site.department))
+        .options(
+            selectinload(Kiosk.buttons), selectinload(Kiosk.site).selectinload(Site.department)
+        )
         .order_by(Kiosk.id)
     )
     return [
@@ -26,6 +32,7 @@ def kiosks(session: Session) -> list[dict[str, Any]]:
             "department_name": k.site.department.name,
             "host_place": k.site.host_place,
             "services": k.service_codes,
+            **health.status(beats.get(k.id), now),
         }
         for k in rows
     ]

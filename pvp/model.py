@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     DateTime,
-    JSON,
     ForeignKey,
     Integer,
     MetaData,

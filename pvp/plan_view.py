@@ -53,8 +53,12 @@ def load_routing_plan(
     for r in session.scalars(select(RouteRule).options(selectinload(RouteRule.windows))):
         applicable = tuple(
             closure
-            for key in ((None, None), (r.site_id, None), (None, r.service_code),
-                        (r.site_id, r.service_code))
+            for key in (
+                (None, None),
+                (r.site_id, None),
+                (None, r.service_code),
+                (r.site_id, r.service_code),
+            )
             for closure in closures.get(key, ())
         )
         schedule = Schedule(

@@ -82,8 +82,15 @@ def _upsert(
 
 
 WINDOW_FIELDS = (
-    "mode", "weekdays", "nth", "start_time", "end_time", "valid_from", "valid_until",
-    "except_dates", "note",
+    "mode",
+    "weekdays",
+    "nth",
+    "start_time",
+    "end_time",
+    "valid_from",
+    "valid_until",
+    "except_dates",
+    "note",
 )
 
 
@@ -117,7 +124,10 @@ def _sync_windows(
 
 
 def _device_credentials(
-    session: Session, report: ImportReport, model: type[Kiosk] | type[Counsellor], ident: str,
+    session: Session,
+    report: ImportReport,
+    model: type[Kiosk] | type[Counsellor],
+    ident: str,
     realm: str,
 ) -> str | None:
     existing = session.get(model, ident)
@@ -138,15 +148,29 @@ def apply_plan(session: Session, plan: Plan, realm: str) -> ImportReport:
     session.flush()
     for a in plan.agencies:
         _upsert(
-            session, report, Agency, a.id, service_code=a.service, name=a.name, town=a.town,
-            department_code=a.department, pilot=a.pilot,
+            session,
+            report,
+            Agency,
+            a.id,
+            service_code=a.service,
+            name=a.name,
+            town=a.town,
+            department_code=a.department,
+            pilot=a.pilot,
         )
         for station in a.stations:
             _upsert(session, report, ExpertStation, station, agency_id=a.id, label=station)
         for q in a.queues:
             _upsert(
-                session, report, ExpertQueue, q.id, agency_id=a.id, service_code=a.service,
-                name=q.name, strategy=q.strategy, max_wait_seconds=q.max_wait_seconds,
+                session,
+                report,
+                ExpertQueue,
+                q.id,
+                agency_id=a.id,
+                service_code=a.service,
+                name=q.name,
+                strategy=q.strategy,
+                max_wait_seconds=q.max_wait_seconds,
                 no_answer_timeout_seconds=q.no_answer_timeout_seconds,
                 wrap_up_seconds=q.wrap_up_seconds,
             )
@@ -154,17 +178,31 @@ def apply_plan(session: Session, plan: Plan, realm: str) -> ImportReport:
     for c in plan.counsellors:
         a1 = _device_credentials(session, report, Counsellor, c.id, realm)
         _upsert(
-            session, report, Counsellor, c.id, agency_id=c.agency, station_id=c.station,
-            display_name=c.name, a1_hash=a1,
+            session,
+            report,
+            Counsellor,
+            c.id,
+            agency_id=c.agency,
+            station_id=c.station,
+            display_name=c.name,
+            a1_hash=a1,
         )
         session.flush()
         for m in c.queues:
             _upsert(session, report, QueueMembership, (c.id, m.queue), priority=m.priority)
     for s in plan.sites:
         _upsert(
-            session, report, Site, s.id, department_code=s.department, community=s.community,
-            commune=s.commune, host_place=s.host_place, agent_phone=s.agent_phone,
-            agent_email=s.agent_email, pilot=s.pilot,
+            session,
+            report,
+            Site,
+            s.id,
+            department_code=s.department,
+            community=s.community,
+            commune=s.commune,
+            host_place=s.host_place,
+            agent_phone=s.agent_phone,
+            agent_email=s.agent_email,
+            pilot=s.pilot,
         )
         session.flush()
         for n in range(1, s.kiosks + 1):
@@ -190,15 +228,20 @@ def apply_plan(session: Session, plan: Plan, realm: str) -> ImportReport:
     for cl in plan.closures:
         exists = session.scalars(
             select(ClosureDay).where(
-                ClosureDay.site_id == cl.site, ClosureDay.service_code == cl.service,
-                ClosureDay.first_day == cl.first_day, ClosureDay.last_day == cl.last_day,
+                ClosureDay.site_id == cl.site,
+                ClosureDay.service_code == cl.service,
+                ClosureDay.first_day == cl.first_day,
+                ClosureDay.last_day == cl.last_day,
             )
         ).first()
         if exists is None:
             session.add(
                 ClosureDay(
-                    site_id=cl.site, service_code=cl.service, first_day=cl.first_day,
-                    last_day=cl.last_day, reason=cl.reason,
+                    site_id=cl.site,
+                    service_code=cl.service,
+                    first_day=cl.first_day,
+                    last_day=cl.last_day,
+                    reason=cl.reason,
                 )
             )
             report.count("closures", created=True)

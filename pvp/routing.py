@@ -117,9 +117,7 @@ def _start(booking: Booking) -> datetime:
     return booking.start
 
 
-def booking_in_checkin(
-    plan: RoutingPlan, site: str, service: str, at: datetime
-) -> Booking | None:
+def booking_in_checkin(plan: RoutingPlan, site: str, service: str, at: datetime) -> Booking | None:
     """The booking whose check-in window holds ``at``; the nearest start wins."""
     bookings = plan.bookings.get((site, service), ())
     if not bookings:
@@ -159,7 +157,9 @@ def decide(plan: RoutingPlan, kiosk_id: str, service: str, at: datetime) -> Deci
     closed = schedule.rules.closed_on(schedule.local_day(at))
     if closed:
         kind, label = closed
-        reason = Reason.PUBLIC_HOLIDAY if kind is ClosureKind.PUBLIC_HOLIDAY else Reason.LOCAL_CLOSURE
+        reason = (
+            Reason.PUBLIC_HOLIDAY if kind is ClosureKind.PUBLIC_HOLIDAY else Reason.LOCAL_CLOSURE
+        )
         return made(
             DecisionKind.CLOSED,
             queue=route.queue,
@@ -181,9 +181,7 @@ def decide(plan: RoutingPlan, kiosk_id: str, service: str, at: datetime) -> Deci
     open_now = schedule.open_intervals_at(at)
     walk_in = [i for i in open_now if i.mode is Mode.WALK_IN]
     if walk_in:
-        return made(
-            DecisionKind.WALK_IN, queue=route.queue, open_until=max(i.end for i in walk_in)
-        )
+        return made(DecisionKind.WALK_IN, queue=route.queue, open_until=max(i.end for i in walk_in))
     if open_now:
         return made(
             DecisionKind.APPOINTMENT_REQUIRED,
@@ -198,4 +196,3 @@ def decide(plan: RoutingPlan, kiosk_id: str, service: str, at: datetime) -> Deci
         reason=Reason.OUTSIDE_WINDOWS,
         next_opening=schedule.next_opening(at, ANY_MODE),
     )
-

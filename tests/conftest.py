@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,60 @@ def empty_db(settings: Settings) -> Iterator[Database]:
 def plan(db: Database, settings: Settings) -> RoutingPlan:
     with db.sessions() as session:
         return load_routing_plan(session, settings)
+
+
+# --- A real headless Chromium (Debian's) driven by Playwright; no browser is downloaded. ---
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    executable = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p), None)
+    if not executable or not Path(executable).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1600, "height": 900}, locale="fr-FR")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def axe_serious() -> Callable[[Any], list[str]]:
+    """axe-core's serious and critical accessibility violations on a page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    def run(page: Any) -> list[str]:
+        results = Axe().run(page)
+        return [
+            f"{v['id']}: {v['help']}"
+            for v in results.response["violations"]
+            if v.get("impact") in ("serious", "critical")
+        ]
+
+    return run
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where tests keep what a person may want to look at (screenshots); not committed."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -25,9 +25,11 @@ FOURTH_FRIDAY = Window(Mode.WALK_IN, frozenset({4}), time(9), time(12), nth=froz
 
 def fridays(year: int, month: int) -> list[date]:
     first = date(year, month, 1)
-    return [first + timedelta(days=d) for d in range(31)
-            if (first + timedelta(days=d)).month == month
-            and (first + timedelta(days=d)).weekday() == 4]
+    return [
+        first + timedelta(days=d)
+        for d in range(31)
+        if (first + timedelta(days=d)).month == month and (first + timedelta(days=d)).weekday() == 4
+    ]
 
 
 @pytest.mark.parametrize(
@@ -79,8 +81,11 @@ def test_every_french_public_holiday(
     expected = {date(year, m, d) for m, d in FIXED} | {easter_monday, ascension}
     if whit_monday:
         expected.add(whit_monday)
-    found = {d for d in (date(year, 1, 1) + timedelta(days=i) for i in range(366))
-             if d.year == year and d in h}
+    found = {
+        d
+        for d in (date(year, 1, 1) + timedelta(days=i) for i in range(366))
+        if d.year == year and d in h
+    }
     assert found == expected
     assert h.get(date(year, 11, 1)) == "Toussaint"
     assert h.get(easter_monday) == "Lundi de Pâques"
@@ -97,8 +102,12 @@ def test_day_rules_report_holiday_before_local_closure() -> None:
 def test_window_keeps_its_wall_clock_hours_across_both_dst_weekends() -> None:
     w = Window(Mode.WALK_IN, frozenset(range(7)), time(9), time(12))
     for day, utc_hour in [
-        (date(2026, 3, 28), 8), (date(2026, 3, 29), 7), (date(2026, 3, 30), 7),
-        (date(2026, 10, 24), 7), (date(2026, 10, 25), 8), (date(2026, 10, 26), 8),
+        (date(2026, 3, 28), 8),
+        (date(2026, 3, 29), 7),
+        (date(2026, 3, 30), 7),
+        (date(2026, 10, 24), 7),
+        (date(2026, 10, 25), 8),
+        (date(2026, 10, 26), 8),
     ]:
         [interval] = intervals_on([w], day, PARIS)
         assert interval.start.astimezone(UTC).hour == utc_hour
@@ -165,11 +174,24 @@ def test_invalid_windows_are_refused(kwargs: dict) -> None:
 
 def test_date_range_and_exceptions_bound_a_window() -> None:
     w = Window(
-        Mode.WALK_IN, frozenset({0}), time(9), time(12),
-        valid_from=date(2006, 9, 1), valid_until=date(2006, 12, 31),
+        Mode.WALK_IN,
+        frozenset({0}),
+        time(9),
+        time(12),
+        valid_from=date(2006, 9, 1),
+        valid_until=date(2006, 12, 31),
         except_dates=frozenset({date(2006, 10, 2)}),
     )
     assert not w.applies_on(date(2006, 8, 28))
     assert w.applies_on(date(2006, 9, 4))
     assert not w.applies_on(date(2006, 10, 2))
     assert not w.applies_on(date(2007, 1, 1))
+
+
+def test_window_in_the_repeated_autumn_hour_is_open_during_both_passes() -> None:
+    w = Window(Mode.WALK_IN, frozenset({6}), time(2, 30), time(2, 45))
+    spans = [(i.start, i.end) for i in intervals_on([w], date(2026, 10, 25), PARIS)]
+    assert spans == [
+        (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 0, 45, tzinfo=UTC)),
+        (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 45, tzinfo=UTC)),
+    ]

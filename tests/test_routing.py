@@ -25,7 +25,12 @@ def book(db: Database, settings: Settings, counsellor: str, start: datetime, **k
     with db.session() as session:
         plan = load_routing_plan(session, settings)
         return appointments.book(
-            session, plan, kw.pop("site", "vorey"), kw.pop("service", "anpe"), counsellor, start,
+            session,
+            plan,
+            kw.pop("site", "vorey"),
+            kw.pop("service", "anpe"),
+            counsellor,
+            start,
             **kw,
         ).id
 
@@ -127,9 +132,9 @@ def test_two_kiosks_of_one_community_are_two_sites(plan: RoutingPlan) -> None:
 @pytest.mark.parametrize(
     ("start", "minutes", "why"),
     [
-        (at(2006, 11, 8, 11, 45), 30, "hors des plages"),   # runs past noon
-        (at(2006, 11, 10, 10), 30, "hors des plages"),      # a Friday
-        (at(2006, 11, 1, 10), 30, "Toussaint"),              # holiday
+        (at(2006, 11, 8, 11, 45), 30, "hors des plages"),  # runs past noon
+        (at(2006, 11, 10, 10), 30, "hors des plages"),  # a Friday
+        (at(2006, 11, 1, 10), 30, "Toussaint"),  # holiday
         (at(2006, 11, 8, 10), 2, "durée invalide"),
     ],
 )

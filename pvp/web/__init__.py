@@ -20,7 +20,7 @@ def create_app(
     clock: Clock | None = None,
 ) -> Flask:
     app = Flask(__name__)
-    app.config.update(JSON_SORT_KEYS=False)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep documented field order
     if test_config:
         app.config.update(test_config)
     app.extensions["pvp.settings"] = settings

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
+from pydantic import ValidationError
 
-from pvp import inventory
+from pvp import health, inventory
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.model import Kiosk
 from pvp.plan_view import PlanCache
 from pvp.routing import RoutingError, decide
 from pvp.timeparse import parse_instant
+from pvp.web.device_auth import digest_required
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -41,7 +44,7 @@ def _instant_param() -> datetime:
 
 
 @api.get("/health")
-def health() -> Any:
+def health_check() -> Any:
     return jsonify(status="ok", revision=_db().revision())
 
 
@@ -86,3 +89,30 @@ def availability(kiosk_id: str) -> Any:
         at=at.isoformat(),
         services=[decide(plan, kiosk_id, code, at).to_json() for code in buttons],
     )
+
+
+def _kiosk_ha1(user: str) -> str | None:
+    with _db().sessions() as session:
+        kiosk = session.get(Kiosk, user)
+        return kiosk.a1_hash if kiosk else None
+
+
+@api.post("/kiosks/<kiosk_id>/heartbeat")
+@digest_required(_kiosk_ha1)
+def heartbeat(kiosk_id: str) -> Any:
+    """A kiosk's health report; a kiosk may report only for itself."""
+    if g.device != kiosk_id:
+        return jsonify(error="une borne ne peut signaler que son propre état", status=403), 403
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return bad_request("the body must be a JSON object", "body")
+    try:
+        beat = health.Heartbeat.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return bad_request(f"{field}: {first['msg']}", field)
+    now = datetime.now(UTC)
+    with _db().session() as session:
+        health.record(session, kiosk_id, beat, now)
+    return jsonify(kiosk=kiosk_id, received_at=now.isoformat())

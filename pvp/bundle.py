@@ -1,0 +1,85 @@
+"""A kiosk's bundle: everything its agent needs, written once when the kiosk is installed.
+
+Issuing a bundle rotates the kiosk's SIP secret (the plain secret exists only in the bundle),
+so a lost bundle is revoked by issuing a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from pvp.config import Settings
+from pvp.model import Kiosk, Service
+from pvp.provisioning import rotate_secret
+
+BUNDLE_FILE = "kiosk.json"
+# The kiosk's row of hardware buttons sends F1, F2, ... left to right (a USB keypad).
+DEFAULT_KEYS = [f"KEY_F{n}" for n in range(1, 13)]
+
+
+def bundle_contents(
+    session: Session, settings: Settings, kiosk_id: str, secret: str
+) -> dict[str, Any]:
+    kiosk = session.get(Kiosk, kiosk_id)
+    if kiosk is None:
+        raise LookupError(f"no kiosk {kiosk_id!r}")
+    names = {s.code: s.name for s in session.query(Service)}
+    return {
+        "kiosk": kiosk.id,
+        "site": kiosk.site_id,
+        "commune": kiosk.site.commune,
+        "sip": {
+            "domain": settings.sip_domain,
+            "user": kiosk.id,
+            "password": secret,
+            "registrar_host": settings.sip_host,
+            "registrar_port": settings.sip_tls_port,
+            "transport": "tls",
+            "media_encryption": "srtp-mand" if settings.kiosk_srtp == "mandatory" else "srtp",
+        },
+        "control_plane": {"url": settings.base_url()},
+        "ca_file": "ca.pem" if settings.ca_file else None,
+        "buttons": [
+            {"service": code, "key": DEFAULT_KEYS[i], "label": names.get(code, code.upper())}
+            for i, code in enumerate(kiosk.service_codes)
+        ],
+        "hangup_key": "KEY_ESC",
+        "hook_key": "KEY_PHONE",
+        "site_agent_phone": kiosk.site.agent_phone or settings.support_phone,
+    }
+
+
+def write_bundle(session: Session, settings: Settings, kiosk_id: str, out: Path) -> Path:
+    """Rotate the kiosk's secret and write its bundle to ``out`` (created, or replaced whole)."""
+    if session.get(Kiosk, kiosk_id) is None:
+        raise LookupError(f"no kiosk {kiosk_id!r}")
+    if settings.ca_file and not Path(settings.ca_file).is_file():
+        raise FileNotFoundError(f"CA file {settings.ca_file} not found")
+    secret = rotate_secret(session, kiosk_id, settings.sip_domain)
+    contents = bundle_contents(session, settings, kiosk_id, secret)
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Build beside the target and swap it in, so a failure never leaves half a bundle.
+    staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=out.parent))
+    try:
+        os.chmod(staging, 0o700)
+        path = staging / BUNDLE_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(contents, fh, ensure_ascii=False, indent=2)
+        if settings.ca_file:
+            shutil.copyfile(settings.ca_file, staging / "ca.pem")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out / BUNDLE_FILE

@@ -1,0 +1,1 @@
+"""Documents exchanged with the kiosk: scans, forms to print, faxes."""

@@ -1,0 +1,1 @@
+"""The kiosk agent: SIP video engine, buttons, handset, printer, scanner, screen, health."""

@@ -1,0 +1,135 @@
+"""The command and answer messages between counsellors and kiosks (contract: sip/messages.md).
+
+Pure encoding and decoding, shared by the control plane and the kiosk agent. Decoding never
+trusts the body: anything malformed raises :class:`MessageError` with a French reason.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+VERSION = 1
+COMMAND_TYPE = "application/vnd.pvp.command+json"
+ANSWER_TYPE = "application/vnd.pvp.answer+json"
+COMMAND_NAMES = frozenset({"text", "status", "display", "print", "scan", "fax"})
+ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MAX_BODY = 2 * 1024 * 1024
+
+
+class MessageError(ValueError):
+    """A body that is not a valid message; ``command_id`` is set when one could be read."""
+
+    def __init__(self, reason: str, command_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.command_id = command_id
+
+
+class Status(enum.StrEnum):
+    ACCEPTED = "accepted"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    call: str | None = None
+    sender: str | None = None  # the counsellor's SIP user ("from")
+
+
+@dataclass(frozen=True)
+class Answer:
+    id: str
+    status: Status
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    # One line, and no "|": FreeSWITCH's chat API splits its arguments on it.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("|", "\\u007c")
+
+
+def encode_command(command: Command) -> str:
+    if not ID_RE.match(command.id):
+        raise MessageError(f"identifiant de commande invalide : {command.id!r}")
+    if command.name not in COMMAND_NAMES:
+        raise MessageError(f"commande inconnue : {command.name}", command.id)
+    body = {
+        "v": VERSION,
+        "type": "command",
+        "id": command.id,
+        "name": command.name,
+        "call": command.call,
+        "from": command.sender,
+        "args": command.args,
+    }
+    return _dumps(body)
+
+
+def encode_answer(answer: Answer) -> str:
+    body = {
+        "v": VERSION,
+        "type": "answer",
+        "id": answer.id,
+        "status": answer.status.value,
+        "reason": answer.reason,
+        "details": answer.details,
+    }
+    return _dumps(body)
+
+
+def _load(body: str | bytes, kind: str) -> dict[str, Any]:
+    if len(body) > MAX_BODY:
+        raise MessageError("message trop long")
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise MessageError("message illisible (JSON invalide)") from None
+    if not isinstance(value, dict):
+        raise MessageError("message illisible (un objet JSON est attendu)")
+    ident = value.get("id")
+    ident = ident if isinstance(ident, str) and ID_RE.match(ident) else None
+    if value.get("v") != VERSION:
+        raise MessageError(f"version de protocole non prise en charge : {value.get('v')!r}", ident)
+    if value.get("type") != kind:
+        raise MessageError(f"type de message inattendu : {value.get('type')!r}", ident)
+    if ident is None:
+        raise MessageError("identifiant de commande absent ou invalide")
+    return value
+
+
+def decode_command(body: str | bytes) -> Command:
+    value = _load(body, "command")
+    ident = value["id"]
+    name = value.get("name")
+    if name not in COMMAND_NAMES:
+        raise MessageError(f"commande inconnue : {name!r}", ident)
+    args = value.get("args", {})
+    if not isinstance(args, dict):
+        raise MessageError("arguments de commande invalides", ident)
+    call, sender = value.get("call"), value.get("from")
+    if not all(v is None or isinstance(v, str) for v in (call, sender)):
+        raise MessageError("champ call ou from invalide", ident)
+    return Command(ident, name, args, call, sender)
+
+
+def decode_answer(body: str | bytes) -> Answer:
+    value = _load(body, "answer")
+    try:
+        status = Status(value.get("status"))
+    except ValueError:
+        raise MessageError(f"statut inconnu : {value.get('status')!r}", value["id"]) from None
+    reason, details = value.get("reason"), value.get("details") or {}
+    if not (reason is None or isinstance(reason, str)) or not isinstance(details, dict):
+        raise MessageError("réponse mal formée", value["id"])
+    if status is Status.FAILED and not reason:
+        raise MessageError("un échec doit donner sa raison", value["id"])
+    return Answer(value["id"], status, reason, details)

@@ -1,0 +1,80 @@
+"""HTTP Digest authentication of kiosks (RFC 7616, MD5, qop=auth) with their SIP secret.
+
+The control plane stores only each device's ``a1-hash`` (HA1), which is exactly what a Digest
+check needs: the kiosk authenticates to the HTTP API with the same secret it registers with,
+and no plain secret is ever stored. Nonces are stateless: a timestamp signed with a key held
+in memory, valid for a few minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Response, current_app, g, jsonify, request
+
+NONCE_LIFETIME = 300  # seconds
+_KEY = secrets.token_bytes(32)
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - RFC 2617/7616 digest
+
+
+def make_nonce(now: float | None = None) -> str:
+    stamp = str(int(now if now is not None else time.time()))
+    return f"{stamp}.{hmac.new(_KEY, stamp.encode(), 'sha256').hexdigest()[:32]}"
+
+
+def nonce_fresh(nonce: str, now: float | None = None) -> bool:
+    stamp, _, mac = nonce.partition(".")
+    expected = hmac.new(_KEY, stamp.encode(), "sha256").hexdigest()[:32]
+    if not stamp.isdigit() or not hmac.compare_digest(mac, expected):
+        return False
+    return 0 <= (now if now is not None else time.time()) - int(stamp) <= NONCE_LIFETIME
+
+
+def _challenge(realm: str, stale: bool = False) -> Response:
+    response = jsonify(error="authentification requise", status=401)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = (
+        f'Digest realm="{realm}", qop="auth", algorithm=MD5, nonce="{make_nonce()}"'
+        + (", stale=true" if stale else "")
+    )
+    return response
+
+
+def digest_required(ha1_of: Callable[[str], str | None]) -> Callable[..., Any]:
+    """Protect a view; ``ha1_of(user)`` gives the stored HA1, and ``g.device`` the user."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            realm = current_app.extensions["pvp.settings"].sip_domain
+            auth = request.authorization
+            if auth is None or auth.type != "digest":
+                return _challenge(realm)
+            user, nonce = auth.username or "", auth.nonce or ""
+            ha1 = ha1_of(user)
+            fields = (auth.response, auth.uri, auth.nc, auth.cnonce)
+            if ha1 is None or auth.realm != realm or auth.qop != "auth" or not all(fields):
+                return _challenge(realm)
+            if auth.uri not in (request.path, request.full_path.rstrip("?")):
+                return _challenge(realm)  # a response computed for another resource
+            if not nonce_fresh(nonce):
+                return _challenge(realm, stale=True)
+            ha2 = _md5(f"{request.method}:{auth.uri}")
+            expected = _md5(f"{ha1}:{nonce}:{auth.nc}:{auth.cnonce}:auth:{ha2}")
+            if not hmac.compare_digest(expected, auth.response or ""):
+                return _challenge(realm)
+            g.device = user
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate

@@ -1,0 +1,136 @@
+"""The same model, migrations, import and decisions on a real PostgreSQL server.
+
+A private cluster is created in a temporary directory and listens on 127.0.0.1 only. The test
+skips, saying why, where Debian's PostgreSQL server binaries are absent.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from pvp import appointments
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.model import Base
+from pvp.plan import load_plan
+from pvp.plan_view import load_routing_plan
+from pvp.provisioning import apply_plan
+from pvp.routing import decide
+
+PLAN_2006 = Path(__file__).resolve().parent.parent / "provisioning" / "auvergne-2006.yaml"
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return Path(found[-1]).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin")
+    pytest.importorskip("psycopg", reason="the psycopg driver is not installed")
+    # Not under pytest's tmp dir: its 0700 parents would keep the server's user out.
+    base = Path(tempfile.mkdtemp(prefix="pvp-pg-"))
+    data = base / "data"
+    user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+    if os.geteuid() == 0:  # the server refuses to run as root
+        shutil.chown(base, user)
+
+    def as_user(*cmd: str) -> None:
+        prefix = ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=60)
+
+    port = _free_port()
+    as_user(str(bindir / "initdb"), "-D", str(data), "-U", "pvp", "--auth=trust", "-E", "UTF8")
+    as_user(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-w",
+        "-l",
+        str(base / "log"),
+        "-o",
+        f"-h 127.0.0.1 -p {port} -k {base}",
+        "start",
+    )
+    try:
+        as_user(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "pvp", "pvp")
+        yield f"postgresql+psycopg://pvp@127.0.0.1:{port}/pvp"
+    finally:
+        as_user(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg(postgres_url: str) -> Iterator[Database]:
+    db = Database(postgres_url)
+    with db.session() as session:
+        apply_plan(session, load_plan(PLAN_2006), Settings().sip_domain)
+    yield db
+    db.engine.dispose()
+
+
+def test_migrations_build_the_model_on_postgres(pg: Database) -> None:
+    with pg.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_reimport_changes_nothing_on_postgres(pg: Database) -> None:
+    revision = pg.revision()
+    with pg.session() as session:
+        assert not apply_plan(session, load_plan(PLAN_2006), Settings().sip_domain).changed
+    assert pg.revision() == revision
+
+
+def test_decisions_and_bookings_agree_with_sqlite(pg: Database, db: Database) -> None:
+    settings = Settings()
+    start = datetime(2006, 11, 8, 10, tzinfo=PARIS)
+    for database in (pg, db):
+        with database.session() as session:
+            plan = load_routing_plan(session, settings)
+            appointments.book(session, plan, "vorey", "anpe", "anpe-le-puy-c1", start)
+        with database.session() as session, pytest.raises(appointments.BookingRefused):
+            appointments.book(
+                session,
+                load_routing_plan(session, settings),
+                "vorey",
+                "anpe",
+                "anpe-le-puy-c2",
+                start,
+            )
+    presses = [
+        ("kiosk-vorey-1", "anpe", datetime(2006, 11, 8, 10, 5, tzinfo=PARIS)),
+        ("kiosk-vorey-1", "anpe", datetime(2006, 11, 1, 10, tzinfo=PARIS)),
+        ("kiosk-vorey-1", "msa", datetime(2006, 11, 24, 10, tzinfo=PARIS)),
+        ("kiosk-cunlhat-1", "caf", datetime(2006, 12, 28, 10, tzinfo=PARIS)),
+    ]
+    answers = []
+    for database in (pg, db):
+        with database.sessions() as session:
+            plan = load_routing_plan(session, settings)
+        answers.append([decide(plan, *press).to_json() for press in presses])
+    assert answers[0] == answers[1]
+    assert answers[0][0]["decision"] == "appointment"
