@@ -7,6 +7,7 @@ runtime directories, and is stopped (and waited for) at the end.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -18,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from waitress import wasyncore
 from waitress.server import create_server
 
 from pvp.clock import ShiftedClock
@@ -38,7 +40,7 @@ PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
 PARIS = ZoneInfo("Europe/Paris")
 DEVICES = ("kiosk-vorey-1", "kiosk-cunlhat-1", "msa-43-c1", "msa-43-c2", "anpe-le-puy-c1")
 
-pytestmark = pytest.mark.live
+_AGENT_NUMBERS = itertools.count()
 
 
 def free_udp_tcp_port() -> int:
@@ -79,11 +81,16 @@ class ControlPlane:
         self._thread.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()  # type: ignore[attr-defined]
-            assert self._thread is not None
-            self._thread.join(timeout=5)
-            self._server = None
+        server = self._server
+        if server is None:
+            return
+        # Close from the server's own loop thread (closing its sockets from here races its
+        # select() into EBADF); an empty socket map ends the loop.
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[attr-defined]
+        assert self._thread is not None
+        self._thread.join(timeout=5)
+        server.task_dispatcher.shutdown()  # type: ignore[attr-defined]
+        self._server = None
 
 
 class Switch:
@@ -160,7 +167,7 @@ class Switch:
             transport,
             srtp=True,
         )
-        ua = UserAgent(account, self.workdir / "ua" / f"{user}-{len(self.agents)}", self.ca)
+        ua = UserAgent(account, self.workdir / "ua" / f"{user}-{next(_AGENT_NUMBERS)}", self.ca)
         self.agents.append(ua)
         return ua
 
@@ -189,10 +196,22 @@ class Switch:
         self.db.engine.dispose()
 
 
+def started(binary: Path, workdir: Path, prepare: Callable[[Database], None] | None) -> Switch:
+    """A started switch; once more on fresh ports if one was taken meanwhile."""
+    for attempt in (1, 2):
+        sw = Switch(binary, workdir / f"try{attempt}", prepare)
+        try:
+            sw.start()
+            return sw
+        except RuntimeError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def switch(freeswitch_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switch]:
-    sw = Switch(freeswitch_bin, tmp_path_factory.mktemp("switch"), None)
-    sw.start()
+    sw = started(freeswitch_bin, tmp_path_factory.mktemp("switch"), None)
     yield sw
     sw.stop()
 
@@ -213,9 +232,8 @@ def make_switch(
     made: list[Switch] = []
 
     def factory(prepare: Callable[[Database], None] | None = None) -> Switch:
-        sw = Switch(freeswitch_bin, tmp_path / f"switch{len(made)}", prepare)
+        sw = started(freeswitch_bin, tmp_path / f"switch{len(made)}", prepare)
         made.append(sw)
-        sw.start()
         return sw
 
     yield factory

@@ -68,24 +68,33 @@ class UserAgent:
         self.account = account
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ctrl_port = free_port()
-        self.sip_port = free_port()
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self._responses: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._write_config(ca_file)
-        self._log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [BARESIP, "-f", str(self.dir)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        self._sock = self._connect()
+        self._seen: list[dict[str, Any]] = []
+        self._token = 0
+        # A free port can be taken by another process before baresip binds it: try again.
+        for attempt in range(3):
+            self.ctrl_port, self.sip_port = free_port(), free_port()
+            self._write_config(ca_file)
+            self._log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115
+            self.proc = subprocess.Popen(
+                [BARESIP, "-f", str(self.dir)],
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+            try:
+                self._sock = self._connect()
+                break
+            except RuntimeError:
+                self._stop_process()
+                if attempt == 2:
+                    raise
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self._token = 0
         created = self.command("uanew", self.account.line())
         if not created.get("ok"):
+            self.close()
             raise RuntimeError(f"baresip refused the account: {created}")
 
     def _write_config(self, ca_file: Path | None) -> None:
@@ -169,18 +178,13 @@ class UserAgent:
 
     @property
     def seen(self) -> list[dict[str, Any]]:
-        if not hasattr(self, "_seen"):
-            self._seen: list[dict[str, Any]] = []
+        """Every event :meth:`wait_event` took, in order."""
         return self._seen
 
     def dial(self, target: str) -> dict[str, Any]:
         return self.command("dial", f"sip:{target}@{self.account.domain}")
 
-    def close(self) -> None:
-        try:
-            self._sock.close()
-        except OSError:
-            pass
+    def _stop_process(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -189,3 +193,10 @@ class UserAgent:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        self._stop_process()
