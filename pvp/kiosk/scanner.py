@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import signal
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -113,6 +114,9 @@ def _sane_session() -> Iterator[None]:
             yield
         finally:
             sane.exit()
+            # SANE's reader (the test backend at least) resets SIGPIPE to its default, which
+            # kills: Python needs it ignored, or a write to a closed socket ends the process.
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
 
 class Scanner:
