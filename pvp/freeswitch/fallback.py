@@ -121,6 +121,18 @@ class _Context:
         last = ET.SubElement(extension, "condition", when or {})
         add_actions(last, actions(outcome, self.settings, "static"))
 
+    def add_route(
+        self, route: Route, name: str, outcome: Outcome, when: TimeAttrs | None = None
+    ) -> None:
+        """An extension for presses of ``route``'s service at its site."""
+        self.add(
+            f"{route.site}/{route.service}/{name}",
+            outcome,
+            site=route.site,
+            services=[route.service],
+            when=when,
+        )
+
 
 def kiosk_context(
     plan: RoutingPlan,
@@ -199,13 +211,7 @@ def kiosk_context(
                     max_wait=max_waits.get(route.queue),
                 )
                 for j, when in enumerate(window_conditions(window, today, horizon)):
-                    ctx.add(
-                        f"{route.site}/{route.service}/{mode.value}/{i}.{j}",
-                        outcome,
-                        site=route.site,
-                        services=[route.service],
-                        when=when,
-                    )
+                    ctx.add_route(route, f"{mode.value}/{i}.{j}", outcome, when)
     for route in routes:
         outcome = Outcome(
             DecisionKind.CLOSED,
@@ -213,12 +219,7 @@ def kiosk_context(
             queue=route.queue,
             reason=Reason.OUTSIDE_WINDOWS.value,
         )
-        ctx.add(
-            f"{route.site}/{route.service}/closed",
-            outcome,
-            site=route.site,
-            services=[route.service],
-        )
+        ctx.add_route(route, "closed", outcome)
     ctx.add("unknown", Outcome(refuse, "${destination_number}"))
     return ctx.element
 
@@ -251,11 +252,5 @@ def _bookings(
             lo = start.time() if day == start.date() else time(0, 0)
             hi = end.time() if day == end.date() else time(23, 59, 59)
             when = dated([day], {"time-of-day": f"{lo:%H:%M:%S}-{hi:%H:%M:%S}"})[0]
-            ctx.add(
-                f"{route.site}/{route.service}/appointment/{booking.id}/{day}",
-                outcome,
-                site=route.site,
-                services=[route.service],
-                when=when,
-            )
+            ctx.add_route(route, f"appointment/{booking.id}/{day}", outcome, when)
             day += timedelta(days=1)
