@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     xml_curl_user: str = "freeswitch"
     xml_curl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
     xml_curl_timeout_seconds: int = 2
+    counsellor_srtp: Literal["mandatory", "optional"] = "optional"
+    # How long FreeSWITCH may keep a directory entry (a rotated secret waits this long).
+    directory_cache_ms: int = 30000
+    # What a parked caller hears while the dispatcher looks for a counsellor.
+    wait_media: str = "tone_stream://%(250,4750,523);loops=-1"
+    # How far ahead the static fallback lists dated conditions (holidays, closures).
+    static_horizon_days: int = 730
+    freeswitch_loglevel: str = "info"
+    # TEST ONLY: the control plane's clock starts at this instant (ISO 8601, local time when
+    # no offset) and runs on from there. FreeSWITCH's own clock is never faked. Keep empty.
+    fake_now: str = ""
 
     # The panel (pvp/panel): session signing key, cookies, login throttling.
     panel_secret_key: str = ""  # empty: a random one kept in data_dir/secrets.json
