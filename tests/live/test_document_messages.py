@@ -1,0 +1,125 @@
+"""Commands with documents cross a real FreeSWITCH as SIP MESSAGE (`chat`), over TLS and TCP.
+
+The receiving end registers as the kiosk with Digest authentication, like the agent's
+messaging endpoint, and answers 200. Inline documents arrive inside the MESSAGE body;
+larger ones as an RFC 4483 reference that the kiosk then fetches, once, from the control
+plane with its own credentials. The size sweep is how the inline threshold was chosen
+(docs/documents.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from documents_fixtures import COUNSELLOR, KIOSK, start_call, text_pdf
+
+from pvp.config import Settings
+from pvp.documents import transfer
+from pvp.documents.chat import ChatTransport
+from pvp.documents.pdf import DocumentError
+from pvp.documents.service import DocumentService
+from pvp.kiosk.uplink import ControlPlaneClient
+from pvp.messages import COMMAND_TYPE, MAX_BODY, decode_command
+
+from .conftest import Switch
+from .esl import Esl
+from .sip_inbox import SipInbox
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(params=["tls", "tcp"])
+def inbox(request: pytest.FixtureRequest, fresh: Switch) -> Iterator[SipInbox]:
+    s = fresh.settings
+    port = s.sip_tls_port if request.param == "tls" else s.sip_port
+    box = SipInbox(
+        KIOSK, fresh.passwords[KIOSK], s.sip_domain, s.sip_host, port, request.param, fresh.ca
+    )
+    box.register()
+    yield box
+    box.close()
+
+
+@pytest.fixture
+def chat(fresh: Switch) -> Iterator[ChatTransport]:
+    """What the control plane sends commands with: FreeSWITCH's chat API over ESL."""
+    s = fresh.settings
+    esl = Esl("127.0.0.1", s.esl_port, s.secret("esl_password"), timeout=60)
+    yield ChatTransport(esl.api, s.sip_domain)
+    esl.close()
+
+
+def body_of(size: int) -> str:
+    """A command-shaped JSON body of exactly ``size`` bytes."""
+    head = '{"v":1,"type":"command","id":"size-test","name":"text","args":{"text":"'
+    tail = '"}}'
+    return head + "x" * (size - len(head) - len(tail)) + tail
+
+
+# The inline threshold, and the codec's own 2 MiB cap (8x above it): both must cross.
+# PVP_MESSAGE_SIZES=… sweeps other sizes (how the figures in docs/documents.md were made).
+SIZES = [int(v) for v in os.environ.get("PVP_MESSAGE_SIZES", "").split(",") if v] or [
+    Settings().document_inline_max_bytes,
+    MAX_BODY,
+]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_message_bodies_cross_the_switch_intact(
+    chat: ChatTransport, inbox: SipInbox, size: int
+) -> None:
+    body = body_of(size)
+    started = time.monotonic()
+    chat.send(KIOSK, body)
+    message = inbox.messages.get(timeout=30)
+    elapsed = time.monotonic() - started
+    assert message.header("content-type") == COMMAND_TYPE
+    assert hashlib.sha256(message.body).hexdigest() == hashlib.sha256(body.encode()).hexdigest()
+    print(f"\n{inbox.transport} {size} bytes intact in {elapsed * 1000:.0f} ms")
+
+
+def service(sw: Switch, chat: ChatTransport) -> DocumentService:
+    documents: DocumentService = sw.control_plane.app.extensions["pvp.documents"]
+    documents.transport = chat
+    return documents
+
+
+def test_an_inline_document_crosses_the_switch(
+    fresh: Switch, inbox: SipInbox, chat: ChatTransport
+) -> None:
+    call = start_call(fresh.db, call_id=f"live-{time.monotonic_ns()}")
+    pdf = text_pdf("Attestation", "Annexe")
+    sent = service(fresh, chat).send_document(COUNSELLOR, call, "display", pdf, "Attestation")
+    command = decode_command(inbox.messages.get(timeout=30).body)
+    assert (command.id, command.call, command.name) == (sent["command"], call, "display")
+    assert "data" in command.args["document"]
+    kiosk = ControlPlaneClient(fresh.settings.base_url(), KIOSK, fresh.passwords[KIOSK])
+    assert transfer.obtain(command.args["document"], kiosk.fetch, datetime.now(UTC), 10**7) == pdf
+
+
+def test_a_document_by_reference_crosses_the_switch_and_is_fetched_once(
+    fresh: Switch, inbox: SipInbox, chat: ChatTransport
+) -> None:
+    documents = service(fresh, chat)
+    documents.settings.document_inline_max_bytes = 1024
+    try:
+        call = start_call(fresh.db, call_id=f"live-{time.monotonic_ns()}")
+        pdf = text_pdf(*(f"Contrat page {n}" for n in range(1, 6)))
+        documents.send_document(COUNSELLOR, call, "print", pdf, "Contrat")
+    finally:
+        documents.settings.document_inline_max_bytes = fresh.settings.document_inline_max_bytes
+    message = inbox.messages.get(timeout=30)
+    command = decode_command(message.body)
+    reference = command.args["document"]
+    assert reference["access_type"] == "URL" and "data" not in reference
+    assert json.loads(message.body)["args"]["document"]["sha256"] == hashlib.sha256(pdf).hexdigest()
+    kiosk = ControlPlaneClient(fresh.settings.base_url(), KIOSK, fresh.passwords[KIOSK])
+    assert transfer.obtain(reference, kiosk.fetch, datetime.now(UTC), 10**7) == pdf
+    with pytest.raises(DocumentError, match="déjà utilisé"):
+        transfer.obtain(reference, kiosk.fetch, datetime.now(UTC), 10**7)
