@@ -7,6 +7,8 @@ until the panel's console sessions carry these actions, counsellors do the same 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -37,8 +39,17 @@ def _counsellor_ha1(user: str) -> str | None:
         return counsellor.a1_hash if counsellor else None
 
 
-def _refused(exc: Refused) -> Any:
-    return jsonify(error=exc.reason, status=exc.status), exc.status
+def answers_refusals(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A service's Refused becomes ``{"error": <French reason>, "status": n}`` with status n."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except Refused as exc:
+            return jsonify(error=exc.reason, status=exc.status), exc.status
+
+    return wrapped
 
 
 def _pdf_body() -> bytes:
@@ -70,28 +81,23 @@ def _pdf_response(data: bytes, name: str) -> Response:
 
 @documents_api.get("/documents/<token>")
 @digest_required(_kiosk_ha1)
+@answers_refusals
 def download(token: str) -> Any:
     """A document sent by reference: only the addressed kiosk, only once, only in time."""
-    try:
-        data = service().download(token, g.device)
-    except Refused as exc:
-        return _refused(exc)
-    return _pdf_response(data, "document.pdf")
+    return _pdf_response(service().download(token, g.device), "document.pdf")
 
 
 @documents_api.post("/kiosks/<kiosk_id>/documents")
 @digest_required(_kiosk_ha1)
+@answers_refusals
 def upload(kiosk_id: str) -> Any:
     """A scan's PDF; ``?command=<scan command id>`` ties it to the counsellor's request."""
     if g.device != kiosk_id:
-        return jsonify(error="une borne ne peut déposer que ses propres documents", status=403), 403
+        raise Refused("une borne ne peut déposer que ses propres documents", 403)
     command_id = request.args.get("command", "")
-    try:
-        if not command_id:
-            raise Refused("paramètre command manquant")
-        result = service().receive_upload(kiosk_id, command_id, _pdf_body(), _expected_sha())
-    except Refused as exc:
-        return _refused(exc)
+    if not command_id:
+        raise Refused("paramètre command manquant")
+    result = service().receive_upload(kiosk_id, command_id, _pdf_body(), _expected_sha())
     return jsonify(result), 201
 
 
@@ -100,29 +106,25 @@ def upload(kiosk_id: str) -> Any:
 
 @documents_api.post("/calls/<call_id>/documents")
 @digest_required(_counsellor_ha1)
+@answers_refusals
 def send(call_id: str) -> Any:
     """Show or print a PDF on the kiosk of the call: ``?action=display|print&title=…``."""
-    try:
-        result = service().send_document(
-            g.device,
-            call_id,
-            request.values.get("action", ""),
-            _pdf_body(),
-            request.values.get("title", ""),
-            _expected_sha(),
-        )
-    except Refused as exc:
-        return _refused(exc)
+    result = service().send_document(
+        g.device,
+        call_id,
+        request.values.get("action", ""),
+        _pdf_body(),
+        request.values.get("title", ""),
+        _expected_sha(),
+    )
     return jsonify(result), 202
 
 
 @documents_api.get("/calls/<call_id>/documents")
 @digest_required(_counsellor_ha1)
+@answers_refusals
 def call_documents(call_id: str) -> Any:
-    try:
-        return jsonify(service().call_transfers(g.device, call_id))
-    except Refused as exc:
-        return _refused(exc)
+    return jsonify(service().call_transfers(g.device, call_id))
 
 
 def _int_field(name: str, default: int | None = None) -> int:
@@ -136,29 +138,24 @@ def _int_field(name: str, default: int | None = None) -> int:
 
 @documents_api.post("/calls/<call_id>/scans")
 @digest_required(_counsellor_ha1)
+@answers_refusals
 def scan(call_id: str) -> Any:
     """Ask the kiosk to scan ``{"pages": n}`` pages; the PDF arrives as the call's document."""
-    try:
-        return jsonify(service().request_scan(g.device, call_id, _int_field("pages", 1))), 202
-    except Refused as exc:
-        return _refused(exc)
+    return jsonify(service().request_scan(g.device, call_id, _int_field("pages", 1))), 202
 
 
 @documents_api.post("/calls/<call_id>/page")
 @digest_required(_counsellor_ha1)
+@answers_refusals
 def turn_page(call_id: str) -> Any:
-    try:
-        command = service().turn_page(g.device, call_id, _int_field("page"))
-    except Refused as exc:
-        return _refused(exc)
+    command = service().turn_page(g.device, call_id, _int_field("page"))
     return jsonify(command=command), 202
 
 
 @documents_api.get("/transfers/<int:transfer_id>/pdf")
 @digest_required(_counsellor_ha1)
+@answers_refusals
 def transfer_pdf(transfer_id: int) -> Any:
-    try:
-        data = service().transfer_pdf(g.device, transfer_id)
-    except Refused as exc:
-        return _refused(exc)
-    return _pdf_response(data, f"document-{transfer_id}.pdf")
+    return _pdf_response(
+        service().transfer_pdf(g.device, transfer_id), f"document-{transfer_id}.pdf"
+    )

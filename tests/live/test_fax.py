@@ -6,8 +6,8 @@ with the ``rxfax`` extension PVP renders (T.38 passthrough does not work over lo
 channels, NOTES.md, hence real SIP legs). The received fax goes through the same
 FaxService as in production; its PDF must have the pages sent, each looking the same.
 
-Self-contained (its own minimal configuration and a tiny Event Socket reader) until the
-project's live harness and ESL client are merged.
+It renders its own small configuration (two profiles and the fax extension, no control
+plane needed) and uses the live harness's Event Socket client.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from __future__ import annotations
 import io
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pypdf
 import pytest
@@ -32,15 +31,14 @@ from pvp.db import Database
 from pvp.documents.fax import RX_EVENT, TX_EVENT, FaxService, receive_extension
 from pvp.documents.pdf import pdf_to_fax_tiff
 from pvp.documents.service import DocumentService
+from pvp.freeswitch.process import WHERE, find_binary
 from pvp.model import DocumentTransfer
+
+from .conftest import free_udp_tcp_port
+from .esl import Esl, EslError
 
 pytestmark = pytest.mark.live
 
-BINARY = (
-    os.environ.get("PVP_FREESWITCH_BIN")
-    or shutil.which("freeswitch")
-    or ("/opt/freeswitch/bin/freeswitch")
-)
 MODULES = (
     "mod_logfile",
     "mod_event_socket",
@@ -52,19 +50,6 @@ MODULES = (
     "mod_sndfile",
     "mod_tone_stream",
 )
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    while True:
-        with socket.socket(socket.AF_INET, kind) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            try:
-                udp.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
 
 
 def profile(name: str, port: int) -> str:
@@ -89,10 +74,11 @@ def profile(name: str, port: int) -> str:
 class FaxSwitch:
     """FreeSWITCH with two SIP profiles, an rxfax extension, and an Event Socket."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, binary: Path) -> None:
         self.root = root
-        self.esl_port = free_port()
-        self.port_a, self.port_b = free_port(), free_port()
+        self.binary = binary
+        self.esl_port = free_udp_tcp_port()
+        self.port_a, self.port_b = free_udp_tcp_port(), free_udp_tcp_port()
         self.password = secrets.token_urlsafe(12)
         self.spool = root / "spool"
         self.process: subprocess.Popen[bytes] | None = None
@@ -102,7 +88,7 @@ class FaxSwitch:
         for sub in ("conf", "log", "db", "run", "temp", "storage", "cache", "spool", "rec"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         modules = "".join(f'<load module="{m}"/>' for m in MODULES)
-        rtp = free_port()
+        rtp = free_udp_tcp_port()
         (conf / "freeswitch.xml").write_text(
             f"""<?xml version="1.0"?>
 <document type="freeswitch/xml">
@@ -140,7 +126,7 @@ class FaxSwitch:
     def start(self) -> None:
         self.write_config()
         root = self.root
-        command = [BINARY, "-nf", "-nc", "-nonat", "-conf", str(root / "conf")]
+        command = [str(self.binary), "-nf", "-nc", "-nonat", "-conf", str(root / "conf")]
         for flag, sub in (
             ("-log", "log"),
             ("-db", "db"),
@@ -157,10 +143,13 @@ class FaxSwitch:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                with EventSocket(self.esl_port, self.password) as esl:
-                    if "RUNNING" in esl.api("sofia status") or "faxb" in esl.api("sofia status"):
+                esl = Esl("127.0.0.1", self.esl_port, self.password)
+                try:
+                    if esl.api("sofia status").count("RUNNING") >= 2:
                         return
-            except OSError:
+                finally:
+                    esl.close()
+            except (OSError, EslError):
                 pass
             time.sleep(0.2)
         self.stop()
@@ -182,78 +171,28 @@ class FaxSwitch:
                 self.process.wait()
 
 
-class EventSocket:
-    """Just enough of the inbound Event Socket: ``api`` and plain events, one socket each."""
-
-    def __init__(self, port: int, password: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buffer = b""
-        self._frame()  # auth/request
-        if "+OK" not in self._command(f"auth {password}")[0].get("Reply-Text", ""):
-            raise OSError("ESL authentication refused")
-
-    def __enter__(self) -> EventSocket:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
-
-    def _read_until(self, marker: bytes) -> bytes:
-        while marker not in self.buffer:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise OSError("ESL closed")
-            self.buffer += chunk
-        head, _, self.buffer = self.buffer.partition(marker)
-        return head
-
-    def _read(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise OSError("ESL closed")
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
-
-    def _frame(self) -> tuple[dict[str, str], str]:
-        headers = _headers(self._read_until(b"\n\n").decode())
-        body = (
-            self._read(int(headers["Content-Length"])).decode()
-            if "Content-Length" in headers
-            else ""
-        )
-        return headers, body
-
-    def _command(self, text: str) -> tuple[dict[str, str], str]:
-        self.sock.sendall(text.encode() + b"\n\n")
-        return self._frame()
-
-    def api(self, command: str) -> str:
-        return self._command(f"api {command}")[1]
+class EventReader(Esl):
+    """The live tests' ESL client, plus a subscription to plain CUSTOM events."""
 
     def subscribe(self, *subclasses: str) -> None:
-        self._command("event plain CUSTOM " + " ".join(subclasses))
+        self._send("event plain CUSTOM " + " ".join(subclasses))
+        self._frame()
 
     def events(self) -> Iterator[dict[str, str]]:
         while True:
             headers, body = self._frame()
             if headers.get("Content-Type") == "text/event-plain":
-                yield _headers(body, unquote=True)
-
-
-def _headers(text: str, unquote: bool = False) -> dict[str, str]:
-    from urllib.parse import unquote as decode
-
-    pairs = (line.split(": ", 1) for line in text.splitlines() if ": " in line)
-    return {k: decode(v) if unquote else v for k, v in pairs}
+                lines = body.decode().splitlines()
+                pairs = (line.split(": ", 1) for line in lines if ": " in line)
+                yield {k: unquote(v) for k, v in pairs}
 
 
 @pytest.fixture(scope="module")
-def switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaxSwitch]:
-    if not os.access(BINARY, os.X_OK):
-        pytest.skip(f"FreeSWITCH not found ({BINARY}); set PVP_FREESWITCH_BIN")
-    fs = FaxSwitch(tmp_path_factory.mktemp("faxfs"))
+def fax_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaxSwitch]:
+    binary = find_binary(Settings(freeswitch_bin=os.environ.get("PVP_FREESWITCH_BIN", "")))
+    if binary is None:
+        pytest.skip(f"FreeSWITCH not found: {WHERE}")
+    fs = FaxSwitch(tmp_path_factory.mktemp("faxfs"), binary)
     fs.start()
     yield fs
     fs.stop()
@@ -316,17 +255,17 @@ def ink_overlap(a: Image.Image, b: Image.Image) -> float:
 
 
 def test_a_t38_fax_crosses_freeswitch_and_the_received_pdf_matches(
-    switch: FaxSwitch, db: Database, settings: Settings
+    fax_switch: FaxSwitch, db: Database, settings: Settings
 ) -> None:
     from documents_fixtures import COUNSELLOR, KIOSK, text_pdf
 
     settings.fax_dial_prefix = "sofia/faxa/"
     documents = DocumentService.create(db, settings)
     sent_pdf = text_pdf("FAX page 1 : demande d'aide", "FAX page 2 : justificatifs")
-    events = EventSocket(switch.esl_port, switch.password)
+    events = EventReader("127.0.0.1", fax_switch.esl_port, fax_switch.password, timeout=None)
     events.subscribe(TX_EVENT, RX_EVENT)
-    commands = EventSocket(switch.esl_port, switch.password)
-    fax = FaxService(documents, commands, spool=switch.spool)
+    commands = Esl("127.0.0.1", fax_switch.esl_port, fax_switch.password, timeout=60)
+    fax = FaxService(documents, commands, spool=fax_switch.spool)
     received: list[dict] = []  # type: ignore[type-arg]
 
     def pump() -> None:
@@ -335,21 +274,23 @@ def test_a_t38_fax_crosses_freeswitch_and_the_received_pdf_matches(
                 row = fax.on_event(event)
                 if row is not None:
                     received.append(row)
-        except OSError:
+        except (OSError, EslError):
             pass
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     started = time.monotonic()
-    sent = fax.send(COUNSELLOR, f"fax-{KIOSK}@127.0.0.1:{switch.port_b}", sent_pdf, timeout_s=180)
+    sent = fax.send(
+        COUNSELLOR, f"fax-{KIOSK}@127.0.0.1:{fax_switch.port_b}", sent_pdf, timeout_s=180
+    )
     elapsed = time.monotonic() - started
     deadline = time.monotonic() + 30
     while not received and time.monotonic() < deadline:
         time.sleep(0.1)
-    events.sock.close()
-    commands.sock.close()
+    events.close()
+    commands.close()
 
-    assert sent["status"] == "done", (sent, switch.log_tail())
+    assert sent["status"] == "done", (sent, fax_switch.log_tail())
     assert sent["details"]["success"] is True and sent["details"]["pages"] == 2
     assert sent["details"]["t38"] is True, sent["details"]
     [row] = received
