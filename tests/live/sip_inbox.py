@@ -128,51 +128,71 @@ class SipInbox:
     # ---- registration -----------------------------------------------------------------
 
     def register(self, expires: int = 600) -> None:
+        contact = f"<sip:{self.user}@127.0.0.1:{self.local_port};transport={self.transport}>"
+        status = self.request(
+            "REGISTER",
+            f"sip:{self.domain}",
+            f"sip:{self.user}@{self.domain}",
+            [f"Contact: {contact}", f"Expires: {expires}"],
+        )
+        if status != 200:
+            raise RuntimeError(f"REGISTER refused: {status}")
+
+    def send_message(self, to_user: str, body: str, content_type: str) -> int:
+        """A MESSAGE to ``to_user@domain`` through the switch; the final status code."""
+        uri = f"sip:{to_user}@{self.domain}"
+        return self.request("MESSAGE", uri, uri, [f"Content-Type: {content_type}"], body.encode())
+
+    def request(self, method: str, uri: str, to: str, extra: list[str], body: bytes = b"") -> int:
+        """Send a request, answer one Digest challenge; the final status code."""
         call_id, tag = secrets.token_hex(8), secrets.token_hex(4)
         authorization = None
         for cseq in (1, 2):
-            uri = f"sip:{self.domain}"
             lines = [
-                f"REGISTER {uri} SIP/2.0",
+                f"{method} {uri} SIP/2.0",
                 f"Via: SIP/2.0/{self.transport.upper()} 127.0.0.1:{self.local_port};"
                 f"branch=z9hG4bK{secrets.token_hex(6)};rport",
                 "Max-Forwards: 70",
                 f"From: <sip:{self.user}@{self.domain}>;tag={tag}",
-                f"To: <sip:{self.user}@{self.domain}>",
+                f"To: <{to}>",
                 f"Call-ID: {call_id}",
-                f"CSeq: {cseq} REGISTER",
-                f"Contact: <sip:{self.user}@127.0.0.1:{self.local_port}"
-                f";transport={self.transport}>",
-                f"Expires: {expires}",
+                f"CSeq: {cseq} {method}",
+                *extra,
             ]
             if authorization:
                 lines.append(authorization)
-            lines.append("Content-Length: 0")
-            self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-            response = self._responses.get(timeout=10)
+            lines.append(f"Content-Length: {len(body)}")
+            self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            response = self._final_response()
             status = int(response.method.split()[1])
-            if status == 200:
-                return
             if status not in (401, 407) or authorization:
-                raise RuntimeError(f"REGISTER refused: {response.method}")
-            challenge = response.header("www-authenticate") or response.header("proxy-authenticate")
-            fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
-            cnonce, nc = secrets.token_hex(8), "00000001"
-            ha1 = _md5(f"{self.user}:{fields['realm']}:{self.password}")
-            ha2 = _md5(f"REGISTER:{uri}")
-            if "qop" in fields:
-                digest = _md5(f"{ha1}:{fields['nonce']}:{nc}:{cnonce}:auth:{ha2}")
-                extra = f', qop=auth, nc={nc}, cnonce="{cnonce}"'
-            else:
-                digest = _md5(f"{ha1}:{fields['nonce']}:{ha2}")
-                extra = ""
-            header = "Authorization" if status == 401 else "Proxy-Authorization"
-            authorization = (
-                f'{header}: Digest username="{self.user}", realm="{fields["realm"]}", '
-                f'nonce="{fields["nonce"]}", uri="{uri}", response="{digest}", algorithm=MD5'
-                + extra
-            )
-        raise RuntimeError("REGISTER not accepted")
+                return status
+            authorization = self._authorization(response, status, method, uri)
+        raise AssertionError("unreachable")
+
+    def _final_response(self) -> Message:
+        while True:
+            response = self._responses.get(timeout=30)
+            if int(response.method.split()[1]) >= 200:
+                return response
+
+    def _authorization(self, response: Message, status: int, method: str, uri: str) -> str:
+        challenge = response.header("www-authenticate") or response.header("proxy-authenticate")
+        fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
+        cnonce, nc = secrets.token_hex(8), "00000001"
+        ha1 = _md5(f"{self.user}:{fields['realm']}:{self.password}")
+        ha2 = _md5(f"{method}:{uri}")
+        if "qop" in fields:
+            digest = _md5(f"{ha1}:{fields['nonce']}:{nc}:{cnonce}:auth:{ha2}")
+            extra = f', qop=auth, nc={nc}, cnonce="{cnonce}"'
+        else:
+            digest = _md5(f"{ha1}:{fields['nonce']}:{ha2}")
+            extra = ""
+        header = "Authorization" if status == 401 else "Proxy-Authorization"
+        return (
+            f'{header}: Digest username="{self.user}", realm="{fields["realm"]}", '
+            f'nonce="{fields["nonce"]}", uri="{uri}", response="{digest}", algorithm=MD5' + extra
+        )
 
     def close(self) -> None:
         try:

@@ -15,20 +15,28 @@ import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from documents_fixtures import COUNSELLOR, KIOSK, start_call, text_pdf
 
 from pvp.config import Settings
 from pvp.documents import transfer
+from pvp.documents.answers import answer_from_event
 from pvp.documents.chat import ChatTransport
 from pvp.documents.pdf import DocumentError
 from pvp.documents.service import DocumentService
+from pvp.kiosk.documents import DocumentCommands
+from pvp.kiosk.journal import Journal
+from pvp.kiosk.printer import Printer
+from pvp.kiosk.scanner import Scanner
+from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import COMMAND_TYPE, MAX_BODY, decode_command
+from pvp.messages import ANSWER_TYPE, COMMAND_TYPE, MAX_BODY, decode_command, encode_answer
 
 from .conftest import Switch
 from .esl import Esl
+from .esl_events import EventReader
 from .sip_inbox import SipInbox
 
 pytestmark = pytest.mark.live
@@ -123,3 +131,56 @@ def test_a_document_by_reference_crosses_the_switch_and_is_fetched_once(
     assert transfer.obtain(reference, kiosk.fetch, datetime.now(UTC), 10**7) == pdf
     with pytest.raises(DocumentError, match="déjà utilisé"):
         transfer.obtain(reference, kiosk.fetch, datetime.now(UTC), 10**7)
+
+
+def test_a_display_command_and_its_answers_make_the_round_trip(
+    fresh: Switch, inbox: SipInbox, chat: ChatTransport, tmp_path: Path
+) -> None:
+    """Counsellor -> switch -> kiosk handlers -> screen; answers kiosk -> switch -> ESL."""
+    s = fresh.settings
+    documents = service(fresh, chat)
+    events = EventReader("127.0.0.1", s.esl_port, s.secret("esl_password"), timeout=30)
+    events.subscribe("MESSAGE")
+    call = start_call(fresh.db, call_id=f"live-{time.monotonic_ns()}")
+    screen = Screen()
+    kiosk = DocumentCommands(
+        journal=Journal(tmp_path / "journal"),
+        printer=Printer("absent", "127.0.0.1:9"),  # display needs neither device
+        scanner=Scanner("absent"),
+        screen=screen,
+        uplink=ControlPlaneClient(s.base_url(), KIOSK, fresh.passwords[KIOSK]),
+        current_call=lambda: call,
+        pages_dir=tmp_path / "pages",
+        answers=lambda a: _raise_unless_2xx(
+            inbox.send_message("pvp", encode_answer(a), ANSWER_TYPE)
+        ),
+    )
+    kiosk.start()
+    sent = documents.send_document(COUNSELLOR, call, "display", text_pdf("Vos droits"), "Droits")
+    command = decode_command(inbox.messages.get(timeout=30).body)
+    kiosk.handle(command, kiosk.answers)
+    assert kiosk.wait_idle()
+    assert screen.current().view is View.DOCUMENT
+
+    statuses = []
+    for event in events.events():
+        found = answer_from_event(event, s.sip_domain)
+        if found is None:
+            continue
+        sender, answer = found
+        assert sender == KIOSK
+        row = documents.record_answer(answer, sender)
+        statuses.append(answer.status.value)
+        if answer.status.value != "accepted":
+            break
+    assert statuses == ["done"]  # display has no "accepted": it is done at once
+    assert row is not None and (row["command"], row["status"]) == (sent["command"], "done")
+    assert row["details"]["pages"] == 1
+    kiosk.stop()
+    kiosk.journal.close()
+    events.close()
+
+
+def _raise_unless_2xx(status: int) -> None:
+    if not 200 <= status < 300:
+        raise RuntimeError(f"answer MESSAGE refused: {status}")

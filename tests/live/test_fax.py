@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote
 
 import pypdf
 import pytest
@@ -36,6 +35,7 @@ from pvp.model import DocumentTransfer
 
 from .conftest import free_udp_tcp_port
 from .esl import Esl, EslError
+from .esl_events import EventReader
 
 pytestmark = pytest.mark.live
 
@@ -171,22 +171,6 @@ class FaxSwitch:
                 self.process.wait()
 
 
-class EventReader(Esl):
-    """The live tests' ESL client, plus a subscription to plain CUSTOM events."""
-
-    def subscribe(self, *subclasses: str) -> None:
-        self._send("event plain CUSTOM " + " ".join(subclasses))
-        self._frame()
-
-    def events(self) -> Iterator[dict[str, str]]:
-        while True:
-            headers, body = self._frame()
-            if headers.get("Content-Type") == "text/event-plain":
-                lines = body.decode().splitlines()
-                pairs = (line.split(": ", 1) for line in lines if ": " in line)
-                yield {k: unquote(v) for k, v in pairs}
-
-
 @pytest.fixture(scope="module")
 def fax_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaxSwitch]:
     binary = find_binary(Settings(freeswitch_bin=os.environ.get("PVP_FREESWITCH_BIN", "")))
@@ -263,7 +247,7 @@ def test_a_t38_fax_crosses_freeswitch_and_the_received_pdf_matches(
     documents = DocumentService.create(db, settings)
     sent_pdf = text_pdf("FAX page 1 : demande d'aide", "FAX page 2 : justificatifs")
     events = EventReader("127.0.0.1", fax_switch.esl_port, fax_switch.password, timeout=None)
-    events.subscribe(TX_EVENT, RX_EVENT)
+    events.subscribe("CUSTOM", TX_EVENT, RX_EVENT)
     commands = Esl("127.0.0.1", fax_switch.esl_port, fax_switch.password, timeout=60)
     fax = FaxService(documents, commands, spool=fax_switch.spool)
     received: list[dict] = []  # type: ignore[type-arg]
