@@ -13,20 +13,25 @@ from typing import Any
 import click
 
 from pvp.cli import Context, Refused, pass_ctx
+from pvp.documents.fax import FaxService
 from pvp.documents.service import DocumentService
 from pvp.documents.service import Refused as ServiceRefused
 
 
 def _service(ctx: Context, with_switch: bool = False) -> DocumentService:
-    transport = None
+    service = DocumentService.create(ctx.db, ctx.settings)
     if with_switch:
-        from pvp.documents.switch import connect
+        _attach(ctx, service)
+    return service
 
-        try:
-            transport = connect(ctx.settings)
-        except RuntimeError as exc:
-            raise Refused(str(exc)) from None
-    return DocumentService.create(ctx.db, ctx.settings, transport)
+
+def _attach(ctx: Context, service: DocumentService) -> FaxService:
+    from pvp.documents.switch import attach, connect_esl
+
+    try:
+        return attach(connect_esl(ctx.settings), service)
+    except RuntimeError as exc:
+        raise Refused(str(exc)) from None
 
 
 def _echo(value: Any) -> None:
@@ -97,17 +102,10 @@ def scan(ctx: Context, counsellor: str, call_id: str, pages: int) -> None:
 @pass_ctx
 def fax(ctx: Context, number: str, counsellor: str, call_id: str | None, pdf: Path) -> None:
     """Send PDF as a T.38 fax through FreeSWITCH and wait for the result."""
-    from pvp.documents.fax import FaxService
-    from pvp.documents.switch import connect_esl
-
     data = _read_pdf(pdf)
+    service = _service(ctx)
     try:
-        esl = connect_esl(ctx.settings)
-    except RuntimeError as exc:
-        raise Refused(str(exc)) from None
-    service = FaxService(_service(ctx), esl)
-    try:
-        _echo(service.send(counsellor, number, data, call_id=call_id))
+        _echo(_attach(ctx, service).send(counsellor, number, data, call_id=call_id))
     except ServiceRefused as exc:
         raise Refused(exc.reason) from None
 

@@ -1,17 +1,51 @@
-"""Connections to FreeSWITCH for one-shot commands (the CLI): the Event Socket and ``chat``.
+"""The documents' side of the control plane's Event Socket connection.
 
-The long-running control plane hands its own ESL client's ``api`` to
-:class:`pvp.documents.chat.ChatTransport` instead.
+:func:`attach` plugs the document service into an ESL client (``pvp.freeswitch.esl``,
+duck-typed: ``api``, ``on(key, handler)``, events with ``headers`` and ``body``): commands
+go out through ``chat``, kiosks' answer MESSAGEs and fax results come back as events.
+:func:`connect_esl` makes such a client for one-shot use (the CLI).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pvp.config import Settings
+from pvp.documents.answers import answer_from_event
 from pvp.documents.chat import ChatTransport
+from pvp.documents.fax import RX_EVENT, TX_EVENT, FaxService
+from pvp.documents.service import DocumentService
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
+EVENTS = ("MESSAGE", f"CUSTOM {TX_EVENT}", f"CUSTOM {RX_EVENT}")
+
+
+def _flat(event: Any) -> dict[str, str]:
+    """An ESL event as one mapping: its headers, and its body under ``_body``."""
+    flat = dict(event.headers)
+    flat["_body"] = event.body
+    return flat
+
+
+def attach(esl: Any, documents: DocumentService) -> FaxService:
+    """Commands out through ``chat``; answers and fax results in; the fax service."""
+    domain = documents.settings.sip_domain
+    documents.transport = ChatTransport(esl.api, domain)
+    fax = FaxService(documents, esl)
+
+    def on_message(event: Any) -> None:
+        found = answer_from_event(_flat(event), domain)
+        if found is not None:
+            kiosk, answer = found
+            documents.record_answer(answer, kiosk)
+
+    esl.on("MESSAGE", on_message)
+    for subclass in (TX_EVENT, RX_EVENT):
+        esl.on(f"CUSTOM {subclass}", lambda event: fax.on_event(_flat(event)))
+    return fax
 
 
 def connect_esl(settings: Settings) -> Any:
@@ -21,10 +55,7 @@ def connect_esl(settings: Settings) -> Any:
     except ImportError:
         raise RuntimeError("client Event Socket absent de cette installation") from None
     client = ESLClient(
-        settings.esl_host,
-        settings.esl_port,
-        settings.secret("esl_password"),
-        events=["CUSTOM spandsp::txfaxresult", "CHANNEL_HANGUP_COMPLETE"],
+        settings.esl_host, settings.esl_port, settings.secret("esl_password"), events=EVENTS
     )
     client.start()
     if not client.wait_connected(CONNECT_TIMEOUT_S):
@@ -33,8 +64,3 @@ def connect_esl(settings: Settings) -> Any:
             f"FreeSWITCH injoignable sur {settings.esl_host}:{settings.esl_port} (Event Socket)"
         )
     return client
-
-
-def connect(settings: Settings) -> ChatTransport:
-    client = connect_esl(settings)
-    return ChatTransport(client.api, settings.sip_domain)

@@ -173,3 +173,25 @@ def test_cli_purge_export_forget(
     assert not store.path(sha256_hex(pdf)).exists()
     done = runner.invoke(main, ["doc", "forget", "--citizen", " "])
     assert done.exit_code == 2 and "vide" in done.output
+
+
+def test_cli_actions_need_the_switch_and_say_so(
+    db: Database, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PVP_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PVP_ESL_PORT", "9")  # nothing listens there
+    monkeypatch.setenv("PVP_ESL_PASSWORD", "x")
+    pdf = tmp_path / "f.pdf"
+    pdf.write_bytes(text_pdf("Formulaire"))
+    call = start_call(db)
+    runner = CliRunner()
+    for args in (
+        ["doc", "send", "--counsellor", "anpe-le-puy-c1", "--call", call, str(pdf)],
+        ["doc", "scan", "--counsellor", "anpe-le-puy-c1", "--call", call],
+        ["doc", "fax", "--to", "0471000000", "--counsellor", "anpe-le-puy-c1", str(pdf)],
+    ):
+        done = runner.invoke(main, args)
+        assert done.exit_code == 2, done.output
+        assert "Event Socket" in done.output
+    with db.sessions() as session:
+        assert session.query(DocumentTransfer).count() == 0
