@@ -11,6 +11,7 @@ dropped, never printed twice (CUPS's own job history guards the printer too).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import queue
@@ -142,11 +143,10 @@ class DocumentCommands:
         """Resume what the journal left unfinished, then take new commands."""
         self._worker.start()
         for entry in self.journal.unfinished():
-            self._jobs.put(
-                lambda entry=entry: self._guarded(
-                    entry.id, self.answers, lambda: self._recover(entry)
-                )
-            )
+            self._jobs.put(functools.partial(self._resume, entry))
+
+    def _resume(self, entry: Entry) -> None:
+        self._guarded(entry.id, self.answers, functools.partial(self._recover, entry))
 
     def stop(self) -> None:
         self._jobs.put(None)
