@@ -141,6 +141,7 @@ class DocumentCommands:
 
     def start(self) -> None:
         """Resume what the journal left unfinished, then take new commands."""
+        self.journal.compact()
         self._worker.start()
         for entry in self.journal.unfinished():
             self._jobs.put(functools.partial(self._resume, entry))
