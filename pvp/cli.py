@@ -242,8 +242,12 @@ def freeswitch() -> None:
 
 @freeswitch.command("render")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--test-certs", is_flag=True, help="Also write a self-signed CA and server "
-              "certificate into OUT/certs (tests and demos; a site installs its own).")
+@click.option(
+    "--test-certs",
+    is_flag=True,
+    help="Also write a self-signed CA and server "
+    "certificate into OUT/certs (tests and demos; a site installs its own).",
+)
 @pass_ctx
 def freeswitch_render(ctx: Context, out: Path, test_certs: bool) -> None:
     """Write FreeSWITCH's configuration tree, with the static directory and dialplan."""

@@ -71,9 +71,7 @@ class Database:
     def revision(self) -> int:
         # Core, not ORM: asked on every switch request, it must stay well under a millisecond.
         with self.engine.connect() as conn:
-            value = conn.execute(
-                select(PlanRevision.revision).where(PlanRevision.id == 1)
-            ).scalar()
+            value = conn.execute(select(PlanRevision.revision).where(PlanRevision.id == 1)).scalar()
         return int(value or 0)
 
 

@@ -19,6 +19,7 @@ def run(settings: Settings, db: Database, host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(settings, db)
     start_watcher(settings, db)  # supervision alerts, checked in the background
-    click.echo(f"PVP control plane: http://{host}:{port}/ (panel), /api/v1/kiosks "
-               f"(database {db.url})")
+    click.echo(
+        f"PVP control plane: http://{host}:{port}/ (panel), /api/v1/kiosks (database {db.url})"
+    )
     serve(app, host=host, port=port, threads=8, ident="pvp")

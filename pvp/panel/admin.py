@@ -42,7 +42,8 @@ class PreviewForm(PanelForm):
     kiosk = SelectField("Borne")
     service = SelectField("Service")
     at = DateTimeLocalField(
-        "Date et heure", format="%Y-%m-%dT%H:%M",
+        "Date et heure",
+        format="%Y-%m-%dT%H:%M",
         validators=[InputRequired(message="date et heure invalides (AAAA-MM-JJ HH:MM)")],
     )
 
@@ -84,8 +85,11 @@ def plan_export() -> Any:
     body = dump_yaml(plan)
     if warnings:
         body = "".join(f"# ATTENTION : {w}\n" for w in warnings) + body
-    return Response(body, mimetype="application/yaml",
-                    headers={"Content-Disposition": "attachment; filename=plan-pvp.yaml"})
+    return Response(
+        body,
+        mimetype="application/yaml",
+        headers={"Content-Disposition": "attachment; filename=plan-pvp.yaml"},
+    )
 
 
 @bp.route("/plan", methods=["GET", "POST"])
@@ -109,8 +113,15 @@ def plan_page() -> Any:
             plan = parse_plan(raw, source)
             with db().session() as session:
                 report = apply_plan(session, plan, settings().sip_domain)
-                audit.record(session, me().login, "import", "plan", source, None,
-                             {"created": report.created, "updated": report.updated})
+                audit.record(
+                    session,
+                    me().login,
+                    "import",
+                    "plan",
+                    source,
+                    None,
+                    {"created": report.created, "updated": report.updated},
+                )
         except IntegrityError as exc:
             problems = [f"conflit avec la base : {exc.orig}"]
             flash("Plan refusé, rien n'a été importé.", "error")
@@ -118,11 +129,14 @@ def plan_page() -> Any:
             problems = exc.problems
             flash(f"Plan refusé, rien n'a été importé : {len(problems)} problème(s).", "error")
         else:
-            flash("Plan importé." if report.changed else "Plan identique : rien n'a changé.",
-                  "success")
+            flash(
+                "Plan importé." if report.changed else "Plan identique : rien n'a changé.",
+                "success",
+            )
     status = 400 if problems else 200
-    return render_template("admin/plan.html", form=form, problems=problems, report=report,
-                           warnings=warnings), status
+    return render_template(
+        "admin/plan.html", form=form, problems=problems, report=report, warnings=warnings
+    ), status
 
 
 @bp.get("/holidays")

@@ -89,8 +89,12 @@ def recipients(session: Session, site_id: str) -> list[str]:
     site = session.get(Site, site_id)
     found = [site.agent_email] if site and site.agent_email else []
     agents = session.scalars(
-        select(User).where(User.role == Role.SITE_AGENT.value, User.scope == site_id,
-                           User.active.is_(True), User.email != "")
+        select(User).where(
+            User.role == Role.SITE_AGENT.value,
+            User.scope == site_id,
+            User.active.is_(True),
+            User.email != "",
+        )
     )
     found += [u.email for u in agents]
     return sorted(set(found))
@@ -120,12 +124,17 @@ def _notify(session: Session, cfg: Settings, alert: Alert, site_id: str) -> None
     if not to:
         alert.notify_error = "aucune adresse d'agent pour ce site"
         return
-    where = f"{site.commune} ({site.host_place})" if site and site.host_place else (
-        site.commune if site else alert.kiosk_id)
+    where = (
+        f"{site.commune} ({site.host_place})"
+        if site and site.host_place
+        else (site.commune if site else alert.kiosk_id)
+    )
     subject = f"[PVP] {where} : {KIND_LABELS[alert.kind]} ({alert.kiosk_id})"
-    body = (f"Bonjour,\n\nLa borne {alert.kiosk_id} à {where} signale : "
-            f"{KIND_LABELS[alert.kind]}, depuis {alert.since:%d/%m/%Y %H:%M} UTC.\n"
-            f"{alert.detail}\n\nMerci de vérifier la borne.\n-- Point Visio Public\n")
+    body = (
+        f"Bonjour,\n\nLa borne {alert.kiosk_id} à {where} signale : "
+        f"{KIND_LABELS[alert.kind]}, depuis {alert.since:%d/%m/%Y %H:%M} UTC.\n"
+        f"{alert.detail}\n\nMerci de vérifier la borne.\n-- Point Visio Public\n"
+    )
     try:
         send_mail(cfg, to, subject, body)
     except (OSError, smtplib.SMTPException) as exc:
@@ -153,7 +162,8 @@ def check_alerts(session: Session, cfg: Settings, now: datetime | None = None) -
             AlertKind.KIOSK_OFFLINE.value: (offline_since, "dernier signal reçu"),
             # Paper seen missing in the last report; the alert row remembers since when.
             AlertKind.PRINTER_NO_PAPER.value: (
-                now if h.online and h.no_paper else None, ", ".join(h.printer_reasons)
+                now if h.online and h.no_paper else None,
+                ", ".join(h.printer_reasons),
             ),
         }
         for kind, (since, detail) in active.items():

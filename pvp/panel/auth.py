@@ -43,7 +43,10 @@ def login() -> Any:
         try:
             with db().session() as session:
                 user = authenticate(
-                    session, settings(), form.login.data or "", form.password.data or "",
+                    session,
+                    settings(),
+                    form.login.data or "",
+                    form.password.data or "",
                     request.remote_addr or "?",
                 )
                 if user is not None:

@@ -32,8 +32,9 @@ def bar_chart(
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     n = max(len(categories), 1)
     if stacked:
-        peak = max((sum(v[i] or 0 for _l, _c, v in series) for i in range(len(categories))),
-                   default=0)
+        peak = max(
+            (sum(v[i] or 0 for _l, _c, v in series) for i in range(len(categories))), default=0
+        )
     else:
         peak = max((x or 0 for _l, _c, v in series for x in v), default=0)
     top = _nice_max(float(peak))
@@ -47,10 +48,13 @@ def bar_chart(
     for k in range(5):  # grid and scale
         value = top * k / 4
         y = TOP + plot_h - plot_h * k / 4
-        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + plot_w}" y2="{y:.1f}" '
-                     'stroke="#d5dbe1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
-                     f"{value:g}{escape(unit)}</text>")
+        parts.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + plot_w}" y2="{y:.1f}" stroke="#d5dbe1"/>'
+        )
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+            f"{value:g}{escape(unit)}</text>"
+        )
     for i, category in enumerate(categories):
         x0 = LEFT + slot * i + slot * 0.15
         base = 0.0
@@ -67,13 +71,17 @@ def bar_chart(
                 f'fill="{colour}"><title>{escape(category)} – {escape(label)} : '
                 f"{value:g}{escape(unit)}</title></rect>"
             )
-        parts.append(f'<text x="{LEFT + slot * (i + 0.5):.1f}" y="{HEIGHT - BOTTOM + 16}" '
-                     f'font-size="11" text-anchor="middle">{escape(category)}</text>')
+        parts.append(
+            f'<text x="{LEFT + slot * (i + 0.5):.1f}" y="{HEIGHT - BOTTOM + 16}" '
+            f'font-size="11" text-anchor="middle">{escape(category)}</text>'
+        )
     for j, (label, colour, _values) in enumerate(series):  # legend
         y = TOP + 18 * j
-        parts.append(f'<rect x="{WIDTH - RIGHT + 12}" y="{y}" width="12" height="12" '
-                     f'fill="{colour}"/>')
-        parts.append(f'<text x="{WIDTH - RIGHT + 30}" y="{y + 10}" font-size="12">'
-                     f"{escape(label)}</text>")
+        parts.append(
+            f'<rect x="{WIDTH - RIGHT + 12}" y="{y}" width="12" height="12" fill="{colour}"/>'
+        )
+        parts.append(
+            f'<text x="{WIDTH - RIGHT + 30}" y="{y + 10}" font-size="12">{escape(label)}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

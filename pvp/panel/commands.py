@@ -32,8 +32,11 @@ def user() -> None:
 @user.command("add")
 @click.argument("login")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
-@click.option("--scope", default=None,
-              help="service code (manager), counsellor id (counsellor), site id (site agent)")
+@click.option(
+    "--scope",
+    default=None,
+    help="service code (manager), counsellor id (counsellor), site id (site agent)",
+)
 @click.option("--email", default="", help="where a site agent's alerts go")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 def user_add(login: str, role: str, scope: str | None, email: str, password_stdin: bool) -> None:
@@ -48,8 +51,7 @@ def user_add(login: str, role: str, scope: str | None, email: str, password_stdi
     try:
         with ctx.db.session() as session:  # type: ignore[attr-defined]
             made = create_user(session, login, password, Role(role), scope, email)
-            audit.record(session, _actor(), "create", "users", made.id, None,
-                         audit.snapshot(made))
+            audit.record(session, _actor(), "create", "users", made.id, None, audit.snapshot(made))
     except AccountError as exc:
         raise Refused(f"compte refusé : {exc}") from None
     click.echo(f"compte {login} créé ({role}{' · ' + scope if scope else ''})")

@@ -92,10 +92,12 @@ def waiting(
     out: dict[str, list[dict[str, Any]]] = {q: [] for q in queue_ids}
     for row in session.execute(query).mappings():
         since = _as_utc(row[since_col]) if since_col else None
-        out[row["queue_id"]].append({
-            "who": str(row[who_col]) if who_col else "?",
-            "wait_seconds": int((now - since).total_seconds()) if since else None,
-        })
+        out[row["queue_id"]].append(
+            {
+                "who": str(row[who_col]) if who_col else "?",
+                "wait_seconds": int((now - since).total_seconds()) if since else None,
+            }
+        )
     for entries in out.values():
         entries.sort(key=lambda e: -(e["wait_seconds"] or 0))
     return out
@@ -107,8 +109,8 @@ def snapshot(session: Session, counsellor_id: str, now: datetime, tz: ZoneInfo) 
     sites = {s.id: s for s in session.scalars(select(Site))}
     services = {s.code: s.name for s in session.scalars(select(Service))}
     calls = session.scalars(
-        select(CallRecord).where(CallRecord.counsellor_id == counsellor_id,
-                                 CallRecord.ended_at.is_(None))
+        select(CallRecord)
+        .where(CallRecord.counsellor_id == counsellor_id, CallRecord.ended_at.is_(None))
         .order_by(CallRecord.pressed_at.desc())
     ).all()
 
@@ -116,19 +118,30 @@ def snapshot(session: Session, counsellor_id: str, now: datetime, tz: ZoneInfo) 
         appt = session.get(Appointment, c.appointment_id) if c.appointment_id else None
         site = sites.get(c.site_id)
         return {
-            "id": c.id, "kiosk": c.kiosk_id, "site": c.site_id,
+            "id": c.id,
+            "kiosk": c.kiosk_id,
+            "site": c.site_id,
             "commune": site.commune if site else c.site_id,
             "service": services.get(c.service_code, c.service_code),
-            "mode": c.mode, "answered": c.answered_at is not None,
+            "mode": c.mode,
+            "answered": c.answered_at is not None,
             "since": fr_time(c.answered_at or c.offered_at or c.pressed_at),
-            "appointment": ({"id": appt.id, "citizen_ref": appt.citizen_ref,
-                             "start": f"{appt.start.astimezone(tz):%H:%M}"} if appt else None),
+            "appointment": (
+                {
+                    "id": appt.id,
+                    "citizen_ref": appt.citizen_ref,
+                    "start": f"{appt.start.astimezone(tz):%H:%M}",
+                }
+                if appt
+                else None
+            ),
         }
 
     current = next((call_json(c) for c in calls if c.answered_at is not None), None)
     incoming = next((call_json(c) for c in calls if c.answered_at is None), None)
     memberships = session.scalars(
-        select(QueueMembership).where(QueueMembership.counsellor_id == counsellor_id)
+        select(QueueMembership)
+        .where(QueueMembership.counsellor_id == counsellor_id)
         .order_by(QueueMembership.priority)
     ).all()
     queue_names = {q.id: q.name for q in session.scalars(select(ExpertQueue))}
@@ -136,12 +149,14 @@ def snapshot(session: Session, counsellor_id: str, now: datetime, tz: ZoneInfo) 
     who_waits = waiting(session, queue_ids, now)
     day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     today = session.scalars(
-        select(Appointment).where(
+        select(Appointment)
+        .where(
             Appointment.counsellor_id == counsellor_id,
             Appointment.start >= day.astimezone(UTC),
             Appointment.start < (day + timedelta(days=1)).astimezone(UTC),
             Appointment.status != AppointmentStatus.CANCELLED.value,
-        ).order_by(Appointment.start)
+        )
+        .order_by(Appointment.start)
     ).all()
     status = state.console_status if state else ConsoleStatus.OFFLINE.value
     return {
@@ -152,15 +167,23 @@ def snapshot(session: Session, counsellor_id: str, now: datetime, tz: ZoneInfo) 
         "current": current,
         "queues_available": who_waits is not None,
         "queues": [
-            {"id": m.queue_id, "name": queue_names.get(m.queue_id, m.queue_id),
-             "priority": m.priority,
-             "waiting": (who_waits or {}).get(m.queue_id, [])}
+            {
+                "id": m.queue_id,
+                "name": queue_names.get(m.queue_id, m.queue_id),
+                "priority": m.priority,
+                "waiting": (who_waits or {}).get(m.queue_id, []),
+            }
             for m in memberships
         ],
         "appointments": [
-            {"id": a.id, "start": f"{a.start.astimezone(tz):%H:%M}", "minutes": a.minutes,
-             "site": sites[a.site_id].commune if a.site_id in sites else a.site_id,
-             "citizen_ref": a.citizen_ref, "status": a.status}
+            {
+                "id": a.id,
+                "start": f"{a.start.astimezone(tz):%H:%M}",
+                "minutes": a.minutes,
+                "site": sites[a.site_id].commune if a.site_id in sites else a.site_id,
+                "citizen_ref": a.citizen_ref,
+                "status": a.status,
+            }
             for a in today
         ],
     }
@@ -176,8 +199,9 @@ def index() -> Any:
     with db().sessions() as session:
         person = session.get(Counsellor, counsellor_id)
         data = snapshot(session, counsellor_id, datetime.now(UTC), tz)
-    return render_template("console.html", person=person, data=data,
-                           statuses=list(CONSOLE_STATUS.items()))
+    return render_template(
+        "console.html", person=person, data=data, statuses=list(CONSOLE_STATUS.items())
+    )
 
 
 @bp.get("/state.json")
@@ -203,8 +227,15 @@ def set_status() -> Any:
         state.console_status = wanted
         state.updated_at = datetime.now(UTC)
         session.flush()
-        audit.record(session, me().login, "status", "counsellor_states", counsellor_id, before,
-                     audit.snapshot(state))
+        audit.record(
+            session,
+            me().login,
+            "status",
+            "counsellor_states",
+            counsellor_id,
+            before,
+            audit.snapshot(state),
+        )
     flash(f"Statut : {CONSOLE_STATUS[wanted]}.", "success")
     return redirect(url_for("console.index"), 303)
 
@@ -223,8 +254,9 @@ def events() -> Any:
         deadline = time.monotonic() + lifetime
         while time.monotonic() < deadline:
             with database.sessions() as session:
-                data = json.dumps(snapshot(session, counsellor_id, datetime.now(UTC), tz),
-                                  ensure_ascii=False)
+                data = json.dumps(
+                    snapshot(session, counsellor_id, datetime.now(UTC), tz), ensure_ascii=False
+                )
             if data != last:
                 yield f"event: state\ndata: {data}\n\n"
                 last = data
@@ -232,5 +264,8 @@ def events() -> Any:
                 yield ": keep-alive\n\n"
             time.sleep(1)
 
-    return Response(stream_with_context(stream()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Response(
+        stream_with_context(stream()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

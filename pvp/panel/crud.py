@@ -113,8 +113,13 @@ def register_crud(
                     if scope is not None and entity.service_of(saved) != scope:
                         raise FieldError(next(iter(form)).name, "hors de votre service")
                     audit.record(
-                        session, me().login, "update" if row else "create", entity.name,
-                        entity.key(saved), before, entity.snapshot(saved),
+                        session,
+                        me().login,
+                        "update" if row else "create",
+                        entity.name,
+                        entity.key(saved),
+                        before,
+                        entity.snapshot(saved),
                     )
                     bump_revision(session)
                     session.commit()
@@ -128,8 +133,11 @@ def register_crud(
                     flash(f"Enregistré : {entity.singular} « {entity.key(saved)} ».", "success")
                     secret = getattr(saved, "_new_secret", None)
                     if secret:
-                        flash(f"Secret SIP de {entity.key(saved)} (affiché une seule fois) : "
-                              f"{secret}", "info")
+                        flash(
+                            f"Secret SIP de {entity.key(saved)} (affiché une seule fois) : "
+                            f"{secret}",
+                            "info",
+                        )
                     return redirect(url_for(f"{bp.name}.crud_list", name=name))
             status = 400 if form.errors else 200
             return render_template(
@@ -158,8 +166,11 @@ def register_crud(
                 session.commit()
             except IntegrityError:
                 session.rollback()
-                flash(f"Impossible de supprimer « {key} » : d'autres éléments y font "
-                      "référence (supprimez-les d'abord).", "error")
+                flash(
+                    f"Impossible de supprimer « {key} » : d'autres éléments y font "
+                    "référence (supprimez-les d'abord).",
+                    "error",
+                )
                 return redirect(url_for(f"{bp.name}.crud_list", name=name)), 303
         flash(f"Supprimé : {entity.singular} « {key} ».", "success")
         return redirect(url_for(f"{bp.name}.crud_list", name=name)), 303

@@ -124,8 +124,10 @@ class SiteForm(PanelForm):
     host_place = StringField("Lieu d'accueil", validators=[Length(max=200)])
     agent_phone = StringField(
         "Téléphone de l'agent",
-        validators=[Optional(),
-                    Regexp(r"^[0-9 +.]{6,32}$", message="numéro de téléphone invalide")],
+        validators=[
+            Optional(),
+            Regexp(r"^[0-9 +.]{6,32}$", message="numéro de téléphone invalide"),
+        ],
     )
     agent_email = StringField(
         "Courriel de l'agent",
@@ -140,8 +142,17 @@ def _fill_departments(session: Session, form: PanelForm, scope: Scope) -> None:
 
 def _store_site(session: Session, row: Site | None, form: PanelForm) -> Site:
     row = _row_or_new(session, Site, row, form)
-    _copy(row, form, "department_code", "community", "commune", "host_place", "agent_phone",
-          "agent_email", "pilot")
+    _copy(
+        row,
+        form,
+        "department_code",
+        "community",
+        "commune",
+        "host_place",
+        "agent_phone",
+        "agent_email",
+        "pilot",
+    )
     return row
 
 
@@ -149,21 +160,30 @@ class KioskForm(PanelForm):
     site_id = SelectField("Site")
     number = IntegerField(
         "Numéro de la borne sur le site",
-        validators=[InputRequired(message="ce champ est obligatoire"),
-                    NumberRange(1, 9, message="entre 1 et 9")],
+        validators=[
+            InputRequired(message="ce champ est obligatoire"),
+            NumberRange(1, 9, message="entre 1 et 9"),
+        ],
     )
     buttons = StringField(
         "Boutons de service",
-        validators=[REQUIRED, Regexp(r"^[a-z, ]+$", message="codes de service séparés par des "
-                                     "virgules, p. ex. anpe,msa")],
+        validators=[
+            REQUIRED,
+            Regexp(
+                r"^[a-z, ]+$", message="codes de service séparés par des virgules, p. ex. anpe,msa"
+            ),
+        ],
         description="De gauche à droite, séparés par des virgules (p. ex. anpe,msa).",
     )
 
 
 def _kiosk_load(row: Kiosk) -> dict[str, Any]:
     number = row.id.rsplit("-", 1)[-1]
-    return {"site_id": row.site_id, "number": int(number) if number.isdigit() else 1,
-            "buttons": ",".join(row.service_codes)}
+    return {
+        "site_id": row.site_id,
+        "number": int(number) if number.isdigit() else 1,
+        "buttons": ",".join(row.service_codes),
+    }
 
 
 def _fill_kiosk(session: Session, form: PanelForm, scope: Scope) -> None:
@@ -240,23 +260,30 @@ class QueueForm(PanelForm):
     name = StringField("Nom", validators=[REQUIRED, Length(max=160)])
     strategy = SelectField(
         "Répartition",
-        choices=opts([("longest_idle", "le plus longtemps libre"),
-                      ("round_robin", "à tour de rôle")]),
+        choices=opts(
+            [("longest_idle", "le plus longtemps libre"), ("round_robin", "à tour de rôle")]
+        ),
     )
     max_wait_seconds = IntegerField(
         "Attente maximale (s)",
-        validators=[InputRequired(message="ce champ est obligatoire"),
-                    NumberRange(1, 4 * 3600, message="entre 1 et 14400 secondes")],
+        validators=[
+            InputRequired(message="ce champ est obligatoire"),
+            NumberRange(1, 4 * 3600, message="entre 1 et 14400 secondes"),
+        ],
     )
     no_answer_timeout_seconds = IntegerField(
         "Délai de non-réponse (s)",
-        validators=[InputRequired(message="ce champ est obligatoire"),
-                    NumberRange(5, 300, message="entre 5 et 300 secondes")],
+        validators=[
+            InputRequired(message="ce champ est obligatoire"),
+            NumberRange(5, 300, message="entre 5 et 300 secondes"),
+        ],
     )
     wrap_up_seconds = IntegerField(
         "Temps de clôture après appel (s)",
-        validators=[InputRequired(message="ce champ est obligatoire"),
-                    NumberRange(0, 3600, message="entre 0 et 3600 secondes")],
+        validators=[
+            InputRequired(message="ce champ est obligatoire"),
+            NumberRange(0, 3600, message="entre 0 et 3600 secondes"),
+        ],
     )
 
 
@@ -266,8 +293,16 @@ def _store_queue(session: Session, row: ExpertQueue | None, form: PanelForm) -> 
     if row is not None and row.service_code != agency.service_code:
         raise FieldError("agency_id", "une file ne change pas de service")
     row = _row_or_new(session, ExpertQueue, row, form)
-    _copy(row, form, "agency_id", "name", "strategy", "max_wait_seconds",
-          "no_answer_timeout_seconds", "wrap_up_seconds")
+    _copy(
+        row,
+        form,
+        "agency_id",
+        "name",
+        "strategy",
+        "max_wait_seconds",
+        "no_answer_timeout_seconds",
+        "wrap_up_seconds",
+    )
     row.service_code = agency.service_code
     return row
 
@@ -313,8 +348,10 @@ class MembershipForm(PanelForm):
     queue_id = SelectField("File d'experts")
     priority = IntegerField(
         "Priorité (1 est servie d'abord)",
-        validators=[InputRequired(message="ce champ est obligatoire"),
-                    NumberRange(1, 9, message="entre 1 et 9")],
+        validators=[
+            InputRequired(message="ce champ est obligatoire"),
+            NumberRange(1, 9, message="entre 1 et 9"),
+        ],
     )
 
 
@@ -372,8 +409,9 @@ def _store_route(session: Session, row: RouteRule | None, form: PanelForm) -> Ro
     if queue.service_code != service:
         raise FieldError("queue_id", "cette file appartient à un autre service")
     buttons = session.scalars(
-        select(KioskButton).join(Kiosk).where(Kiosk.site_id == site,
-                                               KioskButton.service_code == service)
+        select(KioskButton)
+        .join(Kiosk)
+        .where(Kiosk.site_id == site, KioskButton.service_code == service)
     ).first()
     if buttons is None:
         raise FieldError("service_code", "aucune borne du site n'a de bouton pour ce service")
@@ -407,7 +445,8 @@ class WindowForm(PanelForm):
     valid_from = DateField("Valable à partir du", validators=[Optional()])
     valid_until = DateField("Valable jusqu'au", validators=[Optional()])
     except_dates = StringField(
-        "Jours exclus", validators=[Length(max=2000)],
+        "Jours exclus",
+        validators=[Length(max=2000)],
         description="Dates AAAA-MM-JJ séparées par des virgules.",
     )
     note = StringField("Note", validators=[Length(max=400)])
@@ -430,24 +469,32 @@ class WindowForm(PanelForm):
                 try:
                     date.fromisoformat(text.strip())
                 except ValueError:
-                    raise ValidationError(f"date invalide {text.strip()!r} : "
-                                          "attendu AAAA-MM-JJ") from None
+                    raise ValidationError(
+                        f"date invalide {text.strip()!r} : attendu AAAA-MM-JJ"
+                    ) from None
 
 
 def _window_load(row: OpeningWindow) -> dict[str, Any]:
     return {
-        "route_id": row.route_id, "mode": row.mode,
-        "weekdays": [d for d in row.weekdays.split(",") if d], "nth": row.nth,
-        "start_time": row.start_time, "end_time": row.end_time, "valid_from": row.valid_from,
-        "valid_until": row.valid_until, "except_dates": row.except_dates, "note": row.note,
+        "route_id": row.route_id,
+        "mode": row.mode,
+        "weekdays": [d for d in row.weekdays.split(",") if d],
+        "nth": row.nth,
+        "start_time": row.start_time,
+        "end_time": row.end_time,
+        "valid_from": row.valid_from,
+        "valid_until": row.valid_until,
+        "except_dates": row.except_dates,
+        "note": row.note,
     }
 
 
 def _fill_window(session: Session, form: PanelForm, scope: Scope) -> None:
     where = [RouteRule.service_code == scope] if scope else []
     rows = session.scalars(select(RouteRule).where(*where))
-    form.route_id.choices = opts(sorted(((r.id, _route_label(r)) for r in rows),
-                                        key=lambda c: c[1]))
+    form.route_id.choices = opts(
+        sorted(((r.id, _route_label(r)) for r in rows), key=lambda c: c[1])
+    )
 
 
 def _store_window(session: Session, row: OpeningWindow | None, form: PanelForm) -> OpeningWindow:
@@ -460,8 +507,9 @@ def _store_window(session: Session, row: OpeningWindow | None, form: PanelForm) 
     row.nth = ",".join(re.sub(r"\s+", "", form.nth.data or "").split(",")).strip(",")
     row.start_time, row.end_time = form.start_time.data, form.end_time.data
     row.valid_from, row.valid_until = form.valid_from.data, form.valid_until.data
-    dates = sorted({date.fromisoformat(t.strip()) for t in form.except_dates.data.split(",")
-                    if t.strip()})
+    dates = sorted(
+        {date.fromisoformat(t.strip()) for t in form.except_dates.data.split(",") if t.strip()}
+    )
     row.except_dates = ",".join(d.isoformat() for d in dates)
     row.note = form.note.data.strip()
     return row
@@ -507,8 +555,13 @@ def _store_closure(session: Session, row: ClosureDay | None, form: PanelForm) ->
 
 
 def _closure_load(row: ClosureDay) -> dict[str, Any]:
-    return {"site_id": row.site_id or "", "service_code": row.service_code or "",
-            "first_day": row.first_day, "last_day": row.last_day, "reason": row.reason}
+    return {
+        "site_id": row.site_id or "",
+        "service_code": row.service_code or "",
+        "first_day": row.first_day,
+        "last_day": row.last_day,
+        "reason": row.reason,
+    }
 
 
 def _time(t: Any) -> str:
@@ -518,78 +571,216 @@ def _time(t: Any) -> str:
 ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
-        Entity("sites", "Sites", "le site", Site, SiteForm,
-               (("Identifiant", lambda r: r.id), ("Commune", lambda r: r.commune),
-                ("Communauté", lambda r: r.community), ("Dép.", lambda r: r.department_code),
-                ("Agent", lambda r: r.agent_email), ("Pilote", lambda r: "oui" if r.pilot else "")),
-               _store_site, fill=_fill_departments, order=(Site.id,)),
-        Entity("kiosks", "Bornes et boutons", "la borne", Kiosk, KioskForm,
-               (("Borne", lambda r: r.id), ("Site", lambda r: r.site_id),
-                ("Boutons", lambda r: ", ".join(r.service_codes))),
-               _store_kiosk, fill=_fill_kiosk, load=_kiosk_load,
-               extra=lambda r: {"buttons": r.service_codes},
-               locked_on_edit=("site_id", "number"), order=(Kiosk.id,),
-               note="Une nouvelle borne reçoit un secret SIP aléatoire, affiché une seule fois."),
-        Entity("services", "Services", "le service", Service, ServiceForm,
-               (("Code", lambda r: r.code), ("Nom", lambda r: r.name),
-                ("Mode", lambda r: MODES.get(r.default_mode, r.default_mode))),
-               _store_service, key=lambda r: r.code, locked_on_edit=("code",),
-               order=(Service.code,)),
-        Entity("agencies", "Agences", "l'agence", Agency, AgencyForm,
-               (("Identifiant", lambda r: r.id), ("Nom", lambda r: r.name),
-                ("Service", lambda r: r.service_code), ("Ville", lambda r: r.town)),
-               _store_agency, fill=_fill_agency, order=(Agency.id,)),
-        Entity("stations", "Postes experts", "le poste", ExpertStation, StationForm,
-               (("Identifiant", lambda r: r.id), ("Agence", lambda r: r.agency_id),
-                ("Libellé", lambda r: r.label)),
-               _store_station, fill=_fill_agency_choice, order=(ExpertStation.id,)),
-        Entity("queues", "Files d'experts", "la file", ExpertQueue, QueueForm,
-               (("Identifiant", lambda r: r.id), ("Nom", lambda r: r.name),
-                ("Agence", lambda r: r.agency_id), ("Répartition", lambda r: r.strategy),
+        Entity(
+            "sites",
+            "Sites",
+            "le site",
+            Site,
+            SiteForm,
+            (
+                ("Identifiant", lambda r: r.id),
+                ("Commune", lambda r: r.commune),
+                ("Communauté", lambda r: r.community),
+                ("Dép.", lambda r: r.department_code),
+                ("Agent", lambda r: r.agent_email),
+                ("Pilote", lambda r: "oui" if r.pilot else ""),
+            ),
+            _store_site,
+            fill=_fill_departments,
+            order=(Site.id,),
+        ),
+        Entity(
+            "kiosks",
+            "Bornes et boutons",
+            "la borne",
+            Kiosk,
+            KioskForm,
+            (
+                ("Borne", lambda r: r.id),
+                ("Site", lambda r: r.site_id),
+                ("Boutons", lambda r: ", ".join(r.service_codes)),
+            ),
+            _store_kiosk,
+            fill=_fill_kiosk,
+            load=_kiosk_load,
+            extra=lambda r: {"buttons": r.service_codes},
+            locked_on_edit=("site_id", "number"),
+            order=(Kiosk.id,),
+            note="Une nouvelle borne reçoit un secret SIP aléatoire, affiché une seule fois.",
+        ),
+        Entity(
+            "services",
+            "Services",
+            "le service",
+            Service,
+            ServiceForm,
+            (
+                ("Code", lambda r: r.code),
+                ("Nom", lambda r: r.name),
+                ("Mode", lambda r: MODES.get(r.default_mode, r.default_mode)),
+            ),
+            _store_service,
+            key=lambda r: r.code,
+            locked_on_edit=("code",),
+            order=(Service.code,),
+        ),
+        Entity(
+            "agencies",
+            "Agences",
+            "l'agence",
+            Agency,
+            AgencyForm,
+            (
+                ("Identifiant", lambda r: r.id),
+                ("Nom", lambda r: r.name),
+                ("Service", lambda r: r.service_code),
+                ("Ville", lambda r: r.town),
+            ),
+            _store_agency,
+            fill=_fill_agency,
+            order=(Agency.id,),
+        ),
+        Entity(
+            "stations",
+            "Postes experts",
+            "le poste",
+            ExpertStation,
+            StationForm,
+            (
+                ("Identifiant", lambda r: r.id),
+                ("Agence", lambda r: r.agency_id),
+                ("Libellé", lambda r: r.label),
+            ),
+            _store_station,
+            fill=_fill_agency_choice,
+            order=(ExpertStation.id,),
+        ),
+        Entity(
+            "queues",
+            "Files d'experts",
+            "la file",
+            ExpertQueue,
+            QueueForm,
+            (
+                ("Identifiant", lambda r: r.id),
+                ("Nom", lambda r: r.name),
+                ("Agence", lambda r: r.agency_id),
+                ("Répartition", lambda r: r.strategy),
                 ("Attente max.", lambda r: f"{r.max_wait_seconds} s"),
                 ("Non-réponse", lambda r: f"{r.no_answer_timeout_seconds} s"),
-                ("Clôture", lambda r: f"{r.wrap_up_seconds} s")),
-               _store_queue, fill=_fill_agency_choice, order=(ExpertQueue.id,)),
-        Entity("counsellors", "Conseillers", "le conseiller", Counsellor, CounsellorForm,
-               (("Identifiant", lambda r: r.id), ("Nom", lambda r: r.display_name),
-                ("Agence", lambda r: r.agency_id), ("Poste", lambda r: r.station_id or "")),
-               _store_counsellor, service_of=lambda r: r.agency.service_code,
-               fill=_fill_counsellor,
-               load=lambda r: {"id": r.id, "display_name": r.display_name,
-                               "agency_id": r.agency_id, "station_id": r.station_id or ""},
-               order=(Counsellor.id,),
-               note="Un nouveau conseiller reçoit un secret SIP aléatoire, affiché une fois."),
-        Entity("memberships", "Appartenance aux files", "l'appartenance", QueueMembership,
-               MembershipForm,
-               (("Conseiller", lambda r: r.counsellor_id), ("File", lambda r: r.queue_id),
-                ("Priorité", lambda r: r.priority)),
-               _store_membership, service_of=lambda r: r.queue.service_code,
-               fill=_fill_membership, key=lambda r: f"{r.counsellor_id}~{r.queue_id}",
-               parse_key=_membership_key, locked_on_edit=("counsellor_id", "queue_id"),
-               order=(QueueMembership.queue_id, QueueMembership.priority)),
-        Entity("routes", "Règles de routage", "la règle", RouteRule, RouteForm,
-               (("N°", lambda r: r.id), ("Site", lambda r: r.site_id),
-                ("Service", lambda r: r.service_code), ("File", lambda r: r.queue_id),
-                ("Plages", lambda r: len(r.windows))),
-               _store_route, fill=_fill_route, parse_key=int,
-               locked_on_edit=("site_id", "service_code"),
-               order=(RouteRule.site_id, RouteRule.service_code)),
-        Entity("windows", "Plages d'ouverture", "la plage", OpeningWindow, WindowForm,
-               (("N°", lambda r: r.id), ("Règle", lambda r: r.route_id),
+                ("Clôture", lambda r: f"{r.wrap_up_seconds} s"),
+            ),
+            _store_queue,
+            fill=_fill_agency_choice,
+            order=(ExpertQueue.id,),
+        ),
+        Entity(
+            "counsellors",
+            "Conseillers",
+            "le conseiller",
+            Counsellor,
+            CounsellorForm,
+            (
+                ("Identifiant", lambda r: r.id),
+                ("Nom", lambda r: r.display_name),
+                ("Agence", lambda r: r.agency_id),
+                ("Poste", lambda r: r.station_id or ""),
+            ),
+            _store_counsellor,
+            service_of=lambda r: r.agency.service_code,
+            fill=_fill_counsellor,
+            load=lambda r: {
+                "id": r.id,
+                "display_name": r.display_name,
+                "agency_id": r.agency_id,
+                "station_id": r.station_id or "",
+            },
+            order=(Counsellor.id,),
+            note="Un nouveau conseiller reçoit un secret SIP aléatoire, affiché une fois.",
+        ),
+        Entity(
+            "memberships",
+            "Appartenance aux files",
+            "l'appartenance",
+            QueueMembership,
+            MembershipForm,
+            (
+                ("Conseiller", lambda r: r.counsellor_id),
+                ("File", lambda r: r.queue_id),
+                ("Priorité", lambda r: r.priority),
+            ),
+            _store_membership,
+            service_of=lambda r: r.queue.service_code,
+            fill=_fill_membership,
+            key=lambda r: f"{r.counsellor_id}~{r.queue_id}",
+            parse_key=_membership_key,
+            locked_on_edit=("counsellor_id", "queue_id"),
+            order=(QueueMembership.queue_id, QueueMembership.priority),
+        ),
+        Entity(
+            "routes",
+            "Règles de routage",
+            "la règle",
+            RouteRule,
+            RouteForm,
+            (
+                ("N°", lambda r: r.id),
+                ("Site", lambda r: r.site_id),
+                ("Service", lambda r: r.service_code),
+                ("File", lambda r: r.queue_id),
+                ("Plages", lambda r: len(r.windows)),
+            ),
+            _store_route,
+            fill=_fill_route,
+            parse_key=int,
+            locked_on_edit=("site_id", "service_code"),
+            order=(RouteRule.site_id, RouteRule.service_code),
+        ),
+        Entity(
+            "windows",
+            "Plages d'ouverture",
+            "la plage",
+            OpeningWindow,
+            WindowForm,
+            (
+                ("N°", lambda r: r.id),
+                ("Règle", lambda r: r.route_id),
                 ("Mode", lambda r: MODES.get(r.mode, r.mode)),
                 ("Jours", lambda r: ", ".join(DAY_SHORT.get(d, d) for d in r.weekdays.split(","))),
                 ("Rang", lambda r: r.nth),
                 ("Heures", lambda r: f"{_time(r.start_time)}–{_time(r.end_time)}"),
                 ("Validité", lambda r: f"{r.valid_from or ''} → {r.valid_until or ''}"),
-                ("Exclus", lambda r: r.except_dates)),
-               _store_window, service_of=_window_service, fill=_fill_window, load=_window_load,
-               parse_key=int, locked_on_edit=(), order=(OpeningWindow.route_id, OpeningWindow.id)),
-        Entity("closures", "Fermetures locales", "la fermeture", ClosureDay, ClosureForm,
-               (("N°", lambda r: r.id), ("Site", lambda r: r.site_id or "tous"),
-                ("Service", lambda r: r.service_code or "tous"), ("Du", lambda r: r.first_day),
-                ("Au", lambda r: r.last_day), ("Motif", lambda r: r.reason)),
-               _store_closure, fill=_fill_closure, load=_closure_load, parse_key=int,
-               locked_on_edit=(), order=(ClosureDay.first_day,)),
+                ("Exclus", lambda r: r.except_dates),
+            ),
+            _store_window,
+            service_of=_window_service,
+            fill=_fill_window,
+            load=_window_load,
+            parse_key=int,
+            locked_on_edit=(),
+            order=(OpeningWindow.route_id, OpeningWindow.id),
+        ),
+        Entity(
+            "closures",
+            "Fermetures locales",
+            "la fermeture",
+            ClosureDay,
+            ClosureForm,
+            (
+                ("N°", lambda r: r.id),
+                ("Site", lambda r: r.site_id or "tous"),
+                ("Service", lambda r: r.service_code or "tous"),
+                ("Du", lambda r: r.first_day),
+                ("Au", lambda r: r.last_day),
+                ("Motif", lambda r: r.reason),
+            ),
+            _store_closure,
+            fill=_fill_closure,
+            load=_closure_load,
+            parse_key=int,
+            locked_on_edit=(),
+            order=(ClosureDay.first_day,),
+        ),
     )
 }
 

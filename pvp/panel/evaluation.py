@@ -21,23 +21,33 @@ from pvp.panel.french import MONTHS_SHORT
 from pvp.panel.security import db, panel_blueprint, service_scope
 from pvp.panel.stats import Figures, Filters, aggregate, evaluate
 
-bp = panel_blueprint("evaluation", "/evaluation",
-                     roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
+bp = panel_blueprint("evaluation", "/evaluation", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 
 CSV_COLUMNS = (
-    ("site", "site"), ("service", "service"), ("mois", "month"), ("appels", "calls"),
-    ("servis", "served"), ("abandonnés", "abandoned"), ("appuis_fermés", "closed"),
-    ("attente_médiane_s", "median_wait"), ("attente_p90_s", "p90_wait"),
-    ("conversation_médiane_s", "median_talk"), ("servis_sur_rdv", "appointment_calls"),
-    ("servis_sans_rdv", "walk_in_calls"), ("part_rdv", "appointment_share"),
-    ("rdv_passés", "past_appointments"), ("absences", "no_shows"),
-    ("taux_absence", "no_show_rate"), ("documents", "documents"),
+    ("site", "site"),
+    ("service", "service"),
+    ("mois", "month"),
+    ("appels", "calls"),
+    ("servis", "served"),
+    ("abandonnés", "abandoned"),
+    ("appuis_fermés", "closed"),
+    ("attente_médiane_s", "median_wait"),
+    ("attente_p90_s", "p90_wait"),
+    ("conversation_médiane_s", "median_talk"),
+    ("servis_sur_rdv", "appointment_calls"),
+    ("servis_sans_rdv", "walk_in_calls"),
+    ("part_rdv", "appointment_share"),
+    ("rdv_passés", "past_appointments"),
+    ("absences", "no_shows"),
+    ("taux_absence", "no_show_rate"),
+    ("documents", "documents"),
 )
 
 
 class FilterForm(PanelForm):
-    year = IntegerField("Année", validators=[Optional(), NumberRange(2000, 2100,
-                                             message="entre 2000 et 2100")])
+    year = IntegerField(
+        "Année", validators=[Optional(), NumberRange(2000, 2100, message="entre 2000 et 2100")]
+    )
     site = SelectField("Site", default="")
     service = SelectField("Service", default="")
 
@@ -85,34 +95,54 @@ def index() -> Any:
 
     # Presses placed but neither served nor abandoned: timed out, no counsellor, failed.
     other: list[float | None] = [
-        r.calls - r.served - r.abandoned - r.closed for r in (by_month.get(m, empty)
-                                                              for m in months)
+        r.calls - r.served - r.abandoned - r.closed
+        for r in (by_month.get(m, empty) for m in months)
     ]
-    def chart(title: str, parts: list[tuple[str, str, list[float | None]]],
-              **kw: Any) -> dict[str, Any]:
+
+    def chart(
+        title: str, parts: list[tuple[str, str, list[float | None]]], **kw: Any
+    ) -> dict[str, Any]:
         return {"title": title, "svg": bar_chart(title, labels, parts, **kw)}
 
     minutes: list[list[float | None]] = [
         [v / 60 if v else 0.0 for v in series(attr)] for attr in ("median_wait", "p90_wait")
     ]
     shown = [
-        chart("Appels par mois", [
-            ("servis", "#2e7d32", series("served")),
-            ("abandonnés", "#ef6c00", series("abandoned")),
-            ("fermés", "#90a4ae", series("closed")),
-            ("autres", "#c62828", other),
-        ]),
-        chart("Attente par mois (appels servis)", [
-            ("médiane", "#004a7c", minutes[0]),
-            ("90e centile", "#7fa7c9", minutes[1]),
-        ], stacked=False, unit=" min"),
-        chart("Servis sur rendez-vous et sans rendez-vous", [
-            ("sur rendez-vous", "#6a1b9a", series("appointment_calls")),
-            ("permanence", "#00897b", series("walk_in_calls")),
-        ]),
+        chart(
+            "Appels par mois",
+            [
+                ("servis", "#2e7d32", series("served")),
+                ("abandonnés", "#ef6c00", series("abandoned")),
+                ("fermés", "#90a4ae", series("closed")),
+                ("autres", "#c62828", other),
+            ],
+        ),
+        chart(
+            "Attente par mois (appels servis)",
+            [
+                ("médiane", "#004a7c", minutes[0]),
+                ("90e centile", "#7fa7c9", minutes[1]),
+            ],
+            stacked=False,
+            unit=" min",
+        ),
+        chart(
+            "Servis sur rendez-vous et sans rendez-vous",
+            [
+                ("sur rendez-vous", "#6a1b9a", series("appointment_calls")),
+                ("permanence", "#00897b", series("walk_in_calls")),
+            ],
+        ),
     ]
-    return render_template("evaluation.html", form=form, rows=rows, charts=shown,
-                           total=total[0] if total else Figures(), pct=_pct, filters=f)
+    return render_template(
+        "evaluation.html",
+        form=form,
+        rows=rows,
+        charts=shown,
+        total=total[0] if total else Figures(),
+        pct=_pct,
+        filters=f,
+    )
 
 
 @bp.get("/export.csv")
@@ -127,8 +157,12 @@ def export_csv() -> Any:
     writer.writerow([name for name, _ in CSV_COLUMNS])
     for r in rows:
         values = [getattr(r, attr) for _n, attr in CSV_COLUMNS]
-        writer.writerow(["" if v is None else (f"{v:.3f}" if isinstance(v, float) else v)
-                         for v in values])
+        writer.writerow(
+            ["" if v is None else (f"{v:.3f}" if isinstance(v, float) else v) for v in values]
+        )
     name = f"evaluation-pvp-{f.year}.csv"
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )

@@ -28,11 +28,13 @@ def ics(counsellor_id: str, token: str) -> Any:
         person = session.get(Counsellor, counsellor_id)
         assert person is not None  # the feed row cascades with the counsellor
         rows = session.scalars(
-            select(Appointment).where(
+            select(Appointment)
+            .where(
                 Appointment.counsellor_id == counsellor_id,
                 Appointment.status != AppointmentStatus.CANCELLED.value,
                 Appointment.start >= datetime.now(UTC) - timedelta(days=HISTORY_DAYS),
-            ).order_by(Appointment.start)
+            )
+            .order_by(Appointment.start)
         ).all()
         sites = {s.id: s for s in session.scalars(select(Site))}
         services = {s.code: s.name for s in session.scalars(select(Service))}
@@ -47,11 +49,17 @@ def ics(counsellor_id: str, token: str) -> Any:
             event.add("dtstamp", a.created_at)
             event.add("dtstart", a.start)
             event.add("dtend", a.start + timedelta(minutes=a.minutes))
-            event.add("summary", f"{services.get(a.service_code, a.service_code)} – "
-                                 f"{site.commune} (visio)")
+            event.add(
+                "summary",
+                f"{services.get(a.service_code, a.service_code)} – {site.commune} (visio)",
+            )
             event.add("location", ", ".join(p for p in (site.host_place, site.commune) if p))
-            event.add("description", f"Rendez-vous n°{a.id} · usager : {a.citizen_ref or '–'} · "
-                                     f"{APPOINTMENT_STATUS.get(a.status, a.status)}")
+            event.add(
+                "description",
+                f"Rendez-vous n°{a.id} · usager : {a.citizen_ref or '–'} · "
+                f"{APPOINTMENT_STATUS.get(a.status, a.status)}",
+            )
             cal.add_component(event)
-    return Response(cal.to_ical(), mimetype="text/calendar",
-                    headers={"Cache-Control": "private, max-age=60"})
+    return Response(
+        cal.to_ical(), mimetype="text/calendar", headers={"Cache-Control": "private, max-age=60"}
+    )

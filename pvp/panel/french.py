@@ -10,12 +10,43 @@ from flask import Flask, current_app
 from pvp.routing import Decision, DecisionKind, Reason
 
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-DAY_SHORT = {"mon": "lun", "tue": "mar", "wed": "mer", "thu": "jeu", "fri": "ven",
-             "sat": "sam", "sun": "dim"}
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-          "septembre", "octobre", "novembre", "décembre")
-MONTHS_SHORT = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.",
-                "oct.", "nov.", "déc.")
+DAY_SHORT = {
+    "mon": "lun",
+    "tue": "mar",
+    "wed": "mer",
+    "thu": "jeu",
+    "fri": "ven",
+    "sat": "sam",
+    "sun": "dim",
+}
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+MONTHS_SHORT = (
+    "janv.",
+    "févr.",
+    "mars",
+    "avr.",
+    "mai",
+    "juin",
+    "juil.",
+    "août",
+    "sept.",
+    "oct.",
+    "nov.",
+    "déc.",
+)
 MODES = {"appointment": "sur rendez-vous", "walk_in": "permanence (sans rendez-vous)"}
 APPOINTMENT_STATUS = {
     "booked": "réservé",
@@ -71,13 +102,17 @@ def decision_text(d: Decision, names: dict[str, str], tz: ZoneInfo) -> str:
     queue = names.get(d.queue or "", d.queue or "")
     if d.decision is DecisionKind.APPOINTMENT:
         who = names.get(d.counsellor or "", d.counsellor or "")
-        return (f"Rendez-vous : l'appel va directement à {who} (rendez-vous n°{d.appointment}), "
-                f"jusqu'à {until}.")
+        return (
+            f"Rendez-vous : l'appel va directement à {who} (rendez-vous n°{d.appointment}), "
+            f"jusqu'à {until}."
+        )
     if d.decision is DecisionKind.WALK_IN:
         return f"Permanence ouverte : l'appel rejoint la file « {queue} » jusqu'à {until}."
     if d.decision is DecisionKind.APPOINTMENT_REQUIRED:
-        return ("Plage sur rendez-vous seulement et aucun rendez-vous à cette heure : l'appel "
-                f"n'est pas passé. Prochaine plage de rendez-vous : {nxt}.")
+        return (
+            "Plage sur rendez-vous seulement et aucun rendez-vous à cette heure : l'appel "
+            f"n'est pas passé. Prochaine plage de rendez-vous : {nxt}."
+        )
     if d.decision is DecisionKind.CLOSED:
         why = {
             Reason.PUBLIC_HOLIDAY: f"jour férié ({d.detail})",
@@ -95,6 +130,9 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(fr_time, "fr_time")
     app.add_template_filter(duration, "duration")
     app.jinja_env.globals.update(
-        MODES=MODES, APPOINTMENT_STATUS=APPOINTMENT_STATUS, CONSOLE_STATUS=CONSOLE_STATUS,
-        OUTCOMES=OUTCOMES, DAY_SHORT=DAY_SHORT,
+        MODES=MODES,
+        APPOINTMENT_STATUS=APPOINTMENT_STATUS,
+        CONSOLE_STATUS=CONSOLE_STATUS,
+        OUTCOMES=OUTCOMES,
+        DAY_SHORT=DAY_SHORT,
     )

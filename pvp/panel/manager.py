@@ -40,10 +40,14 @@ from pvp.plan_view import load_routing_plan
 bp = panel_blueprint("manager", "/manager", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 register_crud(bp, MANAGER_ENTITIES, service_scope)
 
-MINUTES = [InputRequired(message="durée invalide"),
-           NumberRange(appointments.MIN_MINUTES, appointments.MAX_MINUTES,
-                       message=f"entre {appointments.MIN_MINUTES} et "
-                               f"{appointments.MAX_MINUTES} minutes")]
+MINUTES = [
+    InputRequired(message="durée invalide"),
+    NumberRange(
+        appointments.MIN_MINUTES,
+        appointments.MAX_MINUTES,
+        message=f"entre {appointments.MIN_MINUTES} et {appointments.MAX_MINUTES} minutes",
+    ),
+]
 WHEN = [InputRequired(message="date et heure invalides (AAAA-MM-JJ HH:MM)")]
 
 
@@ -77,12 +81,16 @@ def _service(session: Session) -> str:
 
 def _fill_booking(session: Session, form: BookForm, service: str) -> None:
     sites = session.scalars(
-        select(Site).join(RouteRule, RouteRule.site_id == Site.id)
-        .where(RouteRule.service_code == service).order_by(Site.commune)
+        select(Site)
+        .join(RouteRule, RouteRule.site_id == Site.id)
+        .where(RouteRule.service_code == service)
+        .order_by(Site.commune)
     )
     form.site.choices = opts((s.id, s.commune) for s in sites)
     people = session.scalars(
-        select(Counsellor).join(Agency).where(Agency.service_code == service)
+        select(Counsellor)
+        .join(Agency)
+        .where(Agency.service_code == service)
         .order_by(Counsellor.display_name)
     )
     form.counsellor.choices = opts((c.id, c.display_name) for c in people)
@@ -101,13 +109,17 @@ def _page(session: Session, service: str, form: BookForm, status: int = 200) -> 
     now = datetime.now(UTC)
     rows = session.scalars(
         select(Appointment)
-        .where(Appointment.service_code == service,
-               Appointment.start >= now - timedelta(days=14),
-               Appointment.start <= now + timedelta(days=120))
+        .where(
+            Appointment.service_code == service,
+            Appointment.start >= now - timedelta(days=14),
+            Appointment.start <= now + timedelta(days=120),
+        )
         .order_by(Appointment.start)
     ).all()
     people = session.scalars(
-        select(Counsellor).join(Agency).where(Agency.service_code == service)
+        select(Counsellor)
+        .join(Agency)
+        .where(Agency.service_code == service)
         .order_by(Counsellor.id)
     ).all()
     feeds = {f.counsellor_id: f.token for f in session.scalars(select(CounsellorFeed))}
@@ -117,8 +129,16 @@ def _page(session: Session, service: str, form: BookForm, status: int = 200) -> 
     services = session.scalars(select(Service).order_by(Service.code)).all()
     names = {c.id: c.display_name for c in people}
     return render_template(
-        "manager/index.html", service=service, services=services, form=form, rows=rows,
-        people=people, feeds=feeds, routes=routes, names=names, now=now,
+        "manager/index.html",
+        service=service,
+        services=services,
+        form=form,
+        rows=rows,
+        people=people,
+        feeds=feeds,
+        routes=routes,
+        names=names,
+        now=now,
         admin=service_scope() is None,
     ), status
 
@@ -145,15 +165,22 @@ def book() -> Any:
         plan = load_routing_plan(session, settings(), since=start - timedelta(days=1))
         try:
             made = appointments.book(
-                session, plan, form.site.data, service, form.counsellor.data, start,
-                form.minutes.data, (form.citizen_ref.data or "").strip(),
+                session,
+                plan,
+                form.site.data,
+                service,
+                form.counsellor.data,
+                start,
+                form.minutes.data,
+                (form.citizen_ref.data or "").strip(),
             )
         except appointments.BookingRefused as exc:
             session.rollback()
             form.fail(form.start, f"rendez-vous refusé : {exc}")
             return _page(session, service, form, 400)
-        audit.record(session, me().login, "book", "appointments", made.id, None,
-                     audit.snapshot(made))
+        audit.record(
+            session, me().login, "book", "appointments", made.id, None, audit.snapshot(made)
+        )
         session.commit()
         flash(f"Rendez-vous n°{made.id} réservé.", "success")
     return redirect(url_for("manager.index", service=service), 303)
@@ -164,8 +191,9 @@ def move(appointment_id: int) -> Any:
     tz = _tz()
     with db().sessions() as session:
         old = _appointment(session, appointment_id)
-        form = MoveForm(data={"start": old.start.astimezone(tz).replace(tzinfo=None),
-                              "minutes": old.minutes})
+        form = MoveForm(
+            data={"start": old.start.astimezone(tz).replace(tzinfo=None), "minutes": old.minutes}
+        )
         if form.validate_on_submit():
             before = audit.snapshot(old)
             start = form.start.data.replace(tzinfo=tz)
@@ -175,18 +203,25 @@ def move(appointment_id: int) -> Any:
                 appointments.set_status(session, old.id, AppointmentStatus.CANCELLED)
                 session.flush()
                 plan = load_routing_plan(session, settings(), since=start - timedelta(days=1))
-                new = appointments.book(session, plan, old.site_id, old.service_code,
-                                        old.counsellor_id, start, form.minutes.data,
-                                        old.citizen_ref)
+                new = appointments.book(
+                    session,
+                    plan,
+                    old.site_id,
+                    old.service_code,
+                    old.counsellor_id,
+                    start,
+                    form.minutes.data,
+                    old.citizen_ref,
+                )
             except appointments.BookingRefused as exc:
                 session.rollback()
                 form.fail(form.start, f"déplacement refusé : {exc}")
             else:
-                audit.record(session, me().login, "move", "appointments", old.id, before,
-                             audit.snapshot(new))
+                audit.record(
+                    session, me().login, "move", "appointments", old.id, before, audit.snapshot(new)
+                )
                 session.commit()
-                flash(f"Rendez-vous n°{old.id} déplacé : c'est désormais le n°{new.id}.",
-                      "success")
+                flash(f"Rendez-vous n°{old.id} déplacé : c'est désormais le n°{new.id}.", "success")
                 return redirect(url_for("manager.index", service=old.service_code), 303)
         status = 400 if form.errors else 200
         return render_template("manager/move.html", form=form, appointment=old), status
@@ -200,8 +235,11 @@ def change_status(appointment_id: int, action: str) -> Any:
         service = row.service_code
         before = audit.snapshot(row)
         if status is AppointmentStatus.NO_SHOW and row.start > datetime.now(UTC):
-            flash(f"Rendez-vous n°{row.id} : il n'a pas encore eu lieu, l'absence ne peut "
-                  "être notée.", "error")
+            flash(
+                f"Rendez-vous n°{row.id} : il n'a pas encore eu lieu, l'absence ne peut "
+                "être notée.",
+                "error",
+            )
             return redirect(url_for("manager.index", service=service), 303)
         try:
             appointments.set_status(session, row.id, status)
@@ -209,8 +247,9 @@ def change_status(appointment_id: int, action: str) -> Any:
             session.rollback()
             flash(f"Rendez-vous n°{row.id} : {exc}.", "error")
             return redirect(url_for("manager.index", service=service), 303)
-        audit.record(session, me().login, action, "appointments", row.id, before,
-                     audit.snapshot(row))
+        audit.record(
+            session, me().login, action, "appointments", row.id, before, audit.snapshot(row)
+        )
         session.commit()
         done = "annulé" if action == "cancel" else "noté absent"
         flash(f"Rendez-vous n°{row.id} {done}.", "success")

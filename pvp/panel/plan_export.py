@@ -64,24 +64,35 @@ def export_plan(session: Session, name: str = "") -> tuple[dict[str, Any], list[
     ]
     plan["agencies"] = []
     agencies = session.scalars(
-        select(Agency).options(selectinload(Agency.stations), selectinload(Agency.queues))
+        select(Agency)
+        .options(selectinload(Agency.stations), selectinload(Agency.queues))
         .order_by(Agency.id)
     )
     for a in agencies:
         if not a.queues:
             warnings.append(f"agence {a.id} : aucune file d'experts (le format en demande une)")
-        plan["agencies"].append({
-            "id": a.id, "service": a.service_code, "name": a.name, "town": a.town,
-            "department": a.department_code, "pilot": a.pilot,
-            "stations": [s.id for s in a.stations],
-            "queues": [
-                {"id": q.id, "name": q.name, "strategy": q.strategy,
-                 "max_wait_seconds": q.max_wait_seconds,
-                 "no_answer_timeout_seconds": q.no_answer_timeout_seconds,
-                 "wrap_up_seconds": q.wrap_up_seconds}
-                for q in sorted(a.queues, key=lambda q: q.id)
-            ],
-        })
+        plan["agencies"].append(
+            {
+                "id": a.id,
+                "service": a.service_code,
+                "name": a.name,
+                "town": a.town,
+                "department": a.department_code,
+                "pilot": a.pilot,
+                "stations": [s.id for s in a.stations],
+                "queues": [
+                    {
+                        "id": q.id,
+                        "name": q.name,
+                        "strategy": q.strategy,
+                        "max_wait_seconds": q.max_wait_seconds,
+                        "no_answer_timeout_seconds": q.no_answer_timeout_seconds,
+                        "wrap_up_seconds": q.wrap_up_seconds,
+                    }
+                    for q in sorted(a.queues, key=lambda q: q.id)
+                ],
+            }
+        )
     plan["counsellors"] = []
     for c in session.scalars(
         select(Counsellor).options(selectinload(Counsellor.memberships)).order_by(Counsellor.id)
@@ -104,16 +115,26 @@ def export_plan(session: Session, name: str = "") -> tuple[dict[str, Any], list[
         kiosks = s.kiosks
         expected = [kiosk_id(s.id, n) for n in range(1, len(kiosks) + 1)]
         if [k.id for k in kiosks] != expected:
-            warnings.append(f"site {s.id} : bornes {', '.join(k.id for k in kiosks) or 'aucune'}"
-                            " hors de la numérotation kiosk-<site>-1..n du format")
+            warnings.append(
+                f"site {s.id} : bornes {', '.join(k.id for k in kiosks) or 'aucune'}"
+                " hors de la numérotation kiosk-<site>-1..n du format"
+            )
         rows = {tuple(k.service_codes) for k in kiosks}
         if len(rows) > 1:
-            warnings.append(f"site {s.id} : boutons différents selon la borne ; ceux de "
-                            f"{kiosks[0].id} sont exportés")
+            warnings.append(
+                f"site {s.id} : boutons différents selon la borne ; ceux de "
+                f"{kiosks[0].id} sont exportés"
+            )
         site: dict[str, Any] = {
-            "id": s.id, "department": s.department_code, "community": s.community,
-            "commune": s.commune, "host_place": s.host_place, "agent_phone": s.agent_phone,
-            "agent_email": s.agent_email, "pilot": s.pilot, "kiosks": max(len(kiosks), 1),
+            "id": s.id,
+            "department": s.department_code,
+            "community": s.community,
+            "commune": s.commune,
+            "host_place": s.host_place,
+            "agent_phone": s.agent_phone,
+            "agent_email": s.agent_email,
+            "pilot": s.pilot,
+            "kiosks": max(len(kiosks), 1),
             "services": kiosks[0].service_codes if kiosks else [],
         }
         site["routes"] = {
@@ -122,8 +143,13 @@ def export_plan(session: Session, name: str = "") -> tuple[dict[str, Any], list[
         }
         plan["sites"].append(site)
     plan["closures"] = [
-        {"site": c.site_id, "service": c.service_code, "from": c.first_day, "to": c.last_day,
-         "reason": c.reason}
+        {
+            "site": c.site_id,
+            "service": c.service_code,
+            "from": c.first_day,
+            "to": c.last_day,
+            "reason": c.reason,
+        }
         for c in session.scalars(select(ClosureDay).order_by(ClosureDay.first_day, ClosureDay.id))
     ]
     return plan, warnings

@@ -104,9 +104,11 @@ def create_user(
     session: Session, login: str, password: str, role: Role, scope: str | None, email: str = ""
 ) -> User:
     login = login.strip()
-    if not login or len(login) > 64 or not login.replace(".", "").replace("-", "").replace(
-        "_", ""
-    ).isalnum():
+    if (
+        not login
+        or len(login) > 64
+        or not login.replace(".", "").replace("-", "").replace("_", "").isalnum()
+    ):
         raise AccountError("identifiant invalide : lettres, chiffres, point, tiret, souligné")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"mot de passe trop court : au moins {MIN_PASSWORD} caractères")
@@ -173,8 +175,9 @@ ERROR_TITLES = {
 
 def _render_error(exc: HTTPException) -> Any:
     if isinstance(exc, CSRFError):
-        message = ("Jeton de sécurité (CSRF) manquant ou invalide : rechargez la page et "
-                   "recommencez.")
+        message = (
+            "Jeton de sécurité (CSRF) manquant ou invalide : rechargez la page et recommencez."
+        )
     elif exc.code == 403:
         message = "Votre rôle ne permet pas cette action."
     elif exc.code == 404:

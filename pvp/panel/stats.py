@@ -85,8 +85,9 @@ def _month(session: Session, column: Any) -> ColumnElement[str]:
     return func.to_char(func.timezone("UTC", column), "YYYY-MM")
 
 
-def _dims(session: Session, dims: Sequence[str], site: Any, service: Any, instant: Any
-          ) -> list[ColumnElement[Any]]:
+def _dims(
+    session: Session, dims: Sequence[str], site: Any, service: Any, instant: Any
+) -> list[ColumnElement[Any]]:
     columns = {"site": site, "service": service, "month": _month(session, instant)}
     return [columns[d].label(d) for d in dims]
 
@@ -133,8 +134,16 @@ class _Group:
     talks: list[float] = field(default_factory=list)
 
 
-COUNTS = ("calls", "served", "abandoned", "closed", "appointment_calls", "walk_in_calls",
-          "past_appointments", "no_shows")
+COUNTS = (
+    "calls",
+    "served",
+    "abandoned",
+    "closed",
+    "appointment_calls",
+    "walk_in_calls",
+    "past_appointments",
+    "no_shows",
+)
 
 
 def _finest(session: Session, f: Filters, now: datetime) -> dict[Key, _Group]:
@@ -149,17 +158,21 @@ def _finest(session: Session, f: Filters, now: datetime) -> dict[Key, _Group]:
     keys = _dims(session, DIMENSIONS, cr.site_id, cr.service_code, cr.pressed_at)
     served = cr.outcome == "served"
     closed = (cr.decision.in_(CLOSED_DECISIONS)) | (cr.outcome == "closed")
-    query = select(
-        *keys,
-        func.count().label("calls"),
-        _count(served).label("served"),
-        _count(cr.outcome == "abandoned").label("abandoned"),
-        _count(closed).label("closed"),
-        _count(and_(served, cr.mode == "appointment")).label("appointment_calls"),
-        _count(and_(served, cr.mode == "walk_in")).label("walk_in_calls"),
-        _values(session, cr.wait_seconds, served).label("waits"),
-        _values(session, cr.talk_seconds, served).label("talks"),
-    ).where(*_where(f, cr.site_id, cr.service_code, cr.pressed_at)).group_by(*keys)
+    query = (
+        select(
+            *keys,
+            func.count().label("calls"),
+            _count(served).label("served"),
+            _count(cr.outcome == "abandoned").label("abandoned"),
+            _count(closed).label("closed"),
+            _count(and_(served, cr.mode == "appointment")).label("appointment_calls"),
+            _count(and_(served, cr.mode == "walk_in")).label("walk_in_calls"),
+            _values(session, cr.wait_seconds, served).label("waits"),
+            _values(session, cr.talk_seconds, served).label("talks"),
+        )
+        .where(*_where(f, cr.site_id, cr.service_code, cr.pressed_at))
+        .group_by(*keys)
+    )
     groups: dict[Key, _Group] = {}
     for row in session.execute(query).mappings():
         key = (row["site"], row["service"], row["month"])
@@ -168,12 +181,19 @@ def _finest(session: Session, f: Filters, now: datetime) -> dict[Key, _Group]:
         )
     ap = Appointment
     akeys = _dims(session, DIMENSIONS, ap.site_id, ap.service_code, ap.start)
-    aquery = select(
-        *akeys,
-        func.count().label("past_appointments"),
-        _count(ap.status == AppointmentStatus.NO_SHOW.value).label("no_shows"),
-    ).where(*_where(f, ap.site_id, ap.service_code, ap.start),
-            ap.status != AppointmentStatus.CANCELLED.value, ap.start < now).group_by(*akeys)
+    aquery = (
+        select(
+            *akeys,
+            func.count().label("past_appointments"),
+            _count(ap.status == AppointmentStatus.NO_SHOW.value).label("no_shows"),
+        )
+        .where(
+            *_where(f, ap.site_id, ap.service_code, ap.start),
+            ap.status != AppointmentStatus.CANCELLED.value,
+            ap.start < now,
+        )
+        .group_by(*akeys)
+    )
     for row in session.execute(aquery).mappings():
         group = groups.setdefault((row["site"], row["service"], row["month"]), _Group())
         group.counts["past_appointments"] = row["past_appointments"]
@@ -181,8 +201,9 @@ def _finest(session: Session, f: Filters, now: datetime) -> dict[Key, _Group]:
     return groups
 
 
-def evaluate(session: Session, f: Filters, levels: Sequence[Sequence[str]],
-             now: datetime | None = None) -> dict[tuple[str, ...], list[Figures]]:
+def evaluate(
+    session: Session, f: Filters, levels: Sequence[Sequence[str]], now: datetime | None = None
+) -> dict[tuple[str, ...], list[Figures]]:
     """The figures at each level (a subset of site, service, month), from one pass."""
     for dims in levels:
         if any(d not in DIMENSIONS for d in dims):
@@ -196,8 +217,11 @@ def evaluate(session: Session, f: Filters, levels: Sequence[Sequence[str]],
 
         def project(key: Key, dims: Sequence[str] = dims) -> Key:
             site, service, month = key
-            return (site if "site" in dims else None, service if "service" in dims else None,
-                    month if "month" in dims else None)
+            return (
+                site if "site" in dims else None,
+                service if "service" in dims else None,
+                month if "month" in dims else None,
+            )
 
         for key, group in groups.items():
             target = merged.setdefault(project(key), _Group())
@@ -229,8 +253,9 @@ def evaluate(session: Session, f: Filters, levels: Sequence[Sequence[str]],
     return out
 
 
-def aggregate(session: Session, dims: Sequence[str], f: Filters,
-              now: datetime | None = None) -> list[Figures]:
+def aggregate(
+    session: Session, dims: Sequence[str], f: Filters, now: datetime | None = None
+) -> list[Figures]:
     """The figures grouped by ``dims`` (a subset of site, service, month), sorted by key."""
     return evaluate(session, f, [dims], now)[tuple(dims)]
 

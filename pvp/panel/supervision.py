@@ -27,14 +27,23 @@ def index() -> Any:
         kiosks = fleet(session, settings(), now, site)
         sites = {s.id: s for s in session.scalars(select(Site))}
         query = (
-            select(Alert).join(Kiosk)
-            .where(Alert.raised_at.is_not(None),
-                   or_(Alert.cleared_at.is_(None), Alert.cleared_at > now - RECENT))
+            select(Alert)
+            .join(Kiosk)
+            .where(
+                Alert.raised_at.is_not(None),
+                or_(Alert.cleared_at.is_(None), Alert.cleared_at > now - RECENT),
+            )
             .order_by(Alert.raised_at.desc())
         )
         if site is not None:
             query = query.where(Kiosk.site_id == site)
         alerts = session.scalars(query).all()
-    return render_template("supervision.html", kiosks=kiosks, sites=sites, alerts=alerts,
-                           kinds=KIND_LABELS, now=now,
-                           offline_after=settings().heartbeat_offline_seconds)
+    return render_template(
+        "supervision.html",
+        kiosks=kiosks,
+        sites=sites,
+        alerts=alerts,
+        kinds=KIND_LABELS,
+        now=now,
+        offline_after=settings().heartbeat_offline_seconds,
+    )

@@ -28,8 +28,10 @@ def generate_year(
     """Insert ``calls`` call records of ``year``; the inserted rows are returned as dicts."""
     rng = random.Random(seed)
     zone = ZoneInfo(tz)
-    routes = [(r.site_id, r.service_code, r.queue_id) for r in
-              session.scalars(select(RouteRule).order_by(RouteRule.id))]
+    routes = [
+        (r.site_id, r.service_code, r.queue_id)
+        for r in session.scalars(select(RouteRule).order_by(RouteRule.id))
+    ]
     kiosks: dict[str, str] = {}
     for k in session.scalars(select(Kiosk).order_by(Kiosk.id)):
         kiosks.setdefault(k.site_id, k.id)
@@ -46,48 +48,93 @@ def generate_year(
     for i in range(calls):
         site, service, queue = routes[rng.randrange(len(routes))]
         day = first + timedelta(days=rng.randrange(days))
-        local = datetime(day.year, day.month, day.day, rng.randint(8, 17), rng.randrange(60),
-                         rng.randrange(60), tzinfo=zone)
+        local = datetime(
+            day.year,
+            day.month,
+            day.day,
+            rng.randint(8, 17),
+            rng.randrange(60),
+            rng.randrange(60),
+            tzinfo=zone,
+        )
         pressed = local.astimezone(UTC)
         decision = rng.choices(kinds, kind_weights)[0]
         row: dict[str, Any] = {
-            "id": f"gen-{year}-{seed}-{i:07d}", "kiosk_id": kiosks[site], "site_id": site,
-            "service_code": service, "queue_id": queue, "counsellor_id": None,
-            "appointment_id": None, "mode": None, "decision": decision,
-            "pressed_at": pressed, "offered_at": None, "answered_at": None,
-            "ended_at": pressed, "wait_seconds": None, "talk_seconds": None,
-            "outcome": "closed", "reason": "",
+            "id": f"gen-{year}-{seed}-{i:07d}",
+            "kiosk_id": kiosks[site],
+            "site_id": site,
+            "service_code": service,
+            "queue_id": queue,
+            "counsellor_id": None,
+            "appointment_id": None,
+            "mode": None,
+            "decision": decision,
+            "pressed_at": pressed,
+            "offered_at": None,
+            "answered_at": None,
+            "ended_at": pressed,
+            "wait_seconds": None,
+            "talk_seconds": None,
+            "outcome": "closed",
+            "reason": "",
         }
         if decision in ("walk_in", "appointment"):
             outcome = rng.choices(ends, end_weights)[0]
             wait = round(rng.lognormvariate(4.0, 0.8), 1)
             counsellor = rng.choice(members[queue])
-            row.update(mode=decision, outcome=outcome, wait_seconds=wait,
-                       ended_at=pressed + timedelta(seconds=wait))
+            row.update(
+                mode=decision,
+                outcome=outcome,
+                wait_seconds=wait,
+                ended_at=pressed + timedelta(seconds=wait),
+            )
             if outcome == "served":
                 talk = round(rng.lognormvariate(6.3, 0.5), 1)
                 answered = pressed + timedelta(seconds=wait)
-                row.update(counsellor_id=counsellor, offered_at=answered, answered_at=answered,
-                           talk_seconds=talk, ended_at=answered + timedelta(seconds=talk))
+                row.update(
+                    counsellor_id=counsellor,
+                    offered_at=answered,
+                    answered_at=answered,
+                    talk_seconds=talk,
+                    ended_at=answered + timedelta(seconds=talk),
+                )
             if decision == "appointment":
-                appointments.append(_appointment(next_id, site, service, counsellor, pressed,
-                                                 "seen"))
+                appointments.append(
+                    _appointment(next_id, site, service, counsellor, pressed, "seen")
+                )
                 row["appointment_id"] = next_id
                 next_id += 1
                 if rng.random() < NO_SHOW_PER_APPOINTMENT:
-                    appointments.append(_appointment(next_id, site, service, counsellor,
-                                                     pressed + timedelta(minutes=45), "no_show"))
+                    appointments.append(
+                        _appointment(
+                            next_id,
+                            site,
+                            service,
+                            counsellor,
+                            pressed + timedelta(minutes=45),
+                            "no_show",
+                        )
+                    )
                     next_id += 1
         records.append(row)
     for start in range(0, len(appointments), 5000):
-        session.execute(insert(Appointment), appointments[start:start + 5000])
+        session.execute(insert(Appointment), appointments[start : start + 5000])
     for start in range(0, len(records), 5000):
-        session.execute(insert(CallRecord), records[start:start + 5000])
+        session.execute(insert(CallRecord), records[start : start + 5000])
     return records, appointments
 
 
-def _appointment(ident: int, site: str, service: str, counsellor: str, start: datetime,
-                 status: str) -> dict[str, Any]:
-    return {"id": ident, "site_id": site, "service_code": service, "counsellor_id": counsellor,
-            "start": start, "minutes": 30, "citizen_ref": f"gen-{ident}", "status": status,
-            "created_at": start - timedelta(days=7)}
+def _appointment(
+    ident: int, site: str, service: str, counsellor: str, start: datetime, status: str
+) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "site_id": site,
+        "service_code": service,
+        "counsellor_id": counsellor,
+        "start": start,
+        "minutes": 30,
+        "citizen_ref": f"gen-{ident}",
+        "status": status,
+        "created_at": start - timedelta(days=7),
+    }

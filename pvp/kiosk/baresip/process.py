@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import enum
 import logging
 import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from pvp.children import die_with_parent
 from pvp.kiosk.baresip.config import find_binary
 from pvp.kiosk.baresip.controller import BaresipController
 from pvp.kiosk.baresip.errors import BaresipError, BaresipNotConnected
@@ -23,7 +23,6 @@ from pvp.kiosk.baresip.errors import BaresipError, BaresipNotConnected
 log = logging.getLogger(__name__)
 
 LOG_ROTATE_BYTES = 1 << 20
-_PR_SET_PDEATHSIG = 1
 
 
 class ProcessState(enum.StrEnum):
@@ -38,13 +37,6 @@ StateObserver = Callable[[ProcessState], None]
 
 class InvalidStateError(BaresipError):
     """The process object cannot do that in its current state."""
-
-
-def _die_with_parent() -> None:
-    # Runs in the child before exec: if the agent is killed outright, baresip gets
-    # SIGTERM instead of living on as an orphan that still holds the kiosk's ports.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class BaresipProcess:
@@ -125,7 +117,7 @@ class BaresipProcess:
                 stdout=log_file,
                 stderr=asyncio.subprocess.STDOUT,
                 cwd=self.config_dir,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         log.info("baresip started, pid %s", self._process.pid)
         self.controller.reconnect_now()
