@@ -1,0 +1,1 @@
+"""Adapters to FreeSWITCH: the Event Socket client and what rides on it."""
