@@ -56,7 +56,7 @@ from pvp.dispatcher.state import (
     Activity,
     Arrival,
     CallState,
-    CounsellorState,
+    DispatchCounsellor,
     QueueConfig,
     WaitingCall,
 )
@@ -104,10 +104,10 @@ class DispatchPolicy:
         self.queues = {q.id: q for q in queues}
         self.grace = timedelta(seconds=no_counsellor_grace)
         self.estimator = estimator or WaitEstimator()
-        self.counsellors: dict[str, CounsellorState] = {}
+        self.counsellors: dict[str, DispatchCounsellor] = {}
         for queue in self.queues.values():
             for member in queue.members:
-                self.counsellors.setdefault(member, CounsellorState(member))
+                self.counsellors.setdefault(member, DispatchCounsellor(member))
         self.calls: dict[str, WaitingCall] = {}
         self._seq = 0
 
@@ -237,7 +237,7 @@ class DispatchPolicy:
         if counsellor is None:
             return
         counsellor.registered, counsellor.console = registered, ConsoleStatus(console)
-        counsellor.idle_since = last_call_ended_at
+        counsellor.idle_since = counsellor.last_call_ended_at = last_call_ended_at
         wrap_up = max(q.wrap_up for q in self.queues.values() if counsellor_id in q.members)
         if last_call_ended_at is not None:
             until = last_call_ended_at + timedelta(seconds=wrap_up)
@@ -280,7 +280,7 @@ class DispatchPolicy:
         """Calls not yet answered, in the order they are served."""
         return sorted((c for c in self.calls.values() if c.state in _LIVE), key=_serve_order)
 
-    def counsellors_of(self, queue_id: str) -> Iterator[tuple[CounsellorState, int]]:
+    def counsellors_of(self, queue_id: str) -> Iterator[tuple[DispatchCounsellor, int]]:
         for member, priority in sorted(self.queues[queue_id].members.items()):
             yield self.counsellors[member], priority
 
@@ -308,7 +308,9 @@ class DispatchPolicy:
             call.walk_in_fallback = True
         return out.commands + self._run(now)
 
-    def _after_presence_change(self, counsellor: CounsellorState, now: datetime) -> list[Command]:
+    def _after_presence_change(
+        self, counsellor: DispatchCounsellor, now: datetime
+    ) -> list[Command]:
         out = _Out()
         if counsellor.activity is Activity.RINGING and not counsellor.available_to_ring:
             call = self.calls[counsellor.call or ""]
@@ -356,7 +358,7 @@ class DispatchPolicy:
             return {call.arrival.booked: 1}  # type: ignore[dict-item]
         return dict(self.queues[call.arrival.queue].members)
 
-    def _pick(self, call: WaitingCall) -> CounsellorState | None:
+    def _pick(self, call: WaitingCall) -> DispatchCounsellor | None:
         pool = self._pool(call)
         candidates = [
             self.counsellors[c]
@@ -366,14 +368,14 @@ class DispatchPolicy:
         if not candidates:
             return None
 
-        def rank(c: CounsellorState) -> tuple[int, int, datetime, str]:
+        def rank(c: DispatchCounsellor) -> tuple[int, int, datetime, str]:
             tried = call.unanswered.index(c.id) + 1 if c.id in call.unanswered else 0
             return (tried, pool[c.id], c.idle_since or _LONG_AGO, c.id)
 
         return min(candidates, key=rank)
 
     def _offer(
-        self, call: WaitingCall, counsellor: CounsellorState, now: datetime, out: _Out
+        self, call: WaitingCall, counsellor: DispatchCounsellor, now: datetime, out: _Out
     ) -> None:
         timeout = self.queues[call.arrival.queue].no_answer_timeout
         counsellor.set_activity(Activity.RINGING, call.id)
@@ -429,7 +431,12 @@ class DispatchPolicy:
                 self._end(call, CallOutcome.NO_COUNSELLOR, why, now, out)
         return fell_back
 
-    def _positions(self, out: _Out) -> None:
+    def positions(self) -> dict[str, tuple[int, int]]:
+        """Each unanswered call's place in its line (1 = next) and estimated wait, seconds.
+
+        A booked caller's line is their counsellor's booked callers; everyone else's is
+        their queue's. A ringing call is about to be answered: its estimate is 0.
+        """
         lines: dict[tuple[str, str], list[WaitingCall]] = {}
         for call in self.waiting():
             key = (
@@ -438,6 +445,7 @@ class DispatchPolicy:
                 else ("queue", call.arrival.queue)
             )
             lines.setdefault(key, []).append(call)
+        result: dict[str, tuple[int, int]] = {}
         for (kind, _), calls in lines.items():
             queue = self.queues[calls[0].arrival.queue]
             if kind == "booked":
@@ -450,9 +458,15 @@ class DispatchPolicy:
                     if call.state is CallState.RINGING
                     else self.estimator.estimate(queue.id, queue.wrap_up, position, servers)
                 )
-                if call.notified != (position, estimate):
-                    call.notified = (position, estimate)
-                    out.add(PositionChanged(call.id, position, estimate))
+                result[call.id] = (position, estimate)
+        return result
+
+    def _positions(self, out: _Out) -> None:
+        for call_id, told in self.positions().items():
+            call = self.calls[call_id]
+            if call.notified != told:
+                call.notified = told
+                out.add(PositionChanged(call_id, *told))
 
     def _end_talk(self, call: WaitingCall, now: datetime, out: _Out) -> None:
         queue = self.queues[call.arrival.queue]

@@ -94,7 +94,7 @@ class WaitingCall:
 
 
 @dataclass(eq=False)
-class CounsellorState:
+class DispatchCounsellor:
     id: str
     registered: bool = False
     console: ConsoleStatus = ConsoleStatus.OFFLINE
@@ -102,6 +102,7 @@ class CounsellorState:
     call: str | None = None  # ringing or talking
     idle_since: datetime | None = None  # end of the last call, else when they became available
     wrap_up_until: datetime | None = None
+    last_call_ended_at: datetime | None = None
 
     @property
     def present(self) -> bool:
@@ -136,7 +137,7 @@ class CounsellorState:
             self._became_offerable(now)
 
     def start_wrap_up(self, now: datetime, seconds: float) -> None:
-        self.idle_since = now
+        self.idle_since = self.last_call_ended_at = now
         self.wrap_up_until = now + timedelta(seconds=seconds)
         self.set_activity(Activity.WRAP_UP)
 

@@ -23,9 +23,11 @@ def create_app(
     app.extensions["pvp.db"] = db
     app.extensions["pvp.plans"] = PlanCache(db, settings)
 
+    from pvp.dispatcher.http import dispatcher
     from pvp.web.api import api
 
     app.register_blueprint(api)
+    app.register_blueprint(dispatcher)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
