@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Callable
@@ -320,7 +321,9 @@ class DispatchWorker:
         kiosk = _safe_value(call.arrival.kiosk if call else "")
         variables = {
             "origination_uuid": leg,
-            "originate_timeout": str(max(1, round(offer.timeout))),
+            # FreeSWITCH counts this in whole epoch seconds (it can give up a second early):
+            # the policy's own timer decides, this is only a safety net behind it.
+            "originate_timeout": str(math.ceil(offer.timeout) + 2),
             "rtp_secure_media": self.srtp,
             "pvp_offer_for": offer.call,
             "pvp_counsellor": _safe_value(offer.counsellor),
@@ -346,7 +349,13 @@ class DispatchWorker:
             threading.Thread(target=self._on_hangup, args=(leg, cause), daemon=True).start()
 
     def _reconcile(self) -> None:
-        """After each (re)connection: who is registered, which callers are still there."""
+        """After each (re)connection: who is registered, which callers are still there.
+
+        Each known channel is asked about with ``uuid_exists`` (FreeSWITCH's own session
+        table): ``show channels`` reads the core database, which FreeSWITCH fills through a
+        queue and which lagged by more than a second here, so a caller parked just before a
+        restart could be missing from it and wrongly taken for gone.
+        """
         try:
             self.tracker.resync(self.esl.api("show registrations as json"))
             for counsellor in list(self.policy.counsellors):
@@ -356,24 +365,22 @@ class DispatchWorker:
                         c, r, now
                     )
                 )
-            rows = _rows(self.esl.api("show channels as json"))
-            live = {row.get("uuid", "") for row in rows}
             with self._lock:
                 for leg in self._stale_legs:
-                    if leg in live:
-                        self._bgapi(f"uuid_kill {leg} ORIGINATOR_CANCEL")
+                    self._bgapi(f"uuid_kill {leg} ORIGINATOR_CANCEL")
                 self._stale_legs = []
                 for call in list(self.policy.calls.values()):
-                    if call.id not in live:
+                    if not self._exists(call.id):
                         log.info("call %s vanished while PVP was away", call.id)
                         self._on_hangup(call.id, "")
                     elif call.state is CallState.TALKING:
                         leg = self._talk_legs.get(call.id)
-                        if leg is not None and leg not in live:
+                        if leg is not None and not self._exists(leg):
                             self._on_hangup(leg, "")
-                for leg in [leg for leg in self._offer_legs.values() if leg not in live]:
+                for leg in [leg for leg in self._offer_legs.values() if not self._exists(leg)]:
                     self._on_hangup(leg, "LOSE_RACE")
-            for row in rows:
+            # Callers parked while no dispatcher listened (best effort: the core database).
+            for row in _rows(self.esl.api("show channels as json")):
                 if row.get("application") == "park":
                     self._adopt(row.get("uuid", ""))
             self._step(self.policy.tick)
@@ -381,6 +388,9 @@ class DispatchWorker:
             log.warning("reconciliation with FreeSWITCH failed: %s", exc)
         finally:
             self.reconciled.set()
+
+    def _exists(self, channel: str) -> bool:
+        return self.esl.api(f"uuid_exists {channel}").strip() == "true"
 
     def _adopt(self, channel: str) -> None:
         """A caller parked while PVP was away: queue it as if its park had just come."""

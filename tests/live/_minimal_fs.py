@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 DEFAULT_BIN = "/opt/freeswitch/bin/freeswitch"
 MODULES = (
@@ -106,7 +107,7 @@ def render_config(conf: Path, esl_port: int, password: str, log_dir: Path) -> No
     <configuration name="logfile.conf">
       <settings><param name="rotate-on-hup" value="true"/></settings>
       <profiles><profile name="default">
-        <settings><param name="logfile" value="{log_dir / 'freeswitch.log'}"/></settings>
+        <settings><param name="logfile" value="{log_dir / "freeswitch.log"}"/></settings>
         <mappings><map name="all" value="debug,info,notice,warning,err,crit,alert"/></mappings>
       </profile></profiles>
     </configuration>
@@ -124,6 +125,7 @@ class MinimalSwitch:
     esl_port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     process: subprocess.Popen[bytes] | None = None
+    _output: IO[bytes] | None = None
 
     def dirs(self) -> dict[str, Path]:
         return {n: self.root / n for n in ("conf", "log", "db", "run", "temp", "storage", "cache")}
@@ -136,8 +138,8 @@ class MinimalSwitch:
         args = [self.binary, "-nf", "-nc", "-nonat"]
         for name, path in dirs.items():
             args += [f"-{name}", str(path)]
-        stdout = open(dirs["log"] / "stdout.log", "ab")  # noqa: SIM115 - kept by the process
-        self.process = subprocess.Popen(args, stdout=stdout, stderr=subprocess.STDOUT)
+        self._output = open(dirs["log"] / "stdout.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(args, stdout=self._output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -159,6 +161,9 @@ class MinimalSwitch:
             self.process.kill()
             self.process.wait(10)
         self.process = None
+        if self._output is not None:
+            self._output.close()
+            self._output = None
 
     def restart(self) -> None:
         self.stop()  # the previous instance must be gone before the next starts
