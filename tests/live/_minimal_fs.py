@@ -1,4 +1,4 @@
-"""A minimal FreeSWITCH for the live dispatcher tests: event socket and loopback only.
+"""A minimal FreeSWITCH for the live dispatcher tests: event socket, loopback, optional SIP.
 
 Rendered into a temporary directory and started in the foreground. The project's full
 configuration (freeswitch/, written separately) can replace :func:`render_config` later;
@@ -80,8 +80,48 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def render_config(conf: Path, esl_port: int, password: str, log_dir: Path) -> None:
-    modules = "\n".join(f'<load module="{m}"/>' for m in MODULES)
+def sofia_config(sip_port: int, domain: str) -> str:
+    """One UDP profile on 127.0.0.1 with digest registration, for real SIP user agents."""
+    params = {
+        "sip-ip": "127.0.0.1",
+        "rtp-ip": "127.0.0.1",
+        "ext-sip-ip": "127.0.0.1",
+        "ext-rtp-ip": "127.0.0.1",
+        "sip-port": str(sip_port),
+        "context": "pvp-test",
+        "dialplan": "XML",
+        "auth-calls": "true",
+        "force-register-domain": domain,
+        "challenge-realm": "auto_from",
+    }
+    settings = "".join(f'<param name="{k}" value="{v}"/>' for k, v in params.items())
+    return (
+        '<configuration name="sofia.conf"><global_settings/><profiles>'
+        f'<profile name="pvp"><settings>{settings}</settings></profile>'
+        "</profiles></configuration>"
+    )
+
+
+def directory(domain: str, users: dict[str, str]) -> str:
+    entries = "".join(
+        f'<user id="{u}"><params><param name="password" value="{p}"/></params></user>'
+        for u, p in users.items()
+    )
+    return f'<section name="directory"><domain name="{domain}">{entries}</domain></section>'
+
+
+def render_config(
+    conf: Path,
+    esl_port: int,
+    password: str,
+    log_dir: Path,
+    sip_port: int | None = None,
+    users: dict[str, str] | None = None,
+    domain: str = "pvp.test",
+) -> None:
+    names = MODULES + (("mod_sofia",) if sip_port else ())
+    modules = "\n".join(f'<load module="{m}"/>' for m in names)
+    sofia = sofia_config(sip_port, domain) if sip_port else ""
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "freeswitch.xml").write_text(
         f"""<?xml version="1.0"?>
@@ -111,8 +151,10 @@ def render_config(conf: Path, esl_port: int, password: str, log_dir: Path) -> No
         <mappings><map name="all" value="debug,info,notice,warning,err,crit,alert"/></mappings>
       </profile></profiles>
     </configuration>
+    {sofia}
   </section>
   <section name="dialplan">{DIALPLAN}</section>
+  {directory(domain, users or {})}
 </document>
 """
     )
@@ -124,6 +166,8 @@ class MinimalSwitch:
     root: Path
     esl_port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    sip_port: int | None = None  # set: mod_sofia on 127.0.0.1 with these users
+    users: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     _output: IO[bytes] | None = None
 
@@ -134,7 +178,9 @@ class MinimalSwitch:
         dirs = self.dirs()
         for path in dirs.values():
             path.mkdir(parents=True, exist_ok=True)
-        render_config(dirs["conf"], self.esl_port, self.password, dirs["log"])
+        render_config(
+            dirs["conf"], self.esl_port, self.password, dirs["log"], self.sip_port, self.users
+        )
         args = [self.binary, "-nf", "-nc", "-nonat"]
         for name, path in dirs.items():
             args += [f"-{name}", str(path)]
