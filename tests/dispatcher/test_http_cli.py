@@ -13,8 +13,7 @@ from pvp.dispatcher.store import QueueStore, build_policy
 from pvp.model import CounsellorState
 from pvp.web import create_app
 
-from .helpers import at
-from .test_store import vorey
+from .helpers import arrival, at
 
 
 @pytest.fixture
@@ -56,8 +55,8 @@ def test_given_a_waiting_caller_when_queues_are_read_then_position_and_counsello
 ) -> None:
     store = QueueStore(db)
     policy, _, _ = build_policy(store, at(0))
-    store.ensure_record(vorey("k1"), "walk_in")
-    policy.caller_parked(vorey("k1"), at(0))
+    store.ensure_record(arrival("k1"), "walk_in")
+    policy.caller_parked(arrival("k1"), at(0))
     store.sync(policy, {})
     client.post("/api/v1/counsellors/msa-43-c2/status", json={"status": "paused"})
     queues = {q["id"]: q for q in client.get("/api/v1/queues").get_json()["queues"]}

@@ -6,29 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from pvp.calendar import Mode
 from pvp.db import Database
 from pvp.dispatcher.commands import CancelOffer, Offer, RecordUpdate
-from pvp.dispatcher.state import Activity, Arrival, CallState
+from pvp.dispatcher.state import Activity, CallState
 from pvp.dispatcher.store import QueueStore, UnknownCounsellor, build_policy, set_console_status
 from pvp.model import CallOutcome, CallRecord, ConsoleStatus, QueueEntry
 
-from .helpers import at
+from .helpers import arrival, at, ready
 
 C1, C2 = "msa-43-c1", "msa-43-c2"
-
-
-def vorey(call: str, seconds: float = 0, booked: str | None = None) -> Arrival:
-    return Arrival(
-        call=call,
-        queue="msa-43",
-        kiosk="kiosk-vorey-1",
-        site="vorey",
-        service="msa",
-        mode=Mode.APPOINTMENT if booked else Mode.WALK_IN,
-        booked=booked,
-        arrived_at=at(seconds),
-    )
 
 
 @pytest.fixture
@@ -46,11 +32,10 @@ def test_given_callers_and_a_talk_when_rebuilt_then_places_and_states_are_kept(
     store: QueueStore,
 ) -> None:
     policy, _, _ = build_policy(store, at(0))
-    policy.registration_changed(C1, True, at(0))
-    policy.console_status_changed(C1, ConsoleStatus.AVAILABLE, at(0))
+    ready(policy, C1)
     for n in range(3):
-        store.ensure_record(vorey(f"k{n}", n), "walk_in")
-        policy.caller_parked(vorey(f"k{n}", n), at(n))
+        store.ensure_record(arrival(f"k{n}", n), "walk_in")
+        policy.caller_parked(arrival(f"k{n}", n), at(n))
     policy.offer_answered("k0", C1, at(5))  # k0 talks; k1 and k2 wait
     store.sync(policy, {"k0": "leg-0"})
 
@@ -60,7 +45,7 @@ def test_given_callers_and_a_talk_when_rebuilt_then_places_and_states_are_kept(
     assert again.counsellors[C1].activity is Activity.TALKING
     assert (legs, cancel) == ({"k0": "leg-0"}, [])
     assert again.positions() == {"k1": (1, 420), "k2": (2, 780)}
-    again.caller_parked(vorey("k3", 9), at(9))
+    again.caller_parked(arrival("k3", 9), at(9))
     assert [c.id for c in again.waiting()] == ["k1", "k2", "k3"]
 
 
@@ -68,10 +53,9 @@ def test_given_a_ringing_call_when_rebuilt_then_its_old_leg_is_to_be_cancelled(
     store: QueueStore,
 ) -> None:
     policy, _, _ = build_policy(store, at(0))
-    policy.registration_changed(C1, True, at(0))
-    policy.console_status_changed(C1, ConsoleStatus.AVAILABLE, at(0))
-    store.ensure_record(vorey("k1"), "walk_in")
-    assert isinstance(policy.caller_parked(vorey("k1"), at(0))[0], Offer)
+    ready(policy, C1)
+    store.ensure_record(arrival("k1"), "walk_in")
+    assert isinstance(policy.caller_parked(arrival("k1"), at(0))[0], Offer)
     store.sync(policy, {"k1": "leg-1"})
     again, legs, cancel = build_policy(QueueStore(store.db), at(3))
     assert cancel == [CancelOffer("k1", C1)] and legs == {"k1": "leg-1"}
@@ -80,8 +64,8 @@ def test_given_a_ringing_call_when_rebuilt_then_its_old_leg_is_to_be_cancelled(
 
 def test_given_entries_when_calls_end_then_their_rows_go(store: QueueStore) -> None:
     policy, _, _ = build_policy(store, at(0))
-    store.ensure_record(vorey("k1"), "walk_in")
-    policy.caller_parked(vorey("k1"), at(0))
+    store.ensure_record(arrival("k1"), "walk_in")
+    policy.caller_parked(arrival("k1"), at(0))
     store.sync(policy, {})
     policy.caller_hung_up("k1", at(4))
     store.sync(policy, {})
@@ -90,7 +74,7 @@ def test_given_entries_when_calls_end_then_their_rows_go(store: QueueStore) -> N
 
 
 def test_record_updates_fill_the_call_record(store: QueueStore) -> None:
-    store.ensure_record(vorey("k1", booked=C1), "appointment")
+    store.ensure_record(arrival("k1", booked=C1), "appointment")
     store.apply(
         [
             RecordUpdate("k1", counsellor=C1, offered_at=at(1)),
@@ -108,8 +92,8 @@ def test_record_updates_fill_the_call_record(store: QueueStore) -> None:
 
 
 def test_a_record_is_written_once_even_if_parked_twice(store: QueueStore) -> None:
-    store.ensure_record(vorey("k1"), "walk_in")
-    store.ensure_record(vorey("k1", 30), "walk_in")
+    store.ensure_record(arrival("k1"), "walk_in")
+    store.ensure_record(arrival("k1", 30), "walk_in")
     with store.db.sessions() as session:
         assert session.get(CallRecord, "k1").pressed_at == at(0)  # type: ignore[union-attr]
 
@@ -123,10 +107,9 @@ def test_console_status_and_last_call_reach_the_rebuilt_policy(store: QueueStore
     set_console_status(store.db, C2, ConsoleStatus.PAUSED, at(0))
     policy, _, _ = build_policy(store, at(0))
     assert policy.counsellors[C2].console is ConsoleStatus.PAUSED
-    policy.registration_changed(C1, True, at(0))
-    policy.console_status_changed(C1, ConsoleStatus.AVAILABLE, at(0))
-    store.ensure_record(vorey("k1"), "walk_in")
-    policy.caller_parked(vorey("k1"), at(0))
+    ready(policy, C1)
+    store.ensure_record(arrival("k1"), "walk_in")
+    policy.caller_parked(arrival("k1"), at(0))
     policy.offer_answered("k1", C1, at(1))
     policy.counsellor_call_ended(C1, at(61))
     store.sync(policy, {})
