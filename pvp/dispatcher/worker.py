@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -145,7 +146,7 @@ class DispatchWorker:
     # ---------------------------------------------------------- public inputs
 
     def set_console_status(self, counsellor_id: str, status: ConsoleStatus) -> None:
-        self._step(lambda now: self.policy.console_status_changed(counsellor_id, status, now))
+        self._step(partial(self.policy.console_status_changed, counsellor_id, status))
 
     def overview(self) -> dict[str, Any]:
         from pvp.dispatcher.views import overview
@@ -185,14 +186,10 @@ class DispatchWorker:
             counsellor = self.policy.counsellors.get(state.counsellor_id)
             if counsellor is not None and str(counsellor.console) != state.console_status:
                 status = ConsoleStatus(state.console_status)
-                self._step(
-                    lambda now, c=state.counsellor_id, s=status: self.policy.console_status_changed(
-                        c, s, now
-                    )
-                )
+                self._step(partial(self.policy.console_status_changed, state.counsellor_id, status))
 
     def _registration_changed(self, user: str, registered: bool) -> None:
-        self._step(lambda now: self.policy.registration_changed(user, registered, now))
+        self._step(partial(self.policy.registration_changed, user, registered))
 
     def _on_event(self, event: Event) -> None:
         if event.subclass in ("sofia::register", "sofia::unregister", "sofia::expire"):
@@ -360,14 +357,10 @@ class DispatchWorker:
             self.tracker.resync(self.esl.api("show registrations as json"))
             for counsellor in list(self.policy.counsellors):
                 registered = self.tracker.is_registered(counsellor)
-                self._step(
-                    lambda now, c=counsellor, r=registered: self.policy.registration_changed(
-                        c, r, now
-                    )
-                )
+                self._step(partial(self.policy.registration_changed, counsellor, registered))
             with self._lock:
-                for leg in self._stale_legs:
-                    self._bgapi(f"uuid_kill {leg} ORIGINATOR_CANCEL")
+                for stale in self._stale_legs:
+                    self._bgapi(f"uuid_kill {stale} ORIGINATOR_CANCEL")
                 self._stale_legs = []
                 for call in list(self.policy.calls.values()):
                     if not self._exists(call.id):
@@ -377,8 +370,8 @@ class DispatchWorker:
                         leg = self._talk_legs.get(call.id)
                         if leg is not None and not self._exists(leg):
                             self._on_hangup(leg, "")
-                for leg in [leg for leg in self._offer_legs.values() if not self._exists(leg)]:
-                    self._on_hangup(leg, "LOSE_RACE")
+                for offer in [o for o in self._offer_legs.values() if not self._exists(o)]:
+                    self._on_hangup(offer, "LOSE_RACE")
             # Callers parked while no dispatcher listened (best effort: the core database).
             for row in _rows(self.esl.api("show channels as json")):
                 if row.get("application") == "park":
