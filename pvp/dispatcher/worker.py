@@ -239,9 +239,13 @@ class DispatchWorker:
             log.error("call %s: cannot be queued (%s); hung up", call_id, exc.__class__.__name__)
             self._bgapi(f"uuid_kill {call_id} NORMAL_TEMPORARY_FAILURE")
             return
-        self._kiosks[call_id] = arrival.kiosk
         self._bgapi(f"uuid_broadcast {call_id} endless_playback::{self.waiting_sound} aleg")
-        self._step(lambda now: self.policy.caller_parked(arrival, now))
+        self._step(partial(self._admit, arrival))
+
+    def _admit(self, arrival: Arrival, now: datetime) -> list[Command]:
+        # Under the step's lock: a tick in between would forget a kiosk not yet queued.
+        self._kiosks[arrival.call] = arrival.kiosk
+        return self.policy.caller_parked(arrival, now)
 
     def _on_answer(self, leg: str) -> None:
         owner = self._leg_owner.get(leg)
@@ -389,10 +393,9 @@ class DispatchWorker:
         """A caller parked while PVP was away: queue it as if its park had just come."""
         if not channel or channel in self.policy.calls or channel in self._leg_owner:
             return
-        dump = self.esl.api(f"uuid_dump {channel} json")
-        try:
-            variables = json.loads(dump)
-        except ValueError:
+        try:  # the channel list lags: the channel may be gone already
+            variables = json.loads(self.esl.api(f"uuid_dump {channel} json"))
+        except (ESLError, ValueError):
             return
         if not variables.get("variable_pvp_queue") or variables.get("variable_pvp_offer_for"):
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import IO
@@ -10,6 +11,19 @@ from typing import IO
 from ._minimal_fs import free_port
 
 MODULES = Path("/usr/lib/baresip/modules")
+
+
+def free_port_pair() -> int:
+    """A port P with P+1 free too: baresip opens SIP/TLS on the port after its UDP/TCP one."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no pair of free ports for baresip")
 
 
 def baresip_binary() -> str | None:
@@ -22,7 +36,7 @@ class Baresip:
         root.mkdir(parents=True, exist_ok=True)
         (root / "config").write_text(
             "poll_method epoll\n"
-            f"sip_listen 127.0.0.1:{free_port()}\n"
+            f"sip_listen 127.0.0.1:{free_port_pair()}\n"
             "net_interface 127.0.0.1\n"  # NOTES.md: `lo` fails, the address works
             f"module_path {MODULES}\n"
             "module g711.so\n"
