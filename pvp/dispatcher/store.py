@@ -211,29 +211,33 @@ class QueueStore:
                 session.execute(delete(QueueEntry).where(QueueEntry.call_id.in_(gone)))
             for row in changed.values():
                 session.merge(QueueEntry(**row))
-            for counsellor_id, (registered, console, ended) in moved.items():
-                self._write_counsellor(session, counsellor_id, registered, console, ended)
+            for counsellor_id, new in moved.items():
+                self._write_counsellor(
+                    session, counsellor_id, self._counsellors.get(counsellor_id), new
+                )
         self._entries, self._counsellors = entries, counsellors
-
-    def forget_written(self) -> None:
-        """After a rebuild: compare against the database as read, not the old process."""
-        self._entries.clear()
-        self._counsellors.clear()
 
     @staticmethod
     def _write_counsellor(
         session: Session,
         counsellor_id: str,
-        registered: bool,
-        console: str,
-        last_call_ended_at: datetime | None,
+        old: tuple[bool, str, datetime | None] | None,
+        new: tuple[bool, str, datetime | None],
     ) -> None:
+        """Only the fields this process changed: ``pvp counsellor status`` in another process
+        writes the console status too, and must not be overwritten with a stale value."""
         state = session.get(CounsellorState, counsellor_id)
         if state is None:
             state = CounsellorState(counsellor_id=counsellor_id)
             session.add(state)
-        state.registered, state.console_status = registered, console
-        state.last_call_ended_at = last_call_ended_at
+            old = None
+        registered, console, ended = new
+        if old is None or old[0] != registered:
+            state.registered = registered
+        if old is None or old[1] != console:
+            state.console_status = console
+        if old is None or old[2] != ended:
+            state.last_call_ended_at = ended
 
 
 def set_console_status(

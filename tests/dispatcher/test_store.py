@@ -117,3 +117,17 @@ def test_console_status_and_last_call_reach_the_rebuilt_policy(store: QueueStore
     assert again.counsellors[C1].activity is Activity.WRAP_UP  # 90 s wrap-up from 61 s
     assert again.counsellors[C1].wrap_up_until == at(61) + timedelta(seconds=90)
     assert again.counsellors[C1].registered
+
+
+def test_given_a_status_set_elsewhere_when_the_dispatcher_writes_then_it_is_not_undone(
+    store: QueueStore,
+) -> None:
+    policy, _, _ = build_policy(store, at(0))
+    policy.registration_changed(C1, True, at(0))
+    store.sync(policy, {})
+    set_console_status(store.db, C1, ConsoleStatus.AVAILABLE, at(1))  # `pvp counsellor status`
+    policy.registration_changed(C1, False, at(2))  # the dispatcher has not polled it yet
+    store.sync(policy, {})
+    again, _, _ = build_policy(QueueStore(store.db), at(3))
+    assert again.counsellors[C1].console is ConsoleStatus.AVAILABLE
+    assert not again.counsellors[C1].registered
