@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import update
 
+from pvp.config import Settings
 from pvp.db import Database
 from pvp.dispatcher.notifier import RecordingNotifier
 from pvp.dispatcher.state import Activity, CallState
-from pvp.dispatcher.worker import EVENTS, DispatchWorker
+from pvp.dispatcher.worker import EVENTS, DispatchWorker, start_dispatcher
 from pvp.freeswitch.esl import Backoff, ESLClient
 from pvp.freeswitch.eslframe import Event
 from pvp.model import CallRecord, ConsoleStatus, ExpertQueue
@@ -53,18 +54,19 @@ def client_for(switch: MinimalSwitch, events: tuple[str, ...] = ()) -> ESLClient
 
 @pytest.fixture
 def esl(freeswitch: MinimalSwitch) -> Iterator[ESLClient]:
-    client = client_for(freeswitch, ("CHANNEL_PARK",))
+    client = client_for(freeswitch, ("CHANNEL_PARK", "PLAYBACK_START"))
     client.start()
     assert client.wait_connected(10)
     yield client
     client.stop()
 
 
-def park_caller(esl: ESLClient, kiosk: str = "kiosk-vorey-1") -> str:
+def park_caller(esl: ESLClient, kiosk: str = "kiosk-vorey-1", booked: str = "") -> str:
     """What the PVP dialplan does to a kiosk's press of MSA at Vorey: answer and park."""
     call = str(uuid.uuid4())
+    mode = f"appointment,pvp_counsellor={booked}" if booked else "walk_in"
     variables = (
-        f"origination_uuid={call},pvp_queue=msa-43,pvp_mode=walk_in,pvp_kiosk={kiosk},"
+        f"origination_uuid={call},pvp_queue=msa-43,pvp_mode={mode},pvp_kiosk={kiosk},"
         "pvp_site=vorey,pvp_service=msa"
     )
     assert esl.bgapi(f"originate {{{variables}}}loopback/citizen/pvp-test &park()").result(10)
@@ -225,7 +227,13 @@ def test_given_a_ringing_offer_when_the_caller_hangs_up_then_nobody_is_left_ring
 ) -> None:
     worker = rig.start()
     rig.ready(C1)
+    sounds: list[Event] = []
+    esl.on("PLAYBACK_START", sounds.append)
     call = park_caller(esl)
+    # While parked the caller hears the waiting chime.
+    assert eventually(
+        lambda: any(e.uuid == call and "tone_stream" in e.get("Playback-File-Path") for e in sounds)
+    )
     assert eventually(lambda: worker._offer_legs.get(call))
     leg = worker._offer_legs[call]
     assert eventually(lambda: alive(esl, leg))
@@ -284,3 +292,35 @@ def test_given_a_counsellor_paused_when_another_process_makes_them_available_the
     worker.esl.on("CHANNEL_HANGUP_COMPLETE", lambda e: e.uuid == call and done.set())
     esl.api(f"uuid_kill {call}")
     assert done.wait(10)
+
+
+def test_given_a_booked_citizen_when_another_counsellor_is_idle_then_theirs_is_rung(
+    rig: Rig, esl: ESLClient
+) -> None:
+    rig.phones[C1] = "answer"
+    worker = rig.start()
+    rig.ready(C1, C2)
+    call = park_caller(esl, booked=C2)
+    assert eventually(
+        lambda: call in worker.policy.calls and worker.policy.calls[call].state is CallState.TALKING
+    )
+    assert rig.dialled == [C2]
+    assert worker.policy.counsellors[C1].activity is Activity.IDLE
+    record = rig.record(call)
+    assert record is not None and (record.mode, record.counsellor_id) == ("appointment", C2)
+    esl.api(f"uuid_kill {call}")
+    assert eventually(lambda: (rig.record(call) or record).outcome == "served")
+
+
+def test_the_served_control_plane_connects_with_its_configuration(
+    freeswitch: MinimalSwitch, db: Database, settings: Settings
+) -> None:
+    configured = settings.model_copy(
+        update={"esl_port": freeswitch.esl_port, "esl_password": freeswitch.password}
+    )
+    worker = start_dispatcher(configured, db)
+    try:
+        assert worker.reconciled.wait(15)
+        assert worker.esl.connected and worker.esl.api("status").startswith("UP ")
+    finally:
+        worker.stop()
