@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +14,7 @@ import click
 from pvp import appointments, inventory
 from pvp.config import Settings, load_settings
 from pvp.db import Database
-from pvp.model import AppointmentStatus
+from pvp.model import AppointmentStatus, ConsoleStatus
 from pvp.plan import PlanError, load_plan
 from pvp.plan_view import load_routing_plan
 from pvp.provisioning import apply_plan, rotate_secret
@@ -264,6 +264,27 @@ def freeswitch_render(ctx: Context, out: Path, test_certs: bool) -> None:
     if test_certs:
         write_test_certs(out / "certs", [ctx.settings.sip_host, ctx.settings.sip_domain])
         click.echo(f"test certificates written to {out / 'certs'} (start FreeSWITCH with -certs)")
+
+
+@main.group()
+def counsellor() -> None:
+    """Counsellors' presence for the expert-queue dispatcher."""
+
+
+@counsellor.command("status")
+@click.argument("counsellor_id")
+@click.argument("status", type=click.Choice([s.value for s in ConsoleStatus]))
+@pass_ctx
+def counsellor_status(ctx: Context, counsellor_id: str, status: str) -> None:
+    """Set a counsellor's console status: available, paused or offline."""
+    from pvp.dispatcher.store import UnknownCounsellor, set_console_status
+
+    try:
+        set_console_status(ctx.db, counsellor_id, ConsoleStatus(status), datetime.now(UTC))
+    except UnknownCounsellor:
+        raise Refused(f"conseiller inconnu : {counsellor_id}") from None
+    french = {"available": "disponible", "paused": "en pause", "offline": "hors ligne"}
+    click.echo(f"{counsellor_id} : {french[status]}")
 
 
 @main.command("serve")

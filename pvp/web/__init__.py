@@ -28,11 +28,13 @@ def create_app(
     app.extensions["pvp.clock"] = clock = clock or clock_from_settings(settings)
     app.extensions["pvp.plans"] = PlanCache(db, settings, clock)
 
+    from pvp.dispatcher.http import dispatcher
     from pvp.freeswitch.xml_curl import xml_curl
     from pvp.web.api import api
 
     app.register_blueprint(api)
     app.register_blueprint(xml_curl)
+    app.register_blueprint(dispatcher)
 
     from pvp.panel import init_panel
 

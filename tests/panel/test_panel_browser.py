@@ -19,15 +19,27 @@ from pvp.db import Database
 from pvp.model import CounsellorState, OpeningWindow, RouteRule
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} "
-                "(apt-get install chromium; see packages.debian)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="browser tests need the playwright Python package")
+    pytest.skip(
+        f"browser tests need Debian's chromium at {CHROMIUM} "
+        "(apt-get install chromium; see packages.debian)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need the playwright Python package"
+)
 
 
 @pytest.fixture
@@ -70,10 +82,12 @@ def test_an_admin_edits_a_route_window_and_the_preview_changes(
     assert page.get_attribute("#decision", "data-kind") == "appointment_required"
     _shot(page, "admin-preview-before")
     with pdb.sessions() as session:
-        route = session.scalars(select(RouteRule).where(
-            RouteRule.site_id == "vorey", RouteRule.service_code == "anpe")).one()
-        window = session.scalars(select(OpeningWindow).where(
-            OpeningWindow.route_id == route.id)).one()
+        route = session.scalars(
+            select(RouteRule).where(RouteRule.site_id == "vorey", RouteRule.service_code == "anpe")
+        ).one()
+        window = session.scalars(
+            select(OpeningWindow).where(OpeningWindow.route_id == route.id)
+        ).one()
     page.goto(f"{live}/admin/windows/{window.id}/edit")
     page.select_option("#mode", "walk_in")
     page.fill("#end_time", "11:30")
