@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 
 from pvp.db import Database
 from pvp.dispatcher.store import QueueStore, UnknownCounsellor, build_policy, set_console_status
 from pvp.dispatcher.views import overview
 from pvp.dispatcher.worker import DispatchWorker, utc_now
-from pvp.model import ConsoleStatus
+from pvp.model import ConsoleStatus, Counsellor, Role
+from pvp.web.access import allow
 from pvp.web.api import bad_request
 
 dispatcher = Blueprint("dispatcher", __name__, url_prefix="/api/v1")
@@ -31,8 +32,26 @@ def _worker() -> DispatchWorker | None:
     return current_app.extensions.get("pvp.dispatcher")
 
 
+STAFF = frozenset({Role.REGION_ADMIN, Role.SERVICE_MANAGER, Role.COUNSELLOR})
+
+
+def _may_set(counsellor_id: str) -> bool:
+    """A counsellor sets their own status; a manager those of their service; the admin any."""
+    person = g.person
+    if person.role == Role.REGION_ADMIN:
+        return True
+    if person.role == Role.COUNSELLOR:
+        return bool(person.scope == counsellor_id)
+    with _db().sessions() as session:
+        counsellor = session.get(Counsellor, counsellor_id)
+        return counsellor is None or counsellor.agency.service_code == person.scope
+
+
 @dispatcher.post("/counsellors/<counsellor_id>/status")
+@allow(STAFF)
 def counsellor_status(counsellor_id: str) -> Any:
+    if not _may_set(counsellor_id):
+        abort(403, description="vous ne pouvez changer que votre propre statut")
     body = request.get_json(silent=True)
     status = body.get("status") if isinstance(body, dict) else None
     if status not in STATUSES:
@@ -48,6 +67,7 @@ def counsellor_status(counsellor_id: str) -> Any:
 
 
 @dispatcher.get("/queues")
+@allow(STAFF)
 def queues() -> Any:
     worker = _worker()
     if worker is not None:

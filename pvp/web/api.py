@@ -13,10 +13,10 @@ from pvp import health, inventory
 from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.model import Kiosk
 from pvp.plan_view import PlanCache
 from pvp.routing import RoutingError, decide
 from pvp.timeparse import parse_instant
+from pvp.web.access import allow, kiosk_ha1
 from pvp.web.device_auth import digest_required
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -56,12 +56,14 @@ def health_check() -> Any:
 
 
 @api.get("/kiosks")
+@allow()
 def kiosk_list() -> Any:
     with _db().sessions() as session:
         return jsonify(inventory.kiosks(session))
 
 
 @api.get("/route")
+@allow(kiosks=True)
 def route() -> Any:
     for name in ("kiosk", "service"):
         if not request.args.get(name):
@@ -79,6 +81,7 @@ def route() -> Any:
 
 
 @api.get("/kiosks/<kiosk_id>/availability")
+@allow(kiosks=True, own_kiosk_arg="kiosk_id")
 def availability(kiosk_id: str) -> Any:
     """Every button of a kiosk with its decision now: what the idle screen shows."""
     try:
@@ -98,14 +101,8 @@ def availability(kiosk_id: str) -> Any:
     )
 
 
-def _kiosk_ha1(user: str) -> str | None:
-    with _db().sessions() as session:
-        kiosk = session.get(Kiosk, user)
-        return kiosk.a1_hash if kiosk else None
-
-
 @api.post("/kiosks/<kiosk_id>/heartbeat")
-@digest_required(_kiosk_ha1)
+@digest_required(kiosk_ha1)
 def heartbeat(kiosk_id: str) -> Any:
     """A kiosk's health report; a kiosk may report only for itself."""
     if g.device != kiosk_id:

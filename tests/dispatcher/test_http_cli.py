@@ -17,8 +17,47 @@ from .helpers import arrival, at
 
 
 @pytest.fixture
-def client(db: Database, settings: Settings) -> FlaskClient:
-    return create_app(settings, db, {"TESTING": True}).test_client()
+def app(db: Database, settings: Settings):
+    return create_app(settings, db, {"TESTING": True, "SESSION_COOKIE_SECURE": False})
+
+
+@pytest.fixture
+def client(app, sign_in) -> FlaskClient:
+    return sign_in(app.test_client())
+
+
+def test_status_needs_a_signed_in_person_and_the_csrf_token(app, sign_in, db: Database) -> None:
+    url = "/api/v1/counsellors/msa-43-c1/status"
+    assert app.test_client().post(url, json={"status": "available"}).status_code == 401
+    no_token = sign_in(app.test_client())
+    del no_token.environ_base["HTTP_X_CSRFTOKEN"]
+    assert no_token.post(url, json={"status": "available"}).status_code == 400
+    assert console_of(db, "msa-43-c1") is None
+
+
+def test_a_counsellor_sets_only_their_own_status(app, sign_in, db: Database) -> None:
+    herself = sign_in(app.test_client(), "counsellor", "msa-43-c1")
+    assert (
+        herself.post(
+            "/api/v1/counsellors/msa-43-c1/status", json={"status": "available"}
+        ).status_code
+        == 200
+    )
+    assert (
+        herself.post(
+            "/api/v1/counsellors/msa-43-c2/status", json={"status": "available"}
+        ).status_code
+        == 403
+    )
+    other_service = sign_in(app.test_client(), "service_manager", "caf")
+    assert (
+        other_service.post(
+            "/api/v1/counsellors/msa-43-c2/status", json={"status": "paused"}
+        ).status_code
+        == 403
+    )
+    assert console_of(db, "msa-43-c1") == "available"
+    assert console_of(db, "msa-43-c2") is None
 
 
 def console_of(db: Database, counsellor: str) -> str | None:

@@ -4,8 +4,6 @@ counsellor's status reaches the dispatcher's table. Screenshots go to ``test-art
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,9 +105,11 @@ def test_a_manager_books_and_the_routing_goes_to_that_counsellor(
     page = browser_page
     day = next_open_day(3).isoformat()
     query = f"{live}/api/v1/route?kiosk=kiosk-vorey-1&service=anpe&at={day}T09:40"
-    before = json.load(urllib.request.urlopen(query))  # noqa: S310 - our own loopback server
-    assert before["decision"] == "appointment_required"
+    # The API answers only people signed in (or kiosks): ask with the browser's own session.
+    assert page.request.get(query).status == 401
     _sign_in(page, live, "gestion-anpe")
+    before = page.request.get(query).json()
+    assert before["decision"] == "appointment_required"
     page.select_option("#site", "vorey")
     page.select_option("#counsellor", "anpe-le-puy-c2")
     page.fill("#start", f"{day}T09:30")
@@ -119,7 +119,7 @@ def test_a_manager_books_and_the_routing_goes_to_that_counsellor(
     page.wait_for_load_state()
     assert "réservé" in page.inner_text("main")
     _shot(page, "manager-booked")
-    after = json.load(urllib.request.urlopen(query))  # noqa: S310
+    after = page.request.get(query).json()
     assert after["decision"] == "appointment" and after["counsellor"] == "anpe-le-puy-c2"
 
 
