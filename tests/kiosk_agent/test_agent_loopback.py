@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from evdev import InputEvent, ecodes
 from kiosk.audio import read_mono, rms, segment, zero_crossing_frequency
