@@ -156,12 +156,16 @@ class AgentConfig:
             mediaenc=MediaEncryption.SRTP_MANDATORY,
             outbound_proxy=f"sip:127.0.0.1:{ports['tunnel']};transport=tcp",
         )
+        video = {"source": "v4l2,/dev/video0", "display": "sdl,nil"}
+        video.update(bundle.get("agent", {}).get("video", {}))
         engine = BaresipConfig(
             account,
             ctrl_port=ports["ctrl"],
             sip_port=ports["sip"],
             audio_source=speaker.source,
             audio_player=speaker.player,
+            video_source=MediaDevice.parse(video["source"]),
+            video_display=MediaDevice.parse(video["display"]),
         )
         switch_name = sip.get("server_name") or sip["registrar_host"]
         return cls(

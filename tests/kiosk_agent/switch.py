@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import secrets
 import ssl
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -43,6 +44,8 @@ class SwitchStandIn:
     raw: bytearray = field(default_factory=bytearray)  # every byte received in clear
     registers: list[str] = field(default_factory=list)  # Contact of each accepted REGISTER
     messages: list[Received] = field(default_factory=list)
+    invites: list[tuple[float, bytes]] = field(default_factory=list)  # (monotonic, INVITE)
+    invite_arrivals: list[float] = field(default_factory=list)  # every INVITE, challenged too
     handshakes_failed: int = 0
     _writers: dict[str, asyncio.StreamWriter] = field(default_factory=dict)
     _pending: dict[str, asyncio.Future[SipResponse]] = field(default_factory=dict)
@@ -135,8 +138,17 @@ class SwitchStandIn:
             if future is not None and not future.done() and message.status_code >= 200:
                 future.set_result(message)
             return None
+        if message.method == "ACK":
+            return None
         if message.method == "REGISTER":
             return self._register(message, writer)
+        if message.method == "INVITE":
+            self.invite_arrivals.append(time.monotonic())
+            # Challenged like FreeSWITCH, then refused: the tests only time and inspect it.
+            if self._authenticated(message, writer, proxy=True) is not None:
+                self.invites.append((time.monotonic(), bytes(message)))
+                writer.write(bytes(response_to(message, 486, "Busy Here")))
+            return None
         if message.method == "MESSAGE":
             user = self._authenticated(message, writer, proxy=True)
             if user is not None:
