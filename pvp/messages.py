@@ -87,14 +87,7 @@ def encode_answer(answer: Answer) -> str:
 
 
 def _load(body: str | bytes, kind: str) -> dict[str, Any]:
-    if len(body) > MAX_BODY:
-        raise MessageError("message trop long")
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MessageError("message illisible (JSON invalide)") from None
-    if not isinstance(value, dict):
-        raise MessageError("message illisible (un objet JSON est attendu)")
+    value = _load_untyped(body)
     ident = value.get("id")
     ident = ident if isinstance(ident, str) and ID_RE.match(ident) else None
     if value.get("v") != VERSION:

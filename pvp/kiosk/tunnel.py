@@ -15,11 +15,10 @@ import contextlib
 import ipaddress
 import logging
 import shutil
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from pvp.kiosk.baresip.process import _die_with_parent
+from pvp.kiosk.baresip.process import _die_with_parent, terminate
 
 log = logging.getLogger("pvp.kiosk.tunnel")
 
@@ -118,15 +117,7 @@ class Tunnel:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
             self._supervisor = None
-        process = self._process
-        if process is not None and process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(3):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await terminate(self._process, 3.0)
 
     async def _spawn(self) -> None:
         binary = find_stunnel()

@@ -40,6 +40,20 @@ class InvalidStateError(BaresipError):
     """The process object cannot do that in its current state."""
 
 
+async def terminate(process: asyncio.subprocess.Process | None, timeout: float) -> None:
+    """SIGTERM a child (it may say goodbye: baresip unregisters), SIGKILL if it lingers."""
+    if process is None or process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        async with asyncio.timeout(timeout):
+            await process.wait()
+    except TimeoutError:
+        log.warning("pid %s ignored SIGTERM for %s s; killing it", process.pid, timeout)
+        process.kill()
+        await process.wait()
+
+
 def _die_with_parent() -> None:
     # Runs in the child before exec: if the agent is killed outright, baresip gets
     # SIGTERM instead of living on as an orphan that still holds the kiosk's ports.
@@ -184,17 +198,7 @@ class BaresipProcess:
             self._set_state(ProcessState.RUNNING)
 
     async def _terminate(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(self.stop_timeout):
-                await process.wait()
-        except TimeoutError:
-            log.warning("baresip ignored SIGTERM for %s s; killing it", self.stop_timeout)
-            process.kill()
-            await process.wait()
+        await terminate(self._process, self.stop_timeout)
 
     def _rotate_log(self) -> None:
         with contextlib.suppress(FileNotFoundError):
