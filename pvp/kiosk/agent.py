@@ -14,6 +14,7 @@ device switches) run one after another in the order the machine asked for them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import signal
@@ -390,7 +391,7 @@ class KioskAgent:
 
     def _status_command(self, command: Command, reply: Reply) -> None:
         try:
-            view = View(command.args.get("state"))
+            view = View(str(command.args.get("state")))
         except ValueError:
             reply(Answer(command.id, Status.FAILED, f"état inconnu : {command.args.get('state')}"))
             return
@@ -438,12 +439,12 @@ class KioskAgent:
                     self.screen.set_notice(text)
                 case Dial(service):
                     uri = self.config.service_uri.format(service=service, domain=self.config.domain)
-                    self._engine_job(lambda uri=uri: self._dial(uri))
+                    self._engine_job(functools.partial(self._dial, uri))
                 case HangUpCall():
                     self._engine_job(self.controller.hangup)
                 case UseAudio(handset):
                     pair = self.config.handset if handset else self.config.speaker
-                    self._engine_job(lambda pair=pair: self._use_audio(pair))
+                    self._engine_job(functools.partial(self._use_audio, pair))
                 case TellCounsellor(private):
                     self._tell_counsellor(private)
                 case StartNoticeTimer(token, seconds):

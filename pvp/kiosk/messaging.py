@@ -228,9 +228,9 @@ class MessagingEndpoint:
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    if not task.cancelled() and (exc := task.exception()) is not None:
-                        log.warning("switch connection ends: %s", exc)
-                        self.last_error = str(exc)
+                    if not task.cancelled() and (error := task.exception()) is not None:
+                        log.warning("switch connection ends: %s", error)
+                        self.last_error = str(error)
                         if self._state is RegistrationState.FAILED:
                             delay = self.config.reconnect_max
             finally:
