@@ -152,10 +152,11 @@ class AgentConfig:
             user=sip["user"],
             domain=sip["domain"],
             password=sip["password"],
-            transport=Transport.TCP,
+            # TLS to the local end of the tunnel (see pvp/kiosk/tunnel.py for why not TCP).
+            transport=Transport.TLS,
             # "srtp" (optional) is not offered: a kiosk's media is always encrypted.
             mediaenc=MediaEncryption.SRTP_MANDATORY,
-            outbound_proxy=f"sip:127.0.0.1:{ports['tunnel']};transport=tcp",
+            outbound_proxy=f"sip:127.0.0.1:{ports['tunnel']};transport=tls",
         )
         video = {"source": "v4l2,/dev/video0", "display": "sdl,nil"}
         video.update(bundle.get("agent", {}).get("video", {}))

@@ -2,27 +2,43 @@
 
 baresip 1.0 does not check the switch's certificate (NOTES.md): whoever answers on the
 switch's address would get its SIP signalling, digest answers and SRTP keys. So baresip
-speaks plain SIP over TCP to a local stunnel on 127.0.0.1, and stunnel speaks TLS to the
-switch, refusing any certificate that does not chain to the bundle's CA (``verifyChain``)
-and name the switch (``checkHost`` / ``checkIP``). If the check fails, stunnel closes the
-local connection: nothing baresip wrote ever leaves the kiosk.
+speaks to a local stunnel on 127.0.0.1, and stunnel speaks TLS to the switch, refusing any
+certificate that does not chain to the bundle's CA (``verifyChain``) and name the switch
+(``checkHost`` / ``checkIP``). If the check fails, stunnel closes the local connection:
+nothing baresip wrote ever leaves the kiosk.
+
+baresip still speaks TLS to the local end (with a throw-away certificate, which it does not
+check anyway), because FreeSWITCH's SIP stack drops any request whose top Via names another
+transport than the connection it came on (sofia-sip ``agent_check_request_via``: "Via check:
+invalid transport"): a ``Via: SIP/2.0/TCP`` arriving over TLS is never answered. So the
+tunnel is two stunnel services joined by a Unix socket in its private directory:
+
+    baresip ─TLS─► [local] 127.0.0.1:PORT ─► tunnel.sock ─► [switch] ─TLS, verified─► switch
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import ipaddress
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from pvp.kiosk.baresip.process import _die_with_parent, terminate
 
 log = logging.getLogger("pvp.kiosk.tunnel")
 
 READY_LINE = b"Configuration successful"
+LOCAL_CERT, LOCAL_KEY, SOCKET = "local-cert.pem", "local-key.pem", "tunnel.sock"
 
 
 class TunnelError(Exception):
@@ -37,7 +53,7 @@ class TunnelConfig:
     ca_file: Path
     switch_name: str  # the name (or address) the switch's certificate must carry
 
-    def text(self) -> str:
+    def text(self, directory: Path) -> str:
         try:
             ipaddress.ip_address(self.switch_name)
             check = f"checkIP = {self.switch_name}"
@@ -54,20 +70,51 @@ class TunnelConfig:
                 "syslog = no",
                 "debug = notice",
                 "",
-                "[sip]",
-                "client = yes",
+                "[local]",
                 f"accept = 127.0.0.1:{self.accept_port}",
+                f"cert = {directory / LOCAL_CERT}",
+                f"key = {directory / LOCAL_KEY}",
+                f"connect = {directory / SOCKET}",
+                "socket = l:TCP_NODELAY=1",
+                "",
+                "[switch]",
+                "client = yes",
+                f"accept = {directory / SOCKET}",
                 f"connect = {self.switch_host}:{self.switch_port}",
                 "verifyChain = yes",
                 f"CAfile = {self.ca_file}",
                 check,
                 "sslVersionMin = TLSv1.2",
                 # SIP is small messages: do not let Nagle hold an INVITE back.
-                "socket = l:TCP_NODELAY=1",
                 "socket = r:TCP_NODELAY=1",
                 "",
             ]
         )
+
+
+def write_local_identity(directory: Path) -> None:
+    """A fresh self-signed certificate for baresip's TLS to the local end (never trusted by
+    anyone: baresip does not check it, and it is worth nothing beyond 127.0.0.1)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(directory / LOCAL_KEY, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    (directory / LOCAL_CERT).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def find_stunnel() -> str | None:
@@ -107,7 +154,10 @@ class Tunnel:
 
     async def start(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.conf_path.write_text(self.config.text())
+        self.directory.chmod(0o700)
+        write_local_identity(self.directory)
+        (self.directory / SOCKET).unlink(missing_ok=True)
+        self.conf_path.write_text(self.config.text(self.directory))
         await self._spawn()
         self._supervisor = asyncio.create_task(self._supervise(), name="stunnel-supervisor")
 

@@ -28,13 +28,14 @@ def test_a_provisioned_bundle_gives_tunnel_messaging_and_devices(
 
     account = cfg.engine.account
     assert not account.registers, "baresip leaves the registration to the messaging endpoint"
-    assert account.transport is Transport.TCP
+    assert account.transport is Transport.TLS
     assert account.mediaenc is MediaEncryption.SRTP_MANDATORY
-    assert account.outbound() == "sip:127.0.0.1:5062;transport=tcp"
+    assert account.outbound() == "sip:127.0.0.1:5062;transport=tls"
     assert cfg.tunnel is not None and cfg.tunnel.accept_port == 5062
     assert (cfg.tunnel.switch_host, cfg.tunnel.switch_port) == (settings.sip_host, 5061)
     assert cfg.tunnel.ca_file == tmp_path / "bundle" / "ca.pem"
-    assert "verifyChain = yes" in cfg.tunnel.text()
+    text = cfg.tunnel.text(tmp_path / "tunnel")
+    assert "verifyChain = yes" in text and f"checkIP = {settings.sip_host}" in text
     assert cfg.messaging is not None and cfg.messaging.password == bundle["sip"]["password"]
     assert cfg.handset.player == MediaDevice("alsa", "handset")
     assert cfg.speaker.source == MediaDevice("alsa", "default")

@@ -71,7 +71,7 @@ def kiosk_account(stunnel_port: int) -> SipAccount:
         password="s3cret",
         registrar_host="127.0.0.1",
         registrar_port=stunnel_port,
-        transport=Transport.TCP,
+        transport=Transport.TLS,
         mediaenc=MediaEncryption.SRTP_MANDATORY,
         register_interval=60,
     )
