@@ -235,6 +235,37 @@ def appointment_cancel(ctx: Context, appointment_id: int) -> None:
     click.echo(f"rendez-vous n°{appointment_id} annulé")
 
 
+@main.group()
+def freeswitch() -> None:
+    """FreeSWITCH configuration."""
+
+
+@freeswitch.command("render")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--test-certs",
+    is_flag=True,
+    help="Also write a self-signed CA and server "
+    "certificate into OUT/certs (tests and demos; a site installs its own).",
+)
+@pass_ctx
+def freeswitch_render(ctx: Context, out: Path, test_certs: bool) -> None:
+    """Write FreeSWITCH's configuration tree, with the static directory and dialplan."""
+    from pvp.clock import clock_from_settings
+    from pvp.freeswitch.certs import write_test_certs
+    from pvp.freeswitch.config import RenderError, render
+
+    today = clock_from_settings(ctx.settings).now().astimezone(ctx.tz).date()
+    try:
+        rendered = render(ctx.settings, ctx.db, out, today)
+    except RenderError as exc:
+        raise Refused(str(exc)) from None
+    click.echo(f"{len(rendered.files)} files written to {out} (fallback as of {today})")
+    if test_certs:
+        write_test_certs(out / "certs", [ctx.settings.sip_host, ctx.settings.sip_domain])
+        click.echo(f"test certificates written to {out / 'certs'} (start FreeSWITCH with -certs)")
+
+
 @main.command("serve")
 @click.option("--host", default=None, help="Listen address (default from configuration)")
 @click.option("--port", default=None, type=int)
@@ -277,6 +308,15 @@ def kiosk(bundle_dir: Path, screen_port: int | None, state_dir: Path | None) -> 
         raise Refused(f"{bundle_dir}: unusable bundle: {exc}") from None
     asyncio.run(run_agent(config))
 
+
+def _panel_commands() -> None:
+    from pvp.panel.commands import alerts, user
+
+    main.add_command(user)
+    main.add_command(alerts)
+
+
+_panel_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

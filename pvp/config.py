@@ -57,6 +57,38 @@ class Settings(BaseSettings):
     xml_curl_user: str = "freeswitch"
     xml_curl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
     xml_curl_timeout_seconds: int = 2
+    counsellor_srtp: Literal["mandatory", "optional"] = "optional"
+    # How long FreeSWITCH may keep a directory entry (a rotated secret waits this long).
+    directory_cache_ms: int = 30000
+    # What a parked caller hears while the dispatcher looks for a counsellor.
+    wait_media: str = "tone_stream://%(250,4750,523);loops=-1"
+    # How far ahead the static fallback lists dated conditions (holidays, closures).
+    static_horizon_days: int = 730
+    freeswitch_loglevel: str = "info"
+    # TEST ONLY: the control plane's clock starts at this instant (ISO 8601, local time when
+    # no offset) and runs on from there. FreeSWITCH's own clock is never faked. Keep empty.
+    fake_now: str = ""
+
+    # The panel (pvp/panel): session signing key, cookies, login throttling.
+    panel_secret_key: str = ""  # empty: a random one kept in data_dir/secrets.json
+    # Secure cookies need HTTPS; only a test on plain http://127.0.0.1 turns this off.
+    session_cookie_secure: bool = True
+    session_hours: int = 8
+    login_max_failures: int = 5  # per login or per address, within the window below
+    login_window_minutes: int = 15
+    # Supervision: when a kiosk counts as offline, and how long before a problem alerts.
+    heartbeat_offline_seconds: int = 90
+    alert_offline_minutes: int = 5
+    alert_paper_minutes: int = 10
+    alert_check_seconds: int = 30  # how often `pvp serve` looks for alerts
+    # Where alert e-mails go out (empty host: alerts are only listed in the panel).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "pvp@localhost"
+    smtp_timeout_seconds: int = 10
 
     def base_url(self) -> str:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"

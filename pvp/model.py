@@ -323,3 +323,81 @@ class KioskHeartbeat(Base):
     )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# --- The panel: accounts, audit log, login throttling, calendar feeds, supervision alerts ---
+
+
+class Role(enum.StrEnum):
+    REGION_ADMIN = "region_admin"
+    SERVICE_MANAGER = "service_manager"  # scope: a service code
+    COUNSELLOR = "counsellor"  # scope: a counsellor id
+    SITE_AGENT = "site_agent"  # scope: a site id
+
+
+class User(Base):
+    """A person who signs in to the panel; what they may see follows from role and scope."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(24))
+    scope: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One change made through the panel or the CLI: who, when, what, before and after."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # a login, or "cli"
+    action: Mapped[str] = mapped_column(String(32))  # create | update | delete | ...
+    entity: Mapped[str] = mapped_column(String(64))  # a table name
+    entity_id: Mapped[str] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class LoginFailure(Base):
+    """A failed sign-in; recent rows per login or address throttle further tries."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), index=True)
+    remote_addr: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CounsellorFeed(Base):
+    """The secret token in the URL of a counsellor's ICS calendar feed."""
+
+    __tablename__ = "counsellor_feeds"
+    counsellor_id: Mapped[str] = mapped_column(
+        ForeignKey("counsellors.id", ondelete="CASCADE"), primary_key=True
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AlertKind(enum.StrEnum):
+    KIOSK_OFFLINE = "kiosk_offline"
+    PRINTER_NO_PAPER = "printer_no_paper"
+
+
+class Alert(Base):
+    """A kiosk problem: open from ``since``, raised (and mailed) once it lasted long enough."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # AlertKind
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    raised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_to: Mapped[str] = mapped_column(String(400), default="")
+    notify_error: Mapped[str] = mapped_column(String(400), default="")
+    detail: Mapped[str] = mapped_column(String(400), default="")

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from pvp.calendar import Closure, DayRules, Mode, Schedule, Window, french_holidays, weekday_number
+from pvp.clock import Clock, SystemClock
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import Appointment, ClosureDay, Kiosk, OpeningWindow, RouteRule, Service
@@ -87,9 +88,10 @@ def load_routing_plan(
 class PlanCache:
     """The routing plan, reloaded only when the plan revision moved (any edit bumps it)."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Clock | None = None) -> None:
         self._db = db
         self._settings = settings
+        self._clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._revision = -1
         self._loaded_on: date | None = None
@@ -97,11 +99,12 @@ class PlanCache:
 
     def get(self) -> RoutingPlan:
         revision = self._db.revision()
-        today = datetime.now(ZoneInfo(self._settings.timezone)).date()
+        now = self._clock.now().astimezone(ZoneInfo(self._settings.timezone))
+        today = now.date()
         with self._lock:
             # Reload daily too: bookings are read from a day back, and days move on.
             if self._plan is None or revision != self._revision or today != self._loaded_on:
-                since = datetime.now(ZoneInfo(self._settings.timezone)) - timedelta(days=1)
+                since = now - timedelta(days=1)
                 with self._db.sessions() as session:
                     self._plan = load_routing_plan(session, self._settings, since)
                 self._revision = revision

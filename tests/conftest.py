@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,28 @@ def artifacts() -> Path:
     """Where tests keep what a person may want to look at (screenshots); not committed."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Any], str]]:
+    """Serve WSGI apps over real HTTP on 127.0.0.1 (a free port each); stopped cleanly after.
+
+    Werkzeug's threaded server has a clean ``shutdown()``; closing waitress's socket under
+    its running loop raises in the server thread.
+    """
+    from werkzeug.serving import make_server
+
+    servers = []
+
+    def start(app: Any) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

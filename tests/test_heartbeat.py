@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 from click.testing import CliRunner
 from requests.auth import HTTPDigestAuth
-from waitress.server import create_server
 
 from pvp.cli import main
 from pvp.config import Settings
@@ -32,14 +29,8 @@ BEAT = {
 
 
 @pytest.fixture
-def server(db: Database, settings: Settings) -> Iterator[str]:
-    app = create_app(settings, db)
-    srv = create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.effective_port}"
-    srv.close()
-    thread.join(timeout=5)
+def server(db: Database, settings: Settings, serve) -> str:
+    return serve(create_app(settings, db))
 
 
 @pytest.fixture

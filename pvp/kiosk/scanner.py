@@ -6,8 +6,10 @@ hour, and a fresh ``sane_init`` finds a scanner that was unplugged and plugged b
 
 from __future__ import annotations
 
+import ctypes
 import enum
 import logging
+import signal
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -105,6 +107,19 @@ def _problem(exc: BaseException) -> ScanProblem:
     return _STATUS_TEXT.get(str(exc), ScanProblem.ERROR)
 
 
+def _ignore_sigpipe() -> None:
+    """Undo what libsane's reader thread does: it sets SIGPIPE back to "terminate".
+
+    Python ignores SIGPIPE (a write to a closed socket raises instead), and the agent relies
+    on that; after a scan, the next write to a peer that hung up would kill the whole process.
+    ``signal.signal`` works only from the main thread and scans run elsewhere: call libc.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.signal.restype = ctypes.c_void_p
+    libc.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    libc.signal(signal.SIGPIPE, ctypes.c_void_p(1))  # SIG_IGN
+
+
 @contextmanager
 def _sane_session() -> Iterator[None]:
     with _SANE_LOCK:
@@ -113,6 +128,7 @@ def _sane_session() -> Iterator[None]:
             yield
         finally:
             sane.exit()
+            _ignore_sigpipe()
 
 
 class Scanner:

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from pvp.kiosk.baresip.process import _die_with_parent, terminate
+from pvp.children import die_with_parent, terminate
 
 log = logging.getLogger("pvp.kiosk.tunnel")
 
@@ -179,7 +179,7 @@ class Tunnel:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         assert self._process.stderr is not None
         try:

@@ -7,13 +7,17 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from pvp.clock import Clock, clock_from_settings
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.plan_view import PlanCache
 
 
 def create_app(
-    settings: Settings, db: Database, test_config: dict[str, Any] | None = None
+    settings: Settings,
+    db: Database,
+    test_config: dict[str, Any] | None = None,
+    clock: Clock | None = None,
 ) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep documented field order
@@ -21,11 +25,18 @@ def create_app(
         app.config.update(test_config)
     app.extensions["pvp.settings"] = settings
     app.extensions["pvp.db"] = db
-    app.extensions["pvp.plans"] = PlanCache(db, settings)
+    app.extensions["pvp.clock"] = clock = clock or clock_from_settings(settings)
+    app.extensions["pvp.plans"] = PlanCache(db, settings, clock)
 
+    from pvp.freeswitch.xml_curl import xml_curl
     from pvp.web.api import api
 
     app.register_blueprint(api)
+    app.register_blueprint(xml_curl)
+
+    from pvp.panel import init_panel
+
+    init_panel(app, settings, db, test_config)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import ValidationError
 
 from pvp import health, inventory
+from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import Kiosk
@@ -29,6 +30,10 @@ def _db() -> Database:
     return current_app.extensions["pvp.db"]
 
 
+def _clock() -> Clock:
+    return current_app.extensions["pvp.clock"]
+
+
 def _plans() -> PlanCache:
     return current_app.extensions["pvp.plans"]
 
@@ -40,7 +45,9 @@ def bad_request(message: str, field: str | None = None) -> Any:
 def _instant_param() -> datetime:
     tz = ZoneInfo(_settings().timezone)
     text = request.args.get("at")
-    return datetime.now(tz) if text is None else parse_instant(text, tz)
+    if text is None:
+        return _clock().now().astimezone(tz)
+    return parse_instant(text, tz)
 
 
 @api.get("/health")
@@ -112,7 +119,7 @@ def heartbeat(kiosk_id: str) -> Any:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"])
         return bad_request(f"{field}: {first['msg']}", field)
-    now = datetime.now(UTC)
+    now = _clock().now()
     with _db().session() as session:
         health.record(session, kiosk_id, beat, now)
     return jsonify(kiosk=kiosk_id, received_at=now.isoformat())

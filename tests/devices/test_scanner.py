@@ -107,3 +107,24 @@ def test_a_flatbed_gives_one_page_per_call(sane_device: str) -> None:
     with pytest.raises(ValueError):
         Scanner(sane_device).scan(pages=2, source=Source.FLATBED)
     assert isinstance(Scanner(sane_device).scan(dpi=50, source=Source.FLATBED), ScannedPages)
+
+
+def test_a_scan_leaves_sigpipe_ignored(sane_device: str) -> None:
+    """libsane's reader thread resets SIGPIPE; a later write to a closed socket must not kill
+    the agent (it did, in the test run, before the adapter restored it)."""
+    import socket
+
+    from pvp.kiosk.scanner import Scanner
+
+    Scanner(sane_device).scan(pages=1, dpi=75)
+    with open("/proc/self/status") as status:
+        ignored = int(next(ln for ln in status if ln.startswith("SigIgn:")).split()[1], 16)
+    assert ignored & (1 << (13 - 1)), "SIGPIPE is no longer ignored"
+    a, b = socket.socketpair()
+    b.close()
+    try:
+        a.sendall(b"x" * 100000)
+    except OSError:
+        pass  # EPIPE, as Python expects; a default SIGPIPE would have killed pytest here
+    finally:
+        a.close()

@@ -1,8 +1,9 @@
 """baresip behind stunnel: a switch that cannot prove its identity gets nothing.
 
 Real baresip (TLS to the tunnel's local end), real stunnel (Debian's stunnel4), and a TLS
-server made with Python's ssl that stands where the switch should be. With the switch's real certificate, baresip's REGISTER and
-INVITE (whose SDP carries the SRTP key) arrive through the tunnel. With a certificate from
+server made with Python's ssl that stands where the switch should be. With the switch's real
+certificate, baresip's REGISTER and INVITE (whose SDP carries the SRTP key) arrive through
+the tunnel. With a certificate from
 another CA, or from the right CA for another host name, stunnel refuses the handshake and not
 one byte of SIP reaches the server: no registration, no call, no SRTP key.
 """

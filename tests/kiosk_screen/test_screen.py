@@ -4,14 +4,11 @@ test-artifacts/kiosk-screen/."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from waitress.server import create_server
 
 from pvp.kiosk.availability import describe
 from pvp.kiosk.screen import Screen, View
@@ -72,15 +69,11 @@ STATES: list[tuple[View, dict[str, Any], list[str]]] = [
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[Screen, str, list[str]]]:
+def served(serve) -> tuple[Screen, str, list[str]]:
     screen = Screen()
     pressed: list[str] = []
     app = create_screen_app(screen, KIOSK, on_press=pressed.append)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield screen, f"http://127.0.0.1:{server.effective_port}", pressed
-    server.close()
+    return screen, serve(app), pressed
 
 
 def test_every_state_renders_follows_the_agent_and_passes_axe(

@@ -1,0 +1,107 @@
+"""The SIP directory: every kiosk and counsellor as a FreeSWITCH ``<user>``.
+
+The same builder serves mod_xml_curl (one user per request) and the static fallback file
+(every user). A user carries its digest ``a1-hash`` (never a plain secret) and the variables
+that tell the dialplan and the ESL side who is calling: ``pvp_role``, ``pvp_kiosk`` /
+``pvp_site`` or ``pvp_counsellor`` / ``pvp_agency``, and the ``user_context`` its calls
+enter.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from pvp.config import Settings
+from pvp.freeswitch.xmldoc import params
+from pvp.model import Counsellor, Kiosk
+
+KIOSK_CONTEXT = "pvp-kiosks"
+COUNSELLOR_CONTEXT = "pvp-counsellors"
+
+# sofia_contact finds the registration on any profile; the braces set per-leg variables.
+DIAL_STRING = (
+    "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}"
+    ":rtp_secure_media=%s}${sofia_contact(*/${dialed_user}@${dialed_domain})}"
+)
+
+
+def display(text: str) -> str:
+    """A name shown as caller id: letters, digits, spaces and ' - . only (no ``$``, ``{``)."""
+    return re.sub(r"[^\w '\-.]", "", text)[:80]
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryUser:
+    id: str
+    a1_hash: str
+    variables: dict[str, str]
+    srtp: str  # rtp_secure_media for every leg to or from this user
+
+    def element(self, cache_ms: int) -> ET.Element:
+        attrs = {"id": self.id}
+        if cache_ms > 0:
+            attrs["cacheable"] = str(cache_ms)
+        user = ET.Element("user", attrs)
+        params(user, "param", {"a1-hash": self.a1_hash, "dial-string": DIAL_STRING % self.srtp})
+        params(user, "variable", {**self.variables, "rtp_secure_media": self.srtp})
+        return user
+
+
+def kiosk_user(kiosk: Kiosk, settings: Settings) -> DirectoryUser:
+    return DirectoryUser(
+        id=kiosk.id,
+        a1_hash=kiosk.a1_hash,
+        srtp=settings.kiosk_srtp,
+        variables={
+            "user_context": KIOSK_CONTEXT,
+            "pvp_role": "kiosk",
+            "pvp_kiosk": kiosk.id,
+            "pvp_site": kiosk.site_id,
+            "effective_caller_id_name": display(f"PVP {kiosk.site.commune}"),
+            "effective_caller_id_number": kiosk.id,
+            # The static dialplan's time conditions read the deployment's wall clock.
+            "timezone": settings.timezone,
+        },
+    )
+
+
+def counsellor_user(counsellor: Counsellor, settings: Settings) -> DirectoryUser:
+    return DirectoryUser(
+        id=counsellor.id,
+        a1_hash=counsellor.a1_hash,
+        srtp=settings.counsellor_srtp,
+        variables={
+            "user_context": COUNSELLOR_CONTEXT,
+            "pvp_role": "counsellor",
+            "pvp_counsellor": counsellor.id,
+            "pvp_agency": counsellor.agency_id,
+            "effective_caller_id_name": display(counsellor.display_name),
+            "effective_caller_id_number": counsellor.id,
+            "timezone": settings.timezone,
+        },
+    )
+
+
+def all_users(session: Session, settings: Settings) -> list[DirectoryUser]:
+    kiosks = session.scalars(select(Kiosk).options(selectinload(Kiosk.site)).order_by(Kiosk.id))
+    counsellors = session.scalars(select(Counsellor).order_by(Counsellor.id))
+    return [kiosk_user(k, settings) for k in kiosks] + [
+        counsellor_user(c, settings) for c in counsellors
+    ]
+
+
+def domain_element(settings: Settings, users: Iterable[DirectoryUser], cache_ms: int) -> ET.Element:
+    """``<domain>`` holding ``users``; an empty one is an authoritative "no such user"."""
+    domain = ET.Element("domain", name=settings.sip_domain)
+    params(domain, "param", {"dial-string": DIAL_STRING % "optional"})
+    params(domain, "variable", {})
+    group = ET.SubElement(ET.SubElement(domain, "groups"), "group", name="pvp")
+    holder = ET.SubElement(group, "users")
+    holder.extend(u.element(cache_ms) for u in users)
+    return domain

@@ -1,0 +1,179 @@
+"""mod_xml_curl handlers: FreeSWITCH asks the control plane for its directory and dialplan.
+
+FreeSWITCH POSTs form fields (``section``, ``key_value``, ``user``, ``domain``, and for the
+dialplan every channel variable as ``variable_*``) with HTTP basic auth. Answers are XML
+documents; whatever is unknown or malformed gets ``<result status="not found"/>`` (FreeSWITCH
+then falls through to the static files) and a log line — never an error page.
+
+One deliberate exception: a well-formed directory look-up of an unknown user in PVP's
+domain is answered with the domain and no user. That is authoritative ("no such user") and
+stops the fall-through, so a device deleted from PVP cannot keep registering through a stale
+static directory file while the control plane is up.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import select
+
+from pvp.clock import Clock
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.freeswitch import dialplan
+from pvp.freeswitch.directory import KIOSK_CONTEXT, DirectoryUser, all_users, domain_element
+from pvp.freeswitch.xmldoc import document, not_found, to_bytes
+from pvp.model import ExpertQueue
+from pvp.plan_view import PlanCache
+from pvp.routing import RoutingError, RoutingPlan, decide
+
+log = logging.getLogger("pvp.freeswitch.xml_curl")
+
+xml_curl = Blueprint("freeswitch", __name__, url_prefix="/freeswitch")
+
+XML = "text/xml"
+# Directory look-ups FreeSWITCH makes for a user (registration, call, originate, MESSAGE).
+USER_ACTIONS = frozenset({"sip_auth", "user_call", "message-count", "user_exists", ""})
+
+
+def _xml(body: bytes) -> Response:
+    return Response(body, status=200, mimetype=XML)
+
+
+def _not_found(why: str, *args: Any) -> Response:
+    log.info("not found: " + why, *args)
+    return _xml(not_found())
+
+
+def _settings() -> Settings:
+    return current_app.extensions["pvp.settings"]
+
+
+def _expected_credentials() -> tuple[bytes, bytes]:
+    # Read once per app: the password may live in the data dir's secrets file.
+    cached = current_app.extensions.get("pvp.xml_curl_credentials")
+    if cached is None:
+        settings = _settings()
+        cached = (settings.xml_curl_user.encode(), settings.secret("xml_curl_password").encode())
+        current_app.extensions["pvp.xml_curl_credentials"] = cached
+    return cached
+
+
+@xml_curl.before_request
+def _check_basic_auth() -> Response | None:
+    user, password = _expected_credentials()
+    auth = request.authorization
+    if (
+        auth is None
+        or auth.type != "basic"
+        or not hmac.compare_digest((auth.username or "").encode(), user)
+        or not hmac.compare_digest((auth.password or "").encode(), password)
+    ):
+        log.warning("refused a %s request without valid credentials", request.path)
+        return Response(
+            "", status=401, headers={"WWW-Authenticate": 'Basic realm="pvp-freeswitch"'}
+        )
+    return None
+
+
+@xml_curl.post("/directory")
+def directory() -> Response:
+    settings = _settings()
+    form = request.form
+    if form.get("section") != "directory":
+        return _not_found("directory request for section %r", form.get("section"))
+    domain = form.get("domain") or form.get("key_value") or ""
+    if domain != settings.sip_domain:
+        return _not_found("directory request for foreign domain %r", domain)
+    user_id = form.get("user", "")
+    action = form.get("action", "")
+    purpose = form.get("purpose", "")
+    cache_ms = settings.directory_cache_ms
+    if not user_id:
+        # Domain look-ups (profile start, gateways, network lists): the domain, no user.
+        if purpose in ("gateways", "network-list"):
+            return _not_found("directory %s request", purpose)
+        return _domain_answer(settings, [], cache_ms)
+    if action not in USER_ACTIONS:
+        return _not_found("directory action %r for %r", action, user_id)
+    user = _users().get(user_id)
+    if user is None:
+        log.info("directory: no user %r (%s) in %s", user_id, action or "lookup", domain)
+        return _domain_answer(settings, [], cache_ms)
+    return _domain_answer(settings, [user], cache_ms)
+
+
+def _domain_answer(settings: Settings, users: list[Any], cache_ms: int) -> Response:
+    root, section = document("directory")
+    section.append(domain_element(settings, users, cache_ms))
+    return _xml(to_bytes(root))
+
+
+@xml_curl.post("/dialplan")
+def dialplan_answer() -> Response:
+    settings = _settings()
+    form = request.form
+    if form.get("section") != "dialplan":
+        return _not_found("dialplan request for section %r", form.get("section"))
+    context = form.get("Caller-Context") or form.get("Hunt-Context") or ""
+    if context != KIOSK_CONTEXT:
+        # Counsellors' calls and anything else: the static contexts in dialplan/.
+        return _not_found("dialplan context %r is static", context)
+    kiosk = form.get("variable_pvp_kiosk", "")
+    if (
+        form.get("variable_pvp_role") != "kiosk"
+        or not kiosk
+        or kiosk != form.get("variable_user_name")
+    ):
+        return _not_found("dialplan: caller is not an authenticated kiosk (%r)", kiosk)
+    service = form.get("Hunt-Destination-Number") or form.get("Caller-Destination-Number") or ""
+    clock: Clock = current_app.extensions["pvp.clock"]
+    plans: PlanCache = current_app.extensions["pvp.plans"]
+    now = clock.now()
+    try:
+        plan = plans.get()
+        decision = decide(plan, kiosk, service, now)
+    except RoutingError as exc:
+        return _not_found("dialplan: %s (kiosk %r dialled %r)", exc, kiosk, service)
+    max_wait = _queue_max_waits(plan).get(decision.queue or "")
+    outcome = dialplan.Outcome.from_decision(decision, now, max_wait)
+    log.info(
+        "%s dialled %s: %s%s",
+        kiosk,
+        service,
+        decision.decision.value,
+        f" ({decision.reason.value})" if decision.reason else f" -> {decision.queue}",
+    )
+    return _xml(to_bytes(dialplan.kiosk_answer(outcome, settings)))
+
+
+_lock = threading.Lock()
+
+
+def _users() -> dict[str, DirectoryUser]:
+    """Every directory user, read again only when the plan revision moved (a new secret does)."""
+    db: Database = current_app.extensions["pvp.db"]
+    revision = db.revision()
+    cached = current_app.extensions.get("pvp.directory_users")
+    if cached and cached[0] == revision:
+        return cached[1]
+    with _lock, db.sessions() as session:
+        users = {u.id: u for u in all_users(session, _settings())}
+    current_app.extensions["pvp.directory_users"] = (revision, users)
+    return users
+
+
+def _queue_max_waits(plan: RoutingPlan) -> dict[str, int]:
+    """Each queue's maximum wait, read again with each new routing plan."""
+    cached = current_app.extensions.get("pvp.queue_max_waits")
+    if cached and cached[0] is plan:
+        return cached[1]
+    db: Database = current_app.extensions["pvp.db"]
+    with _lock, db.sessions() as session:
+        waits = dict(session.execute(select(ExpertQueue.id, ExpertQueue.max_wait_seconds)).all())
+    current_app.extensions["pvp.queue_max_waits"] = (plan, waits)
+    return waits

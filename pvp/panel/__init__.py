@@ -1,0 +1,51 @@
+"""The panel: the French web interface of the control plane, one blueprint per area.
+
+Areas: ``auth`` (sign-in), ``admin`` (the region's plan, routing preview, import/export,
+audit log), ``manager`` (a service's counsellors, windows and appointments), ``feeds`` (ICS),
+``console`` (a counsellor's status, calls and queues), ``supervision`` (kiosk health and
+alerts) and ``evaluation`` (statistics from the call records).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.panel import french
+from pvp.panel.security import csrf, login_manager
+
+
+def init_panel(
+    app: Flask, settings: Settings, db: Database, overrides: dict[str, Any] | None = None
+) -> None:
+    """Configure and register the panel; ``overrides`` (a test's config) win over defaults."""
+    defaults = {
+        "SECRET_KEY": settings.secret("panel_secret_key"),
+        "SESSION_COOKIE_SECURE": settings.session_cookie_secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": settings.session_cookie_secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=settings.session_hours),
+        # Checked per panel blueprint only: FreeSWITCH and the kiosks POST to other areas.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        # A console page stays open all day; its token lives as long as the session.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_I18N_ENABLED": False,
+        "PANEL_SSE_SECONDS": 300,  # a console's event stream reconnects after this
+    }
+    app.config.update(defaults)
+    app.config.update(overrides or {})
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    french.register_filters(app)
+
+    from pvp.panel import admin, auth, console, evaluation, feeds, manager, supervision
+
+    for module in (auth, admin, manager, feeds, console, supervision, evaluation):
+        app.register_blueprint(module.bp)

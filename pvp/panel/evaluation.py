@@ -1,0 +1,168 @@
+"""The evaluation ("résultats de l'évaluation"): usage, waits and outcomes per site, service
+and month, with charts and a CSV export. The region admin sees every service; a service
+manager sees theirs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, render_template, request
+from sqlalchemy import select
+from wtforms import IntegerField, SelectField
+from wtforms.validators import NumberRange, Optional
+
+from pvp.model import Role, Service, Site
+from pvp.panel.charts import bar_chart
+from pvp.panel.forms import PanelForm, opts
+from pvp.panel.french import MONTHS_SHORT
+from pvp.panel.security import db, panel_blueprint, service_scope
+from pvp.panel.stats import Figures, Filters, aggregate, evaluate
+
+bp = panel_blueprint("evaluation", "/evaluation", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
+
+CSV_COLUMNS = (
+    ("site", "site"),
+    ("service", "service"),
+    ("mois", "month"),
+    ("appels", "calls"),
+    ("servis", "served"),
+    ("abandonnés", "abandoned"),
+    ("appuis_fermés", "closed"),
+    ("attente_médiane_s", "median_wait"),
+    ("attente_p90_s", "p90_wait"),
+    ("conversation_médiane_s", "median_talk"),
+    ("servis_sur_rdv", "appointment_calls"),
+    ("servis_sans_rdv", "walk_in_calls"),
+    ("part_rdv", "appointment_share"),
+    ("rdv_passés", "past_appointments"),
+    ("absences", "no_shows"),
+    ("taux_absence", "no_show_rate"),
+    ("documents", "documents"),
+)
+
+
+class FilterForm(PanelForm):
+    year = IntegerField(
+        "Année", validators=[Optional(), NumberRange(2000, 2100, message="entre 2000 et 2100")]
+    )
+    site = SelectField("Site", default="")
+    service = SelectField("Service", default="")
+
+
+def _filters() -> tuple[FilterForm, Filters | None]:
+    form = FilterForm(request.args, meta={"csrf": False})
+    scope = service_scope()
+    with db().sessions() as session:
+        form.site.choices = opts([("", "tous")]) + opts(
+            (s.id, s.commune) for s in session.scalars(select(Site).order_by(Site.commune))
+        )
+        services = session.scalars(select(Service).order_by(Service.code)).all()
+    form.service.choices = opts([("", "tous")] * (scope is None)) + opts(
+        (s.code, s.name) for s in services if scope is None or s.code == scope
+    )
+    if scope is not None:
+        form.service.data = scope  # a manager's figures are their service's, whatever asked
+    if not form.validate():
+        return form, None
+    year = form.year.data or datetime.now(UTC).year
+    form.year.data = year
+    return form, Filters(year, form.site.data or None, form.service.data or None)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f} %"
+
+
+@bp.get("/")
+def index() -> Any:
+    form, f = _filters()
+    if f is None:
+        return render_template("evaluation.html", form=form, rows=[], charts=[], total=None), 400
+    with db().sessions() as session:
+        levels = evaluate(session, f, [(), ("month",), ("site", "service", "month")])
+    total = levels[()]
+    by_month = {r.month: r for r in levels[("month",)]}
+    rows = levels[("site", "service", "month")]
+    months = [f"{f.year}-{m:02d}" for m in range(1, 13)]
+    labels = list(MONTHS_SHORT)
+    empty = Figures()
+
+    def series(attr: str) -> list[float | None]:
+        return [getattr(by_month.get(m, empty), attr) for m in months]
+
+    # Presses placed but neither served nor abandoned: timed out, no counsellor, failed.
+    other: list[float | None] = [
+        r.calls - r.served - r.abandoned - r.closed
+        for r in (by_month.get(m, empty) for m in months)
+    ]
+
+    def chart(
+        title: str, parts: list[tuple[str, str, list[float | None]]], **kw: Any
+    ) -> dict[str, Any]:
+        return {"title": title, "svg": bar_chart(title, labels, parts, **kw)}
+
+    minutes: list[list[float | None]] = [
+        [v / 60 if v else 0.0 for v in series(attr)] for attr in ("median_wait", "p90_wait")
+    ]
+    shown = [
+        chart(
+            "Appels par mois",
+            [
+                ("servis", "#2e7d32", series("served")),
+                ("abandonnés", "#ef6c00", series("abandoned")),
+                ("fermés", "#90a4ae", series("closed")),
+                ("autres", "#c62828", other),
+            ],
+        ),
+        chart(
+            "Attente par mois (appels servis)",
+            [
+                ("médiane", "#004a7c", minutes[0]),
+                ("90e centile", "#7fa7c9", minutes[1]),
+            ],
+            stacked=False,
+            unit=" min",
+        ),
+        chart(
+            "Servis sur rendez-vous et sans rendez-vous",
+            [
+                ("sur rendez-vous", "#6a1b9a", series("appointment_calls")),
+                ("permanence", "#00897b", series("walk_in_calls")),
+            ],
+        ),
+    ]
+    return render_template(
+        "evaluation.html",
+        form=form,
+        rows=rows,
+        charts=shown,
+        total=total[0] if total else Figures(),
+        pct=_pct,
+        filters=f,
+    )
+
+
+@bp.get("/export.csv")
+def export_csv() -> Any:
+    form, f = _filters()
+    if f is None:
+        return Response("; ".join(form.error_lines()), status=400, mimetype="text/plain")
+    with db().sessions() as session:
+        rows = aggregate(session, ("site", "service", "month"), f)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow([name for name, _ in CSV_COLUMNS])
+    for r in rows:
+        values = [getattr(r, attr) for _n, attr in CSV_COLUMNS]
+        writer.writerow(
+            ["" if v is None else (f"{v:.3f}" if isinstance(v, float) else v) for v in values]
+        )
+    name = f"evaluation-pvp-{f.year}.csv"
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )

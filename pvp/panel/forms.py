@@ -1,0 +1,66 @@
+"""Form bases: French messages from WTForms' own catalogue, and errors that name their field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import Field, SelectChoice, SelectMultipleField, widgets
+from wtforms.meta import DefaultMeta
+from wtforms.validators import ValidationError
+
+
+class PanelForm(FlaskForm):
+    class Meta(FlaskForm.Meta):
+        locales = ("fr_FR", "fr")
+
+        def get_translations(self, form: Any) -> Any:
+            # WTForms ships a French catalogue; Flask-WTF's would need Flask-Babel.
+            return DefaultMeta.get_translations(self, form)
+
+    def error_lines(self) -> list[str]:
+        """``« Commune » : Ce champ est requis.`` for each error, in field order."""
+        lines = []
+        for field in self:
+            for error in field.errors:
+                lines.append(f"« {field.label.text} » : {error}")
+        return lines
+
+    def fail(self, field: Field, message: str) -> None:
+        """Attach an error found after validation (a database check) to a field."""
+        field.errors = [*field.errors, message]
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def csv_of_ints(allowed: set[int], label: str) -> Any:
+    def check(form: Any, field: Field) -> None:
+        text = (field.data or "").strip()
+        if not text:
+            return
+        try:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise ValidationError(f"{label} : des nombres séparés par des virgules") from None
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise ValidationError(f"{label} : valeur non permise {bad[0]}")
+
+    return check
+
+
+class FieldError(ValueError):
+    """A check made against the database, for one form field; the message is French."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def opts(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:
+    """Select options from (value, label) pairs (WTForms 3.3 retires bare tuples)."""
+    return [SelectChoice(value, label) for value, label in pairs]

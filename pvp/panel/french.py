@@ -1,0 +1,138 @@
+"""French words for the panel: dates, statuses, and routing decisions told as sentences."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+
+from pvp.routing import Decision, DecisionKind, Reason
+
+DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+DAY_SHORT = {
+    "mon": "lun",
+    "tue": "mar",
+    "wed": "mer",
+    "thu": "jeu",
+    "fri": "ven",
+    "sat": "sam",
+    "sun": "dim",
+}
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+MONTHS_SHORT = (
+    "janv.",
+    "févr.",
+    "mars",
+    "avr.",
+    "mai",
+    "juin",
+    "juil.",
+    "août",
+    "sept.",
+    "oct.",
+    "nov.",
+    "déc.",
+)
+MODES = {"appointment": "sur rendez-vous", "walk_in": "permanence (sans rendez-vous)"}
+APPOINTMENT_STATUS = {
+    "booked": "réservé",
+    "checked_in": "arrivé",
+    "seen": "reçu",
+    "no_show": "absent",
+    "cancelled": "annulé",
+}
+CONSOLE_STATUS = {"available": "disponible", "paused": "en pause", "offline": "hors ligne"}
+OUTCOMES = {
+    "served": "servi",
+    "abandoned": "abandonné",
+    "closed": "fermé",
+    "no_counsellor": "aucun conseiller",
+    "timed_out": "attente dépassée",
+    "failed": "échec",
+}
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.extensions["pvp.settings"].timezone)
+
+
+def fr_date(value: date | None) -> str:
+    if value is None:
+        return ""
+    return f"{DAYS[value.weekday()]} {value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def fr_datetime(value: datetime | None, tz: ZoneInfo | None = None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(tz or _tz())
+    return f"{fr_date(local.date())} à {local:%H:%M}"
+
+
+def fr_time(value: datetime | None) -> str:
+    return "" if value is None else f"{value.astimezone(_tz()):%H:%M}"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    minutes, sec = divmod(seconds, 60)
+    return f"{minutes} min {sec:02d} s" if minutes else f"{sec} s"
+
+
+def decision_text(d: Decision, names: dict[str, str], tz: ZoneInfo) -> str:
+    """What the switch will do with the press, as a sentence for the admin."""
+    until = fr_datetime(d.open_until, tz)
+    nxt = fr_datetime(d.next_opening, tz) if d.next_opening else "aucune dans l'année"
+    queue = names.get(d.queue or "", d.queue or "")
+    if d.decision is DecisionKind.APPOINTMENT:
+        who = names.get(d.counsellor or "", d.counsellor or "")
+        return (
+            f"Rendez-vous : l'appel va directement à {who} (rendez-vous n°{d.appointment}), "
+            f"jusqu'à {until}."
+        )
+    if d.decision is DecisionKind.WALK_IN:
+        return f"Permanence ouverte : l'appel rejoint la file « {queue} » jusqu'à {until}."
+    if d.decision is DecisionKind.APPOINTMENT_REQUIRED:
+        return (
+            "Plage sur rendez-vous seulement et aucun rendez-vous à cette heure : l'appel "
+            f"n'est pas passé. Prochaine plage de rendez-vous : {nxt}."
+        )
+    if d.decision is DecisionKind.CLOSED:
+        why = {
+            Reason.PUBLIC_HOLIDAY: f"jour férié ({d.detail})",
+            Reason.LOCAL_CLOSURE: f"fermeture locale ({d.detail})",
+        }.get(d.reason or Reason.OUTSIDE_WINDOWS, "hors des plages d'ouverture")
+        return f"Fermé : {why}. L'appel n'est pas passé. Prochaine ouverture : {nxt}."
+    if d.reason is Reason.NO_BUTTON:
+        return "Cette borne n'a pas de bouton pour ce service."
+    return "Aucune règle de routage pour ce service sur ce site."
+
+
+def register_filters(app: Flask) -> None:
+    app.add_template_filter(fr_date, "fr_date")
+    app.add_template_filter(fr_datetime, "fr_datetime")
+    app.add_template_filter(fr_time, "fr_time")
+    app.add_template_filter(duration, "duration")
+    app.jinja_env.globals.update(
+        MODES=MODES,
+        APPOINTMENT_STATUS=APPOINTMENT_STATUS,
+        CONSOLE_STATUS=CONSOLE_STATUS,
+        OUTCOMES=OUTCOMES,
+        DAY_SHORT=DAY_SHORT,
+    )

@@ -1,0 +1,226 @@
+"""Accounts: password hashing, sign-in with throttling, roles and scopes, guarded blueprints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_login import LoginManager, UserMixin, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.model import Counsellor, LoginFailure, Role, Service, Site, User
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Connectez-vous pour accéder à cette page."
+login_manager.session_protection = "strong"
+
+MIN_PASSWORD = 10
+ROLE_LABELS = {
+    Role.REGION_ADMIN: "administrateur régional",
+    Role.SERVICE_MANAGER: "responsable de service",
+    Role.COUNSELLOR: "conseiller",
+    Role.SITE_AGENT: "agent d'accueil",
+}
+# Compared against when the login is unknown, so a wrong login costs as much as a wrong password.
+_DUMMY_HASH = generate_password_hash("pvp-no-such-user")
+
+
+def db() -> Database:
+    return current_app.extensions["pvp.db"]
+
+
+def settings() -> Settings:
+    return current_app.extensions["pvp.settings"]
+
+
+@dataclass(frozen=True)
+class PanelUser(UserMixin):
+    id: int
+    login: str
+    role: Role
+    scope: str | None
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> PanelUser | None:
+    # Read on every request, so a deactivated account stops at once.
+    if not user_id.isdigit():
+        return None
+    with db().sessions() as session:
+        row = session.get(User, int(user_id))
+        if row is None or not row.active:
+            return None
+        return PanelUser(row.id, row.login, Role(row.role), row.scope)
+
+
+def me() -> PanelUser:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+# --- accounts ---
+
+
+class AccountError(ValueError):
+    """An account that cannot be created as asked; the message is French."""
+
+
+def check_scope(session: Session, role: Role, scope: str | None) -> str | None:
+    """The scope a role needs, checked to exist; the region admin has none."""
+    needs: dict[Role, tuple[type[Any], str]] = {
+        Role.SERVICE_MANAGER: (Service, "service"),
+        Role.COUNSELLOR: (Counsellor, "conseiller"),
+        Role.SITE_AGENT: (Site, "site"),
+    }
+    if role is Role.REGION_ADMIN:
+        if scope:
+            raise AccountError("un administrateur régional n'a pas de périmètre")
+        return None
+    model, label = needs[role]
+    if not scope:
+        raise AccountError(f"le rôle {ROLE_LABELS[role]} demande un périmètre ({label})")
+    if session.get(model, scope) is None:
+        raise AccountError(f"périmètre inconnu : {label} {scope!r}")
+    return scope
+
+
+def create_user(
+    session: Session, login: str, password: str, role: Role, scope: str | None, email: str = ""
+) -> User:
+    login = login.strip()
+    if (
+        not login
+        or len(login) > 64
+        or not login.replace(".", "").replace("-", "").replace("_", "").isalnum()
+    ):
+        raise AccountError("identifiant invalide : lettres, chiffres, point, tiret, souligné")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"mot de passe trop court : au moins {MIN_PASSWORD} caractères")
+    if session.scalars(select(User).where(User.login == login)).first() is not None:
+        raise AccountError(f"l'identifiant {login!r} existe déjà")
+    user = User(
+        login=login,
+        password_hash=generate_password_hash(password),
+        role=role.value,
+        scope=check_scope(session, role, scope),
+        email=email,
+        active=True,
+        created_at=datetime.now(UTC),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+class Throttled(Exception):
+    def __init__(self, minutes: int) -> None:
+        super().__init__(minutes)
+        self.minutes = minutes
+
+
+def authenticate(
+    session: Session, cfg: Settings, login: str, password: str, remote_addr: str
+) -> User | None:
+    """The user if the password matches; raises :class:`Throttled` after too many failures."""
+    now = datetime.now(UTC)
+    window = timedelta(minutes=cfg.login_window_minutes)
+    recent = LoginFailure.at > now - window
+    by_login = session.scalar(
+        select(func.count()).select_from(LoginFailure).where(LoginFailure.login == login, recent)
+    )
+    # An address may try a few logins (a shared town-hall PC), not hundreds.
+    by_addr = session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.remote_addr == remote_addr, recent)
+    )
+    if (by_login or 0) >= cfg.login_max_failures or (by_addr or 0) >= 4 * cfg.login_max_failures:
+        raise Throttled(cfg.login_window_minutes)
+    user = session.scalars(select(User).where(User.login == login)).first()
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not ok or not user.active:
+        session.add(LoginFailure(login=login[:64], remote_addr=remote_addr[:64], at=now))
+        session.execute(delete(LoginFailure).where(LoginFailure.at < now - 2 * window))
+        return None
+    session.execute(delete(LoginFailure).where(LoginFailure.login == login))
+    return user
+
+
+# --- guarded blueprints ---
+
+ERROR_TITLES = {
+    400: "Requête invalide",
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Méthode non permise",
+    429: "Trop de tentatives",
+}
+
+
+def _render_error(exc: HTTPException) -> Any:
+    if isinstance(exc, CSRFError):
+        message = (
+            "Jeton de sécurité (CSRF) manquant ou invalide : rechargez la page et recommencez."
+        )
+    elif exc.code == 403:
+        message = "Votre rôle ne permet pas cette action."
+    elif exc.code == 404:
+        message = "Cet élément n'existe pas."
+    else:
+        message = exc.description if exc.description and exc.code == 429 else ""
+    code = exc.code or 500
+    title = ERROR_TITLES.get(code, "Erreur")
+    return render_template("error.html", title=title, message=message, code=code), code
+
+
+def panel_blueprint(name: str, url_prefix: str, roles: tuple[Role, ...] | None) -> Blueprint:
+    """A blueprint whose every view needs a signed-in user of ``roles`` and a CSRF token."""
+    bp = Blueprint(name, __name__, url_prefix=url_prefix, template_folder="templates")
+
+    @bp.before_request
+    def _guard() -> Any:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+        if roles is None:
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if me().role not in roles:
+            abort(403)
+        return None
+
+    bp.register_error_handler(HTTPException, _render_error)
+    return bp
+
+
+def require(allowed: bool) -> None:
+    """Refuse with 403 unless ``allowed``: the scope checks inside views."""
+    if not allowed:
+        abort(403)
+
+
+def service_scope() -> str | None:
+    """The service a manager may act on; ``None`` for the region admin (every service)."""
+    user = me()
+    return user.scope if user.role is Role.SERVICE_MANAGER else None
+
+
+def site_scope() -> str | None:
+    user = me()
+    return user.scope if user.role is Role.SITE_AGENT else None

@@ -1,0 +1,147 @@
+"""The panel in a real headless Chromium (Debian's, driven by Playwright; no downloaded
+browser): an admin's edit changes the preview, a manager's booking changes the routing, a
+counsellor's status reaches the dispatcher's table. Screenshots go to ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from panel_helpers import PASSWORD, next_open_day
+from sqlalchemy import select
+
+from pvp.db import Database
+from pvp.model import CounsellorState, OpeningWindow, RouteRule
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"browser tests need Debian's chromium at {CHROMIUM} "
+        "(apt-get install chromium; see packages.debian)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need the playwright Python package"
+)
+
+
+@pytest.fixture
+def live(app: Flask, serve) -> str:
+    """The panel served over real HTTP on 127.0.0.1."""
+    return serve(app)
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    """A fresh context of the session's one Chromium (one Playwright driver per process)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = chromium.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def _sign_in(page: Any, base: str, login: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#login", login)
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+
+
+def _shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_an_admin_edits_a_route_window_and_the_preview_changes(
+    live: str, browser_page: Any, pdb: Database
+) -> None:
+    page = browser_page
+    _sign_in(page, live, "admin")
+    at = f"{next_open_day(2).isoformat()}T10:00"
+    preview = f"{live}/admin/preview?kiosk=kiosk-vorey-1&service=anpe&at={at}"
+    page.goto(preview)
+    assert page.get_attribute("#decision", "data-kind") == "appointment_required"
+    _shot(page, "admin-preview-before")
+    with pdb.sessions() as session:
+        route = session.scalars(
+            select(RouteRule).where(RouteRule.site_id == "vorey", RouteRule.service_code == "anpe")
+        ).one()
+        window = session.scalars(
+            select(OpeningWindow).where(OpeningWindow.route_id == route.id)
+        ).one()
+    page.goto(f"{live}/admin/windows/{window.id}/edit")
+    page.select_option("#mode", "walk_in")
+    page.fill("#end_time", "11:30")
+    _shot(page, "admin-window-edit")
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+    assert "Enregistré" in page.inner_text("main")
+    page.goto(preview)
+    assert page.get_attribute("#decision", "data-kind") == "walk_in"
+    assert "Permanence ouverte" in page.inner_text("#decision")
+    _shot(page, "admin-preview-after")
+
+
+def test_a_manager_books_and_the_routing_goes_to_that_counsellor(
+    live: str, browser_page: Any
+) -> None:
+    page = browser_page
+    day = next_open_day(3).isoformat()
+    query = f"{live}/api/v1/route?kiosk=kiosk-vorey-1&service=anpe&at={day}T09:40"
+    before = json.load(urllib.request.urlopen(query))  # noqa: S310 - our own loopback server
+    assert before["decision"] == "appointment_required"
+    _sign_in(page, live, "gestion-anpe")
+    page.select_option("#site", "vorey")
+    page.select_option("#counsellor", "anpe-le-puy-c2")
+    page.fill("#start", f"{day}T09:30")
+    page.fill("#minutes", "30")
+    page.fill("#citizen_ref", "DE-2006")
+    page.click("form[action*='/manager/appointments'] button[type=submit]")
+    page.wait_for_load_state()
+    assert "réservé" in page.inner_text("main")
+    _shot(page, "manager-booked")
+    after = json.load(urllib.request.urlopen(query))  # noqa: S310
+    assert after["decision"] == "appointment" and after["counsellor"] == "anpe-le-puy-c2"
+
+
+def test_a_counsellor_goes_available_and_the_state_says_so(
+    live: str, browser_page: Any, pdb: Database
+) -> None:
+    page = browser_page
+    _sign_in(page, live, "conseillere")
+    assert page.get_attribute("#status", "data-status") == "offline"
+    page.click("#status-available")
+    page.wait_for_load_state()
+    page.wait_for_selector("#status[data-status=available]")
+    with pdb.sessions() as session:
+        state = session.get(CounsellorState, "anpe-le-puy-c1")
+        assert state is not None and state.console_status == "available"
+    # The live stream reports a change made elsewhere (here: the switch registers the phone).
+    with pdb.session() as session:
+        session.get(CounsellorState, "anpe-le-puy-c1").registered = True
+    page.wait_for_function("document.getElementById('registered').textContent === 'enregistré'")
+    _shot(page, "counsellor-available")
+
+
+def test_artifacts_are_not_committed() -> None:
+    ignored = (ARTIFACTS.parent / ".gitignore").read_text().splitlines()
+    assert "test-artifacts/" in ignored

@@ -1,0 +1,279 @@
+"""The rendered FreeSWITCH tree, and its static dialplan checked against ``decide()``.
+
+The fallback's time conditions are evaluated here the way FreeSWITCH's
+``switch_xml_std_datetime_check`` does (numbers and ranges, ``time-of-day`` inclusive at
+both ends, wall clock of the channel's ``timezone``), then compared with the routing
+decision at the same instants: window edges, holidays, a local closure, a booking, and a
+seeded random sample.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import stat
+import xml.etree.ElementTree as ET
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pvp import appointments
+from pvp.calendar import Mode, Window
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.freeswitch.config import render
+from pvp.freeswitch.fallback import fs_wday, window_conditions
+from pvp.plan_view import load_routing_plan
+from pvp.routing import DecisionKind, RoutingPlan, decide
+
+PARIS = ZoneInfo("Europe/Paris")
+TODAY = date(2006, 11, 1)
+SERVICES = ("anpe", "caf", "msa", "urssaf", "cram", "udaf")
+
+
+def parse(path: Path) -> ET.Element:
+    return ET.fromstring(path.read_bytes())
+
+
+@pytest.fixture
+def tree(settings: Settings, db: Database, tmp_path: Path) -> Path:
+    with db.session() as session:
+        plan = load_routing_plan(session, settings)
+        start = datetime(2006, 11, 8, 10, 0, tzinfo=PARIS)
+        appointments.book(session, plan, "vorey", "anpe", "anpe-le-puy-c1", start)
+    out = tmp_path / "fs"
+    render(settings, db, out, TODAY)
+    return out
+
+
+def test_every_file_is_well_formed_xml_and_secrets_are_private(tree: Path) -> None:
+    files = sorted(p for p in tree.rglob("*.xml"))
+    assert {p.relative_to(tree).as_posix() for p in files} >= {
+        "freeswitch.xml",
+        "sip_profiles/pvp.xml",
+        "dialplan/pvp-static.xml",
+        "dialplan/pvp-kiosks.xml",
+        "directory/pvp.xml",
+        "autoload_configs/xml_curl.conf.xml",
+    }
+    for path in files:
+        parse(path)
+    for secret in (
+        "autoload_configs/xml_curl.conf.xml",
+        "autoload_configs/event_socket.conf.xml",
+        "directory/pvp.xml",
+    ):
+        assert stat.S_IMODE((tree / secret).stat().st_mode) == 0o600, secret
+
+
+def test_bindings_socket_and_profile_come_from_the_settings(tree: Path, settings: Settings) -> None:
+    curl = parse(tree / "autoload_configs/xml_curl.conf.xml")
+    urls = {
+        p.get("bindings"): p.get("value")
+        for p in curl.iter("param")
+        if p.get("name") == "gateway-url"
+    }
+    assert urls == {
+        "directory": f"{settings.base_url()}/freeswitch/directory",
+        "dialplan": f"{settings.base_url()}/freeswitch/dialplan",
+    }
+    creds = {p.get("value") for p in curl.iter("param") if p.get("name") == "gateway-credentials"}
+    assert creds == {f"{settings.xml_curl_user}:{settings.secret('xml_curl_password')}"}
+    timeouts = {p.get("value") for p in curl.iter("param") if p.get("name") == "timeout"}
+    assert timeouts == {str(settings.xml_curl_timeout_seconds)}
+
+    esl = {
+        p.get("name"): p.get("value")
+        for p in parse(tree / "autoload_configs/event_socket.conf.xml").iter("param")
+    }
+    assert esl["listen-ip"] == settings.esl_host
+    assert esl["listen-port"] == str(settings.esl_port)
+    assert esl["password"] == settings.secret("esl_password")
+    assert esl["apply-inbound-acl"] == "pvp-esl"
+
+    profile = {
+        p.get("name"): p.get("value") for p in parse(tree / "sip_profiles/pvp.xml").iter("param")
+    }
+    assert profile["sip-ip"] == profile["rtp-ip"] == settings.sip_host
+    assert profile["sip-port"] == str(settings.sip_port)
+    assert profile["tls-sip-port"] == str(settings.sip_tls_port)
+    assert profile["tls-always-nat"] == "true"
+    assert profile["auth-calls"] == "true"
+    assert profile["inbound-codec-prefs"] == "OPUS,G722,PCMA,VP8,H264"
+
+    loaded = parse(tree / "autoload_configs/modules.conf.xml").iter("load")
+    modules = {m.get("module") for m in loaded}
+    assert {"mod_sofia", "mod_event_socket", "mod_xml_curl", "mod_spandsp", "mod_sms"} <= modules
+    assert not modules & {"mod_verto", "mod_callcenter", "mod_signalwire", "mod_conference"}
+
+    zone = parse(tree / "autoload_configs/timezones.conf.xml").find(".//zone")
+    assert zone is not None and zone.get("value") == "CET-1CEST,M3.5.0,M10.5.0/3"
+
+
+def test_the_static_directory_holds_every_device(tree: Path, db: Database) -> None:
+    users = {u.get("id") for u in parse(tree / "directory/pvp.xml").iter("user")}
+    assert "kiosk-vorey-1" in users and "msa-43-c1" in users
+    assert len(users) == 20 + 19
+
+
+# --- FreeSWITCH's time conditions, as switch_xml.c / switch_utils.c evaluate them ---------
+
+
+def number_cmp(expression: str, value: int) -> bool:
+    for part in expression.split(","):
+        low, _, high = part.partition("-")
+        if (int(low) <= value <= int(high)) if high else int(low) == value:
+            return True
+    return False
+
+
+def seconds(text: str) -> int:
+    h, m, *s = (int(x) for x in text.split(":"))
+    return h * 3600 + m * 60 + (s[0] if s else 0)
+
+
+def tod_cmp(expression: str, value: int) -> bool:
+    return any(
+        seconds(a) <= value <= seconds(b)
+        for a, b in (part.split("-") for part in expression.split(","))
+    )
+
+
+def time_match(cond: ET.Element, local: datetime) -> bool:
+    checks = {
+        "year": lambda e: number_cmp(e, local.year),
+        "mon": lambda e: number_cmp(e, local.month),
+        "mday": lambda e: number_cmp(e, local.day),
+        "wday": lambda e: number_cmp(e, fs_wday(local.weekday())),
+        "time-of-day": lambda e: tod_cmp(e, local.hour * 3600 + local.minute * 60 + local.second),
+    }
+    unknown = set(cond.attrib) - set(checks) - {"field", "expression"}
+    assert not unknown, f"the evaluator does not know {unknown}"
+    return all(check(cond.get(name)) for name, check in checks.items() if cond.get(name))
+
+
+def hunt(context: ET.Element, variables: dict[str, str], local: datetime) -> dict[str, str]:
+    """The ``set`` actions of the first matching extension (continue=false)."""
+    for extension in context.iter("extension"):
+        for cond in extension.findall("condition"):
+            field = cond.get("field")
+            if field:
+                name = field[2:-1] if field.startswith("${") else field
+                if not re.search(cond.get("expression", ""), variables[name]):
+                    break
+            elif not time_match(cond, local):
+                break
+        else:
+            acts = [
+                a.get("data", "") for a in extension.iter("action") if a.get("application") == "set"
+            ]
+            return dict(a.split("=", 1) for a in acts)
+    raise AssertionError("no extension matched")
+
+
+def static_outcome(
+    context: ET.Element, plan: RoutingPlan, kiosk: str, service: str, at: datetime
+) -> tuple[str, str | None, str | None, str | None]:
+    variables = {
+        "pvp_kiosk": kiosk,
+        "pvp_site": plan.kiosks[kiosk].site,
+        "destination_number": service,
+    }
+    found = hunt(context, variables, at.astimezone(PARIS))
+    queued = found["pvp_decision"] in ("walk_in", "appointment")
+    return (
+        found["pvp_decision"],
+        found.get("pvp_reason"),
+        found.get("pvp_queue") if queued else None,
+        found.get("pvp_counsellor"),
+    )
+
+
+def decided(
+    plan: RoutingPlan, kiosk: str, service: str, at: datetime
+) -> tuple[str, str | None, str | None, str | None]:
+    d = decide(plan, kiosk, service, at)
+    queued = d.decision in (DecisionKind.WALK_IN, DecisionKind.APPOINTMENT)
+    return (
+        d.decision.value,
+        d.reason.value if d.reason else None,
+        d.queue if queued else None,
+        d.counsellor,
+    )
+
+
+def edges(plan: RoutingPlan) -> list[tuple[str, str, datetime]]:
+    """Each window's first occurrences in the period, one second either side of its ends."""
+    kiosk_of = {k.site: k.id for k in plan.kiosks.values()}
+    cases = []
+    for (site, service), route in plan.routes.items():
+        for window in route.schedule.windows:
+            days = [TODAY + timedelta(days=n) for n in range(70)]
+            for day in [d for d in days if window.applies_on(d)][:2]:
+                for wall in (window.start, window.end):
+                    moment = datetime.combine(day, wall, PARIS)
+                    for delta in (-1, 0):
+                        cases.append((kiosk_of[site], service, moment + timedelta(seconds=delta)))
+    booking = datetime(2006, 11, 8, 10, 0, tzinfo=PARIS)
+    for delta in (-15 * 60 - 1, -15 * 60, 0, 20 * 60, 20 * 60 + 1):
+        cases.append(("kiosk-vorey-1", "anpe", booking + timedelta(seconds=delta)))
+    for day in (date(2006, 12, 25), date(2006, 12, 27), date(2007, 1, 1)):
+        for kiosk in kiosk_of.values():
+            for service in SERVICES:
+                cases.append((kiosk, service, datetime.combine(day, time(10), PARIS)))
+    return cases
+
+
+def test_the_static_dialplan_routes_as_decide_does(
+    tree: Path, db: Database, settings: Settings
+) -> None:
+    context = parse(tree / "dialplan/pvp-kiosks.xml").find("context[@name='pvp-kiosks']")
+    assert context is not None
+    with db.sessions() as session:
+        plan = load_routing_plan(session, settings)
+    rng = random.Random(2006)
+    kiosks = sorted(plan.kiosks)
+    cases = edges(plan)
+    start = datetime.combine(TODAY, time(0), PARIS)
+    for _ in range(1500):
+        at = start + timedelta(seconds=rng.randrange(70 * 86400))
+        cases.append((rng.choice(kiosks), rng.choice(SERVICES), at))
+    kinds = set()
+    for kiosk, service, at in cases:
+        expected = decided(plan, kiosk, service, at)
+        assert static_outcome(context, plan, kiosk, service, at) == expected, (kiosk, service, at)
+        kinds.add((expected[0], expected[1]))
+    assert kinds >= {
+        ("walk_in", None),
+        ("appointment", None),
+        ("closed", "outside_windows"),
+        ("closed", "public_holiday"),
+        ("closed", "local_closure"),
+        ("appointment_required", "appointment_only"),
+        ("no_such_service", "no_button"),
+    }
+
+
+def test_fourth_friday_is_a_weekday_and_a_day_of_month_range() -> None:
+    window = Window(Mode.WALK_IN, frozenset({4}), time(9), time(12), nth=frozenset({4}))
+    assert window_conditions(window, TODAY, TODAY) == [
+        {"wday": "6", "mday": "22-28", "time-of-day": "09:00:00-11:59:59"}
+    ]
+
+
+def test_windows_with_exceptions_or_last_of_month_are_dated() -> None:
+    last_friday = Window(Mode.WALK_IN, frozenset({4}), time(9), time(12), nth=frozenset({-1}))
+    assert window_conditions(last_friday, date(2006, 11, 1), date(2006, 12, 31)) == [
+        {"year": "2006", "mon": "11", "mday": "24", "time-of-day": "09:00:00-11:59:59"},
+        {"year": "2006", "mon": "12", "mday": "29", "time-of-day": "09:00:00-11:59:59"},
+    ]
+    weekly = Window(
+        Mode.WALK_IN,
+        frozenset({0}),
+        time(14),
+        time(17),
+        except_dates=frozenset({date(2006, 11, 13)}),
+    )
+    assert window_conditions(weekly, date(2006, 11, 1), date(2006, 11, 30))[0]["mday"] == "6,20,27"
