@@ -8,13 +8,14 @@ checks the same CA), buttons are injected one layer above evdev (no /dev/input h
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -32,6 +33,7 @@ pytestmark = [
     pytest.mark.skipif(find_stunnel() is None, reason="stunnel4 not installed"),
 ]
 KIOSK = "kiosk-vorey-1"
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -85,6 +87,13 @@ def kiosk_config(sw: Any, directory: Path) -> AgentConfig:
     )
 
 
+def run(body: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``body()`` on a loop of its own thread: the session's Playwright (sync API) may
+    already run an event loop in this one."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(body())).result()
+
+
 async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -128,7 +137,7 @@ def test_the_kiosk_registers_over_verified_tls_and_a_closed_press_says_when(
         finally:
             await agent.stop()
 
-    closed = asyncio.run(body())
+    closed = run(body)
     assert closed["title"] == "Le service MSA est fermé"
     assert closed["reason_text"] == "En dehors des heures d'ouverture"
     assert "vendredi 22 décembre 2006 à 9" in closed["next_text"]
@@ -176,7 +185,7 @@ def test_a_walk_in_press_is_parked_and_commands_arrive_through_the_switch(
         finally:
             await agent.stop()
 
-    results, screen = asyncio.run(body())
+    results, screen = run(body)
     assert all("Sent" in r for r in results), results
     assert screen.notice is None
     # The done and failed answers went through the switch (challenged, then accepted).
