@@ -309,6 +309,27 @@ def serve(
     run(ctx.settings, ctx.db, host or ctx.settings.http_host, port or ctx.settings.http_port)
 
 
+@main.command("kiosk")
+@click.option(
+    "--bundle", "bundle_dir", required=True, type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option("--screen-port", type=int, default=None, help="Kiosk screen on 127.0.0.1 (8480)")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def kiosk(bundle_dir: Path, screen_port: int | None, state_dir: Path | None) -> None:
+    """Run the kiosk agent of the kiosk whose bundle is BUNDLE (until SIGTERM)."""
+    import asyncio
+    import logging
+
+    from pvp.kiosk.agent import AgentConfig, run_agent
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        config = AgentConfig.from_bundle(bundle_dir, state_dir or bundle_dir / "state", screen_port)
+    except (OSError, ValueError, KeyError) as exc:
+        raise Refused(f"{bundle_dir}: unusable bundle: {exc}") from None
+    asyncio.run(run_agent(config))
+
+
 def _panel_commands() -> None:
     from pvp.panel.commands import alerts, user
 

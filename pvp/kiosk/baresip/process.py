@@ -11,11 +11,10 @@ import asyncio
 import contextlib
 import enum
 import logging
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from pvp.children import die_with_parent
+from pvp.children import die_with_parent, terminate
 from pvp.kiosk.baresip.config import find_binary
 from pvp.kiosk.baresip.controller import BaresipController
 from pvp.kiosk.baresip.errors import BaresipError, BaresipNotConnected
@@ -176,17 +175,7 @@ class BaresipProcess:
             self._set_state(ProcessState.RUNNING)
 
     async def _terminate(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(self.stop_timeout):
-                await process.wait()
-        except TimeoutError:
-            log.warning("baresip ignored SIGTERM for %s s; killing it", self.stop_timeout)
-            process.kill()
-            await process.wait()
+        await terminate(self._process, self.stop_timeout)
 
     def _rotate_log(self) -> None:
         with contextlib.suppress(FileNotFoundError):
