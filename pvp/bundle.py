@@ -22,6 +22,11 @@ from pvp.provisioning import rotate_secret
 BUNDLE_FILE = "kiosk.json"
 # The kiosk's row of hardware buttons sends F1, F2, ... left to right (a USB keypad).
 DEFAULT_KEYS = [f"KEY_F{n}" for n in range(1, 13)]
+# baresip devices ("driver,device"). The loudspeaker and room microphone are ALSA's default;
+# the USB handset is reached through an ALSA PCM named "handset" (an alias in
+# /etc/asound.conf for the handset's card), so a new handset model needs no new bundle.
+SPEAKER_AUDIO = {"player": "alsa,default", "source": "alsa,default"}
+HANDSET_AUDIO = {"player": "alsa,handset", "source": "alsa,handset"}
 
 
 def bundle_contents(
@@ -53,6 +58,8 @@ def bundle_contents(
         "hangup_key": "KEY_ESC",
         "hook_key": "KEY_PHONE",
         "site_agent_phone": kiosk.site.agent_phone or settings.support_phone,
+        "speaker_audio": dict(SPEAKER_AUDIO),
+        "handset_audio": dict(HANDSET_AUDIO),
     }
 
 

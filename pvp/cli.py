@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +14,7 @@ import click
 from pvp import appointments, inventory
 from pvp.config import Settings, load_settings
 from pvp.db import Database
-from pvp.model import AppointmentStatus
+from pvp.model import AppointmentStatus, ConsoleStatus
 from pvp.plan import PlanError, load_plan
 from pvp.plan_view import load_routing_plan
 from pvp.provisioning import apply_plan, rotate_secret
@@ -266,6 +266,27 @@ def freeswitch_render(ctx: Context, out: Path, test_certs: bool) -> None:
         click.echo(f"test certificates written to {out / 'certs'} (start FreeSWITCH with -certs)")
 
 
+@main.group()
+def counsellor() -> None:
+    """Counsellors' presence for the expert-queue dispatcher."""
+
+
+@counsellor.command("status")
+@click.argument("counsellor_id")
+@click.argument("status", type=click.Choice([s.value for s in ConsoleStatus]))
+@pass_ctx
+def counsellor_status(ctx: Context, counsellor_id: str, status: str) -> None:
+    """Set a counsellor's console status: available, paused or offline."""
+    from pvp.dispatcher.store import UnknownCounsellor, set_console_status
+
+    try:
+        set_console_status(ctx.db, counsellor_id, ConsoleStatus(status), datetime.now(UTC))
+    except UnknownCounsellor:
+        raise Refused(f"conseiller inconnu : {counsellor_id}") from None
+    french = {"available": "disponible", "paused": "en pause", "offline": "hors ligne"}
+    click.echo(f"{counsellor_id} : {french[status]}")
+
+
 @main.command("serve")
 @click.option("--host", default=None, help="Listen address (default from configuration)")
 @click.option("--port", default=None, type=int)
@@ -288,6 +309,27 @@ def serve(
     run(ctx.settings, ctx.db, host or ctx.settings.http_host, port or ctx.settings.http_port)
 
 
+@main.command("kiosk")
+@click.option(
+    "--bundle", "bundle_dir", required=True, type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option("--screen-port", type=int, default=None, help="Kiosk screen on 127.0.0.1 (8480)")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def kiosk(bundle_dir: Path, screen_port: int | None, state_dir: Path | None) -> None:
+    """Run the kiosk agent of the kiosk whose bundle is BUNDLE (until SIGTERM)."""
+    import asyncio
+    import logging
+
+    from pvp.kiosk.agent import AgentConfig, run_agent
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        config = AgentConfig.from_bundle(bundle_dir, state_dir or bundle_dir / "state", screen_port)
+    except (OSError, ValueError, KeyError) as exc:
+        raise Refused(f"{bundle_dir}: unusable bundle: {exc}") from None
+    asyncio.run(run_agent(config))
+
+
 def _panel_commands() -> None:
     from pvp.panel.commands import alerts, user
 
@@ -298,15 +340,14 @@ def _panel_commands() -> None:
 _panel_commands()
 
 
-def _add_groups() -> None:
-    # Imported here: those modules use Context and Refused from this one.
+def _document_commands() -> None:
+    # Imported here: pvp.documents.cli uses Context and Refused from this module.
     from pvp.documents.cli import doc
 
     main.add_command(doc)
 
 
-_add_groups()
-
+_document_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -87,14 +87,7 @@ def encode_answer(answer: Answer) -> str:
 
 
 def _load(body: str | bytes, kind: str) -> dict[str, Any]:
-    if len(body) > MAX_BODY:
-        raise MessageError("message trop long")
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MessageError("message illisible (JSON invalide)") from None
-    if not isinstance(value, dict):
-        raise MessageError("message illisible (un objet JSON est attendu)")
+    value = _load_untyped(body)
     ident = value.get("id")
     ident = ident if isinstance(ident, str) and ID_RE.match(ident) else None
     if value.get("v") != VERSION:
@@ -133,3 +126,38 @@ def decode_answer(body: str | bytes) -> Answer:
     if status is Status.FAILED and not reason:
         raise MessageError("un échec doit donner sa raison", value["id"])
     return Answer(value["id"], status, reason, details)
+
+
+# -- kiosk status (kiosk -> control plane, for the counsellor's console) --------------------
+
+STATUS_TYPE = "application/vnd.pvp.status+json"
+KIOSK_STATES = frozenset({"private", "public"})
+
+
+def encode_status(kiosk: str, call: str | None, state: str, text: str) -> str:
+    """A change the counsellor must know of, e.g. the handset lifted: ``private``."""
+    if state not in KIOSK_STATES:
+        raise MessageError(f"état de borne inconnu : {state}")
+    body = {"v": VERSION, "type": "status", "kiosk": kiosk, "call": call, "state": state}
+    return _dumps({**body, "text": text})
+
+
+def decode_status(body: str | bytes) -> dict[str, Any]:
+    value = _load_untyped(body)
+    if value.get("v") != VERSION or value.get("type") != "status":
+        raise MessageError("message d'état mal formé")
+    if value.get("state") not in KIOSK_STATES or not isinstance(value.get("kiosk"), str):
+        raise MessageError("message d'état mal formé")
+    return value
+
+
+def _load_untyped(body: str | bytes) -> dict[str, Any]:
+    if len(body) > MAX_BODY:
+        raise MessageError("message trop long")
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise MessageError("message illisible (JSON invalide)") from None
+    if not isinstance(value, dict):
+        raise MessageError("message illisible (un objet JSON est attendu)")
+    return value

@@ -403,6 +403,34 @@ class Alert(Base):
     detail: Mapped[str] = mapped_column(String(400), default="")
 
 
+class QueueEntry(Base):
+    """A caller in an expert queue, kept so that a restart of the control plane keeps places.
+
+    The dispatcher writes its state here after every change; on start it rebuilds from these
+    rows and then checks each against FreeSWITCH's live channels.
+    """
+
+    __tablename__ = "queue_entries"
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the kiosk leg's UUID
+    queue_id: Mapped[str] = mapped_column(ForeignKey("expert_queues.id"), index=True)
+    kiosk_id: Mapped[str] = mapped_column(ForeignKey("kiosks.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    service_code: Mapped[str] = mapped_column(ForeignKey("services.code"))
+    mode: Mapped[str] = mapped_column(String(16))  # appointment | walk_in
+    booked_counsellor_id: Mapped[str | None] = mapped_column(ForeignKey("counsellors.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seq: Mapped[int] = mapped_column(Integer)  # arrival order among equal instants
+    state: Mapped[str] = mapped_column(String(16))  # waiting | ringing | talking
+    counsellor_id: Mapped[str | None] = mapped_column(ForeignKey("counsellors.id"))
+    leg_uuid: Mapped[str | None] = mapped_column(String(64))  # the counsellor's leg
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refused: Mapped[list[str]] = mapped_column(JSON, default=list)  # rejected or failed
+    unanswered: Mapped[list[str]] = mapped_column(JSON, default=list)  # let it ring, in order
+    walk_in_fallback: Mapped[bool] = mapped_column(default=False)
+
+
 class DocumentKind(enum.StrEnum):
     """What happened to a document, as the audit trail says it."""
 

@@ -17,9 +17,19 @@ log = logging.getLogger("pvp.server")
 
 def run(settings: Settings, db: Database, host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from pvp.dispatcher.worker import start_dispatcher
+    from pvp.documents.switch import start as start_documents
+
     app = create_app(settings, db)
     start_watcher(settings, db)  # supervision alerts, checked in the background
+    # The dispatcher connects to FreeSWITCH in the background and keeps retrying.
+    worker = app.extensions["pvp.dispatcher"] = start_dispatcher(settings, db)
+    documents = start_documents(settings, app.extensions["pvp.documents"])
     click.echo(
         f"PVP control plane: http://{host}:{port}/ (panel), /api/v1/kiosks (database {db.url})"
     )
-    serve(app, host=host, port=port, threads=8, ident="pvp")
+    try:
+        serve(app, host=host, port=port, threads=8, ident="pvp")
+    finally:
+        documents.stop()
+        worker.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from pvp.routing import RoutingPlan
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
+PANEL_PASSWORD = "mot-de-passe-de-test"
 
 
 @pytest.fixture(scope="session")
@@ -140,3 +142,37 @@ def serve() -> Iterator[Callable[[Any], str]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def sign_in(db: Database) -> Callable[..., Any]:
+    """Sign a Flask test client in as a panel user of ``role`` (created on first use)."""
+    from pvp.model import Role
+    from pvp.panel.security import create_user
+
+    logins: dict[tuple[str, str | None], str] = {}
+
+    def sign(client: Any, role: str = "region_admin", scope: str | None = None) -> Any:
+        if (role, scope) not in logins:
+            login = f"{role.replace('_', '-')}-{len(logins)}"
+            with db.session() as session:
+                create_user(session, login, PANEL_PASSWORD, Role(role), scope, "")
+            logins[(role, scope)] = login
+        # Through the real sign-in form, CSRF token included, as a browser would.
+        page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        assert token, "no CSRF token on the sign-in page"
+        login = logins[(role, scope)]
+        answer = client.post(
+            "/login",
+            data={"login": login, "password": PANEL_PASSWORD, "csrf_token": token.group(1)},
+        )
+        assert answer.status_code == 302, answer.get_data(as_text=True)
+        # Later JSON POSTs carry the session's CSRF token in a header, as the console's do.
+        page = client.get("/", follow_redirects=True).get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        if token:
+            client.environ_base["HTTP_X_CSRFTOKEN"] = token.group(1)
+        return client
+
+    return sign

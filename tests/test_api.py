@@ -11,8 +11,52 @@ from pvp.web import create_app
 
 
 @pytest.fixture
-def client(db: Database, settings: Settings) -> FlaskClient:
-    return create_app(settings, db, {"TESTING": True}).test_client()
+def app(db: Database, settings: Settings):
+    return create_app(settings, db, {"TESTING": True, "SESSION_COOKIE_SECURE": False})
+
+
+@pytest.fixture
+def client(app, sign_in) -> FlaskClient:
+    """A region admin's client: the API reads need a signed-in person or a kiosk."""
+    return sign_in(app.test_client())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/kiosks",
+        "/api/v1/route?kiosk=kiosk-vorey-1&service=msa",
+        "/api/v1/kiosks/kiosk-vorey-1/availability",
+        "/api/v1/queues",
+    ],
+)
+def test_the_anonymous_get_401_not_data(app, path: str) -> None:
+    got = app.test_client().get(path)
+    assert got.status_code == 401
+    assert set(got.get_json()) == {"error", "status"}
+
+
+def test_a_site_agent_cannot_read_the_queues(app, sign_in) -> None:
+    agent = sign_in(app.test_client(), "site_agent", "vorey")
+    assert agent.get("/api/v1/queues").status_code == 403
+    assert agent.get("/api/v1/kiosks").status_code == 200
+
+
+def test_a_kiosk_reads_its_own_availability_only(app, db: Database, settings: Settings, serve):
+    import requests
+    from requests.auth import HTTPDigestAuth
+
+    from pvp.provisioning import rotate_secret
+
+    with db.session() as session:
+        secret = rotate_secret(session, "kiosk-vorey-1", settings.sip_domain)
+    base = serve(app)
+    auth = HTTPDigestAuth("kiosk-vorey-1", secret)
+    own = requests.get(f"{base}/api/v1/kiosks/kiosk-vorey-1/availability", auth=auth, timeout=5)
+    assert own.status_code == 200 and own.json()["kiosk"] == "kiosk-vorey-1"
+    other = requests.get(f"{base}/api/v1/kiosks/kiosk-cunlhat-1/availability", auth=auth, timeout=5)
+    assert other.status_code == 403
+    assert requests.get(f"{base}/api/v1/kiosks", auth=auth, timeout=5).status_code == 401
 
 
 def test_kiosk_list(client: FlaskClient) -> None:

@@ -61,12 +61,15 @@ def test_heartbeat_is_kept_and_shown_by_pvp_kiosks(
 
 
 def test_kiosk_is_offline_after_three_missed_heartbeats(
-    server: str, secret: str, db: Database
+    server: str, secret: str, db: Database, settings: Settings
 ) -> None:
     requests.post(url(server), json=BEAT, auth=HTTPDigestAuth("kiosk-vorey-1", secret), timeout=5)
     with db.session() as session:
         session.get(KioskHeartbeat, "kiosk-vorey-1").received_at -= timedelta(seconds=91)
-    kiosks = requests.get(f"{server}/api/v1/kiosks", timeout=5).json()
+    listed = CliRunner().invoke(
+        main, ["kiosks", "--json"], env={"PVP_DATA_DIR": str(settings.data_dir)}
+    )
+    kiosks = json.loads(listed.output)
     assert next(k for k in kiosks if k["id"] == "kiosk-vorey-1")["online"] is False
 
 

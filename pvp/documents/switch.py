@@ -48,15 +48,30 @@ def attach(esl: Any, documents: DocumentService) -> FaxService:
     return fax
 
 
-def connect_esl(settings: Settings) -> Any:
-    """A started, connected ESL client (pvp.freeswitch.esl), or RuntimeError in French."""
-    try:
-        from pvp.freeswitch.esl import ESLClient  # type: ignore[import-not-found]
-    except ImportError:
-        raise RuntimeError("client Event Socket absent de cette installation") from None
-    client = ESLClient(
+def _client(settings: Settings) -> Any:
+    from pvp.freeswitch.esl import ESLClient
+
+    return ESLClient(
         settings.esl_host, settings.esl_port, settings.secret("esl_password"), events=EVENTS
     )
+
+
+def start(settings: Settings, documents: DocumentService) -> Any:
+    """``pvp serve``: the documents' own Event Socket connection, in the background.
+
+    Its own connection, so its subscriptions (MESSAGE, fax results) and its ``chat`` calls,
+    which last as long as the kiosk takes to answer, never hold up the dispatcher's.
+    The client reconnects by itself; until it is connected, commands answer 502.
+    """
+    client = _client(settings)
+    attach(client, documents)
+    client.start()
+    return client
+
+
+def connect_esl(settings: Settings) -> Any:
+    """A started, connected ESL client for one command (the CLI), or RuntimeError in French."""
+    client = _client(settings)
     client.start()
     if not client.wait_connected(CONNECT_TIMEOUT_S):
         client.stop()

@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pvp.children import die_with_parent
 from pvp.config import Settings
 
 DEFAULT_BINARY = Path("/opt/freeswitch/bin/freeswitch")
@@ -55,7 +56,11 @@ class FreeSwitch:
             (self.workdir / name).mkdir(parents=True, exist_ok=True)
         out = open(self.workdir / "stdout.log", "wb")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(
-            self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            self.command(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # a killed test run leaves no switch behind
         )
         out.close()
 

@@ -24,7 +24,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from sqlalchemy import MetaData, Table, inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvp.model import (
@@ -35,6 +35,7 @@ from pvp.model import (
     Counsellor,
     CounsellorState,
     ExpertQueue,
+    QueueEntry,
     QueueMembership,
     Role,
     Service,
@@ -46,60 +47,31 @@ from pvp.panel.security import db, me, panel_blueprint, settings
 
 bp = panel_blueprint("console", "/console", roles=(Role.COUNSELLOR,))
 
-# The dispatcher's waiting callers; its table lands with the dispatcher, so it is read by
-# reflection and its absence only hides the list.
-QUEUE_TABLE = "queue_entries"
-TIME_COLUMNS = ("enqueued_at", "joined_at", "entered_at", "created_at", "since", "pressed_at")
-DONE_COLUMNS = ("left_at", "dequeued_at", "ended_at", "answered_at", "bridged_at")
-WHO_COLUMNS = ("kiosk_id", "site_id", "call_id", "id")
-
-
-def _queue_table() -> Table | None:
-    engine = db().engine
-    if not inspect(engine).has_table(QUEUE_TABLE):
-        return None
-    cached = current_app.extensions.get("pvp.panel.queue_entries")
-    if cached is None:
-        cached = Table(QUEUE_TABLE, MetaData(), autoload_with=engine)
-        current_app.extensions["pvp.panel.queue_entries"] = cached
-    return cached
-
-
-def _as_utc(value: Any) -> datetime | None:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
 
 def waiting(
     session: Session, queue_ids: list[str], now: datetime
-) -> dict[str, list[dict[str, Any]]] | None:
-    """Who waits in each queue and for how long; ``None`` if the dispatcher's table is absent."""
-    table = _queue_table()
-    if table is None or "queue_id" not in table.c:
-        return None
-    query = select(table).where(table.c.queue_id.in_(queue_ids))
-    for name in DONE_COLUMNS:
-        if name in table.c:
-            query = query.where(table.c[name].is_(None))
-    since_col = next((n for n in TIME_COLUMNS if n in table.c), None)
-    who_col = next((n for n in WHO_COLUMNS if n in table.c), None)
+) -> dict[str, list[dict[str, Any]]]:
+    """Who waits in each queue, in the dispatcher's order, and for how long.
+
+    Read from the dispatcher's persisted entries, so the console shows the queues whether or
+    not the dispatcher runs in this process.
+    """
+    rows = session.scalars(
+        select(QueueEntry)
+        .where(QueueEntry.queue_id.in_(queue_ids), QueueEntry.state != "talking")
+        .order_by(QueueEntry.arrived_at, QueueEntry.seq)
+    )
     out: dict[str, list[dict[str, Any]]] = {q: [] for q in queue_ids}
-    for row in session.execute(query).mappings():
-        since = _as_utc(row[since_col]) if since_col else None
-        out[row["queue_id"]].append(
+    for row in rows:
+        out[row.queue_id].append(
             {
-                "who": str(row[who_col]) if who_col else "?",
-                "wait_seconds": int((now - since).total_seconds()) if since else None,
+                "who": row.kiosk_id,
+                "mode": row.mode,
+                "booked": row.booked_counsellor_id,
+                "ringing": row.counsellor_id if row.state == "ringing" else None,
+                "wait_seconds": int((now - row.arrived_at).total_seconds()),
             }
         )
-    for entries in out.values():
-        entries.sort(key=lambda e: -(e["wait_seconds"] or 0))
     return out
 
 
@@ -165,13 +137,13 @@ def snapshot(session: Session, counsellor_id: str, now: datetime, tz: ZoneInfo) 
         "registered": bool(state and state.registered),
         "incoming": incoming,
         "current": current,
-        "queues_available": who_waits is not None,
+        "queues_available": True,
         "queues": [
             {
                 "id": m.queue_id,
                 "name": queue_names.get(m.queue_id, m.queue_id),
                 "priority": m.priority,
-                "waiting": (who_waits or {}).get(m.queue_id, []),
+                "waiting": who_waits.get(m.queue_id, []),
             }
             for m in memberships
         ],

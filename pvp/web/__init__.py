@@ -28,6 +28,7 @@ def create_app(
     app.extensions["pvp.clock"] = clock = clock or clock_from_settings(settings)
     app.extensions["pvp.plans"] = PlanCache(db, settings, clock)
 
+    from pvp.dispatcher.http import dispatcher
     from pvp.documents.http import documents_api
     from pvp.documents.service import DocumentService
     from pvp.freeswitch.xml_curl import xml_curl
@@ -39,6 +40,7 @@ def create_app(
     # connection; without it, document commands answer 503.
     app.extensions["pvp.documents"] = DocumentService.create(db, settings)
     app.register_blueprint(documents_api)
+    app.register_blueprint(dispatcher)
 
     from pvp.panel import init_panel
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,12 +10,13 @@ from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import ValidationError
 
 from pvp import health, inventory
+from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.model import Kiosk
 from pvp.plan_view import PlanCache
 from pvp.routing import RoutingError, decide
 from pvp.timeparse import parse_instant
+from pvp.web.access import allow, kiosk_ha1
 from pvp.web.device_auth import digest_required
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,6 +30,10 @@ def _db() -> Database:
     return current_app.extensions["pvp.db"]
 
 
+def _clock() -> Clock:
+    return current_app.extensions["pvp.clock"]
+
+
 def _plans() -> PlanCache:
     return current_app.extensions["pvp.plans"]
 
@@ -40,7 +45,9 @@ def bad_request(message: str, field: str | None = None) -> Any:
 def _instant_param() -> datetime:
     tz = ZoneInfo(_settings().timezone)
     text = request.args.get("at")
-    return datetime.now(tz) if text is None else parse_instant(text, tz)
+    if text is None:
+        return _clock().now().astimezone(tz)
+    return parse_instant(text, tz)
 
 
 @api.get("/health")
@@ -49,12 +56,14 @@ def health_check() -> Any:
 
 
 @api.get("/kiosks")
+@allow()
 def kiosk_list() -> Any:
     with _db().sessions() as session:
         return jsonify(inventory.kiosks(session))
 
 
 @api.get("/route")
+@allow(kiosks=True)
 def route() -> Any:
     for name in ("kiosk", "service"):
         if not request.args.get(name):
@@ -72,6 +81,7 @@ def route() -> Any:
 
 
 @api.get("/kiosks/<kiosk_id>/availability")
+@allow(kiosks=True, own_kiosk_arg="kiosk_id")
 def availability(kiosk_id: str) -> Any:
     """Every button of a kiosk with its decision now: what the idle screen shows."""
     try:
@@ -91,14 +101,8 @@ def availability(kiosk_id: str) -> Any:
     )
 
 
-def _kiosk_ha1(user: str) -> str | None:
-    with _db().sessions() as session:
-        kiosk = session.get(Kiosk, user)
-        return kiosk.a1_hash if kiosk else None
-
-
 @api.post("/kiosks/<kiosk_id>/heartbeat")
-@digest_required(_kiosk_ha1)
+@digest_required(kiosk_ha1)
 def heartbeat(kiosk_id: str) -> Any:
     """A kiosk's health report; a kiosk may report only for itself."""
     if g.device != kiosk_id:
@@ -112,7 +116,7 @@ def heartbeat(kiosk_id: str) -> Any:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"])
         return bad_request(f"{field}: {first['msg']}", field)
-    now = datetime.now(UTC)
+    now = _clock().now()
     with _db().session() as session:
         health.record(session, kiosk_id, beat, now)
     return jsonify(kiosk=kiosk_id, received_at=now.isoformat())

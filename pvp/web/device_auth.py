@@ -49,30 +49,38 @@ def _challenge(realm: str, stale: bool = False) -> Response:
     return response
 
 
+def verified_device(ha1_of: Callable[[str], str | None]) -> str | Response:
+    """The device whose Digest credentials this request carries, or the 401 to answer."""
+    realm = current_app.extensions["pvp.settings"].sip_domain
+    auth = request.authorization
+    if auth is None or auth.type != "digest":
+        return _challenge(realm)
+    user, nonce = auth.username or "", auth.nonce or ""
+    ha1 = ha1_of(user)
+    fields = (auth.response, auth.uri, auth.nc, auth.cnonce)
+    if ha1 is None or auth.realm != realm or auth.qop != "auth" or not all(fields):
+        return _challenge(realm)
+    if auth.uri not in (request.path, request.full_path.rstrip("?")):
+        return _challenge(realm)  # a response computed for another resource
+    if not nonce_fresh(nonce):
+        return _challenge(realm, stale=True)
+    ha2 = _md5(f"{request.method}:{auth.uri}")
+    expected = _md5(f"{ha1}:{nonce}:{auth.nc}:{auth.cnonce}:auth:{ha2}")
+    if not hmac.compare_digest(expected, auth.response or ""):
+        return _challenge(realm)
+    return user
+
+
 def digest_required(ha1_of: Callable[[str], str | None]) -> Callable[..., Any]:
     """Protect a view; ``ha1_of(user)`` gives the stored HA1, and ``g.device`` the user."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            realm = current_app.extensions["pvp.settings"].sip_domain
-            auth = request.authorization
-            if auth is None or auth.type != "digest":
-                return _challenge(realm)
-            user, nonce = auth.username or "", auth.nonce or ""
-            ha1 = ha1_of(user)
-            fields = (auth.response, auth.uri, auth.nc, auth.cnonce)
-            if ha1 is None or auth.realm != realm or auth.qop != "auth" or not all(fields):
-                return _challenge(realm)
-            if auth.uri not in (request.path, request.full_path.rstrip("?")):
-                return _challenge(realm)  # a response computed for another resource
-            if not nonce_fresh(nonce):
-                return _challenge(realm, stale=True)
-            ha2 = _md5(f"{request.method}:{auth.uri}")
-            expected = _md5(f"{ha1}:{nonce}:{auth.nc}:{auth.cnonce}:auth:{ha2}")
-            if not hmac.compare_digest(expected, auth.response or ""):
-                return _challenge(realm)
-            g.device = user
+            device = verified_device(ha1_of)
+            if not isinstance(device, str):
+                return device
+            g.device = device
             return view(*args, **kwargs)
 
         return wrapped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -40,7 +41,13 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         async with asyncio.timeout(timeout):
             return await coro
 
-    return asyncio.run(bounded())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(bounded())
+    # The session's Playwright (sync API) runs a loop in this thread: use another thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, bounded()).result()
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

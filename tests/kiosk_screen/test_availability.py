@@ -60,3 +60,22 @@ def test_cache_survives_an_unreachable_control_plane(tmp_path: Path) -> None:
     assert cache.decisions() == [{"service": "msa", "decision": "walk_in"}]
     path.write_text("{broken")
     assert cache.decisions() == []
+
+
+def test_cache_refreshes_from_the_control_plane_as_the_kiosk(db, settings, serve, tmp_path):
+    from requests.auth import HTTPDigestAuth
+
+    from pvp.provisioning import rotate_secret
+    from pvp.web import create_app
+
+    with db.session() as session:
+        secret = rotate_secret(session, "kiosk-vorey-1", settings.sip_domain)
+    base = serve(create_app(settings, db))
+    session = requests.Session()
+    path = tmp_path / "availability.json"
+    anonymous = AvailabilityCache(base, "kiosk-vorey-1", path, session)
+    assert anonymous.refresh() is False  # 401: nothing cached
+    session.auth = HTTPDigestAuth("kiosk-vorey-1", secret)
+    cache = AvailabilityCache(base, "kiosk-vorey-1", path, session)
+    assert cache.refresh() is True
+    assert [d["service"] for d in cache.decisions()] == ["anpe", "urssaf", "cram", "msa"]

@@ -32,6 +32,7 @@ from pvp.plan import load_plan
 from pvp.provisioning import apply_plan, rotate_secret
 from pvp.web import create_app
 
+from ._minimal_fs import MinimalSwitch
 from .esl import Esl
 from .ua import Account, UserAgent, free_port
 
@@ -239,3 +240,12 @@ def make_switch(
     yield factory
     for sw in made:
         sw.stop()
+
+
+@pytest.fixture
+def freeswitch(freeswitch_bin: Path, tmp_path: Path) -> Iterator[MinimalSwitch]:
+    """A bare FreeSWITCH (event socket, optional SIP profile) for the ESL and dispatcher tests."""
+    switch = MinimalSwitch(freeswitch_bin, tmp_path / "freeswitch")
+    switch.start()
+    yield switch
+    switch.stop()

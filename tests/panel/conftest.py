@@ -43,9 +43,16 @@ def pdb(settings: Settings, panel_db_file: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def app(settings: Settings, pdb: Database) -> Flask:
-    return create_app(settings, pdb, {"TESTING": True, "SESSION_COOKIE_SECURE": False,
-                                      "REMEMBER_COOKIE_SECURE": False,
-                                      "PANEL_SSE_SECONDS": 1.5})
+    return create_app(
+        settings,
+        pdb,
+        {
+            "TESTING": True,
+            "SESSION_COOKIE_SECURE": False,
+            "REMEMBER_COOKIE_SECURE": False,
+            "PANEL_SSE_SECONDS": 1.5,
+        },
+    )
 
 
 @pytest.fixture
@@ -67,5 +74,3 @@ def as_role(app: Flask) -> Callable[[str | None], Client]:
         return c
 
     return make
-
-

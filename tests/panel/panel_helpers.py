@@ -41,8 +41,9 @@ class Client:
             self.token = found.group(1)
         return response
 
-    def post(self, url: str, data: dict[str, Any] | None = None, csrf: bool = True,
-             **kw: Any) -> Any:
+    def post(
+        self, url: str, data: dict[str, Any] | None = None, csrf: bool = True, **kw: Any
+    ) -> Any:
         if not self.token:
             self.get("/login")
         body = dict(data or {})

@@ -30,8 +30,7 @@ from pvp.provisioning import apply_plan
 def _vorey_route(pdb: Database, service: str = "anpe") -> RouteRule:
     with pdb.sessions() as session:
         return session.scalars(
-            select(RouteRule).where(RouteRule.site_id == "vorey",
-                                    RouteRule.service_code == service)
+            select(RouteRule).where(RouteRule.site_id == "vorey", RouteRule.service_code == service)
         ).one()
 
 
@@ -43,25 +42,60 @@ def _window_of(pdb: Database, route_id: int) -> OpeningWindow:
 
 
 VALID: dict[str, dict[str, Any]] = {
-    "sites": {"id": "tence", "department_code": "43", "community": "Haut-Lignon",
-              "commune": "Tence", "host_place": "Mairie", "agent_phone": "04 71 00 00 00",
-              "agent_email": "accueil@tence.example", "pilot": "y"},
+    "sites": {
+        "id": "tence",
+        "department_code": "43",
+        "community": "Haut-Lignon",
+        "commune": "Tence",
+        "host_place": "Mairie",
+        "agent_phone": "04 71 00 00 00",
+        "agent_email": "accueil@tence.example",
+        "pilot": "y",
+    },
     "kiosks": {"site_id": "vorey", "number": "2", "buttons": "anpe,msa"},
-    "agencies": {"id": "anpe-yssingeaux", "service_code": "anpe", "name": "ANPE Yssingeaux",
-                 "town": "Yssingeaux", "department_code": "43"},
+    "agencies": {
+        "id": "anpe-yssingeaux",
+        "service_code": "anpe",
+        "name": "ANPE Yssingeaux",
+        "town": "Yssingeaux",
+        "department_code": "43",
+    },
     "stations": {"id": "anpe-le-puy-2", "agency_id": "anpe-le-puy", "label": "Poste 2"},
-    "queues": {"id": "msa-43-bis", "agency_id": "msa-43", "name": "MSA 43 bis",
-               "strategy": "round_robin", "max_wait_seconds": "600",
-               "no_answer_timeout_seconds": "20", "wrap_up_seconds": "30"},
-    "counsellors": {"id": "anpe-le-puy-c3", "display_name": "Conseiller 3",
-                    "agency_id": "anpe-le-puy", "station_id": "anpe-le-puy-1"},
-    "memberships": {"counsellor_id": "anpe-le-puy-c2", "queue_id": "anpe-brioude",
-                    "priority": "3"},
-    "closures": {"site_id": "vorey", "service_code": "", "first_day": "2006-08-07",
-                 "last_day": "2006-08-18", "reason": "Congés d'été"},
-    "windows": {"route_id": "{route}", "mode": "walk_in", "weekdays": ["mon"], "nth": "1,3",
-                "start_time": "14:00", "end_time": "16:00", "valid_from": "2006-09-01",
-                "valid_until": "2006-12-31", "except_dates": "2006-11-06", "note": "essai"},
+    "queues": {
+        "id": "msa-43-bis",
+        "agency_id": "msa-43",
+        "name": "MSA 43 bis",
+        "strategy": "round_robin",
+        "max_wait_seconds": "600",
+        "no_answer_timeout_seconds": "20",
+        "wrap_up_seconds": "30",
+    },
+    "counsellors": {
+        "id": "anpe-le-puy-c3",
+        "display_name": "Conseiller 3",
+        "agency_id": "anpe-le-puy",
+        "station_id": "anpe-le-puy-1",
+    },
+    "memberships": {"counsellor_id": "anpe-le-puy-c2", "queue_id": "anpe-brioude", "priority": "3"},
+    "closures": {
+        "site_id": "vorey",
+        "service_code": "",
+        "first_day": "2006-08-07",
+        "last_day": "2006-08-18",
+        "reason": "Congés d'été",
+    },
+    "windows": {
+        "route_id": "{route}",
+        "mode": "walk_in",
+        "weekdays": ["mon"],
+        "nth": "1,3",
+        "start_time": "14:00",
+        "end_time": "16:00",
+        "valid_from": "2006-09-01",
+        "valid_until": "2006-12-31",
+        "except_dates": "2006-11-06",
+        "note": "essai",
+    },
 }
 
 # One bad field per form: (payload changes, field label, French message).
@@ -102,10 +136,21 @@ def _payload(pdb: Database, name: str, changes: dict[str, Any] | None = None) ->
 
 def _counts(pdb: Database) -> tuple[int, ...]:
     with pdb.sessions() as session:
-        models = (Site, Kiosk, Service, ExpertQueue, Counsellor, QueueMembership, RouteRule,
-                  OpeningWindow, ClosureDay)
-        return (*(session.scalar(select(func.count()).select_from(m)) or 0 for m in models),
-                pdb.revision())
+        models = (
+            Site,
+            Kiosk,
+            Service,
+            ExpertQueue,
+            Counsellor,
+            QueueMembership,
+            RouteRule,
+            OpeningWindow,
+            ClosureDay,
+        )
+        return (
+            *(session.scalar(select(func.count()).select_from(m)) or 0 for m in models),
+            pdb.revision(),
+        )
 
 
 @pytest.mark.parametrize("name", list(VALID))
@@ -138,8 +183,9 @@ def test_a_new_kiosk_gets_its_sip_secret_shown_once(as_role: Any, pdb: Database)
         assert len(kiosk.a1_hash) == 32
 
 
-@pytest.mark.parametrize(("name", "changes", "label", "message"), BAD,
-                         ids=[f"{b[0]}-{next(iter(b[1]))}" for b in BAD])
+@pytest.mark.parametrize(
+    ("name", "changes", "label", "message"), BAD, ids=[f"{b[0]}-{next(iter(b[1]))}" for b in BAD]
+)
 def test_bad_input_names_the_field_in_french_and_changes_nothing(
     as_role: Any, pdb: Database, name: str, changes: dict[str, Any], label: str, message: str
 ) -> None:
@@ -163,15 +209,18 @@ def test_routes_refuse_a_queue_of_another_service_and_a_site_without_the_button(
 ) -> None:
     c = as_role("admin")
     before = _counts(pdb)
-    r = c.post("/admin/routes/new", {"site_id": "saugues", "service_code": "msa",
-                                     "queue_id": "msa-43"})
+    r = c.post(
+        "/admin/routes/new", {"site_id": "saugues", "service_code": "msa", "queue_id": "msa-43"}
+    )
     assert r.status_code == 400
     assert "« Service » : aucune borne du site n'a de bouton" in page(r)
-    r = c.post("/admin/routes/new", {"site_id": "vorey", "service_code": "msa",
-                                     "queue_id": "caf-63"})
+    r = c.post(
+        "/admin/routes/new", {"site_id": "vorey", "service_code": "msa", "queue_id": "caf-63"}
+    )
     assert "« File d'experts qui répond » : cette file appartient à un autre service" in page(r)
-    r = c.post("/admin/routes/new", {"site_id": "vorey", "service_code": "msa",
-                                     "queue_id": "msa-43"})
+    r = c.post(
+        "/admin/routes/new", {"site_id": "vorey", "service_code": "msa", "queue_id": "msa-43"}
+    )
     assert "ce service a déjà une règle sur ce site" in page(r)
     assert _counts(pdb) == before
 
@@ -180,8 +229,10 @@ def test_services_are_edited_and_a_bad_one_refused(as_role: Any, pdb: Database) 
     c = as_role("admin")
     r = c.post("/admin/services/msa/edit", {"code": "msa", "name": "", "default_mode": "walk_in"})
     assert r.status_code == 400 and "« Nom » : ce champ est obligatoire" in page(r)
-    r = c.post("/admin/services/msa/edit", {"code": "msa", "name": "MSA Auvergne",
-                                            "default_mode": "walk_in"})
+    r = c.post(
+        "/admin/services/msa/edit",
+        {"code": "msa", "name": "MSA Auvergne", "default_mode": "walk_in"},
+    )
     assert r.status_code == 302
     with pdb.sessions() as session:
         assert session.get(Service, "msa").name == "MSA Auvergne"
@@ -237,15 +288,25 @@ def test_preview_tells_the_decision_in_french_and_follows_an_edit(
     assert "Plage sur rendez-vous seulement" in text
     route = _vorey_route(pdb)
     window = _window_of(pdb, route.id)
-    edit = {"route_id": str(route.id), "mode": "walk_in", "weekdays": ["wed", "thu"],
-            "nth": "", "start_time": "09:00", "end_time": "12:00", "valid_from": "",
-            "valid_until": "", "except_dates": "", "note": ""}
+    edit = {
+        "route_id": str(route.id),
+        "mode": "walk_in",
+        "weekdays": ["wed", "thu"],
+        "nth": "",
+        "start_time": "09:00",
+        "end_time": "12:00",
+        "valid_from": "",
+        "valid_until": "",
+        "except_dates": "",
+        "note": "",
+    }
     assert c.post(f"/admin/windows/{window.id}/edit", edit).status_code == 302
     text = page(_preview(c, "kiosk-vorey-1", "anpe", at))
     assert "Permanence ouverte : l'appel rejoint la file « ANPE Le Puy-en-Velay" in text
     # The switch's own view (the JSON API through the plan cache) moved on too.
-    api = c.http.get("/api/v1/route", query_string={"kiosk": "kiosk-vorey-1",
-                                                   "service": "anpe", "at": at})
+    api = c.http.get(
+        "/api/v1/route", query_string={"kiosk": "kiosk-vorey-1", "service": "anpe", "at": at}
+    )
     assert api.get_json()["decision"] == "walk_in"
 
 
@@ -286,11 +347,29 @@ def test_export_then_import_is_a_round_trip(as_role: Any, pdb: Database) -> None
 def test_import_adds_a_site_and_shows_its_new_kiosk_secret(as_role: Any, pdb: Database) -> None:
     c = as_role("admin")
     raw = yaml.load(c.get("/admin/plan.yaml").get_data(as_text=True), Loader=_PlanLoader)
-    raw["sites"].append({"id": "tence", "department": "43", "community": "Haut-Lignon",
-                         "commune": "Tence", "services": ["msa"],
-                         "routes": {"msa": {"queue": "msa-43", "windows": [
-                             {"mode": "walk_in", "days": ["fri"], "nth": [1],
-                              "from": "09:00", "to": "12:00"}]}}})
+    raw["sites"].append(
+        {
+            "id": "tence",
+            "department": "43",
+            "community": "Haut-Lignon",
+            "commune": "Tence",
+            "services": ["msa"],
+            "routes": {
+                "msa": {
+                    "queue": "msa-43",
+                    "windows": [
+                        {
+                            "mode": "walk_in",
+                            "days": ["fri"],
+                            "nth": [1],
+                            "from": "09:00",
+                            "to": "12:00",
+                        }
+                    ],
+                }
+            },
+        }
+    )
     r = c.post("/admin/plan", {"text": yaml.safe_dump(raw, allow_unicode=True)})
     text = page(r)
     assert "Plan importé." in text and "kiosk-tence-1" in text
@@ -343,17 +422,23 @@ def test_holidays_and_audit_pages(as_role: Any) -> None:
     c = as_role("admin")
     text = page(c.get("/admin/holidays?year=2006"))
     assert "lundi 17 avril 2006" in text and "Lundi de Pâques" in text
-    c.post("/admin/services/msa/edit", {"code": "msa", "name": "MSA 43",
-                                        "default_mode": "walk_in"})
+    c.post("/admin/services/msa/edit", {"code": "msa", "name": "MSA 43", "default_mode": "walk_in"})
     assert "MSA 43" in page(c.get("/admin/audit"))
 
 
 def test_a_preview_at_a_booked_time_names_the_counsellor(as_role: Any, pdb: Database) -> None:
     c = as_role("admin")
     day = next_open_day(3)
-    c.post("/manager/appointments?service=anpe", {
-        "site": "vorey", "counsellor": "anpe-le-puy-c2",
-        "start": f"{day.isoformat()}T10:00", "minutes": "30", "citizen_ref": "DE-1"})
+    c.post(
+        "/manager/appointments?service=anpe",
+        {
+            "site": "vorey",
+            "counsellor": "anpe-le-puy-c2",
+            "start": f"{day.isoformat()}T10:00",
+            "minutes": "30",
+            "citizen_ref": "DE-1",
+        },
+    )
     text = page(_preview(c, "kiosk-vorey-1", "anpe", f"{day.isoformat()}T10:05"))
     assert "Rendez-vous : l'appel va directement à Conseiller ANPE Le Puy 2" in text
     assert local(day, "10:00")

@@ -116,15 +116,17 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, pdb: Database, settings: Settings) 
 
 def test_pvp_user_add_creates_an_admin_from_stdin(cli_env: None, pdb: Database) -> None:
     result = CliRunner().invoke(
-        main, ["user", "add", "premier", "--role", "region_admin", "--password-stdin"],
+        main,
+        ["user", "add", "premier", "--role", "region_admin", "--password-stdin"],
         input="un mot de passe long\n",
     )
     assert result.exit_code == 0, result.output
     with pdb.sessions() as session:
         user = session.scalars(select(User).where(User.login == "premier")).one()
         assert user.role == "region_admin" and user.password_hash.startswith("scrypt:")
-        audit = session.scalars(select(AuditEntry).where(AuditEntry.entity == "users",
-                                                         AuditEntry.action == "create")).all()
+        audit = session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "users", AuditEntry.action == "create")
+        ).all()
         assert any(a.after and a.after["login"] == "premier" for a in audit)
         assert all("password_hash" not in (a.after or {}) for a in audit)
 
@@ -139,16 +141,21 @@ def test_pvp_user_add_creates_an_admin_from_stdin(cli_env: None, pdb: Database) 
     ],
 )
 def test_pvp_user_add_refuses_a_bad_scope(cli_env: None, args: list[str], message: str) -> None:
-    result = CliRunner().invoke(main, ["user", "add", "x", *args, "--password-stdin"],
-                                input="un mot de passe long\n")
+    result = CliRunner().invoke(
+        main, ["user", "add", "x", *args, "--password-stdin"], input="un mot de passe long\n"
+    )
     assert result.exit_code == 2
     assert message in result.output
 
 
 def test_pvp_user_add_refuses_a_short_password_and_a_taken_login(cli_env: None) -> None:
-    short = CliRunner().invoke(main, ["user", "add", "y", "--role", "region_admin",
-                                      "--password-stdin"], input="court\n")
+    short = CliRunner().invoke(
+        main, ["user", "add", "y", "--role", "region_admin", "--password-stdin"], input="court\n"
+    )
     assert short.exit_code == 2 and "trop court" in short.output
-    taken = CliRunner().invoke(main, ["user", "add", "admin", "--role", "region_admin",
-                                      "--password-stdin"], input="un mot de passe long\n")
+    taken = CliRunner().invoke(
+        main,
+        ["user", "add", "admin", "--role", "region_admin", "--password-stdin"],
+        input="un mot de passe long\n",
+    )
     assert taken.exit_code == 2 and "existe déjà" in taken.output

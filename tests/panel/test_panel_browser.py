@@ -4,8 +4,6 @@ counsellor's status reaches the dispatcher's table. Screenshots go to ``test-art
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,15 +17,27 @@ from pvp.db import Database
 from pvp.model import CounsellorState, OpeningWindow, RouteRule
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} "
-                "(apt-get install chromium; see packages.debian)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="browser tests need the playwright Python package")
+    pytest.skip(
+        f"browser tests need Debian's chromium at {CHROMIUM} "
+        "(apt-get install chromium; see packages.debian)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need the playwright Python package"
+)
 
 
 @pytest.fixture
@@ -70,10 +80,12 @@ def test_an_admin_edits_a_route_window_and_the_preview_changes(
     assert page.get_attribute("#decision", "data-kind") == "appointment_required"
     _shot(page, "admin-preview-before")
     with pdb.sessions() as session:
-        route = session.scalars(select(RouteRule).where(
-            RouteRule.site_id == "vorey", RouteRule.service_code == "anpe")).one()
-        window = session.scalars(select(OpeningWindow).where(
-            OpeningWindow.route_id == route.id)).one()
+        route = session.scalars(
+            select(RouteRule).where(RouteRule.site_id == "vorey", RouteRule.service_code == "anpe")
+        ).one()
+        window = session.scalars(
+            select(OpeningWindow).where(OpeningWindow.route_id == route.id)
+        ).one()
     page.goto(f"{live}/admin/windows/{window.id}/edit")
     page.select_option("#mode", "walk_in")
     page.fill("#end_time", "11:30")
@@ -93,9 +105,11 @@ def test_a_manager_books_and_the_routing_goes_to_that_counsellor(
     page = browser_page
     day = next_open_day(3).isoformat()
     query = f"{live}/api/v1/route?kiosk=kiosk-vorey-1&service=anpe&at={day}T09:40"
-    before = json.load(urllib.request.urlopen(query))  # noqa: S310 - our own loopback server
-    assert before["decision"] == "appointment_required"
+    # The API answers only people signed in (or kiosks): ask with the browser's own session.
+    assert page.request.get(query).status == 401
     _sign_in(page, live, "gestion-anpe")
+    before = page.request.get(query).json()
+    assert before["decision"] == "appointment_required"
     page.select_option("#site", "vorey")
     page.select_option("#counsellor", "anpe-le-puy-c2")
     page.fill("#start", f"{day}T09:30")
@@ -105,7 +119,7 @@ def test_a_manager_books_and_the_routing_goes_to_that_counsellor(
     page.wait_for_load_state()
     assert "réservé" in page.inner_text("main")
     _shot(page, "manager-booked")
-    after = json.load(urllib.request.urlopen(query))  # noqa: S310
+    after = page.request.get(query).json()
     assert after["decision"] == "appointment" and after["counsellor"] == "anpe-le-puy-c2"
 
 

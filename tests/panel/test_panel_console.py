@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from panel_helpers import page
-from sqlalchemy import text
 
 from pvp.db import Database
-from pvp.model import Appointment, CallRecord, CounsellorState
+from pvp.model import Appointment, CallRecord, CounsellorState, Kiosk, QueueEntry
 
 
 def _state(pdb: Database) -> CounsellorState | None:
@@ -40,20 +39,38 @@ def test_an_unknown_status_is_refused_and_changes_nothing(as_role: Any, pdb: Dat
 def _call(pdb: Database, ident: str, answered: bool, appointment: int | None = None) -> None:
     now = datetime.now(UTC)
     with pdb.session() as session:
-        session.add(CallRecord(
-            id=ident, kiosk_id="kiosk-vorey-1", site_id="vorey", service_code="anpe",
-            queue_id="anpe-le-puy", counsellor_id="anpe-le-puy-c1", appointment_id=appointment,
-            mode="appointment" if appointment else "walk_in", decision="appointment",
-            pressed_at=now - timedelta(minutes=3), offered_at=now - timedelta(minutes=2),
-            answered_at=now - timedelta(minutes=1) if answered else None, reason=""))
+        session.add(
+            CallRecord(
+                id=ident,
+                kiosk_id="kiosk-vorey-1",
+                site_id="vorey",
+                service_code="anpe",
+                queue_id="anpe-le-puy",
+                counsellor_id="anpe-le-puy-c1",
+                appointment_id=appointment,
+                mode="appointment" if appointment else "walk_in",
+                decision="appointment",
+                pressed_at=now - timedelta(minutes=3),
+                offered_at=now - timedelta(minutes=2),
+                answered_at=now - timedelta(minutes=1) if answered else None,
+                reason="",
+            )
+        )
 
 
 def test_incoming_and_current_calls_with_their_appointment(as_role: Any, pdb: Database) -> None:
     now = datetime.now(UTC)
     with pdb.session() as session:
-        a = Appointment(site_id="vorey", service_code="anpe", counsellor_id="anpe-le-puy-c1",
-                        start=now, minutes=30, citizen_ref="DE-7", status="checked_in",
-                        created_at=now)
+        a = Appointment(
+            site_id="vorey",
+            service_code="anpe",
+            counsellor_id="anpe-le-puy-c1",
+            start=now,
+            minutes=30,
+            citizen_ref="DE-7",
+            status="checked_in",
+            created_at=now,
+        )
         session.add(a)
         session.flush()
         ident = a.id
@@ -71,27 +88,37 @@ def test_incoming_and_current_calls_with_their_appointment(as_role: Any, pdb: Da
     assert data["current"] is None
 
 
-def test_queues_degrade_gracefully_without_the_dispatchers_table(as_role: Any) -> None:
+def test_queues_show_who_waits_in_the_dispatchers_order(as_role: Any, pdb: Database) -> None:
+    now = datetime.now(UTC)
+    with pdb.session() as session:
+        for n, (queue, kiosk, state, ago) in enumerate(
+            [
+                ("anpe-le-puy", "kiosk-saugues-1", "waiting", 95),
+                ("anpe-le-puy", "kiosk-vorey-1", "ringing", 30),
+                ("anpe-le-puy", "kiosk-giat-1", "talking", 300),  # served: not waiting
+                ("msa-43", "kiosk-langeac-1", "waiting", 60),  # another queue
+            ]
+        ):
+            kiosk_row = session.get(Kiosk, kiosk)
+            session.add(
+                QueueEntry(
+                    call_id=f"call-{n}",
+                    queue_id=queue,
+                    kiosk_id=kiosk,
+                    site_id=kiosk_row.site_id,
+                    service_code="anpe" if queue.startswith("anpe") else "msa",
+                    mode="walk_in",
+                    arrived_at=now - timedelta(seconds=ago),
+                    seq=n,
+                    state=state,
+                    counsellor_id="anpe-le-puy-c2" if state == "ringing" else None,
+                )
+            )
     data = as_role("conseillere").get("/console/state.json").get_json()
-    assert data["queues_available"] is False
-    assert [q["id"] for q in data["queues"]] == ["anpe-le-puy"]
-
-
-def test_queues_show_who_waits_once_the_table_exists(as_role: Any, pdb: Database) -> None:
-    with pdb.engine.begin() as conn:
-        conn.execute(text("CREATE TABLE queue_entries (id INTEGER PRIMARY KEY, queue_id TEXT, "
-                          "kiosk_id TEXT, enqueued_at DATETIME, left_at DATETIME)"))
-        since = (datetime.now(UTC) - timedelta(seconds=95)).replace(tzinfo=None)
-        conn.execute(text("INSERT INTO queue_entries (queue_id, kiosk_id, enqueued_at) "
-                          "VALUES ('anpe-le-puy', 'kiosk-saugues-1', :t), "
-                          "('msa-43', 'kiosk-vorey-1', :t)"), {"t": since})
-        conn.execute(text("INSERT INTO queue_entries (queue_id, kiosk_id, enqueued_at, left_at) "
-                          "VALUES ('anpe-le-puy', 'kiosk-giat-1', :t, :t)"), {"t": since})
-    data = as_role("conseillere").get("/console/state.json").get_json()
-    assert data["queues_available"] is True
     (queue,) = data["queues"]
-    assert [w["who"] for w in queue["waiting"]] == ["kiosk-saugues-1"]
+    assert [w["who"] for w in queue["waiting"]] == ["kiosk-saugues-1", "kiosk-vorey-1"]
     assert 94 <= queue["waiting"][0]["wait_seconds"] <= 110
+    assert queue["waiting"][1]["ringing"] == "anpe-le-puy-c2"
 
 
 def test_server_sent_events_carry_the_state(as_role: Any, pdb: Database) -> None:

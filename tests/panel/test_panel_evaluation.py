@@ -52,9 +52,11 @@ def _rank(values: list[float], p: float) -> float | None:
     return values[math.ceil(round(p * len(values), 9)) - 1]
 
 
-def expected(records: list[dict[str, Any]], appointments: list[dict[str, Any]],
-             dims: tuple[str, ...]) -> dict[tuple[Any, ...], dict[str, Any]]:
+def expected(
+    records: list[dict[str, Any]], appointments: list[dict[str, Any]], dims: tuple[str, ...]
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The figures the slow, obvious way: one Python loop per figure."""
+
     def key(site: str, service: str, instant: datetime) -> tuple[Any, ...]:
         values = {"site": site, "service": service, "month": f"{instant:%Y-%m}"}
         return tuple(values[d] if d in dims else None for d in ("site", "service", "month"))
@@ -69,8 +71,10 @@ def expected(records: list[dict[str, Any]], appointments: list[dict[str, Any]],
             "calls": len(rows),
             "served": len(served),
             "abandoned": sum(r["outcome"] == "abandoned" for r in rows),
-            "closed": sum(r["decision"] in ("closed", "appointment_required")
-                          or r["outcome"] == "closed" for r in rows),
+            "closed": sum(
+                r["decision"] in ("closed", "appointment_required") or r["outcome"] == "closed"
+                for r in rows
+            ),
             "median_wait": _rank([r["wait_seconds"] for r in served], 0.5),
             "p90_wait": _rank([r["wait_seconds"] for r in served], 0.9),
             "median_talk": _rank([r["talk_seconds"] for r in served], 0.5),
@@ -87,11 +91,11 @@ def expected(records: list[dict[str, Any]], appointments: list[dict[str, Any]],
     return out
 
 
-@pytest.mark.parametrize("dims", [(), ("month",), ("site",), ("service", "month"),
-                                  ("site", "service", "month")])
+@pytest.mark.parametrize(
+    "dims", [(), ("month",), ("site",), ("service", "month"), ("site", "service", "month")]
+)
 def test_figures_match_an_independent_computation(
-    pdb: Database, year: tuple[list[dict[str, Any]], list[dict[str, Any]]],
-    dims: tuple[str, ...]
+    pdb: Database, year: tuple[list[dict[str, Any]], list[dict[str, Any]]], dims: tuple[str, ...]
 ) -> None:
     records, appointments = year
     want = expected(records, appointments, dims)
@@ -105,7 +109,7 @@ def test_figures_match_an_independent_computation(
 
 
 def test_the_generated_year_is_a_plausible_one(
-    year: tuple[list[dict[str, Any]], list[dict[str, Any]]]
+    year: tuple[list[dict[str, Any]], list[dict[str, Any]]],
 ) -> None:
     records, appointments = year
     assert len(records) == CALLS and len({r["site_id"] for r in records}) == 20
@@ -120,8 +124,7 @@ def test_filters_restrict_to_a_site_and_a_service(
     with pdb.sessions() as session:
         (row,) = aggregate(session, (), Filters(2006, site="vorey", service="msa"), NOW)
         assert aggregate(session, (), Filters(2005), NOW)[0].calls == 0
-    assert row.calls == sum(r["site_id"] == "vorey" and r["service_code"] == "msa"
-                            for r in records)
+    assert row.calls == sum(r["site_id"] == "vorey" and r["service_code"] == "msa" for r in records)
 
 
 def test_one_pass_gives_every_level(pdb: Database, year: Any) -> None:
@@ -140,7 +143,8 @@ def test_the_page_shows_totals_charts_and_the_table(as_role: Any, year: Any) -> 
     assert f"<strong>{CALLS}</strong> appuis" in text
     assert text.count("<svg") == 3 and "Appels par mois" in text
     assert "http" not in text.split("<svg", 1)[1].split("</svg>", 1)[0].replace(
-        "http://www.w3.org/2000/svg", "")
+        "http://www.w3.org/2000/svg", ""
+    )
     assert 'id="figures"' in text and "2006-11" in text
 
 
@@ -149,8 +153,9 @@ def test_the_csv_has_one_row_per_site_service_and_month(
 ) -> None:
     r = as_role("admin").get("/evaluation/export.csv?year=2006")
     assert r.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff")),
-                               delimiter=";"))
+    rows = list(
+        csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff")), delimiter=";")
+    )
     with pdb.sessions() as session:
         finest = aggregate(session, ("site", "service", "month"), Filters(2006))
     assert len(rows) == len(finest)

@@ -14,11 +14,24 @@ from pvp.db import Database
 from pvp.model import Appointment, AuditEntry, CounsellorFeed, OpeningWindow, RouteRule
 
 
-def _book(c: Any, day: Any, hhmm: str = "10:00", counsellor: str = "anpe-le-puy-c1",
-          minutes: str = "30", site: str = "vorey") -> Any:
-    return c.post("/manager/appointments", {
-        "site": site, "counsellor": counsellor, "start": f"{day.isoformat()}T{hhmm}",
-        "minutes": minutes, "citizen_ref": "DE-0042"})
+def _book(
+    c: Any,
+    day: Any,
+    hhmm: str = "10:00",
+    counsellor: str = "anpe-le-puy-c1",
+    minutes: str = "30",
+    site: str = "vorey",
+) -> Any:
+    return c.post(
+        "/manager/appointments",
+        {
+            "site": site,
+            "counsellor": counsellor,
+            "start": f"{day.isoformat()}T{hhmm}",
+            "minutes": minutes,
+            "citizen_ref": "DE-0042",
+        },
+    )
 
 
 def _appointments(pdb: Database) -> list[Appointment]:
@@ -29,16 +42,28 @@ def _appointments(pdb: Database) -> list[Appointment]:
 def test_a_booking_makes_the_next_press_go_to_that_counsellor(as_role: Any, pdb: Database) -> None:
     c = as_role("gestion-anpe")
     day = next_open_day(2)  # Vorey: ANPE on Wednesdays and Thursdays, 9:00-12:00
-    route = c.http.get("/api/v1/route", query_string={
-        "kiosk": "kiosk-vorey-1", "service": "anpe", "at": f"{day.isoformat()}T10:05"})
+    route = c.http.get(
+        "/api/v1/route",
+        query_string={
+            "kiosk": "kiosk-vorey-1",
+            "service": "anpe",
+            "at": f"{day.isoformat()}T10:05",
+        },
+    )
     assert route.get_json()["decision"] == "appointment_required"
     r = _book(c, day)
     assert r.status_code == 303
     assert "Rendez-vous n°1 réservé." in page(c.get(r.headers["Location"]))
     (made,) = _appointments(pdb)
     assert made.start == local(day, "10:00").astimezone(UTC) and made.citizen_ref == "DE-0042"
-    route = c.http.get("/api/v1/route", query_string={
-        "kiosk": "kiosk-vorey-1", "service": "anpe", "at": f"{day.isoformat()}T10:05"})
+    route = c.http.get(
+        "/api/v1/route",
+        query_string={
+            "kiosk": "kiosk-vorey-1",
+            "service": "anpe",
+            "at": f"{day.isoformat()}T10:05",
+        },
+    )
     assert route.get_json()["decision"] == "appointment"
     assert route.get_json()["counsellor"] == "anpe-le-puy-c1"
 
@@ -54,8 +79,10 @@ def test_refusals_are_shown_with_their_reason_and_write_nothing(
         (_book(c, wednesday, "14:00", counsellor="anpe-le-puy-c2"), "hors des plages"),
         (_book(c, next_open_day(0), "10:00"), "hors des plages"),
         (_book(c, wednesday, "11:45", counsellor="anpe-le-puy-c2"), "hors des plages"),
-        (_book(c, wednesday, "10:15", counsellor="anpe-le-puy-c2"),
-         "la borne du site est déjà réservée"),
+        (
+            _book(c, wednesday, "10:15", counsellor="anpe-le-puy-c2"),
+            "la borne du site est déjà réservée",
+        ),
     ]
     for response, reason in cases:
         assert response.status_code == 400
@@ -65,9 +92,15 @@ def test_refusals_are_shown_with_their_reason_and_write_nothing(
 
 def test_a_public_holiday_is_refused_by_name(as_role: Any, pdb: Database) -> None:
     c = as_role("admin")
-    r = c.post("/manager/appointments?service=anpe", {
-        "site": "vorey", "counsellor": "anpe-le-puy-c1", "start": "2006-11-01T10:00",
-        "minutes": "30"})
+    r = c.post(
+        "/manager/appointments?service=anpe",
+        {
+            "site": "vorey",
+            "counsellor": "anpe-le-puy-c1",
+            "start": "2006-11-01T10:00",
+            "minutes": "30",
+        },
+    )
     assert "rendez-vous refusé : fermé ce jour-là : Toussaint" in page(r)
     assert _appointments(pdb) == []
 
@@ -77,8 +110,10 @@ def test_bad_booking_fields_are_named(as_role: Any, pdb: Database) -> None:
     day = next_open_day(2)
     r = _book(c, day, minutes="500")
     assert r.status_code == 400 and "« Durée (minutes) » : entre 5 et 180 minutes" in page(r)
-    r = c.post("/manager/appointments", {"site": "vorey", "counsellor": "anpe-le-puy-c1",
-                                         "start": "demain", "minutes": "30"})
+    r = c.post(
+        "/manager/appointments",
+        {"site": "vorey", "counsellor": "anpe-le-puy-c1", "start": "demain", "minutes": "30"},
+    )
     assert "« Début » :" in page(r)
     r = _book(c, day, counsellor="msa-43-c1")
     assert "« Conseiller » :" in page(r)
@@ -93,12 +128,16 @@ def test_move_and_cancel(as_role: Any, pdb: Database) -> None:
     _book(c, wednesday)
     (first,) = _appointments(pdb)
     assert c.get(f"/manager/appointments/{first.id}/move").status_code == 200
-    refused = c.post(f"/manager/appointments/{first.id}/move",
-                     {"start": f"{thursday.isoformat()}T15:00", "minutes": "30"})
+    refused = c.post(
+        f"/manager/appointments/{first.id}/move",
+        {"start": f"{thursday.isoformat()}T15:00", "minutes": "30"},
+    )
     assert refused.status_code == 400 and "déplacement refusé : hors des plages" in page(refused)
     assert [a.status for a in _appointments(pdb)] == ["booked"]
-    moved = c.post(f"/manager/appointments/{first.id}/move",
-                   {"start": f"{thursday.isoformat()}T09:30", "minutes": "45"})
+    moved = c.post(
+        f"/manager/appointments/{first.id}/move",
+        {"start": f"{thursday.isoformat()}T09:30", "minutes": "45"},
+    )
     assert moved.status_code == 303
     old, new = _appointments(pdb)
     assert (old.status, new.status) == ("cancelled", "booked")
@@ -108,16 +147,25 @@ def test_move_and_cancel(as_role: Any, pdb: Database) -> None:
     again = c.post(f"/manager/appointments/{new.id}/cancel")
     assert "est déjà annulé" in page(c.get(again.headers["Location"]))
     with pdb.sessions() as session:
-        actions = [e.action for e in session.scalars(
-            select(AuditEntry).where(AuditEntry.entity == "appointments"))]
+        actions = [
+            e.action
+            for e in session.scalars(select(AuditEntry).where(AuditEntry.entity == "appointments"))
+        ]
     assert actions == ["book", "move", "cancel"]
 
 
 def _past_appointment(pdb: Database, service: str = "anpe") -> int:
     with pdb.session() as session:
-        a = Appointment(site_id="vorey", service_code=service, counsellor_id="anpe-le-puy-c1",
-                        start=datetime.now(UTC) - timedelta(hours=2), minutes=30,
-                        citizen_ref="X", status="booked", created_at=datetime.now(UTC))
+        a = Appointment(
+            site_id="vorey",
+            service_code=service,
+            counsellor_id="anpe-le-puy-c1",
+            start=datetime.now(UTC) - timedelta(hours=2),
+            minutes=30,
+            citizen_ref="X",
+            status="booked",
+            created_at=datetime.now(UTC),
+        )
         session.add(a)
         session.flush()
         return a.id
@@ -145,8 +193,9 @@ def test_a_manager_acts_only_on_their_service(as_role: Any, pdb: Database) -> No
     assert _appointments(pdb)[0].status == "booked"
     assert "DE-0042" not in page(msa.get("/manager/?service=anpe"))
     with pdb.sessions() as session:
-        anpe_window = session.scalars(select(OpeningWindow).join(RouteRule).where(
-            RouteRule.service_code == "anpe")).first()
+        anpe_window = session.scalars(
+            select(OpeningWindow).join(RouteRule).where(RouteRule.service_code == "anpe")
+        ).first()
     assert msa.get(f"/manager/windows/{anpe_window.id}/edit").status_code == 403
     assert msa.post(f"/manager/windows/{anpe_window.id}/delete").status_code == 403
     listing = page(msa.get("/manager/windows/"))
@@ -157,12 +206,22 @@ def test_a_manager_acts_only_on_their_service(as_role: Any, pdb: Database) -> No
 def test_a_manager_edits_a_window_of_their_service(as_role: Any, pdb: Database) -> None:
     c = as_role("gestion-msa")
     with pdb.sessions() as session:
-        route = session.scalars(select(RouteRule).where(
-            RouteRule.site_id == "vorey", RouteRule.service_code == "msa")).one()
+        route = session.scalars(
+            select(RouteRule).where(RouteRule.site_id == "vorey", RouteRule.service_code == "msa")
+        ).one()
         window = route.windows[0]
-    data = {"route_id": str(route.id), "mode": "walk_in", "weekdays": ["fri"], "nth": "4",
-            "start_time": "13:30", "end_time": "16:30", "valid_from": "", "valid_until": "",
-            "except_dates": "", "note": ""}
+    data = {
+        "route_id": str(route.id),
+        "mode": "walk_in",
+        "weekdays": ["fri"],
+        "nth": "4",
+        "start_time": "13:30",
+        "end_time": "16:30",
+        "valid_from": "",
+        "valid_until": "",
+        "except_dates": "",
+        "note": "",
+    }
     assert c.post(f"/manager/windows/{window.id}/edit", data).status_code == 302
     with pdb.sessions() as session:
         assert session.get(OpeningWindow, window.id).start_time.hour == 13
@@ -200,18 +259,26 @@ def test_a_manager_adds_a_counsellor_and_a_membership_of_their_service(
     as_role: Any, pdb: Database
 ) -> None:
     c = as_role("gestion-msa")
-    r = c.post("/manager/counsellors/new", {"id": "msa-43-c3", "display_name": "Renfort MSA",
-                                            "agency_id": "msa-43", "station_id": ""})
+    r = c.post(
+        "/manager/counsellors/new",
+        {"id": "msa-43-c3", "display_name": "Renfort MSA", "agency_id": "msa-43", "station_id": ""},
+    )
     assert r.status_code == 302
-    r = c.post("/manager/memberships/new", {"counsellor_id": "msa-43-c3", "queue_id": "msa-43",
-                                            "priority": "2"})
+    r = c.post(
+        "/manager/memberships/new",
+        {"counsellor_id": "msa-43-c3", "queue_id": "msa-43", "priority": "2"},
+    )
     assert r.status_code == 302
     # Another service's agency and queue are not offered.
-    r = c.post("/manager/counsellors/new", {"id": "anpe-x", "display_name": "X",
-                                            "agency_id": "anpe-le-puy", "station_id": ""})
+    r = c.post(
+        "/manager/counsellors/new",
+        {"id": "anpe-x", "display_name": "X", "agency_id": "anpe-le-puy", "station_id": ""},
+    )
     assert r.status_code == 400 and "« Agence » :" in page(r)
-    r = c.post("/manager/memberships/new", {"counsellor_id": "msa-43-c3",
-                                            "queue_id": "anpe-le-puy", "priority": "1"})
+    r = c.post(
+        "/manager/memberships/new",
+        {"counsellor_id": "msa-43-c3", "queue_id": "anpe-le-puy", "priority": "1"},
+    )
     assert r.status_code == 400 and "« File d'experts » :" in page(r)
     listing = page(c.get("/manager/counsellors/"))
     assert "Renfort MSA" in listing and "anpe-le-puy-c1" not in listing

@@ -18,9 +18,15 @@ from pvp.db import Database
 from pvp.model import Alert, KioskHeartbeat, Site
 from pvp.panel.alerts import check_alerts
 
-HEALTHY = {"sip_registered": True, "ua_alive": True,
-           "printer": {"state": "idle", "reasons": ["none"]}, "scanner_present": True,
-           "camera_present": True, "disk_free_mb": 5120, "version": "1.0.3"}
+HEALTHY = {
+    "sip_registered": True,
+    "ua_alive": True,
+    "printer": {"state": "idle", "reasons": ["none"]},
+    "scanner_present": True,
+    "camera_present": True,
+    "disk_free_mb": 5120,
+    "version": "1.0.3",
+}
 NO_PAPER = HEALTHY | {"printer": {"state": "stopped", "reasons": ["media-empty-error"]}}
 
 
@@ -51,8 +57,9 @@ def smtp(settings: Settings) -> Iterator[Inbox]:
     controller.stop()
 
 
-def _beat(pdb: Database, kiosk: str, payload: dict[str, Any], age_seconds: float,
-          now: datetime) -> None:
+def _beat(
+    pdb: Database, kiosk: str, payload: dict[str, Any], age_seconds: float, now: datetime
+) -> None:
     with pdb.session() as session:
         row = session.get(KioskHeartbeat, kiosk)
         if row is None:
@@ -67,15 +74,17 @@ def _check(pdb: Database, settings: Settings, now: datetime) -> list[Alert]:
         return check_alerts(session, settings, now)
 
 
-def test_the_supervision_page_shows_each_kiosk_and_its_devices(as_role: Any, pdb: Database
-                                                               ) -> None:
+def test_the_supervision_page_shows_each_kiosk_and_its_devices(as_role: Any, pdb: Database) -> None:
     now = datetime.now(UTC)
     _beat(pdb, "kiosk-vorey-1", HEALTHY, 10, now)
     _beat(pdb, "kiosk-cunlhat-1", NO_PAPER, 20, now)
     _beat(pdb, "kiosk-giat-1", HEALTHY, 91, now)
     text = page(as_role("admin").get("/supervision/"))
-    row = {line.split('data-kiosk="')[1].split('"')[0]: line
-           for line in text.split("<tr ")[1:] if 'data-kiosk="' in line}
+    row = {
+        line.split('data-kiosk="')[1].split('"')[0]: line
+        for line in text.split("<tr ")[1:]
+        if 'data-kiosk="' in line
+    }
     assert len(row) == 20
     assert 'data-online="yes"' in row["kiosk-vorey-1"] and "enregistrée" in row["kiosk-vorey-1"]
     assert "5120 Mo" in row["kiosk-vorey-1"] and "1.0.3" in row["kiosk-vorey-1"]
@@ -104,7 +113,7 @@ def test_an_offline_kiosk_alerts_its_agent_by_mail_after_the_delay(
     much_later = now + timedelta(minutes=6)
     (raised,) = _check(pdb, settings, much_later)
     assert raised.kind == "kiosk_offline" and raised.notify_error == ""
-    (to, mail), = smtp.messages
+    ((to, mail),) = smtp.messages
     assert sorted(to) == ["accueil@vorey.example", "agent@vorey.example"]
     assert "borne hors ligne" in mail["Subject"] and "Vorey" in mail["Subject"]
     assert mail["From"] == "supervision@pvp.example"
@@ -146,8 +155,9 @@ def test_without_smtp_server_the_alert_is_listed_with_the_reason(
     assert "aucun serveur SMTP configuré" in page(as_role("admin").get("/supervision/"))
 
 
-def test_an_unreachable_smtp_server_is_reported_not_fatal(pdb: Database, settings: Settings
-                                                          ) -> None:
+def test_an_unreachable_smtp_server_is_reported_not_fatal(
+    pdb: Database, settings: Settings
+) -> None:
     settings.smtp_host, settings.smtp_port = "127.0.0.1", _free_port()
     now = datetime.now(UTC)
     _beat(pdb, "kiosk-vorey-1", HEALTHY, 600, now)

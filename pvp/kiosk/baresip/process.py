@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import enum
 import logging
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from pvp.children import die_with_parent, terminate
 from pvp.kiosk.baresip.config import find_binary
 from pvp.kiosk.baresip.controller import BaresipController
 from pvp.kiosk.baresip.errors import BaresipError, BaresipNotConnected
@@ -23,7 +22,6 @@ from pvp.kiosk.baresip.errors import BaresipError, BaresipNotConnected
 log = logging.getLogger(__name__)
 
 LOG_ROTATE_BYTES = 1 << 20
-_PR_SET_PDEATHSIG = 1
 
 
 class ProcessState(enum.StrEnum):
@@ -38,13 +36,6 @@ StateObserver = Callable[[ProcessState], None]
 
 class InvalidStateError(BaresipError):
     """The process object cannot do that in its current state."""
-
-
-def _die_with_parent() -> None:
-    # Runs in the child before exec: if the agent is killed outright, baresip gets
-    # SIGTERM instead of living on as an orphan that still holds the kiosk's ports.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class BaresipProcess:
@@ -125,7 +116,7 @@ class BaresipProcess:
                 stdout=log_file,
                 stderr=asyncio.subprocess.STDOUT,
                 cwd=self.config_dir,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         log.info("baresip started, pid %s", self._process.pid)
         self.controller.reconnect_now()
@@ -184,17 +175,7 @@ class BaresipProcess:
             self._set_state(ProcessState.RUNNING)
 
     async def _terminate(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(self.stop_timeout):
-                await process.wait()
-        except TimeoutError:
-            log.warning("baresip ignored SIGTERM for %s s; killing it", self.stop_timeout)
-            process.kill()
-            await process.wait()
+        await terminate(self._process, self.stop_timeout)
 
     def _rotate_log(self) -> None:
         with contextlib.suppress(FileNotFoundError):

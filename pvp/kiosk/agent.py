@@ -1,0 +1,545 @@
+"""The kiosk agent (``pvp kiosk --bundle DIR``): wires the kiosk's parts around its state machine.
+
+    buttons ─┐                               ┌─ screen (Flask + SSE on 127.0.0.1)
+    screen ──┤   inputs    ┌─────────────┐   ├─ baresip (dial, hang up, audio devices)
+    baresip ─┼───────────► │ KioskMachine │ ──┼─ messaging (status to the counsellor)
+    switch ──┘             └─────────────┘   └─ timers
+    (MESSAGE)                 effects
+
+Everything runs on one asyncio loop; the button reader, the screen server and the device
+probes run in threads and hand their inputs to the loop. Engine commands (dial, hang up,
+device switches) run one after another in the order the machine asked for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import signal
+import threading
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+from requests.auth import HTTPDigestAuth
+from waitress.server import create_server
+
+from pvp.kiosk.availability import AvailabilityCache, ButtonStatus, describe
+from pvp.kiosk.baresip import (
+    BaresipConfig,
+    BaresipController,
+    BaresipEvent,
+    BaresipProcess,
+    EventType,
+    MediaDevice,
+    MediaEncryption,
+    ProcessState,
+    SipAccount,
+    Transport,
+    write_config_dir,
+)
+from pvp.kiosk.buttons import Action, ButtonReader, HangUp, Hook, KeyMap, Press, keyboards
+from pvp.kiosk.commands import CommandRouter, Reply, media_type
+from pvp.kiosk.heartbeat import (
+    HeartbeatSender,
+    Probes,
+    camera_present,
+    gather,
+    printer_probe,
+    scanner_probe,
+)
+from pvp.kiosk.messaging import IncomingMessage, MessagingConfig, MessagingEndpoint
+from pvp.kiosk.screen import Screen, View
+from pvp.kiosk.screen.app import create_screen_app
+from pvp.kiosk.state import (
+    COUNSELLOR_VIEWS,
+    AvailabilityChanged,
+    CallClosed,
+    CallEstablished,
+    Connected,
+    CounsellorText,
+    CounsellorView,
+    Dial,
+    DialFailed,
+    Effect,
+    EngineDown,
+    EngineUp,
+    HangUpCall,
+    HangUpPressed,
+    HookChanged,
+    Input,
+    KioskMachine,
+    NoticeExpired,
+    Pressed,
+    QueueEnded,
+    QueuePosition,
+    SetNotice,
+    Show,
+    ShowIdle,
+    StartNoticeTimer,
+    TellCounsellor,
+    UseAudio,
+)
+from pvp.kiosk.tunnel import Tunnel, TunnelConfig
+from pvp.messages import COMMAND_TYPE, STATUS_TYPE, Answer, Command, Status, encode_status
+
+log = logging.getLogger("pvp.kiosk.agent")
+PARIS = ZoneInfo("Europe/Paris")
+SYSTEM_CAS = Path("/etc/ssl/certs/ca-certificates.crt")
+# Local ports of a kiosk (all on 127.0.0.1); a bundle may move them under "agent".
+DEFAULT_PORTS = {"ctrl": 4444, "sip": 5070, "tunnel": 5062, "screen": 8480}
+MAX_NOTICE = 300  # characters of a counsellor's text line
+
+
+@dataclass(frozen=True)
+class AudioPair:
+    source: MediaDevice
+    player: MediaDevice
+
+    @classmethod
+    def from_bundle(cls, value: Mapping[str, str] | None, default: AudioPair) -> AudioPair:
+        if not value:
+            return default
+        return cls(MediaDevice.parse(value["source"]), MediaDevice.parse(value["player"]))
+
+
+SPEAKER = AudioPair(MediaDevice("alsa", "default"), MediaDevice("alsa", "default"))
+HANDSET = AudioPair(MediaDevice("alsa", "handset"), MediaDevice("alsa", "handset"))
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    bundle: Mapping[str, Any]
+    state_dir: Path
+    engine: BaresipConfig
+    speaker: AudioPair
+    handset: AudioPair
+    tunnel: TunnelConfig | None
+    messaging: MessagingConfig | None
+    screen_port: int = DEFAULT_PORTS["screen"]
+    # Where a press goes: the switch routes sip:<service>@<domain>.
+    service_uri: str = "sip:{service}@{domain}"
+    ca_file: Path | None = None  # for HTTPS to the control plane
+    heartbeat_period: float = 30.0
+    availability_period: float = 300.0
+    input_devices: tuple[str, ...] = ()
+    probes: Probes | None = None
+
+    @property
+    def kiosk(self) -> str:
+        return str(self.bundle["kiosk"])
+
+    @property
+    def domain(self) -> str:
+        return str(self.bundle["sip"]["domain"])
+
+    @classmethod
+    def from_bundle(
+        cls, bundle_dir: Path, state_dir: Path, screen_port: int | None = None
+    ) -> AgentConfig:
+        bundle = json.loads((bundle_dir / "kiosk.json").read_text())
+        sip, ports = bundle["sip"], {**DEFAULT_PORTS, **bundle.get("agent", {}).get("ports", {})}
+        ca = bundle_dir / bundle["ca_file"] if bundle.get("ca_file") else None
+        speaker = AudioPair.from_bundle(bundle.get("speaker_audio"), SPEAKER)
+        # baresip never registers: the messaging endpoint holds the kiosk's one registration
+        # (see pvp/kiosk/messaging.py); it calls through the local tunnel with digest auth.
+        account = SipAccount(
+            user=sip["user"],
+            domain=sip["domain"],
+            password=sip["password"],
+            # TLS to the local end of the tunnel (see pvp/kiosk/tunnel.py for why not TCP).
+            transport=Transport.TLS,
+            # "srtp" (optional) is not offered: a kiosk's media is always encrypted.
+            mediaenc=MediaEncryption.SRTP_MANDATORY,
+            outbound_proxy=f"sip:127.0.0.1:{ports['tunnel']};transport=tls",
+        )
+        video = {"source": "v4l2,/dev/video0", "display": "sdl,nil"}
+        video.update(bundle.get("agent", {}).get("video", {}))
+        engine = BaresipConfig(
+            account,
+            ctrl_port=ports["ctrl"],
+            sip_port=ports["sip"],
+            audio_source=speaker.source,
+            audio_player=speaker.player,
+            video_source=MediaDevice.parse(video["source"]),
+            video_display=MediaDevice.parse(video["display"]),
+        )
+        switch_name = sip.get("server_name") or sip["registrar_host"]
+        return cls(
+            bundle=bundle,
+            state_dir=state_dir,
+            engine=engine,
+            speaker=speaker,
+            handset=AudioPair.from_bundle(bundle.get("handset_audio"), HANDSET),
+            tunnel=TunnelConfig(
+                ports["tunnel"],
+                sip["registrar_host"],
+                int(sip.get("registrar_port", 5061)),
+                ca or SYSTEM_CAS,
+                switch_name,
+            ),
+            messaging=MessagingConfig.from_bundle(bundle, bundle_dir),
+            screen_port=screen_port or ports["screen"],
+            ca_file=ca,
+            input_devices=tuple(bundle.get("input_devices", ())),
+        )
+
+
+def switch_input(body: bytes) -> Input:
+    """A switch message (``application/json``) as a machine input; ValueError if malformed."""
+    value = json.loads(body)
+    if not isinstance(value, dict):
+        raise ValueError("not an object")
+    call = value.get("call")
+    call = call if isinstance(call, str) else None
+    match value.get("type"):
+        case "queue":
+            position, wait = value.get("position"), value.get("wait")
+            if not isinstance(position, int) or not (wait is None or isinstance(wait, int)):
+                raise ValueError("queue position and wait must be integers")
+            return QueuePosition(call, position, wait)
+        case "queue_end":
+            message = value.get("message")
+            return QueueEnded(call, message if isinstance(message, str) else "")
+        case "connected":
+            return Connected(call)
+    raise ValueError(f"unknown switch message type {value.get('type')!r}")
+
+
+@dataclass
+class KioskAgent:
+    config: AgentConfig
+    clock: Callable[[], datetime] = lambda: datetime.now(PARIS)
+    screen: Screen = field(default_factory=Screen)
+    machine: KioskMachine = field(default_factory=KioskMachine)
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.state_dir = cfg.state_dir
+        self.controller = BaresipController(cfg.engine.ctrl_port, request_timeout=3.0)
+        self.engine = BaresipProcess(
+            self.state_dir / "baresip", self.controller, observer=self._engine_state
+        )
+        self.tunnel = Tunnel(cfg.tunnel, self.state_dir / "tunnel") if cfg.tunnel else None
+        self.messaging = (
+            MessagingEndpoint(cfg.messaging, self._on_message) if cfg.messaging else None
+        )
+        self.router = CommandRouter(self._send_answer, self.machine.is_current_call)
+        self.router.register("text", self._text_command)
+        self.router.register("status", self._status_command)
+        session = requests.Session()
+        if cfg.ca_file is not None:
+            session.verify = str(cfg.ca_file)
+        # The control plane answers a kiosk's availability only to that kiosk (HTTP Digest).
+        session.auth = HTTPDigestAuth(cfg.kiosk, cfg.bundle["sip"]["password"])
+        self.availability = AvailabilityCache(
+            cfg.bundle["control_plane"]["url"],
+            cfg.kiosk,
+            self.state_dir / "availability.json",
+            session,
+        )
+        self.keymap = KeyMap.from_bundle(dict(cfg.bundle))
+        self.buttons: ButtonReader | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._engine_jobs: asyncio.Queue[Callable[[], Coroutine[Any, Any, None]]] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: Any = None
+        self._stopped = asyncio.Event()
+        self.engine_restarted = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._engine_jobs = asyncio.Queue()
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._apply([ShowIdle()])
+        self._start_screen()
+        if self.tunnel is not None:
+            await self.tunnel.start()
+        write_config_dir(self.config.engine, self.state_dir / "baresip")
+        self.controller.subscribe(
+            self._on_engine_event, EventType.CALL_ESTABLISHED, EventType.CALL_CLOSED
+        )
+        await self.engine.start()
+        if self.messaging is not None:
+            self.messaging.start()
+        for coro in (self._run_engine_jobs(), self._refresh_availability(), self._heartbeats()):
+            self._tasks.append(asyncio.create_task(coro))
+        devices = keyboards(self.config.input_devices or None)
+        self.buttons = ButtonReader(self.keymap, devices, self.feed_action)
+        self.buttons.start()
+        log.info("kiosk %s ready; screen on http://127.0.0.1:%s/", self.config.kiosk, self.port)
+
+    async def stop(self) -> None:
+        if self.buttons is not None:
+            self.buttons.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.messaging is not None:
+            await self.messaging.close()
+        await self.engine.stop()
+        await self.controller.close()
+        if self.tunnel is not None:
+            await self.tunnel.stop()
+        if self._server is not None:
+            self._server.close()
+        self._stopped.set()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await self._stopped.wait()
+        finally:
+            await self.stop()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port) if self._server is not None else 0
+
+    def _start_screen(self) -> None:
+        kiosk = {
+            "id": self.config.kiosk,
+            "commune": self.config.bundle.get("commune", ""),
+            "buttons": [
+                {"service": b["service"], "label": b["label"]}
+                for b in self.config.bundle["buttons"]
+            ],
+            "site_agent_phone": self.config.bundle.get("site_agent_phone", ""),
+        }
+        app = create_screen_app(self.screen, kiosk, on_press=lambda s: self.feed_action(Press(s)))
+        self._server = create_server(app, host="127.0.0.1", port=self.config.screen_port, threads=6)
+        threading.Thread(target=self._server.run, name="screen", daemon=True).start()
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def feed_action(self, action: Action) -> None:
+        """A button, the hook or the on-screen buttons; callable from any thread."""
+        match action:
+            case Press(service):
+                self._threadsafe(lambda: self.handle(Pressed(self._button(service))))
+            case HangUp():
+                self._threadsafe(lambda: self.handle(HangUpPressed()))
+            case Hook(lifted):
+                self._threadsafe(lambda: self.handle(HookChanged(lifted)))
+
+    def handle(self, event: Input) -> None:
+        """Feed the machine (on the loop) and carry out what it asks."""
+        self.machine.now = self.clock()
+        self._apply(self.machine.handle(event))
+
+    def _threadsafe(self, call: Callable[[], None]) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(call)
+
+    def _button(self, service: str) -> ButtonStatus:
+        return next(b for b in self.idle_buttons() if b.service == service)
+
+    def idle_buttons(self) -> list[ButtonStatus]:
+        decisions = {d.get("service"): d for d in self.availability.decisions()}
+        now = self.clock()
+        out = []
+        for button in self.config.bundle["buttons"]:
+            decision = decisions.get(button["service"])
+            if decision is None:
+                # Never heard of the control plane: let the switch decide (it refuses with
+                # the reason if the service is closed).
+                out.append(ButtonStatus(button["service"], button["label"], True, "", {}))
+            else:
+                out.append(describe(decision, button["label"], now))
+        return out
+
+    def _engine_state(self, state: ProcessState) -> None:
+        if state is ProcessState.RESTARTING:
+            self.engine_restarted = True
+            self.handle(EngineDown())
+        elif state is ProcessState.RUNNING and self.engine_restarted:
+            self.handle(EngineUp())
+
+    def _on_engine_event(self, event: BaresipEvent) -> None:
+        if event.type == EventType.CALL_ESTABLISHED:
+            self.handle(CallEstablished(event.call_id))
+        elif event.type == EventType.CALL_CLOSED:
+            self.handle(CallClosed(event.call_id, event.param))
+
+    def _on_message(self, message: IncomingMessage) -> int:
+        kind = media_type(message.content_type)
+        if kind == COMMAND_TYPE:
+            return self.router.receive(message.body).sip_status
+        if kind == "application/json":
+            try:
+                event = switch_input(message.body)
+            except ValueError as exc:
+                log.warning("switch message refused: %s", exc)
+                return 400
+            self.handle(event)
+            return 200
+        return 415
+
+    # -- commands ----------------------------------------------------------------------
+
+    def _text_command(self, command: Command, reply: Reply) -> None:
+        text = command.args.get("text")
+        if text is not None and not isinstance(text, str):
+            reply(Answer(command.id, Status.FAILED, "texte invalide"))
+            return
+        self.handle(CounsellorText((text or "").strip()[:MAX_NOTICE] or None))
+        reply(Answer(command.id, Status.DONE))
+
+    def _status_command(self, command: Command, reply: Reply) -> None:
+        try:
+            view = View(str(command.args.get("state")))
+        except ValueError:
+            reply(Answer(command.id, Status.FAILED, f"état inconnu : {command.args.get('state')}"))
+            return
+        data = command.args.get("data") or {}
+        if not isinstance(data, dict):
+            reply(Answer(command.id, Status.FAILED, "données d'état invalides"))
+            return
+        if view not in COUNSELLOR_VIEWS:
+            reply(Answer(command.id, Status.FAILED, f"état non autorisé : {view.value}"))
+            return
+        self.handle(CounsellorView(view, data))
+        reply(Answer(command.id, Status.DONE))
+
+    def _send_answer(self, answer: Answer) -> None:
+        # Replies may come from worker threads (printing, scanning).
+        if self.messaging is None:
+            return
+        messaging = self.messaging
+        self._threadsafe(lambda: self._spawn(self._deliver(messaging.send_answer(answer), answer)))
+
+    async def _deliver(self, sending: Coroutine[Any, Any, int], what: object) -> None:
+        try:
+            status = await sending
+        except Exception as exc:
+            log.error("%s not delivered: %s", what, exc)
+            return
+        if not 200 <= status < 300:
+            log.error("%s refused by the switch: %s", what, status)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    # -- effects -----------------------------------------------------------------------
+
+    def _apply(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case Show(view, data):
+                    self.screen.show(view, **data)
+                case ShowIdle():
+                    self.screen.show(View.IDLE, buttons=[b.__dict__ for b in self.idle_buttons()])
+                case SetNotice(text):
+                    self.screen.set_notice(text)
+                case Dial(service):
+                    uri = self.config.service_uri.format(service=service, domain=self.config.domain)
+                    self._engine_job(functools.partial(self._dial, uri))
+                case HangUpCall():
+                    self._engine_job(self.controller.hangup)
+                case UseAudio(handset):
+                    pair = self.config.handset if handset else self.config.speaker
+                    self._engine_job(functools.partial(self._use_audio, pair))
+                case TellCounsellor(private):
+                    self._tell_counsellor(private)
+                case StartNoticeTimer(token, seconds):
+                    assert self._loop is not None
+                    self._loop.call_later(seconds, self.handle, NoticeExpired(token))
+
+    def _engine_job(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        assert self._engine_jobs is not None
+        self._engine_jobs.put_nowait(job)
+
+    async def _run_engine_jobs(self) -> None:
+        assert self._engine_jobs is not None
+        while True:
+            job = await self._engine_jobs.get()
+            try:
+                await job()
+            except Exception as exc:
+                log.error("engine command failed: %s", exc)
+
+    async def _dial(self, uri: str) -> None:
+        try:
+            await self.controller.dial(uri)
+        except Exception as exc:
+            self.handle(DialFailed(str(exc)))
+
+    async def _use_audio(self, pair: AudioPair) -> None:
+        await self.controller.set_audio_source(pair.source)
+        await self.controller.set_audio_player(pair.player)
+
+    def _tell_counsellor(self, private: bool) -> None:
+        if self.messaging is None:
+            return
+        state, text = ("private", "conversation privée") if private else ("public", "haut-parleur")
+        body = encode_status(self.config.kiosk, self.machine.sip_call_id, state, text)
+        sending = self.messaging.send_message(self.messaging.config.control_user, STATUS_TYPE, body)
+        self._spawn(self._deliver(sending, f"status {state}"))
+
+    # -- periodic work -----------------------------------------------------------------
+
+    async def _refresh_availability(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if await loop.run_in_executor(None, self.availability.refresh):
+                self.handle(AvailabilityChanged())
+            await asyncio.sleep(self.config.availability_period)
+
+    async def _heartbeats(self) -> None:
+        bundle, loop = self.config.bundle, asyncio.get_running_loop()
+        probes = self.config.probes or Probes(
+            printer=printer_probe(bundle.get("printer_queue", "kiosk")),
+            scanner_present=scanner_probe(bundle.get("scanner_device")),
+            camera_present=camera_present,
+            disk_path=self.state_dir,
+        )
+        sender = HeartbeatSender(
+            bundle["control_plane"]["url"],
+            self.config.kiosk,
+            bundle["sip"]["password"],
+            ca_file=self.config.ca_file,
+        )
+        while True:
+            beat = await loop.run_in_executor(
+                None,
+                lambda: gather(
+                    probes,
+                    sip_registered=self.sip_registered,
+                    ua_alive=self.ua_alive,
+                    screen_state=self.screen.current().view.value,
+                ),
+            )
+            await loop.run_in_executor(None, sender.send, beat)
+            await asyncio.sleep(self.config.heartbeat_period)
+
+    @property
+    def sip_registered(self) -> bool:
+        if self.messaging is not None:
+            return self.messaging.registered
+        return self.controller.registration.value == "registered"
+
+    @property
+    def ua_alive(self) -> bool:
+        return self.engine.state is ProcessState.RUNNING and self.controller.connected
+
+    def request_stop(self) -> None:
+        self._stopped.set()
+
+
+async def run_agent(config: AgentConfig) -> None:
+    """Run until SIGTERM or SIGINT; stop cleanly (unregister, baresip and stunnel ended)."""
+    agent = KioskAgent(config)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, agent.request_stop)
+    await agent.run_forever()

@@ -1,0 +1,64 @@
+"""The agent's configuration from a real bundle written by `pvp provision bundle`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from pvp.bundle import write_bundle
+from pvp.cli import main
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.kiosk.agent import AgentConfig, switch_input
+from pvp.kiosk.baresip import MediaDevice, MediaEncryption, Transport
+from pvp.kiosk.state import Connected, QueueEnded, QueuePosition
+
+
+def test_a_provisioned_bundle_gives_tunnel_messaging_and_devices(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    settings.ca_file = str(tmp_path / "ca.pem")
+    Path(settings.ca_file).write_text("-----BEGIN CERTIFICATE-----\n")
+    with db.session() as session:
+        write_bundle(session, settings, "kiosk-vorey-1", tmp_path / "bundle")
+    cfg = AgentConfig.from_bundle(tmp_path / "bundle", tmp_path / "state")
+    bundle = json.loads((tmp_path / "bundle" / "kiosk.json").read_text())
+
+    account = cfg.engine.account
+    assert not account.registers, "baresip leaves the registration to the messaging endpoint"
+    assert account.transport is Transport.TLS
+    assert account.mediaenc is MediaEncryption.SRTP_MANDATORY
+    assert account.outbound() == "sip:127.0.0.1:5062;transport=tls"
+    assert cfg.tunnel is not None and cfg.tunnel.accept_port == 5062
+    assert (cfg.tunnel.switch_host, cfg.tunnel.switch_port) == (settings.sip_host, 5061)
+    assert cfg.tunnel.ca_file == tmp_path / "bundle" / "ca.pem"
+    text = cfg.tunnel.text(tmp_path / "tunnel")
+    assert "verifyChain = yes" in text and f"checkIP = {settings.sip_host}" in text
+    assert cfg.messaging is not None and cfg.messaging.password == bundle["sip"]["password"]
+    assert cfg.handset.player == MediaDevice("alsa", "handset")
+    assert cfg.speaker.source == MediaDevice("alsa", "default")
+
+
+def test_switch_messages() -> None:
+    assert switch_input(b'{"type":"queue","call":"u1","position":2,"wait":60}') == QueuePosition(
+        "u1", 2, 60
+    )
+    assert switch_input(b'{"type":"queue_end","call":"u1","message":"Fin"}') == QueueEnded(
+        "u1", "Fin"
+    )
+    assert switch_input(b'{"type":"connected","call":"u1"}') == Connected("u1")
+    for bad in (b"[]", b'{"type":"queue","position":"2"}', b'{"type":"x"}'):
+        try:
+            switch_input(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} accepted")
+
+
+def test_pvp_kiosk_refuses_an_unusable_bundle(tmp_path: Path) -> None:
+    (tmp_path / "kiosk.json").write_text('{"kiosk": "k"}')
+    result = CliRunner().invoke(main, ["kiosk", "--bundle", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "unusable bundle" in result.output

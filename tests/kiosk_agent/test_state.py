@@ -1,0 +1,194 @@
+"""The kiosk's behaviour, driven as a pure state machine: inputs in, effects out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pvp.kiosk.availability import describe
+from pvp.kiosk.screen import View
+from pvp.kiosk.state import (
+    CallClosed,
+    CallEstablished,
+    Connected,
+    CounsellorText,
+    CounsellorView,
+    Dial,
+    DialFailed,
+    EngineDown,
+    EngineUp,
+    HangUpCall,
+    HangUpPressed,
+    HookChanged,
+    KioskMachine,
+    NoticeExpired,
+    Phase,
+    Pressed,
+    QueueEnded,
+    QueuePosition,
+    SetNotice,
+    Show,
+    ShowIdle,
+    StartNoticeTimer,
+    TellCounsellor,
+    UseAudio,
+    parse_refusal,
+)
+
+PARIS = ZoneInfo("Europe/Paris")
+NOW = datetime(2006, 11, 24, 10, 0, tzinfo=PARIS)
+MSA_OPEN = describe(
+    {"service": "msa", "decision": "walk_in", "open_until": "2006-11-24T12:00:00+01:00"}, "MSA", NOW
+)
+ANPE_CLOSED = describe(
+    {
+        "service": "anpe",
+        "decision": "closed",
+        "reason": "outside_windows",
+        "next_opening": "2006-11-29T09:00:00+01:00",
+    },
+    "ANPE",
+    NOW,
+)
+
+
+def machine() -> KioskMachine:
+    return KioskMachine(now=NOW)
+
+
+def in_call(m: KioskMachine) -> KioskMachine:
+    m.handle(Pressed(MSA_OPEN))
+    m.handle(CallEstablished("sip-call-1"))
+    return m
+
+
+def views(effects: list) -> list[View]:  # type: ignore[type-arg]
+    return [e.view for e in effects if isinstance(e, Show)]
+
+
+def test_press_of_an_open_service_dials_it() -> None:
+    m = machine()
+    effects = m.handle(Pressed(MSA_OPEN))
+    assert Dial("msa") in effects
+    assert Show(View.CALLING, {"service_label": "MSA"}) in effects
+    assert m.phase is Phase.CALLING
+
+
+def test_press_of_a_closed_service_says_when_it_opens_then_goes_back_to_idle() -> None:
+    m = machine()
+    effects = m.handle(Pressed(ANPE_CLOSED))
+    assert not any(isinstance(e, Dial) for e in effects)
+    (shown,) = [e for e in effects if isinstance(e, Show)]
+    assert shown.view is View.CLOSED
+    assert shown.data["title"] == "Le service ANPE est fermé"
+    assert shown.data["next_text"] == "Il ouvrira mercredi 29 novembre à 9\u00a0h\u00a000."
+    assert shown.data["reason_text"] == "En dehors des heures d'ouverture"
+    (timer,) = [e for e in effects if isinstance(e, StartNoticeTimer)]
+    assert m.handle(NoticeExpired(timer.token - 1)) == []  # an older timer
+    assert ShowIdle() in m.handle(NoticeExpired(timer.token))
+    assert m.phase is Phase.IDLE
+
+
+def test_buttons_do_nothing_during_a_call_but_the_hang_up_key_ends_it() -> None:
+    m = in_call(machine())
+    assert m.handle(Pressed(MSA_OPEN)) == []
+    assert m.handle(Pressed(ANPE_CLOSED)) == []
+    effects = m.handle(HangUpPressed())
+    assert effects[0] == HangUpCall() and ShowIdle() in effects
+    assert m.phase is Phase.IDLE
+    assert m.handle(CallClosed("sip-call-1", "Connection reset by user")) == []
+    assert m.handle(HangUpPressed()) == []  # nothing to hang up
+
+
+def test_established_then_queue_positions_then_bridged() -> None:
+    m = machine()
+    m.handle(Pressed(MSA_OPEN))
+    assert views(m.handle(CallEstablished("sip-call-1"))) == [View.IN_CALL]
+    (shown,) = m.handle(QueuePosition("fs-uuid-1", 3, 400))
+    assert isinstance(shown, Show) and shown.view is View.WAITING
+    assert shown.data == {"service_label": "MSA", "position": 3, "wait_text": "environ 7 minutes"}
+    assert m.phase is Phase.WAITING
+    assert m.handle(QueuePosition("fs-uuid-other", 1, 10)) == []  # a stale call's message
+    assert views(m.handle(Connected("fs-uuid-1"))) == [View.IN_CALL]
+    assert m.is_current_call("fs-uuid-1") and m.is_current_call("sip-call-1")
+    assert not m.is_current_call("fs-uuid-other") and not m.is_current_call(None)
+
+
+def test_refusal_by_the_switch_shows_its_reason() -> None:
+    m = machine()
+    m.handle(Pressed(MSA_OPEN))
+    effects = m.handle(
+        CallClosed(None, "480 Closed; reason=public_holiday; next=2006-11-27T09:00:00+01:00")
+    )
+    (shown,) = [e for e in effects if isinstance(e, Show)]
+    assert shown.view is View.CLOSED
+    assert shown.data["reason_text"] == "Jour férié"
+    assert "lundi 27 novembre" in shown.data["next_text"]
+    assert parse_refusal("486 Busy Here") == (486, {})
+
+
+def test_wait_ended_by_the_switch_explains_why() -> None:
+    m = in_call(machine())
+    m.handle(QueuePosition("fs-1", 1, 30))
+    assert m.handle(QueueEnded("fs-1", "Aucun conseiller n'est disponible.")) == []
+    effects = m.handle(CallClosed("sip-call-1", "Connection reset by peer"))
+    (shown,) = [e for e in effects if isinstance(e, Show)]
+    assert shown.data["reason_text"] == "Aucun conseiller n'est disponible."
+
+
+def test_counsellor_ending_the_call_brings_back_idle() -> None:
+    m = in_call(machine())
+    assert ShowIdle() in m.handle(CallClosed("sip-call-1", "Connection reset by peer"))
+
+
+def test_dial_failure_is_explained() -> None:
+    m = machine()
+    m.handle(Pressed(MSA_OPEN))
+    assert views(m.handle(DialFailed("baresip down"))) == [View.CLOSED]
+    assert m.phase is Phase.NOTICE
+
+
+def test_handset_mid_call_switches_audio_and_tells_the_counsellor() -> None:
+    m = in_call(machine())
+    effects = m.handle(HookChanged(lifted=True))
+    assert effects[:2] == [UseAudio(handset=True), TellCounsellor(private=True)]
+    assert Show(View.IN_CALL, {"service_label": "MSA", "private": True}) in effects
+    assert m.handle(HookChanged(lifted=True)) == []  # no change, no effect
+    back = m.handle(HookChanged(lifted=False))
+    assert back[:2] == [UseAudio(handset=False), TellCounsellor(private=False)]
+
+
+def test_handset_lifted_before_the_call() -> None:
+    m = machine()
+    assert m.handle(HookChanged(lifted=True)) == [UseAudio(handset=True)]
+    m.handle(Pressed(MSA_OPEN))
+    effects = m.handle(CallEstablished("sip-call-1"))
+    assert TellCounsellor(private=True) in effects
+    assert Show(View.IN_CALL, {"service_label": "MSA", "private": True}) in effects
+
+
+def test_engine_restart_shows_restarting_then_idle_and_keeps_the_handset() -> None:
+    m = in_call(machine())
+    m.handle(HookChanged(lifted=True))
+    assert views(m.handle(EngineDown())) == [View.RESTARTING]
+    assert m.handle(Pressed(MSA_OPEN)) == []  # nothing dials while the engine is down
+    assert m.handle(HookChanged(lifted=False)) == []
+    m.handle(HookChanged(lifted=True))
+    effects = m.handle(EngineUp())
+    assert ShowIdle() in effects and UseAudio(handset=True) in effects
+    assert m.phase is Phase.IDLE
+
+
+def test_counsellor_text_and_views_only_during_a_call() -> None:
+    m = machine()
+    assert m.handle(CounsellorText("Bonjour")) == []
+    assert m.handle(CounsellorView(View.PRINTING, {"pages": 2})) == []
+    in_call(m)
+    assert m.handle(CounsellorText("Bonjour")) == [SetNotice("Bonjour")]
+    assert m.handle(CounsellorView(View.PRINTING, {"pages": 2})) == [
+        Show(View.PRINTING, {"pages": 2})
+    ]
+    assert m.handle(CounsellorView(View.IDLE, {})) == []  # not a view a counsellor may set
+    # The handset does not wipe the counsellor's view.
+    assert not any(isinstance(e, Show) for e in m.handle(HookChanged(lifted=True)))
+    assert views(m.handle(CounsellorView(View.IN_CALL, {}))) == [View.IN_CALL]
