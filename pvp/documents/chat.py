@@ -33,5 +33,7 @@ class ChatTransport:
             reply = self._api(command)
         except Exception as exc:  # the ESL client's errors: switch down, not connected…
             raise TransportError(f"commutateur injoignable ({exc})") from exc
-        if "Sent" not in reply:
+        # Success is exactly "Sent"; a failure says "Error! Message Not Sent", which also
+        # contains the word.
+        if reply.strip() != "Sent":
             raise TransportError(f"message refusé par le commutateur : {reply.strip()[:120]}")

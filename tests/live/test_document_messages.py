@@ -21,11 +21,12 @@ import pytest
 from documents_fixtures import COUNSELLOR, KIOSK, start_call, text_pdf
 
 from pvp.config import Settings
-from pvp.documents import transfer
-from pvp.documents.answers import answer_from_event
+from pvp.documents import switch, transfer
 from pvp.documents.chat import ChatTransport
 from pvp.documents.pdf import DocumentError
-from pvp.documents.service import DocumentService
+from pvp.documents.service import DocumentService, Refused
+from pvp.documents.switch import attach
+from pvp.freeswitch.esl import ESLClient
 from pvp.kiosk.documents import DocumentCommands
 from pvp.kiosk.journal import Journal
 from pvp.kiosk.printer import Printer
@@ -36,7 +37,6 @@ from pvp.messages import ANSWER_TYPE, COMMAND_TYPE, MAX_BODY, decode_command, en
 
 from .conftest import Switch
 from .esl import Esl
-from .esl_events import EventReader
 from .sip_inbox import SipInbox
 
 pytestmark = pytest.mark.live
@@ -134,13 +134,19 @@ def test_a_document_by_reference_crosses_the_switch_and_is_fetched_once(
 
 
 def test_a_display_command_and_its_answers_make_the_round_trip(
-    fresh: Switch, inbox: SipInbox, chat: ChatTransport, tmp_path: Path
+    fresh: Switch, inbox: SipInbox, tmp_path: Path
 ) -> None:
-    """Counsellor -> switch -> kiosk handlers -> screen; answers kiosk -> switch -> ESL."""
+    """Counsellor -> switch -> kiosk handlers -> screen; answer kiosk -> switch -> ESL -> row.
+
+    The control plane side is wired as ``pvp serve`` wires it: its own ESL client, with
+    :func:`pvp.documents.switch.attach`.
+    """
     s = fresh.settings
-    documents = service(fresh, chat)
-    events = EventReader("127.0.0.1", s.esl_port, s.secret("esl_password"), timeout=30)
-    events.subscribe("MESSAGE")
+    documents: DocumentService = fresh.control_plane.app.extensions["pvp.documents"]
+    esl = ESLClient(s.esl_host, s.esl_port, s.secret("esl_password"), events=switch.EVENTS)
+    attach(esl, documents)
+    esl.start()
+    assert esl.wait_connected(10)
     call = start_call(fresh.db, call_id=f"live-{time.monotonic_ns()}")
     screen = Screen()
     kiosk = DocumentCommands(
@@ -156,31 +162,39 @@ def test_a_display_command_and_its_answers_make_the_round_trip(
         ),
     )
     kiosk.start()
-    sent = documents.send_document(COUNSELLOR, call, "display", text_pdf("Vos droits"), "Droits")
-    command = decode_command(inbox.messages.get(timeout=30).body)
-    kiosk.handle(command, kiosk.answers)
-    assert kiosk.wait_idle()
-    assert screen.current().view is View.DOCUMENT
-
-    statuses = []
-    for event in events.events():
-        found = answer_from_event(event, s.sip_domain)
-        if found is None:
-            continue
-        sender, answer = found
-        assert sender == KIOSK
-        row = documents.record_answer(answer, sender)
-        statuses.append(answer.status.value)
-        if answer.status.value != "accepted":
-            break
-    assert statuses == ["done"]  # display has no "accepted": it is done at once
-    assert row is not None and (row["command"], row["status"]) == (sent["command"], "done")
-    assert row["details"]["pages"] == 1
-    kiosk.stop()
-    kiosk.journal.close()
-    events.close()
+    try:
+        sent = documents.send_document(
+            COUNSELLOR, call, "display", text_pdf("Vos droits"), "Droits"
+        )
+        command = decode_command(inbox.messages.get(timeout=30).body)
+        kiosk.handle(command, kiosk.answers)
+        assert kiosk.wait_idle()
+        assert screen.current().view is View.DOCUMENT
+        deadline = time.monotonic() + 10
+        row = documents.call_transfers(COUNSELLOR, call)[0]
+        while row["status"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            row = documents.call_transfers(COUNSELLOR, call)[0]
+        assert (row["command"], row["status"]) == (sent["command"], "done")
+        assert row["details"]["pages"] == 1
+    finally:
+        kiosk.stop()
+        kiosk.journal.close()
+        esl.stop()
 
 
 def _raise_unless_2xx(status: int) -> None:
     if not 200 <= status < 300:
         raise RuntimeError(f"answer MESSAGE refused: {status}")
+
+
+def test_a_command_to_an_unregistered_kiosk_fails_its_transfer(
+    fresh: Switch, chat: ChatTransport
+) -> None:
+    documents = service(fresh, chat)
+    call = start_call(fresh.db, kiosk="kiosk-cunlhat-1", call_id=f"live-{time.monotonic_ns()}")
+    with pytest.raises(Refused, match="borne injoignable") as refused:
+        documents.send_document(COUNSELLOR, call, "print", text_pdf("Formulaire"))
+    assert refused.value.status == 502
+    [row] = documents.call_transfers(COUNSELLOR, call)
+    assert row["status"] == "failed" and "Not Sent" in row["reason"]
