@@ -31,7 +31,7 @@ from flask import Blueprint, abort, send_file
 from pvp.documents import transfer
 from pvp.documents.pdf import DocumentError, images_to_pdf, validate_pdf
 from pvp.kiosk.journal import Entry, Journal
-from pvp.kiosk.printer import Printer, PrintError, PrinterStatus
+from pvp.kiosk.printer import Printer, PrintError
 from pvp.kiosk.scanner import ScanError, Scanner, ScanProblem
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.uplink import ControlPlaneClient, UplinkError
@@ -86,16 +86,6 @@ def render_pages(pdf: bytes, directory: Path) -> int:
         number = int(path.stem.split("-")[1])
         path.rename(directory / f"page-{number}.png")
     return pages
-
-
-def printer_health(status: PrinterStatus) -> dict[str, Any]:
-    """The printer part of the kiosk's heartbeat (pvp.health.PrinterHealth fields)."""
-    state = {0: "absent", 3: "idle", 4: "printing", 5: "stopped"}.get(int(status.state), "absent")
-    return {
-        "state": state,
-        "reasons": list(status.keywords)[:20],
-        "message": (status.reason or status.message or "")[:200],
-    }
 
 
 class DocumentCommands:

@@ -25,9 +25,9 @@ from pvp import health
 from pvp.kiosk.documents import (
     NOT_IN_CALL,
     DocumentCommands,
-    printer_health,
     screen_pages_blueprint,
 )
+from pvp.kiosk.heartbeat import printer_probe
 from pvp.kiosk.journal import Journal
 from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import View
@@ -178,13 +178,11 @@ def test_an_empty_tray_is_answered_failed_and_shows_in_health(
     assert k.commands.wait_idle()
     assert k.statuses(second["command"]) == ["failed"]
     assert k.final(second["command"]).reason == "plus de papier"
-    # The heartbeat the agent sends carries it to supervision.
-    status = k.commands.printer.status()
-    beat = health.Heartbeat(
-        version="test", sip_registered=True, ua_alive=True, printer=printer_health(status)
-    )
+    # The heartbeat the agent sends (its printer probe) carries it to supervision.
+    printer = printer_probe(empty_tray_queue, cups_server.server)()
+    beat = health.Heartbeat(version="test", sip_registered=True, ua_alive=True, printer=printer)
     assert beat.printer is not None and beat.printer.state == "stopped"
-    assert "media-empty-error" in beat.printer.reasons
+    assert "media_empty" in beat.printer.reasons
     assert beat.printer.message == "plus de papier"
     got = requests.post(
         f"{control.url}/api/v1/kiosks/{KIOSK}/heartbeat",
