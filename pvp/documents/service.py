@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pvp.config import Settings
@@ -32,7 +32,14 @@ from pvp.documents.store import (
 )
 from pvp.documents.transfer import encode_with_document
 from pvp.messages import Answer, Command, Status, encode_command
-from pvp.model import CallRecord, DocumentKind, DocumentTransfer, Kiosk, TransferStatus
+from pvp.model import (
+    CallRecord,
+    DocumentKind,
+    DocumentLink,
+    DocumentTransfer,
+    Kiosk,
+    TransferStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -330,9 +337,12 @@ class DocumentService:
     # ---- retention and citizens -----------------------------------------------------
 
     def purge(self) -> PurgeReport:
+        """Files past retention go; so do links expired for as long (used or not)."""
         retention = timedelta(days=self.settings.document_retention_days)
+        now = self.clock()
         with self.db.session() as session:
-            return self.store.purge(session, self.clock(), retention)
+            session.execute(delete(DocumentLink).where(DocumentLink.expires_at < now - retention))
+            return self.store.purge(session, now, retention)
 
     # ---- helpers --------------------------------------------------------------------
 

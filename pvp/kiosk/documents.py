@@ -131,6 +131,8 @@ class DocumentCommands:
 
     def start(self) -> None:
         """Resume what the journal left unfinished, then take new commands."""
+        # A document on screen when the agent died belongs to a call that is over.
+        shutil.rmtree(self.pages_dir, ignore_errors=True)
         self.journal.compact()
         self._worker.start()
         for entry in self.journal.unfinished():

@@ -295,3 +295,17 @@ def test_without_the_switch_commands_answer_503(control: Control) -> None:
     got = post_pdf(control, call, text_pdf("Formulaire"))
     assert got.status_code == 503 and "commutateur" in got.json()["error"]
     nothing_stored(control)
+
+
+def test_retention_takes_old_links_with_the_files(control: Control) -> None:
+    control.settings.document_inline_max_bytes = 1024
+    call = start_call(control.db)
+    assert post_pdf(control, call, text_pdf("Contrat", "Suite")).status_code == 202
+    control.service.clock = lambda: datetime.now(UTC) + timedelta(days=31)
+    report = control.service.purge()
+    assert report.purged == 1
+    with control.db.sessions() as session:
+        assert session.query(DocumentLink).count() == 0
+        [row] = session.query(DocumentTransfer).all()  # the audit row stays
+        assert row.citizen_ref == CITIZEN
+    assert not any(control.settings.documents_dir().rglob("*.pdf"))
