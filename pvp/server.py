@@ -24,7 +24,10 @@ def run(settings: Settings, db: Database, host: str, port: int) -> None:
     start_watcher(settings, db)  # supervision alerts, checked in the background
     # The dispatcher connects to FreeSWITCH in the background and keeps retrying.
     worker = app.extensions["pvp.dispatcher"] = start_dispatcher(settings, db)
-    documents = start_documents(settings, app.extensions["pvp.documents"])
+    # The documents: commands through chat, answers and fax results, on their own ESL link.
+    documents, app.extensions["pvp.fax"] = start_documents(
+        settings, app.extensions["pvp.documents"]
+    )
     click.echo(
         f"PVP control plane: http://{host}:{port}/ (panel), /api/v1/kiosks (database {db.url})"
     )

@@ -61,6 +61,7 @@ class Control:
     transport: LoopbackTransport
     url: str
     secrets: dict[str, str]
+    app: Any = None  # the Flask application, for extensions set after start
 
     def answer(self, kiosk: str) -> Callable[[Answer], None]:
         """What the ESL side does with a kiosk's answer MESSAGE."""
@@ -133,7 +134,7 @@ def control(db: Database, settings: Settings) -> Iterator[Control]:
             user: rotate_secret(session, user, settings.sip_domain)
             for user in (KIOSK, OTHER_KIOSK, COUNSELLOR, OTHER_COUNSELLOR)
         }
-    yield Control(db, settings, service, transport, settings.public_url, secrets)
+    yield Control(db, settings, service, transport, settings.public_url, secrets, app)
     stop_server(server, thread)
 
 

@@ -14,11 +14,13 @@ client): ``api`` to originate, and fax events handed to :meth:`FaxService.on_eve
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,10 +40,13 @@ RX_EVENT = "spandsp::rxfaxresult"
 # and SIP fax gateways. Nothing that could close the originate string's braces or quotes.
 NUMBER_RE = re.compile(r"^(\+?[0-9]{2,20}|[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9.:-]{1,100})$")
 DEFAULT_TIMEOUT_S = 300.0  # a 10-page fax at 9600 bit/s takes a few minutes
+ORIGINATE_TIMEOUT_S = 90.0  # originate_timeout (60 s of ringing) and some margin
 
 
 class FaxSwitch(Protocol):
     def api(self, command: str) -> str: ...
+
+    def bgapi(self, command: str) -> Future[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +144,24 @@ class FaxService:
         pdf: bytes,
         call_id: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        background: bool = False,
     ) -> dict[str, Any]:
-        """Fax ``pdf`` to ``number`` and wait for the result; the audit row says how it went."""
+        """Fax ``pdf`` to ``number``; the audit row says how it went.
+
+        Everything is checked first (Refused, nothing stored). Then it waits for the fax's
+        result, or with ``background`` returns the pending row at once (the HTTP API).
+        """
+        command_id, call_uuid, path = self._prepare(counsellor, number, pdf, call_id)
+        run = functools.partial(self._call, command_id, number, call_uuid, path, timeout_s)
+        if background:
+            threading.Thread(target=run, name=f"fax-{call_uuid}", daemon=True).start()
+        else:
+            run()
+        return self._row(command_id)
+
+    def _prepare(
+        self, counsellor: str, number: str, pdf: bytes, call_id: str | None
+    ) -> tuple[str, str, Path]:
         if not NUMBER_RE.match(number):
             raise Refused(f"numéro de fax invalide : {number!r}")
         if not self.dial_prefix:
@@ -178,16 +199,22 @@ class FaxService:
                     created_at=now,
                 )
             )
+        return command_id, call_uuid, path
+
+    def _call(
+        self, command_id: str, number: str, call_uuid: str, path: Path, timeout_s: float
+    ) -> None:
+        """Originate into txfax and wait for spandsp's result event."""
         done = threading.Event()
         results: list[FaxResult] = []
         with self._lock:
             self._waiting[call_uuid] = (done, results)
+        command = originate_command(
+            self.dial_prefix + number, path, call_uuid, self.ident, self.header
+        )
         try:
-            reply = self.switch.api(
-                originate_command(
-                    self.dial_prefix + number, path, call_uuid, self.ident, self.header
-                )
-            )
+            # bgapi: originate waits for the far fax to answer, longer than an api reply may.
+            reply = self.switch.bgapi(command).result(ORIGINATE_TIMEOUT_S)
             if not reply.startswith("+OK"):
                 reason = f"appel du fax impossible : {reply.strip()[:120]}"
                 self._finish(command_id, TransferStatus.FAILED, reason, {})
@@ -204,7 +231,6 @@ class FaxService:
             with self._lock:
                 self._waiting.pop(call_uuid, None)
             path.unlink(missing_ok=True)
-        return self._row(command_id)
 
     # ---- events -----------------------------------------------------------------------
 

@@ -159,3 +159,21 @@ def transfer_pdf(transfer_id: int) -> Any:
     return _pdf_response(
         service().transfer_pdf(g.device, transfer_id), f"document-{transfer_id}.pdf"
     )
+
+
+@documents_api.post("/faxes")
+@digest_required(_counsellor_ha1)
+@answers_refusals
+def fax() -> Any:
+    """Fax a PDF: ``?to=<number>[&call=<call>]``; 202 with the pending row, then its result."""
+    faxes = current_app.extensions.get("pvp.fax")
+    if faxes is None:
+        raise Refused("liaison avec le commutateur indisponible", 503)
+    row = faxes.send(
+        g.device,
+        request.values.get("to", ""),
+        _pdf_body(),
+        call_id=request.values.get("call") or None,
+        background=True,
+    )
+    return jsonify(row), 202

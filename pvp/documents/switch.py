@@ -56,7 +56,7 @@ def _client(settings: Settings) -> Any:
     )
 
 
-def start(settings: Settings, documents: DocumentService) -> Any:
+def start(settings: Settings, documents: DocumentService) -> tuple[Any, FaxService]:
     """``pvp serve``: the documents' own Event Socket connection, in the background.
 
     Its own connection, so its subscriptions (MESSAGE, fax results) and its ``chat`` calls,
@@ -64,9 +64,9 @@ def start(settings: Settings, documents: DocumentService) -> Any:
     The client reconnects by itself; until it is connected, commands answer 502.
     """
     client = _client(settings)
-    attach(client, documents)
+    fax = attach(client, documents)
     client.start()
-    return client
+    return client, fax
 
 
 def connect_esl(settings: Settings) -> Any:

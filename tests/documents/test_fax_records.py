@@ -6,6 +6,7 @@ does around it, with the real store, database and command channel.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,9 @@ class NoSwitch:
     """A switch that must not be reached: each refusal happens before any call."""
 
     def api(self, command: str) -> str:
+        raise AssertionError(f"the switch was called: {command}")
+
+    def bgapi(self, command: str) -> Future[str]:
         raise AssertionError(f"the switch was called: {command}")
 
 
@@ -126,3 +130,45 @@ def test_results_and_originate_strings() -> None:
     assert command.startswith("originate {origination_uuid='u-1',fax_enable_t38='true',")
     assert "fax_enable_t38_request='true'" in command
     assert command.endswith("}sofia/gateway/fax/0471000000 &txfax(/s/f.tif)")
+
+
+class BusyLine:
+    """A switch whose far fax never answers: originate fails as FreeSWITCH says it."""
+
+    def api(self, command: str) -> str:
+        raise AssertionError("originate goes through bgapi")
+
+    def bgapi(self, command: str) -> Future[str]:
+        future: Future[str] = Future()
+        future.set_result("-ERR NO_ANSWER\n")
+        return future
+
+
+def test_the_console_faxes_over_http_and_the_result_lands_in_the_row(
+    control: Control,
+) -> None:
+    import time
+
+    import requests
+    from requests.auth import HTTPDigestAuth
+
+    url = f"{control.url}/api/v1/faxes"
+    auth = HTTPDigestAuth(COUNSELLOR, control.secrets[COUNSELLOR])
+    pdf = text_pdf("Fax")
+    no_switch = requests.post(url, params={"to": "0471000000"}, data=pdf, auth=auth, timeout=10)
+    assert no_switch.status_code == 503
+    app_fax = FaxService(control.service, BusyLine(), dial_prefix="sofia/gateway/fax/")
+    control.app.extensions["pvp.fax"] = app_fax
+    bad = requests.post(url, params={"to": "jamais"}, data=pdf, auth=auth, timeout=10)
+    assert bad.status_code == 400 and "numéro de fax invalide" in bad.json()["error"]
+    got = requests.post(url, params={"to": "0471000000"}, data=pdf, auth=auth, timeout=10)
+    assert got.status_code == 202, got.text
+    assert (got.json()["kind"], got.json()["to"]) == ("fax_out", "0471000000")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with control.db.sessions() as session:
+            row = session.query(DocumentTransfer).filter_by(command_id=got.json()["command"]).one()
+            if row.status != "pending":
+                break
+        time.sleep(0.05)
+    assert (row.status, row.reason) == ("failed", "appel du fax impossible : -ERR NO_ANSWER")
