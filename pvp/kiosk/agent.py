@@ -46,6 +46,11 @@ from pvp.kiosk.baresip import (
 )
 from pvp.kiosk.buttons import Action, ButtonReader, HangUp, Hook, KeyMap, Press, keyboards
 from pvp.kiosk.commands import CommandRouter, Reply, media_type
+from pvp.kiosk.documents import (
+    DocumentCommands,
+    register_document_commands,
+    screen_pages_blueprint,
+)
 from pvp.kiosk.heartbeat import (
     HeartbeatSender,
     Probes,
@@ -54,7 +59,10 @@ from pvp.kiosk.heartbeat import (
     printer_probe,
     scanner_probe,
 )
+from pvp.kiosk.journal import Journal
 from pvp.kiosk.messaging import IncomingMessage, MessagingConfig, MessagingEndpoint
+from pvp.kiosk.printer import Printer
+from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.kiosk.state import (
@@ -87,6 +95,7 @@ from pvp.kiosk.state import (
     UseAudio,
 )
 from pvp.kiosk.tunnel import Tunnel, TunnelConfig
+from pvp.kiosk.uplink import ControlPlaneClient
 from pvp.messages import COMMAND_TYPE, STATUS_TYPE, Answer, Command, Status, encode_status
 
 log = logging.getLogger("pvp.kiosk.agent")
@@ -212,6 +221,9 @@ def switch_input(body: bytes) -> Input:
     raise ValueError(f"unknown switch message type {value.get('type')!r}")
 
 
+CONTROL_PLANE_USER = "pvp"
+
+
 @dataclass
 class KioskAgent:
     config: AgentConfig
@@ -233,6 +245,22 @@ class KioskAgent:
         self.router = CommandRouter(self._send_answer, self.machine.is_current_call)
         self.router.register("text", self._text_command)
         self.router.register("status", self._status_command)
+        bundle = cfg.bundle
+        verify: bool | str = str(cfg.ca_file) if cfg.ca_file is not None else True
+        # display, print and scan: journaled, so a restart finishes or fails each one once.
+        self.documents = DocumentCommands(
+            journal=Journal(self.state_dir / "documents"),
+            printer=Printer(bundle.get("printer_queue", "kiosk")),
+            scanner=Scanner(bundle.get("scanner_device")),
+            screen=self.screen,
+            uplink=ControlPlaneClient(
+                bundle["control_plane"]["url"], cfg.kiosk, bundle["sip"]["password"], verify
+            ),
+            current_call=self._switch_call,
+            pages_dir=self.state_dir / "pages",
+            answers=self._send_answer,
+        )
+        register_document_commands(self.router, self.documents)
         session = requests.Session()
         if cfg.ca_file is not None:
             session.verify = str(cfg.ca_file)
@@ -268,6 +296,7 @@ class KioskAgent:
             self._on_engine_event, EventType.CALL_ESTABLISHED, EventType.CALL_CLOSED
         )
         await self.engine.start()
+        self.documents.start()  # replays the journal: unfinished commands end once
         if self.messaging is not None:
             self.messaging.start()
         for coro in (self._run_engine_jobs(), self._refresh_availability(), self._heartbeats()):
@@ -315,6 +344,7 @@ class KioskAgent:
             "site_agent_phone": self.config.bundle.get("site_agent_phone", ""),
         }
         app = create_screen_app(self.screen, kiosk, on_press=lambda s: self.feed_action(Press(s)))
+        app.register_blueprint(screen_pages_blueprint(self.documents))
         self._server = create_server(app, host="127.0.0.1", port=self.config.screen_port, threads=6)
         threading.Thread(target=self._server.run, name="screen", daemon=True).start()
 
@@ -368,8 +398,18 @@ class KioskAgent:
             self.handle(CallEstablished(event.call_id))
         elif event.type == EventType.CALL_CLOSED:
             self.handle(CallClosed(event.call_id, event.param))
+            self.documents.call_ended()  # the document leaves the screen with the call
+
+    def _switch_call(self) -> str | None:
+        """The call as the control plane names it (the kiosk leg's UUID), during a call."""
+        return self.machine.switch_call if self.machine.phase.in_call else None
 
     def _on_message(self, message: IncomingMessage) -> int:
+        # Commands and queue news come from the control plane (sip:pvp@domain) only: the
+        # switch also relays MESSAGEs between registered users, and those are refused.
+        if message.sender != CONTROL_PLANE_USER:
+            log.warning("MESSAGE from %r refused: not the control plane", message.sender)
+            return 403
         kind = media_type(message.content_type)
         if kind == COMMAND_TYPE:
             return self.router.receive(message.body).sip_status

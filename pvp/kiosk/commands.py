@@ -45,6 +45,11 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+def _received_fax(command: Command) -> bool:
+    """A fax received for the kiosk is printed outside any call, on the control plane's word."""
+    return command.name == "print" and command.call is None and command.sender == "pvp"
+
+
 class CommandRouter:
     def __init__(self, send_answer: Reply, is_current_call: CallCheck) -> None:
         self._send_answer = send_answer
@@ -84,7 +89,7 @@ class CommandRouter:
         if handler is None:
             reason = f"commande inconnue : {command.name}"
             self._final(command.id, Answer(command.id, Status.FAILED, reason))
-        elif not self._is_current_call(command.call):
+        elif not (self._is_current_call(command.call) or _received_fax(command)):
             self._final(command.id, Answer(command.id, Status.FAILED, NOT_THIS_CALL))
         else:
             self._remember(command.id, None)

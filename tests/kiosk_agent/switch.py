@@ -86,13 +86,15 @@ class SwitchStandIn:
             async with self._arrived:
                 await self._arrived.wait_for(predicate)
 
-    async def chat(self, user: str, body: str | bytes, content_type: str) -> int:
+    async def chat(
+        self, user: str, body: str | bytes, content_type: str, sender: str = "pvp"
+    ) -> int:
         """Like ``chat sip|pvp@d|user@d|body|type``: the kiosk's final answer."""
         writer = self._writers[user]
         branch = generate_branch()
         request = SipRequest(method="MESSAGE", uri=f"sip:{user}@{self.domain}")
         request.headers.append("Via", f"SIP/2.0/TLS 127.0.0.1:{self.port};branch={branch}")
-        request.headers.set_single("From", f"<sip:pvp@{self.domain}>;tag={generate_tag()}")
+        request.headers.set_single("From", f"<sip:{sender}@{self.domain}>;tag={generate_tag()}")
         request.headers.set_single("To", f"<sip:{user}@{self.domain}>")
         request.headers.set_single("Call-ID", generate_call_id(self.domain))
         request.headers.set_single("CSeq", "1 MESSAGE")

@@ -212,7 +212,10 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
                 await r.chat({**text, "id": "c-4", "name": "status", "args": {"state": "idle"}})
                 == 200
             )
-            assert await r.chat({**text, "id": "c-5", "name": "print", "call": "fs-1"}) == 200
+            assert await r.chat({**text, "id": "c-5", "name": "fax", "call": "fs-1"}) == 200
+            # Another registered user (a counsellor's phone) cannot command the kiosk.
+            forged = json.dumps({**text, "id": "c-8", "call": "fs-1"})
+            assert await r.switch.chat(KIOSK, forged, COMMAND_TYPE, sender="msa-43-c1") == 403
             await r.switch.wait_for(lambda: len(r.sent(ANSWER_TYPE)) >= 5)
             assert r.state() == before, "a refused command changed the screen"
             status = {
@@ -257,8 +260,9 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
     assert answers["c-2"].reason == "commande inconnue : 'dance'"
     assert answers["c-3"].reason == "pas d'appel en cours avec ce conseiller"
     assert answers["c-4"].reason == "état non autorisé : idle"
-    assert answers["c-5"].reason == "commande inconnue : print"  # not in this tree yet
+    assert answers["c-5"].reason == "commande inconnue : fax"  # faxes are the switch's, not a kiosk's
     assert answers["c-6"].status == answers["c-7"].status == "done"
+    assert "c-8" not in answers
     (private,) = map(decode_status, r.sent(STATUS_TYPE))
     assert (private["state"], private["text"], private["kiosk"]) == (
         "private",
