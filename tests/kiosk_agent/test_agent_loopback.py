@@ -260,7 +260,9 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
     assert answers["c-2"].reason == "commande inconnue : 'dance'"
     assert answers["c-3"].reason == "pas d'appel en cours avec ce conseiller"
     assert answers["c-4"].reason == "état non autorisé : idle"
-    assert answers["c-5"].reason == "commande inconnue : fax"  # faxes are the switch's, not a kiosk's
+    assert (
+        answers["c-5"].reason == "commande inconnue : fax"
+    )  # faxes are the switch's, not a kiosk's
     assert answers["c-6"].status == answers["c-7"].status == "done"
     assert "c-8" not in answers
     (private,) = map(decode_status, r.sent(STATUS_TYPE))
