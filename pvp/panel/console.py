@@ -27,6 +27,7 @@ from flask import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pvp.documents.store import transfers_json
 from pvp.model import (
     Appointment,
     AppointmentStatus,
@@ -34,6 +35,7 @@ from pvp.model import (
     ConsoleStatus,
     Counsellor,
     CounsellorState,
+    DocumentTransfer,
     ExpertQueue,
     QueueEntry,
     QueueMembership,
@@ -131,7 +133,19 @@ def snapshot(session: Session, counsellor_id: str, now: datetime, tz: ZoneInfo) 
         .order_by(Appointment.start)
     ).all()
     status = state.console_status if state else ConsoleStatus.OFFLINE.value
+    documents = (
+        transfers_json(
+            session.scalars(
+                select(DocumentTransfer)
+                .where(DocumentTransfer.call_id == current["id"])
+                .order_by(DocumentTransfer.id)
+            )
+        )
+        if current
+        else []
+    )
     return {
+        "documents": documents,
         "status": status,
         "status_label": CONSOLE_STATUS.get(status, status),
         "registered": bool(state and state.registered),
@@ -241,3 +255,6 @@ def events() -> Any:
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+from pvp.panel import console_documents  # noqa: E402,F401  - its routes join this blueprint
