@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -293,6 +294,8 @@ class CallRecord(Base):
     talk_seconds: Mapped[float | None] = mapped_column()
     outcome: Mapped[str | None] = mapped_column(String(16), index=True)  # CallOutcome
     reason: Mapped[str] = mapped_column(String(200), default="")
+    # The citizen lifted the handset: the counsellor's console says "conversation privée".
+    private: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ConsoleStatus(enum.StrEnum):

@@ -11,11 +11,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import select
+
 from pvp.config import Settings
-from pvp.documents.answers import answer_from_event
+from pvp.db import Database
+from pvp.documents.answers import answer_from_event, status_from_event
 from pvp.documents.chat import ChatTransport
 from pvp.documents.fax import RX_EVENT, TX_EVENT, FaxService
 from pvp.documents.service import DocumentService
+from pvp.model import CallRecord
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,20 @@ def _flat(event: Any) -> dict[str, str]:
     return flat
 
 
+def record_privacy(db: Database, kiosk: str, private: bool) -> bool:
+    """Mark the kiosk's call in progress private (handset lifted) or not; False if none."""
+    with db.session() as session:
+        call = session.scalars(
+            select(CallRecord)
+            .where(CallRecord.kiosk_id == kiosk, CallRecord.ended_at.is_(None))
+            .order_by(CallRecord.pressed_at.desc())
+        ).first()
+        if call is None:
+            return False
+        call.private = private
+        return True
+
+
 def attach(esl: Any, documents: DocumentService) -> FaxService:
     """Commands out through ``chat``; answers and fax results in; the fax service."""
     domain = documents.settings.sip_domain
@@ -37,10 +55,14 @@ def attach(esl: Any, documents: DocumentService) -> FaxService:
     fax = FaxService(documents, esl)
 
     def on_message(event: Any) -> None:
-        found = answer_from_event(_flat(event), domain)
+        flat = _flat(event)
+        found = answer_from_event(flat, domain)
         if found is not None:
             kiosk, answer = found
             documents.record_answer(answer, kiosk)
+        status = status_from_event(flat, domain)
+        if status is not None:
+            record_privacy(documents.db, *status)
 
     esl.on("MESSAGE", on_message)
     for subclass in (TX_EVENT, RX_EVENT):

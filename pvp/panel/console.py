@@ -99,6 +99,7 @@ def snapshot(session: Session, counsellor_id: str, now: datetime, tz: ZoneInfo) 
             "service": services.get(c.service_code, c.service_code),
             "mode": c.mode,
             "answered": c.answered_at is not None,
+            "private": c.private,
             "since": fr_time(c.answered_at or c.offered_at or c.pressed_at),
             "appointment": (
                 {

@@ -81,6 +81,10 @@ def test_incoming_and_current_calls_with_their_appointment(as_role: Any, pdb: Da
     assert data["current"]["appointment"]["citizen_ref"] == "DE-7"
     assert data["incoming"]["id"] == "call-incoming" and data["incoming"]["appointment"] is None
     assert [a["citizen_ref"] for a in data["appointments"]] == ["DE-7"]
+    assert data["current"]["private"] is False
+    with pdb.session() as session:
+        session.get(CallRecord, "call-current").private = True  # the handset was lifted
+    assert as_role("conseillere").get("/console/state.json").get_json()["current"]["private"]
     # Another counsellor sees none of it.
     with pdb.session() as session:
         session.get(CallRecord, "call-current").counsellor_id = "anpe-le-puy-c2"
