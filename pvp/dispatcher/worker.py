@@ -347,7 +347,21 @@ class DispatchWorker:
         if result.startswith("-ERR"):
             cause = result[4:].strip()
             # This runs on the socket thread, which must keep reading: hand over.
-            threading.Thread(target=self._on_hangup, args=(leg, cause), daemon=True).start()
+            threading.Thread(target=self._originate_failed, args=(leg, cause), daemon=True).start()
+
+    def _originate_failed(self, leg: str, cause: str) -> None:
+        """An originate that says ``-ERR`` may still have left a live channel: when the leg
+        answers, the worker bridges it at once, and a bridge made before ``originate``
+        returned makes it report ``ORIGINATOR_CANCEL`` for a leg now talking. Such a
+        channel's end comes as its own hangup event; only a leg that is not there is over.
+        """
+        try:
+            if self._exists(leg):
+                log.info("originate of %s said %s, but the leg lives on", leg, cause)
+                return
+        except ESLError:
+            pass  # cannot tell: FreeSWITCH is gone, and the leg with it
+        self._on_hangup(leg, cause)
 
     def _reconcile(self) -> None:
         """After each (re)connection: who is registered, which callers are still there.
