@@ -49,7 +49,7 @@ def worker(switch: FakeSwitch, db: Database) -> Iterator[DispatchWorker]:
     dispatcher.stop()
 
 
-def park(switch: FakeSwitch) -> None:
+def park(switch: FakeSwitch, **extra: str) -> None:
     """What the PVP dialplan's park of a press of MSA at Vorey looks like on the socket."""
     variables = {
         "pvp_queue": "msa-43",
@@ -57,6 +57,7 @@ def park(switch: FakeSwitch) -> None:
         "pvp_kiosk": "kiosk-vorey-1",
         "pvp_site": "vorey",
         "pvp_service": "msa",
+        **extra,
     }
     switch.send_event(
         {
@@ -95,3 +96,12 @@ def test_given_a_leg_bridged_before_its_originate_returned_when_it_says_err_then
     time.sleep(0.3)
     assert state() is CallState.TALKING
     assert not [c for c in switch.commands if c.startswith(f"bgapi uuid_kill {CALL}")]
+
+
+def test_given_the_dialplan_names_a_waiting_sound_when_parked_then_the_caller_hears_it(
+    switch: FakeSwitch, worker: DispatchWorker
+) -> None:
+    sound = "tone_stream://%(250,4750,523);loops=-1"  # the wait_media setting's default
+    park(switch, pvp_wait_media=sound)
+    expected = f"bgapi uuid_broadcast {CALL} endless_playback::{sound} aleg"
+    assert eventually(lambda: expected in switch.commands)
