@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     # How far ahead the static fallback lists dated conditions (holidays, closures).
     static_horizon_days: int = 730
     freeswitch_loglevel: str = "info"
+    # The rendered FreeSWITCH configuration (`pvp freeswitch render --out`). When set, `pvp
+    # serve` renders its static directory and dialplan again on every plan change and tells
+    # FreeSWITCH (reloadxml, xml_flush_cache).
+    freeswitch_conf_dir: str = ""
+    # How often `pvp serve` checks the plan revision for the static fallback, seconds.
+    fallback_check_seconds: float = 2.0
     # TEST ONLY: the control plane's clock starts at this instant (ISO 8601, local time when
     # no offset) and runs on from there. FreeSWITCH's own clock is never faked. Keep empty.
     fake_now: str = ""
