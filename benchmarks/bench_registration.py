@@ -56,45 +56,33 @@ PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
 PER_SITE = 9  # the plan's most kiosks per site
 DIRECTORY_BINDING = re.compile(r'\s*<binding name="pvp-directory">.*?</binding>', re.S)
 
-SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="PVP kiosk registration">
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:{domain} SIP/2.0
+REGISTER = """      REGISTER sip:{domain} SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
       From: <sip:[field0]@{domain}>;tag=[call_number]
       To: <sip:[field0]@{domain}>
       Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
+      CSeq: {cseq} REGISTER
+      Contact: <sip:[field0]@[local_ip]:[local_port]>{authorization}
       Max-Forwards: 70
       Expires: 600
       User-Agent: sipp-pvp-bench
       Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="401" auth="true"/>
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:{domain} SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: <sip:[field0]@{domain}>;tag=[call_number]
-      To: <sip:[field0]@{domain}>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
-      [field1]
-      Max-Forwards: 70
-      Expires: 600
-      User-Agent: sipp-pvp-bench
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
 """
+
+
+def scenario(domain: str) -> str:
+    """REGISTER, the 401 challenge, REGISTER with sipp's digest answer (``[field1]``), 200."""
+    first = REGISTER.format(domain=domain, cseq=1, authorization="")
+    second = REGISTER.format(domain=domain, cseq=2, authorization="\n      [field1]")
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
+        '<scenario name="PVP kiosk registration">\n'
+        f'  <send retrans="500"><![CDATA[\n{first}\n    ]]></send>\n'
+        '  <recv response="401" auth="true"/>\n'
+        f'  <send retrans="500"><![CDATA[\n{second}\n    ]]></send>\n'
+        '  <recv response="200"/>\n'
+        "</scenario>\n"
+    )
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -161,7 +149,7 @@ class Bench:
         self.csv = root / "kiosks.csv"
         self.csv.write_text("\n".join(lines) + "\n")
         self.scenario = root / "register.xml"
-        self.scenario.write_text(SCENARIO.format(domain=self.settings.sip_domain))
+        self.scenario.write_text(scenario(self.settings.sip_domain))
 
     # ---------------------------------------------------------------- processes
 

@@ -64,6 +64,19 @@ def talking(sw: Switch, kiosk_id: str) -> bool:
     return any(c["kiosk"] == kiosk_id for q in sw.worker.overview()["queues"] for c in q["talking"])
 
 
+def next_served(
+    sw: Switch, counsellor: UserAgent, current: UserAgent, waiting: UserAgent, kiosk_id: str
+) -> None:
+    """The current caller hangs up; after the wrap-up the counsellor rings for the waiting
+    one, answers, talks, and that caller hangs up too."""
+    hang_up(current)
+    counsellor.wait_event("CALL_CLOSED", timeout=5)
+    rings(counsellor, kiosk_id, timeout=WRAP_UP_SECONDS + 5)
+    answer(counsellor)
+    assert eventually(lambda: talking(sw, kiosk_id))
+    hang_up(waiting)
+
+
 def test_a_walk_in_press_rings_the_queue_and_sound_and_picture_flow_both_ways(
     fresh: Switch,
 ) -> None:
@@ -157,12 +170,7 @@ def test_two_kiosks_one_counsellor_the_second_is_told_position_1_then_served_aft
         assert payload["wait"] > 0  # an estimate while nobody is ringing for it
         assert waiting_calls(fresh) == ["kiosk-vorey-2"]
 
-        hang_up(first)
-        msa.wait_event("CALL_CLOSED", timeout=5)
-        rings(msa, "kiosk-vorey-2", timeout=WRAP_UP_SECONDS + 5)
-        answer(msa)
-        assert eventually(lambda: talking(fresh, "kiosk-vorey-2"))
-        hang_up(second)
+        next_served(fresh, msa, first, second, "kiosk-vorey-2")
     finally:
         inbox.close()
     before, after = ended_record(fresh, one), ended_record(fresh, two)
@@ -267,10 +275,5 @@ def test_callers_keep_their_places_across_a_control_plane_restart_and_are_served
     rings(msa, "kiosk-vorey-1")
     answer(msa)
     assert eventually(lambda: talking(fresh, "kiosk-vorey-1"))
-    hang_up(first)
-    msa.wait_event("CALL_CLOSED", timeout=5)
-    rings(msa, "kiosk-vorey-2", timeout=WRAP_UP_SECONDS + 5)
-    answer(msa)
-    assert eventually(lambda: talking(fresh, "kiosk-vorey-2"))
-    hang_up(second)
+    next_served(fresh, msa, first, second, "kiosk-vorey-2")
     assert [ended_record(fresh, c).outcome for c in calls] == ["served", "served"]
