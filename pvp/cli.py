@@ -296,17 +296,35 @@ def counsellor_status(ctx: Context, counsellor_id: str, status: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Import this deployment plan before serving",
 )
+@click.option(
+    "--freeswitch",
+    "run_freeswitch",
+    type=click.Choice(["auto", "on", "off"]),
+    default=None,
+    help="Start FreeSWITCH as a child: where found (auto, the default setting "
+    "run_freeswitch), always (on), never (off: a switch run as its own service)",
+)
 @click.pass_context
 def serve(
-    click_ctx: click.Context, host: str | None, port: int | None, plan_file: Path | None
+    click_ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    plan_file: Path | None,
+    run_freeswitch: str | None,
 ) -> None:
-    """Run the control plane (HTTP API) until interrupted."""
-    from pvp.server import run
+    """Run the control plane (HTTP, dispatcher, FreeSWITCH where present) until interrupted."""
+    from pvp.server import FreeSwitchUnavailable, run
 
     ctx = click_ctx.ensure_object(Context)
     if plan_file:
         click_ctx.invoke(provision_import, plan_file=plan_file, secrets_out=None)
-    run(ctx.settings, ctx.db, host or ctx.settings.http_host, port or ctx.settings.http_port)
+    settings = ctx.settings
+    if run_freeswitch:
+        settings = settings.model_copy(update={"run_freeswitch": run_freeswitch})
+    try:
+        run(settings, ctx.db, host or settings.http_host, port or settings.http_port)
+    except FreeSwitchUnavailable as exc:
+        raise Refused(str(exc)) from None
 
 
 @main.command("kiosk")

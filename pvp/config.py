@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     # How far ahead the static fallback lists dated conditions (holidays, closures).
     static_horizon_days: int = 730
     freeswitch_loglevel: str = "info"
+    # `pvp serve` starts FreeSWITCH as its child: "auto" where a binary is found (and no
+    # switch already answers on esl_port), "on" always (an error if it cannot), "off" never
+    # (a site running FreeSWITCH as its own service).
+    run_freeswitch: Literal["auto", "on", "off"] = "auto"
+    # The rendered FreeSWITCH configuration (`pvp freeswitch render --out`). When set, `pvp
+    # serve` renders its static directory and dialplan again on every plan change and tells
+    # FreeSWITCH (reloadxml, xml_flush_cache). Empty with run_freeswitch: data_dir/freeswitch/conf.
+    freeswitch_conf_dir: str = ""
+    # TLS certificates of the switch (agent.pem, cafile.pem). Empty when `pvp serve` runs
+    # FreeSWITCH: data_dir/freeswitch/certs, with self-signed demo certificates made if absent.
+    freeswitch_certs_dir: str = ""
+    # How often `pvp serve` checks the plan revision for the static fallback, seconds.
+    fallback_check_seconds: float = 2.0
     # TEST ONLY: the control plane's clock starts at this instant (ISO 8601, local time when
     # no offset) and runs on from there. FreeSWITCH's own clock is never faked. Keep empty.
     fake_now: str = ""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import Future
+from functools import partial
 from typing import Any, Protocol
 
 from pvp.freeswitch.esl import ESLClient, ESLError
@@ -71,9 +73,28 @@ class SipMessageNotifier(JsonNotifier):
             f"{chat_body(payload)}|{CONTENT_TYPE}"
         )
         try:
-            self.esl.bgapi(command)
+            job = self.esl.bgapi(command)
         except ESLError as exc:
             log.warning("kiosk %s not told %s: %s", kiosk, payload["type"], exc)
+            return
+        job.add_done_callback(partial(_chat_done, kiosk, payload))
+
+
+def _chat_done(kiosk: str, payload: dict[str, Any], job: Future[str]) -> None:
+    """``chat`` says ``Sent`` once a contact of the kiosk accepted the MESSAGE."""
+    try:
+        result = job.result().strip()
+    except ESLError as exc:
+        result = str(exc)
+    if "Sent" in result:
+        log.info("kiosk %s told %s %s", kiosk, payload["type"], _summary(payload))
+    else:
+        log.warning("kiosk %s not told %s: %s", kiosk, payload["type"], result or "no answer")
+
+
+def _summary(payload: dict[str, Any]) -> str:
+    keys = ("position", "wait", "outcome", "reason")
+    return " ".join(f"{k}={payload[k]}" for k in keys if k in payload)
 
 
 class RecordingNotifier(JsonNotifier):

@@ -56,7 +56,8 @@ log = logging.getLogger("pvp.dispatcher.worker")
 
 CHANNEL_EVENTS = ("CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP_COMPLETE")
 EVENTS = (*CHANNEL_EVENTS, *registrations.EVENTS)
-# A soft chime every six seconds while the citizen waits (the screen shows the position).
+# A soft chime every six seconds while the citizen waits (the screen shows the position);
+# the dialplan's pvp_wait_media (setting wait_media) comes first.
 WAITING_SOUND = "tone_stream://%(300,5700,523)"
 NO_ANSWER = frozenset(
     {
@@ -95,7 +96,7 @@ class DispatchWorker:
         domain: str,
         notifier: KioskNotifier | None = None,
         dial_string: DialString | None = None,
-        srtp: str = "mandatory",
+        srtp: str = "optional",  # rtp_secure_media of the legs offered to counsellors
         clock: Callable[[], datetime] = utc_now,
         tick_seconds: float = 0.5,
         console_poll_seconds: float = 2.0,
@@ -239,7 +240,8 @@ class DispatchWorker:
             log.error("call %s: cannot be queued (%s); hung up", call_id, exc.__class__.__name__)
             self._bgapi(f"uuid_kill {call_id} NORMAL_TEMPORARY_FAILURE")
             return
-        self._bgapi(f"uuid_broadcast {call_id} endless_playback::{self.waiting_sound} aleg")
+        sound = _wait_media(var("pvp_wait_media")) or self.waiting_sound
+        self._bgapi(f"uuid_broadcast {call_id} endless_playback::{sound} aleg")
         self._step(partial(self._admit, arrival))
 
     def _admit(self, arrival: Arrival, now: datetime) -> list[Command]:
@@ -325,6 +327,7 @@ class DispatchWorker:
             # FreeSWITCH counts this in whole epoch seconds (it can give up a second early):
             # the policy's own timer decides, this is only a safety net behind it.
             "originate_timeout": str(math.ceil(offer.timeout) + 2),
+            # Offer legs go to counsellors: their SRTP policy (their dial-string says it too).
             "rtp_secure_media": self.srtp,
             "pvp_offer_for": offer.call,
             "pvp_counsellor": _safe_value(offer.counsellor),
@@ -347,7 +350,21 @@ class DispatchWorker:
         if result.startswith("-ERR"):
             cause = result[4:].strip()
             # This runs on the socket thread, which must keep reading: hand over.
-            threading.Thread(target=self._on_hangup, args=(leg, cause), daemon=True).start()
+            threading.Thread(target=self._originate_failed, args=(leg, cause), daemon=True).start()
+
+    def _originate_failed(self, leg: str, cause: str) -> None:
+        """An originate that says ``-ERR`` may still have left a live channel: when the leg
+        answers, the worker bridges it at once, and a bridge made before ``originate``
+        returned makes it report ``ORIGINATOR_CANCEL`` for a leg now talking. Such a
+        channel's end comes as its own hangup event; only a leg that is not there is over.
+        """
+        try:
+            if self._exists(leg):
+                log.info("originate of %s said %s, but the leg lives on", leg, cause)
+                return
+        except ESLError:
+            pass  # cannot tell: FreeSWITCH is gone, and the leg with it
+        self._on_hangup(leg, cause)
 
     def _reconcile(self) -> None:
         """After each (re)connection: who is registered, which callers are still there.
@@ -416,6 +433,11 @@ class DispatchWorker:
             return ""
 
 
+def _wait_media(value: str) -> str:
+    """The dialplan's ``pvp_wait_media`` (setting ``wait_media``), if it is one word."""
+    return value if value and not any(ch.isspace() for ch in value) else ""
+
+
 def _rows(table_json: str) -> list[dict[str, str]]:
     try:
         return list(json.loads(table_json or "{}").get("rows") or [])
@@ -423,11 +445,22 @@ def _rows(table_json: str) -> list[dict[str, str]]:
         return []
 
 
-def start_dispatcher(settings: Settings, db: Database) -> DispatchWorker:
-    """The dispatcher of ``pvp serve``: FreeSWITCH's event socket as configured."""
+def start_dispatcher(
+    settings: Settings,
+    db: Database,
+    clock: Callable[[], datetime] = utc_now,
+    **options: Any,
+) -> DispatchWorker:
+    """The dispatcher of ``pvp serve``: FreeSWITCH's event socket as configured.
+
+    ``clock`` is the control plane's (the one its dialplan answers decide with), so a call
+    record's instants agree with the routing decision; ``options`` go to the worker.
+    """
     esl = ESLClient(
         settings.esl_host, settings.esl_port, settings.secret("esl_password"), events=EVENTS
     )
-    worker = DispatchWorker(db, esl, domain=settings.sip_domain, srtp=settings.kiosk_srtp)
+    worker = DispatchWorker(
+        db, esl, domain=settings.sip_domain, srtp=settings.counsellor_srtp, clock=clock, **options
+    )
     worker.start()
     return worker

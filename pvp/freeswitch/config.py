@@ -9,6 +9,7 @@ through to when the control plane is down. Files holding secrets are written mod
 from __future__ import annotations
 
 import importlib.resources
+import os
 import shutil
 import xml.etree.ElementTree as ET
 import zoneinfo
@@ -83,13 +84,18 @@ def template_context(settings: Settings) -> dict[str, object]:
 
 
 def _write(out: Path, relative: str, data: bytes, written: list[Path]) -> None:
+    """Write a file whole or not at all: a running FreeSWITCH may read it (``reloadxml``)."""
     path = out / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = relative in SECRET_FILES
-    if secret and path.exists():
-        path.unlink()  # recreate, so the mode below holds even for an old file
-    path.touch(mode=0o600 if secret else 0o644, exist_ok=True)
-    path.write_bytes(data)
+    # Not *.xml: the includes (dialplan/*.xml) must never pick up the half-written copy.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(
+        partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if relative in SECRET_FILES else 0o644
+    )
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(partial, path)
     written.append(path)
 
 

@@ -5,10 +5,9 @@ dialplan every channel variable as ``variable_*``) with HTTP basic auth. Answers
 documents; whatever is unknown or malformed gets ``<result status="not found"/>`` (FreeSWITCH
 then falls through to the static files) and a log line — never an error page.
 
-One deliberate exception: a well-formed directory look-up of an unknown user in PVP's
-domain is answered with the domain and no user. That is authoritative ("no such user") and
-stops the fall-through, so a device deleted from PVP cannot keep registering through a stale
-static directory file while the control plane is up.
+That includes a look-up of a user PVP does not know: FreeSWITCH then reads the static
+directory, which ``pvp serve`` renders again on every plan change (see
+:mod:`pvp.freeswitch.refresh`), so a deleted device is missing there too.
 """
 
 from __future__ import annotations
@@ -102,8 +101,7 @@ def directory() -> Response:
         return _not_found("directory action %r for %r", action, user_id)
     user = _users().get(user_id)
     if user is None:
-        log.info("directory: no user %r (%s) in %s", user_id, action or "lookup", domain)
-        return _domain_answer(settings, [], cache_ms)
+        return _not_found("directory: no user %r (%s) in %s", user_id, action or "lookup", domain)
     return _domain_answer(settings, [user], cache_ms)
 
 

@@ -18,7 +18,6 @@ import functools
 import json
 import logging
 import signal
-import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +27,6 @@ from zoneinfo import ZoneInfo
 
 import requests
 from requests.auth import HTTPDigestAuth
-from waitress.server import create_server
 
 from pvp.kiosk.availability import AvailabilityCache, ButtonStatus, describe
 from pvp.kiosk.baresip import (
@@ -97,6 +95,7 @@ from pvp.kiosk.state import (
 from pvp.kiosk.tunnel import Tunnel, TunnelConfig
 from pvp.kiosk.uplink import ControlPlaneClient
 from pvp.messages import COMMAND_TYPE, STATUS_TYPE, Answer, Command, Status, encode_status
+from pvp.web.serving import ThreadedServer
 
 log = logging.getLogger("pvp.kiosk.agent")
 PARIS = ZoneInfo("Europe/Paris")
@@ -319,7 +318,7 @@ class KioskAgent:
         if self.tunnel is not None:
             await self.tunnel.stop()
         if self._server is not None:
-            self._server.close()
+            self._server.stop()
         self._stopped.set()
 
     async def run_forever(self) -> None:
@@ -331,7 +330,7 @@ class KioskAgent:
 
     @property
     def port(self) -> int:
-        return int(self._server.effective_port) if self._server is not None else 0
+        return self._server.port if self._server is not None else 0
 
     def _start_screen(self) -> None:
         kiosk = {
@@ -345,8 +344,9 @@ class KioskAgent:
         }
         app = create_screen_app(self.screen, kiosk, on_press=lambda s: self.feed_action(Press(s)))
         app.register_blueprint(screen_pages_blueprint(self.documents))
-        self._server = create_server(app, host="127.0.0.1", port=self.config.screen_port, threads=6)
-        threading.Thread(target=self._server.run, name="screen", daemon=True).start()
+        self._server = ThreadedServer(
+            app, "127.0.0.1", self.config.screen_port, threads=6, name="screen"
+        ).start()
 
     # -- inputs ------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 
@@ -30,6 +31,10 @@ class FakeSwitch:
         self.commands: list[str] = []
         self.api_delay = threading.Event()
         self.api_delay.set()
+        # Scripted behaviour: api answers by command prefix; a bgapi hook that may send
+        # events before the job's result, and returns that result.
+        self.api_answers: dict[str, str] = {}
+        self.bgapi_hook: Callable[[str], str] | None = None
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -73,13 +78,17 @@ class FakeSwitch:
             self.api_delay.wait()
             command = first[4:]
             body = "-ERR no such command\n" if command == "fail" else f"reply to {command}\n"
+            for prefix, answer in self.api_answers.items():
+                if command.startswith(prefix):
+                    body = answer
             conn.sendall(frame("api/response", body))
         elif first.startswith("bgapi "):
             job = headers["Job-UUID"]
             conn.sendall(frame("command/reply", Reply_Text=f"+OK Job-UUID: {job}", Job_UUID=job))
-            self.send_event(
-                {"Event-Name": "BACKGROUND_JOB", "Job-UUID": job, "_body": f"+OK {first[6:]}\n"}
-            )
+            result = f"+OK {first[6:]}\n"
+            if self.bgapi_hook is not None:
+                result = self.bgapi_hook(first[6:])
+            self.send_event({"Event-Name": "BACKGROUND_JOB", "Job-UUID": job, "_body": result})
 
     def send_event(self, event: dict[str, Any]) -> None:
         body = json.dumps(event)

@@ -3,6 +3,12 @@
 Skipped, saying why, where FreeSWITCH or baresip is missing. Everything listens on
 127.0.0.1 on free ports; each switch has its own temporary configuration, credentials and
 runtime directories, and is stopped (and waited for) at the end.
+
+The control plane is what ``pvp serve`` runs (:func:`pvp.server.start_services`): the HTTP
+app (mod_xml_curl, the JSON API), the expert-queue dispatcher on the switch's event socket
+and the refresher of the static fallback, all on a :class:`ShiftedClock` the tests move to
+the 2006 plan's windows. The plan is the 2006 one with a second kiosk at Vorey and short
+dispatcher timers on the queues the tests use (see :func:`live_plan`).
 """
 
 from __future__ import annotations
@@ -11,7 +17,6 @@ import itertools
 import os
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -19,18 +24,22 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from waitress import wasyncore
-from waitress.server import create_server
+from sqlalchemy import select, update
 
 from pvp.clock import ShiftedClock
 from pvp.config import Settings
-from pvp.db import Database
+from pvp.db import Database, bump_revision
+from pvp.dispatcher.store import set_console_status
+from pvp.dispatcher.worker import DispatchWorker
 from pvp.freeswitch.certs import write_test_certs
 from pvp.freeswitch.config import render
 from pvp.freeswitch.process import WHERE, FreeSwitch, find_binary
+from pvp.model import ConsoleStatus, ExpertQueue, Kiosk, KioskButton
 from pvp.plan import load_plan
 from pvp.provisioning import apply_plan, rotate_secret
+from pvp.server import Services, start_services
 from pvp.web import create_app
+from pvp.web.serving import ThreadedServer
 
 from ._minimal_fs import MinimalSwitch
 from .esl import Esl
@@ -39,7 +48,21 @@ from .ua import Account, UserAgent, free_port
 ROOT = Path(__file__).resolve().parents[2]
 PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
 PARIS = ZoneInfo("Europe/Paris")
-DEVICES = ("kiosk-vorey-1", "kiosk-cunlhat-1", "msa-43-c1", "msa-43-c2", "anpe-le-puy-c1")
+DEVICES = (
+    "kiosk-vorey-1",
+    "kiosk-vorey-2",
+    "kiosk-cunlhat-1",
+    "msa-43-c1",
+    "msa-43-c2",
+    "anpe-le-puy-c1",
+    "anpe-le-puy-c2",
+)
+COUNSELLORS = tuple(d for d in DEVICES if not d.startswith("kiosk-"))
+# The queues the tests call: a counsellor rings this long before the next one is tried, and
+# wraps up this long after a call (the plan's are 20 s and 90 s).
+NO_ANSWER_SECONDS = 3
+WRAP_UP_SECONDS = 2
+TEST_QUEUES = ("msa-43", "anpe-le-puy")
 
 _AGENT_NUMBERS = itertools.count()
 
@@ -66,41 +89,102 @@ def freeswitch_bin() -> Path:
     return binary
 
 
+def live_plan(db: Database) -> None:
+    """The 2006 plan's additions for the live tests: Vorey's second kiosk, short timers."""
+    with db.session() as session:
+        first = session.get(Kiosk, "kiosk-vorey-1")
+        assert first is not None
+        session.add(Kiosk(id="kiosk-vorey-2", site_id="vorey", a1_hash="0" * 32))
+        session.flush()
+        for button in session.scalars(select(KioskButton).where(KioskButton.kiosk_id == first.id)):
+            session.add(
+                KioskButton(
+                    kiosk_id="kiosk-vorey-2",
+                    service_code=button.service_code,
+                    position=button.position,
+                )
+            )
+        session.execute(
+            update(ExpertQueue)
+            .where(ExpertQueue.id.in_(TEST_QUEUES))
+            .values(no_answer_timeout_seconds=NO_ANSWER_SECONDS, wrap_up_seconds=WRAP_UP_SECONDS)
+        )
+        bump_revision(session)
+
+
 class ControlPlane:
-    """The Flask app served by waitress in a thread; can be stopped and started again."""
+    """What ``pvp serve`` runs, in this process: waitress in a thread, the dispatcher and the
+    fallback refresher; can be stopped and started again (a restart of the control plane)."""
 
     def __init__(self, settings: Settings, db: Database, clock: ShiftedClock) -> None:
-        self.app = create_app(settings, db, clock=clock)
+        self.settings, self.db, self.clock = settings, db, clock
         self.host, self.port = settings.http_host, settings.http_port
-        self._server: object | None = None
-        self._thread: threading.Thread | None = None
+        self.offers: list[str] = []  # every counsellor the dispatchers rang, in order
+        self.services: Services | None = None
+        self._server: ThreadedServer | None = None
 
-    def start(self) -> None:
-        server = create_server(self.app, host=self.host, port=self.port, threads=4)
-        self._server = server
-        self._thread = threading.Thread(target=server.run, daemon=True)  # type: ignore[attr-defined]
-        self._thread.start()
+    @property
+    def worker(self) -> DispatchWorker:
+        assert self.services is not None, "the control plane is stopped"
+        return self.services.worker
+
+    def _dial(self, counsellor: str) -> str:
+        self.offers.append(counsellor)
+        return f"user/{counsellor}@{self.settings.sip_domain}"
+
+    def start(self, timeout: float = 20) -> None:
+        """HTTP, then the dispatcher, connected and reconciled with the switch."""
+        self.start_http()
+        self.start_services(timeout)
+
+    def start_http(self) -> None:
+        self.app = create_app(self.settings, self.db, clock=self.clock)
+        self._server = ThreadedServer(self.app, self.host, self.port, threads=4).start()
+
+    def start_services(self, timeout: float = 20) -> None:
+        self.services = start_services(
+            self.settings,
+            self.db,
+            self.app,
+            dial_string=self._dial,
+            tick_seconds=0.1,
+            console_poll_seconds=0.5,
+        )
+        if not self.services.worker.reconciled.wait(timeout):
+            raise RuntimeError(f"the dispatcher did not reach FreeSWITCH in {timeout} s")
+
+    def restart(self) -> None:
+        """Stop everything ``pvp serve`` runs, and start it again (a new dispatcher)."""
+        self.stop()
+        self.start()
 
     def stop(self) -> None:
-        server = self._server
-        if server is None:
-            return
-        # Close from the server's own loop thread (closing its sockets from here races its
-        # select() into EBADF); an empty socket map ends the loop.
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[attr-defined]
-        assert self._thread is not None
-        self._thread.join(timeout=5)
-        server.task_dispatcher.shutdown()  # type: ignore[attr-defined]
-        self._server = None
+        if self.services is not None:
+            self.services.stop()
+            self.services = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def set_status(self, counsellor: str, status: ConsoleStatus | str) -> None:
+        """What the console's status POST does behind its sign-in and CSRF checks (those are
+        tested in tests/dispatcher/test_http_cli.py): the database, then the dispatcher."""
+        wanted = ConsoleStatus(status)
+        set_console_status(self.db, counsellor, wanted, datetime.now(UTC))
+        if self.services is not None:
+            self.services.worker.set_console_status(counsellor, wanted)
 
 
 class Switch:
-    """FreeSWITCH + control plane + the 2006 plan with fresh credentials for DEVICES."""
+    """FreeSWITCH + control plane + the live plan with fresh credentials for DEVICES."""
 
     def __init__(self, binary: Path, workdir: Path, prepare: Callable[[Database], None] | None):
         self.workdir = workdir
+        conf = workdir / "conf"
         self.settings = Settings(
             data_dir=workdir / "data",
+            freeswitch_conf_dir=str(conf),
+            fallback_check_seconds=0.5,
             http_port=free_port(),
             sip_port=free_udp_tcp_port(),
             sip_tls_port=free_port(),
@@ -115,13 +199,14 @@ class Switch:
         self.db = Database(self.settings.resolved_database_url())
         with self.db.session() as session:
             apply_plan(session, load_plan(PLAN_2006), self.settings.sip_domain)
+        live_plan(self.db)
+        with self.db.session() as session:
             self.passwords = {
                 d: rotate_secret(session, d, self.settings.sip_domain) for d in DEVICES
             }
         if prepare:
             prepare(self.db)
         self.clock = ShiftedClock(datetime.now(UTC))
-        conf = workdir / "conf"
         render(self.settings, self.db, conf, self.clock.now().astimezone(PARIS).date())
         self.ca = write_test_certs(workdir / "certs", [self.settings.sip_host])
         self.control_plane = ControlPlane(self.settings, self.db, self.clock)
@@ -129,10 +214,11 @@ class Switch:
         self.agents: list[UserAgent] = []
 
     def start(self) -> None:
-        self.control_plane.start()
+        self.control_plane.start_http()
         self.fs.start()
         try:
             self.esl = self._wait_ready()
+            self.control_plane.start_services()
         except BaseException:
             self.stop()
             raise
@@ -156,8 +242,20 @@ class Switch:
             time.sleep(0.2)
         raise RuntimeError(f"FreeSWITCH not ready in {timeout} s ({last}); see {self.fs.log_file}")
 
-    def agent(self, user: str, transport: str = "tls", password: str | None = None) -> UserAgent:
-        """A baresip registered (or trying to) as ``user``; TLS+SRTP, or UDP (SRTP too)."""
+    @property
+    def worker(self) -> DispatchWorker:
+        """The running control plane's dispatcher."""
+        return self.control_plane.worker
+
+    def agent(
+        self,
+        user: str,
+        transport: str = "tls",
+        password: str | None = None,
+        tone: int = 440,
+        srtp: bool = True,
+    ) -> UserAgent:
+        """A baresip registered (or trying to) as ``user``; TLS or UDP, SRTP unless told."""
         port = self.settings.sip_tls_port if transport == "tls" else self.settings.sip_port
         account = Account(
             user,
@@ -166,9 +264,10 @@ class Switch:
             self.settings.sip_host,
             port,
             transport,
-            srtp=True,
+            srtp=srtp,
         )
-        ua = UserAgent(account, self.workdir / "ua" / f"{user}-{next(_AGENT_NUMBERS)}", self.ca)
+        where = self.workdir / "ua" / f"{user}-{next(_AGENT_NUMBERS)}"
+        ua = UserAgent(account, where, self.ca, tone=tone)
         self.agents.append(ua)
         return ua
 
@@ -186,14 +285,46 @@ class Switch:
             ua.close()
         self.agents.clear()
 
+    def reset(self, timeout: float = 10) -> None:
+        """As the next test expects it: the control plane up, no call, no agent, every
+        counsellor offline, unregistered and idle, no offer recorded."""
+        self.close_agents()
+        self.hangup_all()
+        if self.control_plane.services is None:  # a test stopped it and failed
+            self.control_plane.restart()
+        for counsellor in COUNSELLORS:
+            self.control_plane.set_status(counsellor, ConsoleStatus.OFFLINE)
+        if not self._settled(timeout):
+            # baresip's unregistration got lost: make FreeSWITCH forget the contacts.
+            self.esl.api("sofia profile pvp flush_inbound_reg")
+            if not self._settled(timeout):
+                raise RuntimeError(f"dispatcher not settled: {self.worker.overview()}")
+        self.control_plane.offers.clear()
+
+    def _settled(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            worker = self.worker
+            with worker._lock:
+                calls = list(worker.policy.calls)
+                busy = [
+                    c.id
+                    for c in worker.policy.counsellors.values()
+                    if c.id in COUNSELLORS and (c.registered or c.activity != "idle")
+                ]
+            if not calls and not busy:
+                return True
+            time.sleep(0.1)
+        return False
+
     def stop(self) -> None:
         self.close_agents()
         try:
             self.esl.close()
         except (AttributeError, OSError):
             pass
-        self.fs.stop()
         self.control_plane.stop()
+        self.fs.stop()
         self.db.engine.dispose()
 
 
@@ -219,10 +350,9 @@ def switch(freeswitch_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture
 def fresh(switch: Switch) -> Iterator[Switch]:
-    """The shared switch, with no call and no agent left over from the previous test."""
+    """The shared switch, with nothing left over from the previous test (see Switch.reset)."""
     yield switch
-    switch.close_agents()
-    switch.hangup_all()
+    switch.reset()
 
 
 @pytest.fixture
@@ -242,10 +372,28 @@ def make_switch(
         sw.stop()
 
 
-@pytest.fixture
-def freeswitch(freeswitch_bin: Path, tmp_path: Path) -> Iterator[MinimalSwitch]:
-    """A bare FreeSWITCH (event socket, optional SIP profile) for the ESL and dispatcher tests."""
-    switch = MinimalSwitch(freeswitch_bin, tmp_path / "freeswitch")
+@pytest.fixture(scope="session")
+def shared_freeswitch(
+    freeswitch_bin: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MinimalSwitch]:
+    switch = MinimalSwitch(str(freeswitch_bin), tmp_path_factory.mktemp("freeswitch"))
     switch.start()
     yield switch
     switch.stop()
+
+
+@pytest.fixture
+def freeswitch(shared_freeswitch: MinimalSwitch) -> Iterator[MinimalSwitch]:
+    """A bare FreeSWITCH (event socket, loopback) for the ESL and dispatcher tests; one for
+    the session, left with no channel after each test (started again if a test stopped it)."""
+    yield shared_freeswitch
+    if shared_freeswitch.process is None:
+        shared_freeswitch.start()
+    esl = Esl("127.0.0.1", shared_freeswitch.esl_port, shared_freeswitch.password)
+    try:
+        esl.api("hupall NORMAL_CLEARING")
+        deadline = time.monotonic() + 5
+        while esl.channels() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        esl.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import update
@@ -26,19 +26,11 @@ from pvp.freeswitch.eslframe import Event
 from pvp.model import CallRecord, ConsoleStatus, ExpertQueue
 
 from ._minimal_fs import MinimalSwitch
+from .calls import eventually
 
 pytestmark = pytest.mark.live
 
 C1, C2 = "msa-43-c1", "msa-43-c2"  # priority 1 and 2 of the MSA 43 permanence
-
-
-def eventually(check: Callable[[], object], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return bool(check())
 
 
 def client_for(switch: MinimalSwitch, events: tuple[str, ...] = ()) -> ESLClient:

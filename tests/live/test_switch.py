@@ -6,61 +6,21 @@ The control plane's clock is moved to instants of the 2006 plan (Vorey: MSA the 
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as wall
 
 import pytest
 from sqlalchemy import select
 
-from pvp import appointments
 from pvp.db import Database, bump_revision
 from pvp.model import OpeningWindow, RouteRule
 from pvp.plan_view import load_routing_plan
 from pvp.routing import DecisionKind, decide
 
+from .calls import assert_never_rang, call_of, no_channel_left, parked_channel, press, registered
 from .conftest import PARIS, Switch
-from .ua import UserAgent
 
 pytestmark = pytest.mark.live
-
-
-def registered(ua: UserAgent) -> UserAgent:
-    event = ua.wait_event("REGISTER_OK", "REGISTER_FAIL", timeout=10)
-    assert event["type"] == "REGISTER_OK", event
-    return ua
-
-
-def press(kiosk: UserAgent, service: str) -> dict[str, object]:
-    """Dial a service code; the first of established / closed."""
-    reply = kiosk.dial(service)
-    assert reply.get("ok"), reply
-    return kiosk.wait_event("CALL_ESTABLISHED", "CALL_CLOSED", timeout=10)
-
-
-def assert_never_rang(counsellor: UserAgent, within: float = 1.0) -> None:
-    with pytest.raises(TimeoutError):
-        counsellor.wait_event("CALL_INCOMING", timeout=within)
-
-
-def no_channel_left(sw: Switch) -> bool:
-    """True once FreeSWITCH holds no channel (a refused one lingers a few ms)."""
-    deadline = time.monotonic() + 3
-    while sw.esl.channels():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def parked_channel(sw: Switch) -> dict[str, str]:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        rows = [r for r in sw.esl.channels() if r.get("application") == "park"]
-        if rows:
-            return rows[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no parked channel: {sw.esl.channels()}")
 
 
 def test_devices_register_with_digest_auth_through_the_pvp_directory(fresh: Switch) -> None:
@@ -110,44 +70,20 @@ def test_in_a_walk_in_window_the_kiosk_is_answered_and_parked_for_its_queue(
 ) -> None:
     fresh.travel_to("2006-11-24T10:00")
     counsellor = registered(fresh.agent("msa-43-c1", "udp"))
+    fresh.control_plane.set_status("msa-43-c1", "paused")  # present, not taking calls
     kiosk = registered(fresh.agent("kiosk-vorey-1"))
     assert press(kiosk, "msa")["type"] == "CALL_ESTABLISHED"
-    channel = parked_channel(fresh)
-    uuid = channel["uuid"]
+    uuid = parked_channel(fresh)["uuid"]
     assert fresh.esl.getvar(uuid, "pvp_queue") == "msa-43"
     assert fresh.esl.getvar(uuid, "pvp_mode") == "walk_in"
     assert fresh.esl.getvar(uuid, "pvp_kiosk") == "kiosk-vorey-1"
     assert fresh.esl.getvar(uuid, "pvp_site") == "vorey"
     assert fresh.esl.getvar(uuid, "pvp_routed_by") == "control-plane"
     assert fresh.esl.getvar(uuid, "rtp_has_crypto")  # the kiosk leg is SRTP
-    assert_never_rang(counsellor)  # PVP's dispatcher, not the dialplan, offers the call
-
-    # What the dispatcher does next, by hand: ring a counsellor, bridge on answer.
-    leg = "00000000-0000-4000-8000-000000000001"
-    fresh.esl.api(f"bgapi originate {{origination_uuid={leg}}}user/msa-43-c1 &park()")
-    counsellor.wait_event("CALL_INCOMING", timeout=5)
-    counsellor.command("accept")
-    counsellor.wait_event("CALL_ESTABLISHED", timeout=5)
-    assert fresh.esl.api(f"uuid_bridge {uuid} {leg}").startswith("+OK")
-    deadline = time.monotonic() + 5
-    while fresh.esl.getvar(uuid, "bridge_uuid") != leg and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert fresh.esl.getvar(uuid, "bridge_uuid") == leg
-
-
-def test_a_booked_citizen_is_parked_with_their_counsellor_named(fresh: Switch) -> None:
-    start = datetime(2006, 11, 8, 10, 0, tzinfo=PARIS)
-    with fresh.db.session() as session:
-        plan = load_routing_plan(session, fresh.settings)
-        ident = appointments.book(session, plan, "vorey", "anpe", "anpe-le-puy-c1", start).id
-    fresh.travel_to("2006-11-08T09:55")
-    kiosk = registered(fresh.agent("kiosk-vorey-1"))
-    assert press(kiosk, "anpe")["type"] == "CALL_ESTABLISHED"
-    uuid = parked_channel(fresh)["uuid"]
-    assert fresh.esl.getvar(uuid, "pvp_mode") == "appointment"
-    assert fresh.esl.getvar(uuid, "pvp_counsellor") == "anpe-le-puy-c1"
-    assert fresh.esl.getvar(uuid, "pvp_appointment") == str(ident)
-    assert fresh.esl.getvar(uuid, "pvp_queue") == "anpe-le-puy"
+    # The dialplan never calls a counsellor: PVP's dispatcher queues the caller (and offers
+    # it when someone is available, tests/live/test_dispatch.py).
+    assert call_of(fresh, "kiosk-vorey-1") == uuid
+    assert_never_rang(counsellor)
 
 
 def _window_open_now(db: Database) -> None:

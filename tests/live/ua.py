@@ -2,14 +2,17 @@
 
 One baresip process per agent, with its own config directory: one account
 ``sip:<user>@<domain>`` through an outbound proxy (FreeSWITCH over TLS with mandatory SRTP,
-or UDP), a sine tone as microphone, a fake camera, and the JSON-netstring control socket
-on a free port. ``pvp/kiosk/baresip.py`` is the full driver; this one only does what the
-switch tests need: register, dial, answer, hang up, and wait for events.
+or UDP), a sine tone as microphone, a fake camera (three colour bars), and the
+JSON-netstring control socket on a free port. sndfile records, per call, what the agent sent
+and received (WAV), and ``snapshot_recv`` saves a received video frame. ``pvp/kiosk/baresip``
+is the full driver; this one only does what the switch tests need: register, dial, answer,
+hang up, wait for events, and keep the media for the tests to check.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import socket
 import subprocess
@@ -18,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("tests.live.ua")
 
 BARESIP = "baresip"
 MODULES = (
@@ -29,6 +34,8 @@ MODULES = (
     "ausine.so",
     "fakevideo.so",
     "aubridge.so",
+    "sndfile.so",
+    "snapshot.so",
 )
 APP_MODULES = ("menu.so", "ctrl_tcp.so")
 
@@ -64,9 +71,12 @@ class Account:
 class UserAgent:
     """A running baresip: :meth:`command` sends, :meth:`wait_event` receives."""
 
-    def __init__(self, account: Account, workdir: Path, ca_file: Path | None = None) -> None:
+    def __init__(
+        self, account: Account, workdir: Path, ca_file: Path | None = None, tone: int = 440
+    ) -> None:
         self.account = account
         self.dir = workdir
+        self.tone = tone
         self.dir.mkdir(parents=True, exist_ok=True)
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self._responses: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -79,6 +89,7 @@ class UserAgent:
             self._log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115
             self.proc = subprocess.Popen(
                 [BARESIP, "-f", str(self.dir)],
+                cwd=self.dir,  # where snapshot_recv writes its (relative) file
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -104,7 +115,7 @@ class UserAgent:
             "net_interface 127.0.0.1",
             "call_local_timeout 120",
             "audio_player aubridge,nil",
-            "audio_source ausine,440",
+            f"audio_source ausine,{self.tone}",
             "audio_alert aubridge,nil",
             "ausrc_srate 48000",
             "ausrc_channels 2",
@@ -115,7 +126,9 @@ class UserAgent:
             *(f"module {m}" for m in MODULES),
             *(f"module_app {m}" for m in APP_MODULES),
             f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
+            f"snd_path {self.recordings}",
         ]
+        self.recordings.mkdir(exist_ok=True)
         if ca_file:
             lines.append(f"sip_cafile {ca_file}")
         (self.dir / "config").write_text("\n".join(lines) + "\n")
@@ -156,6 +169,7 @@ class UserAgent:
 
     def command(self, name: str, params: str = "", timeout: float = 5) -> dict[str, Any]:
         self._token += 1
+        log.info("%s: %s %s", self.account.user, name, "…" if name == "uanew" else params)
         payload = json.dumps({"command": name, "params": params, "token": str(self._token)})
         data = payload.encode()
         self._sock.sendall(b"%d:%s," % (len(data), data))
@@ -183,6 +197,34 @@ class UserAgent:
 
     def dial(self, target: str) -> dict[str, Any]:
         return self.command("dial", f"sip:{target}@{self.account.domain}")
+
+    @property
+    def recordings(self) -> Path:
+        return self.dir / "rec"
+
+    def recording(self, direction: str) -> Path:
+        """The last call's WAV of what this agent received (``dec``) or sent (``enc``)."""
+        found = sorted(
+            self.recordings.glob(f"dump-*-{direction}.wav"), key=lambda p: p.stat().st_mtime
+        )
+        if not found:
+            raise FileNotFoundError(f"{self.account.user}: no {direction} recording")
+        return found[-1]
+
+    def snapshot(self, name: str, timeout: float = 5) -> Path:
+        """The next video frame received in the current call, saved as PNG."""
+        path = self.dir / name
+        path.unlink(missing_ok=True)
+        reply = self.command("snapshot_recv", name)
+        if not reply.get("ok"):
+            raise RuntimeError(f"snapshot_recv refused: {reply}")
+        deadline = time.monotonic() + timeout
+        while not (path.exists() and path.stat().st_size > 0):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.account.user}: no video frame within {timeout} s")
+            time.sleep(0.05)
+        time.sleep(0.1)  # the writer may still be flushing the file
+        return path
 
     def _stop_process(self) -> None:
         if self.proc.poll() is None:

@@ -1,0 +1,31 @@
+"""A waitress server in a thread that stops cleanly (the kiosk screen, test control planes)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from waitress import wasyncore
+from waitress.server import create_server
+
+
+class ThreadedServer:
+    def __init__(self, app: Any, host: str, port: int, threads: int = 4, name: str = "http"):
+        self.server: Any = create_server(app, host=host, port=port, threads=threads)
+        self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.effective_port)
+
+    def start(self) -> ThreadedServer:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 5) -> None:
+        # Close from the server's own loop thread: closing its sockets from here races its
+        # select() into EBADF. An empty socket map ends the loop.
+        server = self.server
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        self.thread.join(timeout=timeout)
+        server.task_dispatcher.shutdown()

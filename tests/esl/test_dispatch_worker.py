@@ -1,0 +1,107 @@
+"""The dispatcher worker against a scripted Event Socket: orderings a real FreeSWITCH produces
+only now and then, made to happen every time."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from pvp.db import Database
+from pvp.dispatcher.notifier import RecordingNotifier
+from pvp.dispatcher.state import CallState
+from pvp.dispatcher.worker import EVENTS, DispatchWorker
+from pvp.freeswitch.esl import Backoff, ESLClient
+from pvp.model import ConsoleStatus
+
+from .fake_switch import FakeSwitch
+from .test_esl_client import eventually
+
+CALL = "c0ffee00-0000-4000-8000-000000000001"
+COUNSELLOR = "msa-43-c1"
+
+
+@pytest.fixture
+def switch() -> Iterator[FakeSwitch]:
+    server = FakeSwitch()
+    server.api_answers = {
+        "show registrations": '{"row_count": 1, "rows": [{"reg_user": "msa-43-c1", "token": "t"}]}',
+        "show channels": '{"row_count": 0}',
+        "uuid_exists": "true\n",
+    }
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def worker(switch: FakeSwitch, db: Database) -> Iterator[DispatchWorker]:
+    esl = ESLClient(
+        "127.0.0.1", switch.port, "ClueCon", events=EVENTS, backoff=Backoff(0.05, 0.2), timeout=3
+    )
+    dispatcher = DispatchWorker(
+        db, esl, domain="pvp.test", notifier=RecordingNotifier(), tick_seconds=0.05
+    )
+    dispatcher.start()
+    assert dispatcher.reconciled.wait(5)
+    yield dispatcher
+    dispatcher.stop()
+
+
+def park(switch: FakeSwitch, **extra: str) -> None:
+    """What the PVP dialplan's park of a press of MSA at Vorey looks like on the socket."""
+    variables = {
+        "pvp_queue": "msa-43",
+        "pvp_mode": "walk_in",
+        "pvp_kiosk": "kiosk-vorey-1",
+        "pvp_site": "vorey",
+        "pvp_service": "msa",
+        **extra,
+    }
+    switch.send_event(
+        {
+            "Event-Name": "CHANNEL_PARK",
+            "Unique-ID": CALL,
+            **{f"variable_{k}": v for k, v in variables.items()},
+        }
+    )
+
+
+def test_given_a_leg_bridged_before_its_originate_returned_when_it_says_err_then_the_call_goes_on(
+    switch: FakeSwitch, worker: DispatchWorker
+) -> None:
+    # The worker bridges on CHANNEL_ANSWER; when that bridge wins the race against the end
+    # of `originate`, FreeSWITCH answers the job "-ERR ORIGINATOR_CANCEL" for a leg that is
+    # talking. Taking that for the leg's end hung the citizen up as soon as they were served.
+    def originate(command: str) -> str:
+        found = re.search(r"origination_uuid=([^,}]+)", command)
+        if not command.startswith("originate ") or found is None:
+            return f"+OK {command}\n"
+        switch.send_event({"Event-Name": "CHANNEL_ANSWER", "Unique-ID": found.group(1)})
+        time.sleep(0.2)  # the worker answers with uuid_bridge meanwhile
+        return "-ERR ORIGINATOR_CANCEL\n"
+
+    switch.bgapi_hook = originate
+    worker.set_console_status(COUNSELLOR, ConsoleStatus.AVAILABLE)
+    park(switch)
+
+    def state() -> CallState | None:
+        call = worker.policy.calls.get(CALL)
+        return call.state if call else None
+
+    assert eventually(lambda: state() is CallState.TALKING)
+    assert eventually(lambda: any(c.startswith("bgapi uuid_bridge") for c in switch.commands))
+    assert eventually(lambda: any(c.startswith("api uuid_exists") for c in switch.commands))
+    time.sleep(0.3)
+    assert state() is CallState.TALKING
+    assert not [c for c in switch.commands if c.startswith(f"bgapi uuid_kill {CALL}")]
+
+
+def test_given_the_dialplan_names_a_waiting_sound_when_parked_then_the_caller_hears_it(
+    switch: FakeSwitch, worker: DispatchWorker
+) -> None:
+    sound = "tone_stream://%(250,4750,523);loops=-1"  # the wait_media setting's default
+    park(switch, pvp_wait_media=sound)
+    expected = f"bgapi uuid_broadcast {CALL} endless_playback::{sound} aleg"
+    assert eventually(lambda: expected in switch.commands)
