@@ -34,6 +34,8 @@ class KioskNotifier(Protocol):
 
     def wait_ended(self, kiosk: str, call: str, outcome: CallOutcome, reason: str) -> None: ...
 
+    def connected(self, kiosk: str, call: str, counsellor: str) -> None: ...
+
 
 def chat_body(payload: dict[str, Any]) -> str:
     """JSON for ``chat``: one line, and no ``|`` (the command's field separator)."""
@@ -52,6 +54,10 @@ class JsonNotifier:
         message = END_MESSAGES.get(outcome, END_MESSAGES[CallOutcome.FAILED])
         payload = {"type": "queue_end", "call": call, "outcome": str(outcome), "reason": reason}
         self._send(kiosk, {**payload, "message": message})
+
+    def connected(self, kiosk: str, call: str, counsellor: str) -> None:
+        # The wait is over: the kiosk screen leaves "waiting" for the counsellor's picture.
+        self._send(kiosk, {"type": "connected", "call": call, "counsellor": counsellor})
 
     def _send(self, kiosk: str, payload: dict[str, Any]) -> None:
         raise NotImplementedError

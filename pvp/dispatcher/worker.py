@@ -306,6 +306,7 @@ class DispatchWorker:
                         continue
                     self._talk_legs[call] = leg
                     self._bgapi(f"uuid_bridge {call} {leg}")
+                    self.notifier.connected(self._kiosks.get(call, ""), call, counsellor)
                 case EndWait(call, outcome, reason):
                     self.notifier.wait_ended(self._kiosks.get(call, ""), call, outcome, reason)
                     cause = "CALL_REJECTED" if reason == "all_declined" else END_CAUSES[outcome]

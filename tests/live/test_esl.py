@@ -204,6 +204,9 @@ def test_given_two_counsellors_when_the_first_lets_it_ring_then_the_second_is_br
     assert ("kiosk-vorey-1", {"type": "queue", "call": call, "position": 1, "wait": 0}) in (
         rig.notifier.sent
     )
+    # The kiosk is told the wait is over, so its screen leaves "waiting".
+    connected = {"type": "connected", "call": call, "counsellor": C2}
+    assert ("kiosk-vorey-1", connected) in rig.notifier.sent
     # C1's phone stopped ringing: no leg is left for it.
     assert eventually(lambda: esl.api("show channels count").split()[0] in ("4",))
     time.sleep(1)
