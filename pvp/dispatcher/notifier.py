@@ -87,15 +87,16 @@ class SipMessageNotifier(JsonNotifier):
 
 
 def _chat_done(kiosk: str, payload: dict[str, Any], job: Future[str]) -> None:
-    """``chat`` says ``Sent`` once a contact of the kiosk accepted the MESSAGE."""
+    """``chat`` answers ``Sent`` once a contact of the kiosk took the MESSAGE, else e.g.
+    ``Error! Message Not Sent`` (a kiosk with only baresip 1.0, which refuses JSON)."""
     try:
         result = job.result().strip()
     except ESLError as exc:
         result = str(exc)
-    if "Sent" in result:
-        log.info("kiosk %s told %s %s", kiosk, payload["type"], _summary(payload))
+    if result == "Sent":
+        log.info("kiosk %s: %s MESSAGE sent (%s)", kiosk, payload["type"], _summary(payload))
     else:
-        log.warning("kiosk %s not told %s: %s", kiosk, payload["type"], result or "no answer")
+        log.warning("kiosk %s: %s MESSAGE not sent: %s", kiosk, payload["type"], result or "?")
 
 
 def _summary(payload: dict[str, Any]) -> str:

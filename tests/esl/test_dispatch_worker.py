@@ -3,6 +3,7 @@ only now and then, made to happen every time."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from pvp.db import Database
-from pvp.dispatcher.notifier import RecordingNotifier
+from pvp.dispatcher.notifier import RecordingNotifier, SipMessageNotifier
 from pvp.dispatcher.state import CallState
 from pvp.dispatcher.worker import EVENTS, DispatchWorker
 from pvp.freeswitch.esl import Backoff, ESLClient
@@ -105,3 +106,22 @@ def test_given_the_dialplan_names_a_waiting_sound_when_parked_then_the_caller_he
     park(switch, pvp_wait_media=sound)
     expected = f"bgapi uuid_broadcast {CALL} endless_playback::{sound} aleg"
     assert eventually(lambda: expected in switch.commands)
+
+
+@pytest.mark.parametrize(
+    ("answer", "logged"), [("Sent", "sent"), ("Error! Message Not Sent", "not sent")]
+)
+def test_given_a_kiosk_told_its_place_when_chat_answers_then_the_log_says_what_happened(
+    switch: FakeSwitch, caplog: pytest.LogCaptureFixture, answer: str, logged: str
+) -> None:
+    esl = ESLClient("127.0.0.1", switch.port, "ClueCon", backoff=Backoff(0.05, 0.2))
+    switch.bgapi_hook = lambda command: f"{answer}\n"
+    esl.start()
+    try:
+        assert esl.wait_connected(5)
+        with caplog.at_level(logging.INFO, logger="pvp.dispatcher.notifier"):
+            SipMessageNotifier(esl, "pvp.test").position("kiosk-vorey-1", CALL, 1, 360)
+            assert eventually(lambda: "MESSAGE" in caplog.text)
+    finally:
+        esl.stop()
+    assert f"kiosk kiosk-vorey-1: queue MESSAGE {logged}" in caplog.text

@@ -148,6 +148,7 @@ def test_two_kiosks_one_counsellor_the_second_is_told_position_1_then_served_aft
     msa = counsellor(fresh, C1)
     first, second = kiosk(fresh, "kiosk-vorey-1"), kiosk(fresh, "kiosk-vorey-2")
     # The second kiosk's message channel: the same AOR, a contact that shows MESSAGE bodies.
+    # Registered after baresip: FreeSWITCH's chat sends to the latest contact only.
     inbox = SipInbox(
         "kiosk-vorey-2",
         fresh.passwords["kiosk-vorey-2"],
