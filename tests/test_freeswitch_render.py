@@ -277,3 +277,19 @@ def test_windows_with_exceptions_or_last_of_month_are_dated() -> None:
         except_dates=frozenset({date(2006, 11, 13)}),
     )
     assert window_conditions(weekly, date(2006, 11, 1), date(2006, 11, 30))[0]["mday"] == "6,20,27"
+
+
+def test_the_fax_in_context_answers_fax_calls_into_the_spool(tmp_path, db, settings) -> None:
+    import xml.etree.ElementTree as ET
+    from datetime import date
+
+    from pvp.freeswitch.config import render
+
+    render(settings, db, tmp_path / "conf", date(2006, 11, 24))
+    tree = ET.parse(tmp_path / "conf" / "dialplan" / "pvp-fax-in.xml")
+    context = tree.getroot().find("context")
+    assert context is not None and context.get("name") == "pvp-fax-in"
+    apps = [a.get("application") for a in context.iter("action")]
+    assert "rxfax" in apps and apps.index("answer") < apps.index("rxfax")
+    rxfax = next(a for a in context.iter("action") if a.get("application") == "rxfax")
+    assert rxfax.get("data", "").startswith(str(settings.data_dir / "fax"))

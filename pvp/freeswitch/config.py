@@ -115,6 +115,25 @@ def render_templates(settings: Settings, out: Path, written: list[Path]) -> None
         _write(out, relative, text.encode(), written)
     for path in sorted(STATIC_DIALPLAN.glob("*.xml")):
         _write(out, f"dialplan/{path.name}", path.read_bytes(), written)
+    render_fax_in(settings, out, written)
+
+
+FAX_IN_CONTEXT = "pvp-fax-in"
+
+
+def render_fax_in(settings: Settings, out: Path, written: list[Path]) -> None:
+    """The context a site's fax gateway sends calls to: ``fax-<kiosk or counsellor>``.
+
+    rxfax writes into the spool the control plane's fax service reads (data_dir/fax); the
+    result event carries the recipient, and the received PDF is stored, then printed on the
+    kiosk or listed in the counsellor's console.
+    """
+    from pvp.documents.fax import receive_extension
+
+    spool = settings.data_dir / "fax"
+    body = receive_extension(spool)
+    text = f'<include><context name="{FAX_IN_CONTEXT}">{body}</context></include>\n'
+    _write(out, "dialplan/pvp-fax-in.xml", text.encode(), written)
 
 
 def render_fallback(
