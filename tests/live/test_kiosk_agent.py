@@ -106,7 +106,12 @@ async def parked_channel(sw: Any) -> dict[str, Any]:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         rows = await asyncio.to_thread(sw.esl.channels)
-        if parked := [r for r in rows if r.get("application") == "park"]:
+        # Parked by the dialplan; once the dispatcher starts its waiting sound, the channel's
+        # application reads endless_playback (uuid_broadcast) while it still waits in park.
+        waiting = {"park", "endless_playback"}
+        if parked := [
+            r for r in rows if r.get("application") in waiting and r.get("dest") == "msa"
+        ]:
             return dict(parked[0])
         await asyncio.sleep(0.1)
     raise AssertionError(f"no parked channel: {rows}")
