@@ -5,21 +5,25 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_datetime
 
 PARIS = ZoneInfo("Europe/Paris")
+# Loaded once, here: Babel's lazy locale loading is not thread-safe, and the screen, the
+# heartbeat and the agent's loop all format dates (a KeyError 'fr_FR' was seen under load).
+FRENCH = Locale.parse("fr_FR")
 
 
 def opening(instant: datetime, now: datetime, tz: ZoneInfo = PARIS) -> str:
     """``aujourd'hui à 14 h 00``, ``demain à 9 h 00``, ``mercredi 15 novembre à 9 h 00``."""
     local, today = instant.astimezone(tz), now.astimezone(tz).date()
     # Non-breaking spaces: "9 h 00" must never be split across two lines of a button.
-    hour = format_datetime(local, "H 'h' mm", tzinfo=tz, locale="fr_FR").replace(" ", "\u00a0")
+    hour = format_datetime(local, "H 'h' mm", tzinfo=tz, locale=FRENCH).replace(" ", "\u00a0")
     if local.date() == today:
         return f"aujourd'hui à {hour}"
     if (local.date() - today).days == 1:
         return f"demain à {hour}"
-    day = format_datetime(local, "EEEE d MMMM", tzinfo=tz, locale="fr_FR")
+    day = format_datetime(local, "EEEE d MMMM", tzinfo=tz, locale=FRENCH)
     if local.date().year != today.year:
         day += f" {local.year}"
     return f"{day} à {hour}"
@@ -35,5 +39,5 @@ def minutes(seconds: float) -> str:
 
 def long_date(day: date) -> str:
     return format_datetime(
-        datetime(day.year, day.month, day.day, 12), "EEEE d MMMM y", locale="fr_FR"
+        datetime(day.year, day.month, day.day, 12), "EEEE d MMMM y", locale=FRENCH
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -35,21 +36,45 @@ from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.uplink import ControlPlaneClient
 from pvp.messages import ANSWER_TYPE, COMMAND_TYPE, MAX_BODY, decode_command, encode_answer
 
-from .conftest import Switch
+from .conftest import Switch, started
 from .esl import Esl
 from .sip_inbox import SipInbox
 
 pytestmark = pytest.mark.live
 
 
+@pytest.fixture(scope="module")
+def own_switch(freeswitch_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switch]:
+    sw = started(freeswitch_bin, tmp_path_factory.mktemp("own-switch"), None)
+    yield sw
+    sw.stop()
+
+
+@pytest.fixture
+def fresh(own_switch: Switch) -> Iterator[Switch]:
+    """This module's own switch: FreeSWITCH's chat reaches only a user's latest contact, so a
+    kiosk contact left by another module's test must not take this module's messages."""
+    yield own_switch
+    own_switch.reset()
+
+
 @pytest.fixture(params=["tls", "tcp"])
 def inbox(request: pytest.FixtureRequest, fresh: Switch) -> Iterator[SipInbox]:
     s = fresh.settings
     port = s.sip_tls_port if request.param == "tls" else s.sip_port
-    box = SipInbox(
-        KIOSK, fresh.passwords[KIOSK], s.sip_domain, s.sip_host, port, request.param, fresh.ca
-    )
-    box.register()
+    for attempt in (1, 2):
+        box = SipInbox(
+            KIOSK, fresh.passwords[KIOSK], s.sip_domain, s.sip_host, port, request.param, fresh.ca
+        )
+        try:
+            box.register()
+            break
+        except queue.Empty:
+            # Seen under a loaded full run: a fresh TLS connection left unanswered. A kiosk's
+            # endpoint reconnects and registers again; so does this stand-in, once.
+            box.close()
+            if attempt == 2:
+                raise
     yield box
     box.close()
 

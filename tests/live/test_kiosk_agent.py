@@ -12,7 +12,7 @@ import concurrent.futures
 import json
 import shutil
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,12 +28,29 @@ from pvp.kiosk.screen import View  # noqa: E402
 from pvp.kiosk.tunnel import find_stunnel  # noqa: E402
 from pvp.messages import COMMAND_TYPE  # noqa: E402
 
+from .conftest import Switch, started  # noqa: E402
+
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(find_stunnel() is None, reason="stunnel4 not installed"),
 ]
 KIOSK = "kiosk-vorey-1"
 T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def own_switch(freeswitch_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switch]:
+    sw = started(freeswitch_bin, tmp_path_factory.mktemp("own-switch"), None)
+    yield sw
+    sw.stop()
+
+
+@pytest.fixture
+def fresh(own_switch: Switch) -> Iterator[Switch]:
+    """This module's own switch: FreeSWITCH's chat reaches only a user's latest contact, so a
+    kiosk contact left by another module's test must not take this module's messages."""
+    yield own_switch
+    own_switch.reset()
 
 
 def free_port() -> int:
