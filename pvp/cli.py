@@ -333,7 +333,16 @@ def serve(
 )
 @click.option("--screen-port", type=int, default=None, help="Kiosk screen on 127.0.0.1 (8480)")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-def kiosk(bundle_dir: Path, screen_port: int | None, state_dir: Path | None) -> None:
+@click.option(
+    "--heartbeat-period",
+    type=click.FloatRange(min=0.5),
+    default=30.0,
+    show_default=True,
+    help="Seconds between health reports (shorter for soak tests)",
+)
+def kiosk(
+    bundle_dir: Path, screen_port: int | None, state_dir: Path | None, heartbeat_period: float
+) -> None:
     """Run the kiosk agent of the kiosk whose bundle is BUNDLE (until SIGTERM)."""
     import asyncio
     import logging
@@ -342,7 +351,9 @@ def kiosk(bundle_dir: Path, screen_port: int | None, state_dir: Path | None) -> 
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        config = AgentConfig.from_bundle(bundle_dir, state_dir or bundle_dir / "state", screen_port)
+        config = AgentConfig.from_bundle(
+            bundle_dir, state_dir or bundle_dir / "state", screen_port, heartbeat_period
+        )
     except (OSError, ValueError, KeyError) as exc:
         raise Refused(f"{bundle_dir}: unusable bundle: {exc}") from None
     asyncio.run(run_agent(config))

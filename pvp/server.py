@@ -141,7 +141,9 @@ def run(settings: Settings, db: Database, host: str, port: int) -> None:
     settings = settings.model_copy(update={"http_host": host, "http_port": port})
     app = create_app(settings, db)
     # Bound before FreeSWITCH starts: its first requests wait in the backlog.
-    server = create_server(app, host=host, port=port, threads=8, ident="pvp")
+    server = create_server(
+        app, host=host, port=port, threads=8, ident="pvp", asyncore_use_poll=True
+    )
     switch = start_freeswitch(settings, db, app.extensions["pvp.clock"])
     if switch is not None:
         settings = settings.model_copy(update={"freeswitch_conf_dir": str(switch.conf)})

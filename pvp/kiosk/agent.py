@@ -14,6 +14,7 @@ device switches) run one after another in the order the machine asked for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -58,7 +59,12 @@ from pvp.kiosk.heartbeat import (
     scanner_probe,
 )
 from pvp.kiosk.journal import Journal
-from pvp.kiosk.messaging import IncomingMessage, MessagingConfig, MessagingEndpoint
+from pvp.kiosk.messaging import (
+    IncomingMessage,
+    MessagingConfig,
+    MessagingEndpoint,
+    RegistrationState,
+)
 from pvp.kiosk.printer import Printer
 from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen, View
@@ -103,6 +109,9 @@ SYSTEM_CAS = Path("/etc/ssl/certs/ca-certificates.crt")
 # Local ports of a kiosk (all on 127.0.0.1); a bundle may move them under "agent".
 DEFAULT_PORTS = {"ctrl": 4444, "sip": 5070, "tunnel": 5062, "screen": 8480}
 MAX_NOTICE = 300  # characters of a counsellor's text line
+# The first heartbeat waits this long for the registration's outcome, so supervision never
+# shows a kiosk that is about to register as unregistered for a whole heartbeat period.
+FIRST_BEAT_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -149,7 +158,11 @@ class AgentConfig:
 
     @classmethod
     def from_bundle(
-        cls, bundle_dir: Path, state_dir: Path, screen_port: int | None = None
+        cls,
+        bundle_dir: Path,
+        state_dir: Path,
+        screen_port: int | None = None,
+        heartbeat_period: float = 30.0,
     ) -> AgentConfig:
         bundle = json.loads((bundle_dir / "kiosk.json").read_text())
         sip, ports = bundle["sip"], {**DEFAULT_PORTS, **bundle.get("agent", {}).get("ports", {})}
@@ -195,6 +208,7 @@ class AgentConfig:
             messaging=MessagingConfig.from_bundle(bundle, bundle_dir),
             screen_port=screen_port or ports["screen"],
             ca_file=ca,
+            heartbeat_period=heartbeat_period,
             input_devices=tuple(bundle.get("input_devices", ())),
         )
 
@@ -549,7 +563,22 @@ class KioskAgent:
             bundle["sip"]["password"],
             ca_file=self.config.ca_file,
         )
+        # A registration gained or lost is reported at once, not up to a period later.
+        changed, reported = asyncio.Event(), [False]
+        if self.messaging is not None:
+            self.messaging.add_listener(
+                lambda state: (
+                    changed.set()
+                    if (state is RegistrationState.REGISTERED) != reported[0]
+                    else None
+                )
+            )
+            try:
+                await self.messaging.wait_registered(FIRST_BEAT_WAIT)
+            except TimeoutError:
+                log.warning("first heartbeat: not registered after %.0f s", FIRST_BEAT_WAIT)
         while True:
+            changed.clear()
             beat = await loop.run_in_executor(
                 None,
                 lambda: gather(
@@ -559,8 +588,10 @@ class KioskAgent:
                     screen_state=self.screen.current().view.value,
                 ),
             )
+            reported[0] = beat.sip_registered
             await loop.run_in_executor(None, sender.send, beat)
-            await asyncio.sleep(self.config.heartbeat_period)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), self.config.heartbeat_period)
 
     @property
     def sip_registered(self) -> bool:

@@ -1,7 +1,10 @@
 """The kiosk scanner: SANE through python-sane; pages come back as PIL images.
 
-SANE is initialised for each operation and closed after it: a kiosk scans a few times an
-hour, and a fresh ``sane_init`` finds a scanner that was unplugged and plugged back.
+SANE is initialised once per process and never closed. Each ``sane_init``/``sane_exit``
+pair leaks the libusb contexts (an eventfd and a timerfd each) of every USB backend that
+Debian's default ``dll.conf`` lists: ~74 descriptors per cycle, which killed the agent within
+minutes of 30 s heartbeats. The backends rescan the bus on each ``sane_get_devices``, so a
+scanner unplugged and plugged back is still found without a fresh ``sane_init``.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from PIL import Image
 log = logging.getLogger(__name__)
 
 A4_MM = (210.0, 297.0)
-# SANE is not thread-safe, and sane_init/sane_exit are process-wide.
+# SANE is not thread-safe, and sane_init is process-wide.
 _SANE_LOCK = threading.Lock()
+_sane_ready = False
 
 
 class ScanProblem(enum.StrEnum):
@@ -122,12 +126,15 @@ def _ignore_sigpipe() -> None:
 
 @contextmanager
 def _sane_session() -> Iterator[None]:
+    """SANE to oneself, initialised on first use and kept for the process's life."""
+    global _sane_ready
     with _SANE_LOCK:
-        sane.init()
         try:
+            if not _sane_ready:
+                sane.init()
+                _sane_ready = True
             yield
         finally:
-            sane.exit()
             _ignore_sigpipe()
 
 
@@ -173,6 +180,9 @@ class Scanner:
             raise ValueError("pages must be at least 1")
         with _sane_session():
             device = self._open()
+            # SANE stays initialised, and some backends keep option values across opens:
+            # this scanner's extra options must not outlive its scan.
+            defaults = _values(device, self.options)
             try:
                 chosen = self._configure(device, dpi, colour, source)
                 actual_dpi = round(float(device.resolution))
@@ -183,6 +193,7 @@ class Scanner:
                 else:
                     images = self._feed(device, pages)
             finally:
+                _restore(device, defaults)
                 device.close()
         for image in images:
             image.info["dpi"] = (actual_dpi, actual_dpi)
@@ -302,3 +313,21 @@ def _set(device: Any, name: str, value: object) -> None:
         setattr(device, key, value)
     except (_sane.error, AttributeError) as exc:
         raise ValueError(f"scanner refuses {name}={value!r}: {exc}") from exc
+
+
+def _values(device: Any, names: Mapping[str, object]) -> dict[str, object]:
+    values = {}
+    for name in names:
+        try:
+            values[name] = getattr(device, name.replace("-", "_"))
+        except (_sane.error, AttributeError):
+            continue  # unknown or inactive: _set refuses or sets it, nothing to restore
+    return values
+
+
+def _restore(device: Any, values: Mapping[str, object]) -> None:
+    for name, value in values.items():
+        try:
+            _set(device, name, value)
+        except ValueError as exc:
+            log.warning("scanner option %s not restored: %s", name, exc)

@@ -11,7 +11,11 @@ from waitress.server import create_server
 
 class ThreadedServer:
     def __init__(self, app: Any, host: str, port: int, threads: int = 4, name: str = "http"):
-        self.server: Any = create_server(app, host=host, port=port, threads=threads)
+        # poll(), not waitress's default select(): select() raises "filedescriptor out of
+        # range" once any descriptor of the process passes 1023, and the server dies.
+        self.server: Any = create_server(
+            app, host=host, port=port, threads=threads, asyncore_use_poll=True
+        )
         self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
 
     @property

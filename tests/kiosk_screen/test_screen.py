@@ -125,3 +125,19 @@ def test_press_from_another_origin_is_refused(served) -> None:
     got = requests.post(f"{url}/press/msa", headers={"Origin": "http://evil.example"}, timeout=5)
     assert got.status_code == 403 and pressed == []
     assert requests.post(f"{url}/press/impots", timeout=5).status_code == 404
+
+
+def test_press_from_a_rebound_name_is_refused_even_with_a_matching_origin(served) -> None:
+    """DNS rebinding: evil.example made to resolve to 127.0.0.1; its page posts same-origin."""
+    import requests
+
+    _, url, pressed = served
+    port = url.rsplit(":", 1)[1]
+    rebound = f"evil.example:{port}"
+    headers = {"Host": rebound, "Origin": f"http://{rebound}"}
+    got = requests.post(f"{url}/press/msa", headers=headers, timeout=5)
+    assert got.status_code == 403 and pressed == []
+    assert requests.get(f"{url}/state", headers={"Host": rebound}, timeout=5).status_code == 403
+    # The kiosk's own page still presses.
+    assert requests.post(f"{url}/press/msa", headers={"Origin": url}, timeout=5).ok
+    assert pressed == ["msa"]

@@ -15,6 +15,14 @@ from flask import Flask, Response, abort, render_template, request
 from pvp.kiosk.screen import Screen, Snapshot
 
 KEEPALIVE_SECONDS = 15.0
+# The names the kiosk's own Chromium uses for the screen. Any other Host is a page of another
+# site whose name was made to resolve to 127.0.0.1 (DNS rebinding): it gets nothing.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def _local_host(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name.lower() in LOCAL_HOSTS
 
 
 def create_screen_app(
@@ -25,6 +33,11 @@ def create_screen_app(
     """``kiosk``: id, commune, buttons [{service, label}], site_agent_phone."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    @app.before_request
+    def local_only() -> None:
+        if not _local_host(request.host):
+            abort(403)
 
     def render(snapshot: Snapshot) -> str:
         return render_template(

@@ -1,0 +1,123 @@
+"""`pvp kiosk` as a process beside the switch stand-in and a control plane that keeps heartbeats.
+
+Shared by the heartbeat test and benchmarks/bench_kiosk_soak.py; the process's descriptors,
+threads and memory are read from /proc as an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from .certs import Pki
+from .test_agent_process import children, rss_kib, write_bundle
+
+
+class HeartbeatSink:
+    """Plays the control plane's heartbeat endpoint: keeps each report, answers 204."""
+
+    def __init__(self) -> None:
+        self.beats: list[dict[str, Any]] = []
+        self.arrived = threading.Condition()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path.endswith("/heartbeat"):
+                    with sink.arrived:
+                        sink.beats.append(json.loads(body))
+                        sink.arrived.notify_all()
+                self.send_response(204)
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(404)  # availability: the kiosk keeps its cache
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def wait(self, count: int, timeout: float) -> list[dict[str, Any]]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.beats) >= count, timeout)
+            return list(self.beats)
+
+    def __enter__(self) -> HeartbeatSink:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class AgentProcess:
+    process: subprocess.Popen[bytes]
+    screen_url: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def sample(self) -> dict[str, int]:
+        """Open descriptors, threads and RSS (KiB) of the agent itself, not its children."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        threads = next(int(x.split()[1]) for x in status.splitlines() if x.startswith("Threads:"))
+        return {
+            "fds": len(os.listdir(f"/proc/{self.pid}/fd")),
+            "threads": threads,
+            "rss_kib": rss_kib(self.pid),
+        }
+
+    def children(self) -> list[int]:
+        return children(self.pid)
+
+
+@contextmanager
+def agent_process(
+    directory: Path,
+    pki: Pki,
+    switch_port: int,
+    control_plane: str,
+    *,
+    heartbeat_period: float = 30.0,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[AgentProcess]:
+    """Run ``pvp kiosk --bundle`` until the block ends, then SIGTERM it (15 s to stop)."""
+    ports = write_bundle(directory / "bundle", pki, switch_port)
+    bundle_file = directory / "bundle" / "kiosk.json"
+    bundle = json.loads(bundle_file.read_text())
+    bundle["control_plane"]["url"] = control_plane
+    bundle_file.write_text(json.dumps(bundle))
+    command = [sys.executable, "-m", "pvp.cli", "kiosk", "--bundle", str(directory / "bundle")]
+    command += ["--heartbeat-period", str(heartbeat_period)]
+    with (directory / "agent.log").open("wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=dict(env or os.environ)
+        )
+    try:
+        yield AgentProcess(process, f"http://127.0.0.1:{ports['screen']}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
