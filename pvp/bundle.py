@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pvp.config import Settings
+from pvp.freeswitch.certs import kiosk_ca
 from pvp.model import Kiosk, Service
 from pvp.provisioning import rotate_secret
 
 BUNDLE_FILE = "kiosk.json"
+CA_FILE = "ca.pem"  # the CA the kiosk checks the switch's certificate against
 # The kiosk's row of hardware buttons sends F1, F2, ... left to right (a USB keypad).
 DEFAULT_KEYS = [f"KEY_F{n}" for n in range(1, 13)]
 # baresip devices ("driver,device"). The loudspeaker and room microphone are ALSA's default;
@@ -50,7 +52,7 @@ def bundle_contents(
             "media_encryption": "srtp-mand" if settings.kiosk_srtp == "mandatory" else "srtp",
         },
         "control_plane": {"url": settings.base_url()},
-        "ca_file": "ca.pem" if settings.ca_file else None,
+        "ca_file": CA_FILE,
         "buttons": [
             {"service": code, "key": DEFAULT_KEYS[i], "label": names.get(code, code.upper())}
             for i, code in enumerate(kiosk.service_codes)
@@ -67,8 +69,7 @@ def write_bundle(session: Session, settings: Settings, kiosk_id: str, out: Path)
     """Rotate the kiosk's secret and write its bundle to ``out`` (created, or replaced whole)."""
     if session.get(Kiosk, kiosk_id) is None:
         raise LookupError(f"no kiosk {kiosk_id!r}")
-    if settings.ca_file and not Path(settings.ca_file).is_file():
-        raise FileNotFoundError(f"CA file {settings.ca_file} not found")
+    ca = kiosk_ca(settings)  # before the secret changes: a refusal leaves everything as it was
     secret = rotate_secret(session, kiosk_id, settings.sip_domain)
     contents = bundle_contents(session, settings, kiosk_id, secret)
     out = out.resolve()
@@ -81,8 +82,7 @@ def write_bundle(session: Session, settings: Settings, kiosk_id: str, out: Path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(contents, fh, ensure_ascii=False, indent=2)
-        if settings.ca_file:
-            shutil.copyfile(settings.ca_file, staging / "ca.pem")
+        shutil.copyfile(ca, staging / CA_FILE)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)

@@ -139,11 +139,15 @@ def provision_bundle(ctx: Context, kiosk: str, out: Path) -> None:
 @main.command("route")
 @click.option("--kiosk", required=True)
 @click.option("--service", required=True)
-@click.option("--at", "at_text", required=True, help="ISO date-time; Paris time without offset")
+@click.option(
+    "--at", "at_text", default=None, help="ISO date-time; Paris time without offset (default: now)"
+)
 @pass_ctx
-def route(ctx: Context, kiosk: str, service: str, at_text: str) -> None:
-    """Print the routing decision for a press of SERVICE at KIOSK at an instant."""
-    at = _instant(ctx, at_text)
+def route(ctx: Context, kiosk: str, service: str, at_text: str | None) -> None:
+    """Print the routing decision for a press of SERVICE at KIOSK at an instant (now)."""
+    from pvp.clock import clock_from_settings
+
+    at = _instant(ctx, at_text) if at_text else clock_from_settings(ctx.settings).now()
     with ctx.db.sessions() as session:
         plan = load_routing_plan(session, ctx.settings)
     try:
@@ -264,6 +268,21 @@ def freeswitch_render(ctx: Context, out: Path, test_certs: bool) -> None:
     if test_certs:
         write_test_certs(out / "certs", [ctx.settings.sip_host, ctx.settings.sip_domain])
         click.echo(f"test certificates written to {out / 'certs'} (start FreeSWITCH with -certs)")
+
+
+@freeswitch.command("demo-certs")
+@pass_ctx
+def freeswitch_demo_certs(ctx: Context) -> None:
+    """Make the self-signed demo CA and switch certificate `pvp serve` uses (once)."""
+    from pvp.freeswitch.certs import write_demo_certs
+
+    if ctx.settings.freeswitch_certs_dir:
+        raise Refused(
+            f"freeswitch_certs_dir is set ({ctx.settings.freeswitch_certs_dir}):"
+            " the site's own certificates are used, no demo ones"
+        )
+    ca = write_demo_certs(ctx.settings)
+    click.echo(f"demo CA: {ca} (`pvp provision bundle` puts it in kiosk bundles)")
 
 
 @main.group()

@@ -86,7 +86,7 @@ def start_freeswitch(settings: Settings, db: Database, clock: Clock) -> FreeSwit
     """
     from zoneinfo import ZoneInfo
 
-    from pvp.freeswitch.certs import write_test_certs
+    from pvp.freeswitch.certs import certs_dir, write_demo_certs
     from pvp.freeswitch.config import render
 
     mode = settings.run_freeswitch
@@ -109,14 +109,19 @@ def start_freeswitch(settings: Settings, db: Database, clock: Clock) -> FreeSwit
         return None
     home = settings.data_dir / "freeswitch"
     conf = Path(settings.freeswitch_conf_dir or home / "conf")
-    certs = Path(settings.freeswitch_certs_dir or home / "certs")
+    certs = certs_dir(settings)
     today = clock.now().astimezone(ZoneInfo(settings.timezone)).date()
     render(settings, db, conf, today)
     if not (certs / "agent.pem").exists():
         if settings.freeswitch_certs_dir:
             raise FreeSwitchUnavailable(f"no agent.pem in freeswitch_certs_dir {certs}")
-        write_test_certs(certs, [settings.sip_host, settings.sip_domain])
-        log.warning("FreeSWITCH uses self-signed demo certificates from %s", certs)
+        ca = write_demo_certs(settings)
+        log.warning(
+            "FreeSWITCH uses self-signed demo certificates from %s; `pvp provision bundle`"
+            " gives kiosks their CA %s",
+            certs,
+            ca,
+        )
     switch = FreeSwitch(binary, conf, home / "run", certs)
     switch.start()
     return switch

@@ -35,6 +35,18 @@ def test_route_prints_one_json_object(pvp) -> None:
     assert decision["next_opening"] == "2006-11-15T09:00:00+01:00"
 
 
+def test_route_without_at_answers_for_now(pvp, settings: Settings) -> None:
+    # "Now" is the control plane's clock: set to a known instant, as the live tests do.
+    env = {"PVP_DATA_DIR": str(settings.data_dir), "PVP_FAKE_NOW": "2006-11-09T12:30"}
+    now = CliRunner().invoke(
+        main, ["route", "--kiosk", "kiosk-vorey-1", "--service", "anpe"], env=env
+    )
+    assert now.exit_code == 0, now.output
+    at = pvp("route", "--kiosk", "kiosk-vorey-1", "--service", "anpe", "--at", "2006-11-09T12:30")
+    assert json.loads(now.output) == json.loads(at.output)
+    assert json.loads(now.output)["next_opening"] == "2006-11-15T09:00:00+01:00"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -159,10 +171,17 @@ def test_bundle_holds_a_working_new_secret(pvp, db: Database, settings: Settings
     from pvp.model import Kiosk
     from pvp.provisioning import a1_hash
 
+    made = pvp("freeswitch", "demo-certs")
+    assert made.exit_code == 0, made.output
+    demo_ca = settings.data_dir / "freeswitch" / "certs" / "cafile.pem"
+    assert str(demo_ca) in made.output
     out = tmp_path / "bundle"
     done = pvp("provision", "bundle", "kiosk-vorey-1", "--out", str(out))
     assert done.exit_code == 0, done.output
     bundle = json.loads((out / "kiosk.json").read_text())
+    # The kiosk trusts the switch through the demo CA `pvp serve` gives FreeSWITCH.
+    assert bundle["ca_file"] == "ca.pem"
+    assert (out / "ca.pem").read_bytes() == demo_ca.read_bytes()
     assert (out / "kiosk.json").stat().st_mode & 0o077 == 0
     assert bundle["kiosk"] == "kiosk-vorey-1" and bundle["site"] == "vorey"
     assert [b["service"] for b in bundle["buttons"]] == ["anpe", "urssaf", "cram", "msa"]
@@ -179,3 +198,27 @@ def test_bundle_holds_a_working_new_secret(pvp, db: Database, settings: Settings
         json.loads((out / "kiosk.json").read_text())["sip"]["password"] != bundle["sip"]["password"]
     )
     assert pvp("provision", "bundle", "kiosk-nowhere-1", "--out", str(out)).exit_code == 2
+
+
+@pytest.mark.parametrize("configured", [None, "missing.pem"])
+def test_bundle_without_a_ca_is_refused_and_nothing_changes(
+    pvp, db: Database, settings: Settings, tmp_path: Path, configured: str | None
+) -> None:
+    from pvp.model import Kiosk
+
+    with db.sessions() as session:
+        before = session.get(Kiosk, "kiosk-vorey-1").a1_hash
+    env = {"PVP_DATA_DIR": str(settings.data_dir)}
+    if configured:
+        env["PVP_CA_FILE"] = str(tmp_path / configured)
+    out = tmp_path / "bundle"
+    refused = CliRunner().invoke(
+        main, ["provision", "bundle", "kiosk-vorey-1", "--out", str(out)], env=env
+    )
+
+    assert refused.exit_code == 2
+    expected = "introuvable" if configured else "pvp freeswitch demo-certs"
+    assert expected in refused.output and "CA" in refused.output
+    assert not out.exists() and list(tmp_path.glob(".bundle-*")) == []
+    with db.sessions() as session:
+        assert session.get(Kiosk, "kiosk-vorey-1").a1_hash == before, "secret unchanged"

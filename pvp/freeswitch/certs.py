@@ -16,7 +16,48 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from pvp.config import Settings
+
 VALIDITY = timedelta(days=365)
+CA_FILE = "cafile.pem"
+
+
+def certs_dir(settings: Settings) -> Path:
+    """Where the switch's certificates are: a site's own, or ``pvp serve``'s demo ones."""
+    return Path(settings.freeswitch_certs_dir or settings.data_dir / "freeswitch" / "certs")
+
+
+def write_demo_certs(settings: Settings) -> Path:
+    """The demo CA and switch certificate in :func:`certs_dir`, made once; the CA's path."""
+    directory = certs_dir(settings)
+    if not (directory / "agent.pem").exists():
+        write_test_certs(directory, [settings.sip_host, settings.sip_domain])
+    return directory / CA_FILE
+
+
+def kiosk_ca(settings: Settings) -> Path:
+    """The CA a kiosk must trust for the switch's TLS: ``ca_file``, else the switch's own.
+
+    FileNotFoundError (saying how to get one) when there is none: a bundle without it would
+    give a kiosk that can never verify the switch.
+    """
+    if settings.ca_file:
+        if not Path(settings.ca_file).is_file():
+            raise FileNotFoundError(
+                f"le fichier CA {settings.ca_file} (ca_file) est introuvable"
+                f" / CA file {settings.ca_file} (ca_file) not found"
+            )
+        return Path(settings.ca_file)
+    found = certs_dir(settings) / CA_FILE
+    if found.is_file():
+        return found
+    raise FileNotFoundError(
+        "aucune autorité de certification (CA) à mettre dans le bundle : réglez ca_file"
+        " (PVP_CA_FILE) sur celle du certificat TLS du commutateur, ou créez la CA de"
+        f" démonstration avec `pvp freeswitch demo-certs` (dans {certs_dir(settings)})"
+        " / no CA for the bundle: set ca_file (PVP_CA_FILE) to the switch certificate's CA,"
+        " or create the demo CA with `pvp freeswitch demo-certs`"
+    )
 
 
 def _name(common_name: str) -> x509.Name:
@@ -87,8 +128,8 @@ def write_test_certs(directory: Path, hosts: list[str]) -> Path:
     )
     directory.mkdir(parents=True, exist_ok=True)
     ca_pem = ca.public_bytes(serialization.Encoding.PEM)
-    (directory / "cafile.pem").write_bytes(ca_pem)
+    (directory / CA_FILE).write_bytes(ca_pem)
     agent = directory / "agent.pem"
     agent.touch(mode=0o600, exist_ok=True)
     agent.write_bytes(_pem_key(key) + cert.public_bytes(serialization.Encoding.PEM) + ca_pem)
-    return directory / "cafile.pem"
+    return directory / CA_FILE
