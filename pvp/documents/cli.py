@@ -42,11 +42,8 @@ def Refused(message: str) -> click.ClickException:  # noqa: N802 - reads as the 
     return CliRefused(message)
 
 
-def _service(ctx: Context, with_switch: bool = False) -> DocumentService:
-    service = DocumentService.create(ctx.db, ctx.settings)
-    if with_switch:
-        _attach(ctx, service)
-    return service
+def _service(ctx: Context) -> DocumentService:
+    return DocumentService.create(ctx.db, ctx.settings)
 
 
 def _attach(ctx: Context, service: DocumentService) -> FaxService:
@@ -69,6 +66,19 @@ def _read_pdf(path: Path) -> bytes:
         raise Refused(f"{path}: {exc.strerror}") from None
 
 
+CALL_HELP = (
+    "The call: the kiosk the console shows (e.g. kiosk-vorey-1) or the call's id;"
+    " default: the counsellor's current call"
+)
+
+
+def _call(service: DocumentService, counsellor: str, ref: str | None) -> str:
+    try:
+        return service.find_call(counsellor, ref)
+    except ServiceRefused as exc:
+        raise Refused(exc.reason) from None
+
+
 @click.group("doc")
 def doc() -> None:
     """Documents: show, print, scan, fax; retention, export and erasure."""
@@ -76,44 +86,53 @@ def doc() -> None:
 
 @doc.command("send")
 @click.option("--counsellor", required=True)
-@click.option("--call", "call_id", required=True, help="The call (kiosk leg UUID)")
+@click.option("--call", "call_ref", default=None, help=CALL_HELP)
 @click.option("--action", type=click.Choice(["display", "print"]), default="display")
 @click.option("--title", default="")
 @click.argument("pdf", type=click.Path(dir_okay=False, path_type=Path))
 @pass_ctx
-def send(ctx: Context, counsellor: str, call_id: str, action: str, title: str, pdf: Path) -> None:
+def send(
+    ctx: Context, counsellor: str, call_ref: str | None, action: str, title: str, pdf: Path
+) -> None:
     """Show (display) or print PDF on the kiosk of the counsellor's current call."""
     data = _read_pdf(pdf)
+    service = _service(ctx)
+    call_id = _call(service, counsellor, call_ref)
+    _attach(ctx, service)
     try:
-        _echo(
-            _service(ctx, True).send_document(counsellor, call_id, action, data, title or pdf.stem)
-        )
+        _echo(service.send_document(counsellor, call_id, action, data, title or pdf.stem))
     except ServiceRefused as exc:
         raise Refused(exc.reason) from None
 
 
 @doc.command("page")
 @click.option("--counsellor", required=True)
-@click.option("--call", "call_id", required=True)
+@click.option("--call", "call_ref", default=None, help=CALL_HELP)
 @click.argument("page", type=int)
 @pass_ctx
-def page(ctx: Context, counsellor: str, call_id: str, page: int) -> None:
+def page(ctx: Context, counsellor: str, call_ref: str | None, page: int) -> None:
     """Show page PAGE of the document on the kiosk screen."""
+    service = _service(ctx)
+    call_id = _call(service, counsellor, call_ref)
+    _attach(ctx, service)
     try:
-        click.echo(_service(ctx, True).turn_page(counsellor, call_id, page))
+        click.echo(service.turn_page(counsellor, call_id, page))
     except ServiceRefused as exc:
         raise Refused(exc.reason) from None
 
 
 @doc.command("scan")
 @click.option("--counsellor", required=True)
-@click.option("--call", "call_id", required=True)
+@click.option("--call", "call_ref", default=None, help=CALL_HELP)
 @click.option("--pages", default=1, show_default=True, type=int)
 @pass_ctx
-def scan(ctx: Context, counsellor: str, call_id: str, pages: int) -> None:
+def scan(ctx: Context, counsellor: str, call_ref: str | None, pages: int) -> None:
     """Ask the kiosk of the call to scan PAGES pages into one PDF."""
+    service = _service(ctx)
+    call_id = _call(service, counsellor, call_ref)
+    _attach(ctx, service)
     try:
-        _echo(_service(ctx, True).request_scan(counsellor, call_id, pages))
+        _echo(service.request_scan(counsellor, call_id, pages))
     except ServiceRefused as exc:
         raise Refused(exc.reason) from None
 
@@ -121,13 +140,19 @@ def scan(ctx: Context, counsellor: str, call_id: str, pages: int) -> None:
 @doc.command("fax")
 @click.option("--to", "number", required=True, help="The fax number")
 @click.option("--counsellor", required=True, help="Who sends it (audit)")
-@click.option("--call", "call_id", default=None, help="The call it belongs to, if any")
+@click.option(
+    "--call",
+    "call_ref",
+    default=None,
+    help="The call it belongs to, if any: the kiosk the console shows or the call's id",
+)
 @click.argument("pdf", type=click.Path(dir_okay=False, path_type=Path))
 @pass_ctx
-def fax(ctx: Context, number: str, counsellor: str, call_id: str | None, pdf: Path) -> None:
+def fax(ctx: Context, number: str, counsellor: str, call_ref: str | None, pdf: Path) -> None:
     """Send PDF as a T.38 fax through FreeSWITCH and wait for the result."""
     data = _read_pdf(pdf)
     service = _service(ctx)
+    call_id = _call(service, counsellor, call_ref) if call_ref else None
     try:
         _echo(_attach(ctx, service).send(counsellor, number, data, call_id=call_id))
     except ServiceRefused as exc:

@@ -104,6 +104,30 @@ class DocumentService:
             raise Refused(NOT_IN_CALL, 403)
         return record
 
+    def find_call(self, counsellor: str, ref: str | None = None) -> str:
+        """The id of ``counsellor``'s call now, named as the console shows it.
+
+        ``ref`` is the kiosk of the call (the console says "borne kiosk-vorey-1"), the call's
+        own id, or None for the counsellor's one current call.
+        """
+        with self.db.sessions() as session:
+            if ref is not None and session.get(CallRecord, ref) is not None:
+                return ref
+            query = select(CallRecord.id).where(
+                CallRecord.counsellor_id == counsellor,
+                CallRecord.answered_at.is_not(None),
+                CallRecord.ended_at.is_(None),
+            )
+            if ref is not None:
+                query = query.where(CallRecord.kiosk_id == ref)
+            calls = session.scalars(query).all()
+        if len(calls) == 1:
+            return calls[0]
+        if not calls:
+            where = f" avec la borne {ref}" if ref else ""
+            raise Refused(f"{counsellor} n'a pas d'appel en cours{where}", 403)
+        raise Refused(f"{counsellor} a {len(calls)} appels en cours : nommez la borne", 409)
+
     def _transport(self) -> CommandTransport:
         if self.transport is None:
             raise Refused("liaison avec le commutateur indisponible", 503)
