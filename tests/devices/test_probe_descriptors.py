@@ -2,8 +2,9 @@
 
 The other device tests restrict SANE to its ``test`` backend; a kiosk runs with every backend
 of ``/etc/sane.d/dll.conf``, whose USB backends each hold a libusb context. libsane reads its
-configuration once per process, so the probes run in a child process without
-``SANE_CONFIG_DIR``, as ``pvp kiosk`` does on a kiosk.
+configuration once per process, so the probes run in a child process whose SANE loads
+Debian's whole ``dll.conf`` (and, for scans, the ``test`` backend beside it), as ``pvp kiosk``
+does on a kiosk.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from device_harness import FileQueue
+from device_harness import FileQueue, write_sane_test_config
 
 PROBES = 40
+SCAN_EVERY = 8  # probes; a scan of one page on SANE's test scanner
+DEBIAN_SANE = Path("/etc/sane.d")
 # Descriptors and threads the first probes may open for good (libusb contexts, CUPS).
 SLACK_FDS, SLACK_THREADS = 4, 1
 
@@ -25,8 +28,9 @@ CHILD = """
 import json, os, sys, threading
 from pathlib import Path
 from pvp.kiosk.heartbeat import Probes, camera_present, gather, printer_probe, scanner_probe
+from pvp.kiosk.scanner import Scanner
 
-queue, server, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+queue, server, count, scan_every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 probes = Probes(printer_probe(queue, server), scanner_probe(None), camera_present, Path("."))
 
 def sample():
@@ -35,22 +39,40 @@ def sample():
 start = sample()
 beats = [gather(probes, sip_registered=True, ua_alive=True, screen_state="idle")]
 first = sample()
-for _ in range(count - 1):
+Scanner("test:0").scan(pages=1, dpi=50)
+first = max(first, sample(), key=lambda counts: counts["fds"])
+scans = 1
+for n in range(count - 1):
     beats.append(gather(probes, sip_registered=True, ua_alive=True, screen_state="idle"))
-print(json.dumps({"start": start, "first": first, "last": sample(),
+    if n % scan_every == 0:
+        scans += len(Scanner("test:0").scan(pages=1, dpi=50).images)
+print(json.dumps({"start": start, "first": first, "last": sample(), "scans": scans,
                   "printer": beats[-1].printer.state if beats[-1].printer else None}))
 """
 
 
 @pytest.mark.skipif(
-    not Path("/etc/sane.d/dll.conf").exists(), reason="Debian's SANE configuration is absent"
+    not (DEBIAN_SANE / "dll.conf").exists(), reason="Debian's SANE configuration is absent"
 )
-def test_many_heartbeat_probes_with_default_sane_keep_descriptors_and_threads_flat(
-    pdf_queue: FileQueue,
+def test_many_heartbeat_probes_and_scans_with_default_sane_keep_descriptors_and_threads_flat(
+    pdf_queue: FileQueue, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "SANE_CONFIG_DIR"}
+    # Debian's backends plus "test"; a trailing ":" makes SANE read every other backend's
+    # own configuration from its default directory.
+    config = write_sane_test_config(tmp_path / "sane")
+    debian = (DEBIAN_SANE / "dll.conf").read_text()
+    (config / "dll.conf").write_text(f"{debian}\ntest\n")
+    env = {**os.environ, "SANE_CONFIG_DIR": f"{config}:"}
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, pdf_queue.name, pdf_queue.server, str(PROBES)],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            pdf_queue.name,
+            pdf_queue.server,
+            str(PROBES),
+            str(SCAN_EVERY),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -60,6 +82,7 @@ def test_many_heartbeat_probes_with_default_sane_keep_descriptors_and_threads_fl
     counts = json.loads(child.stdout.strip().splitlines()[-1])
 
     assert counts["printer"] == "idle"  # the printer probe really reached cupsd
+    assert counts["scans"] == 1 + len(range(0, PROBES - 1, SCAN_EVERY))
     # With default backends SANE opens dozens of descriptors on its first scan of the bus.
     assert counts["first"]["fds"] > counts["start"]["fds"]
     assert counts["last"]["fds"] <= counts["first"]["fds"] + SLACK_FDS, counts
