@@ -316,7 +316,7 @@ def _set(device: Any, name: str, value: object) -> None:
 
 
 def _values(device: Any, names: Mapping[str, object]) -> dict[str, object]:
-    values = {}
+    values: dict[str, object] = {}
     for name in names:
         try:
             values[name] = getattr(device, name.replace("-", "_"))
