@@ -1,9 +1,10 @@
-"""`pvp kiosk`'s first heartbeat tells the control plane the registration it really has."""
+"""`pvp kiosk`'s heartbeats tell the control plane the registration it really has."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kiosk.conftest import requires_baresip, run
@@ -21,17 +22,23 @@ pytestmark = [
 ]
 
 
-def test_the_first_heartbeat_after_start_reports_the_registration(tmp_path: Path, pki: Pki) -> None:
-    async def body() -> list[dict[str, object]]:
+def test_the_first_heartbeat_reports_the_registration_and_its_loss_is_reported_at_once(
+    tmp_path: Path, pki: Pki
+) -> None:
+    async def body() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         async with running_switch(DOMAIN, {KIOSK: SECRET}, pki.switch) as switch:
+            # An hour between heartbeats: any second one comes from the registration changing.
             with (
                 HeartbeatSink() as sink,
                 agent_process(tmp_path, pki, switch.port, sink.url, heartbeat_period=3600),
             ):
-                beats = await asyncio.to_thread(sink.wait, 1, 30)
+                first = await asyncio.to_thread(sink.wait, 1, 30)
                 assert switch.registered(KIOSK)
-                return beats
+                await switch.stop()  # the switch goes away
+                return first, await asyncio.to_thread(sink.wait, 2, 15)
 
-    beats = run(body(), timeout=60)
-    assert beats, "no heartbeat within 30 s"
-    assert beats[0]["sip_registered"] is True
+    first, after = run(body(), timeout=90)
+    assert first, "no heartbeat within 30 s"
+    assert first[0]["sip_registered"] is True
+    assert len(after) == 2, "the lost registration was not reported within 15 s"
+    assert after[1]["sip_registered"] is False
