@@ -40,6 +40,8 @@ class TlsSwitch:
     clear: bytearray = field(default_factory=bytearray)
     handshakes: int = 0
     port: int = 0
+    invites: int = 0
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
     async def start(self) -> asyncio.Server:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -50,6 +52,7 @@ class TlsSwitch:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.handshakes += 1
+        self.writers.append(writer)
         decoder = SipStreamDecoder()
         try:
             while data := await reader.read(65536):
@@ -58,11 +61,18 @@ class TlsSwitch:
                     if isinstance(frame, bytes) and frame.startswith(b"REGISTER "):
                         writer.write(sip_response(frame, "200 OK", expires=300))
                     elif isinstance(frame, bytes) and frame.startswith(b"INVITE "):
+                        self.invites += 1
                         writer.write(sip_response(frame, "486 Busy Here"))
         except (ConnectionError, ssl.SSLError):
             pass
         finally:
             writer.close()
+
+    def restart(self) -> None:
+        """What a switch restart does to the kiosk's connections: they close."""
+        for writer in self.writers:
+            writer.close()
+        self.writers.clear()
 
 
 def kiosk_account(stunnel_port: int) -> SipAccount:
@@ -117,3 +127,39 @@ def test_only_the_true_switch_gets_signalling_and_keys(tmp_path: Path, pki: Pki,
         assert state is not RegistrationState.REGISTERED
         assert switch.clear == b"", "stunnel let bytes through to an unverified switch"
         assert switch.handshakes == 0
+
+
+def test_after_a_switch_restart_the_first_press_reaches_the_switch(
+    tmp_path: Path, pki: Pki
+) -> None:
+    # Issue 15: the first press after a restart went into the dead connection; the screen
+    # stayed on "calling" 32 s (SIP timer B). stunnel waited up to TIMEOUTclose (60 s) for
+    # baresip's close_notify before closing the local connection baresip kept writing to.
+    async def body() -> tuple[TlsSwitch, float]:
+        switch = TlsSwitch(pki.switch)
+        server = await switch.start()
+        port = free_tcp_port()
+        tunnel = Tunnel(
+            TunnelConfig(port, "127.0.0.1", switch.port, pki.ca, SWITCH_NAME), tmp_path / "tun"
+        )
+        await tunnel.start()
+        try:
+            async with running_engine(tmp_path, "kiosk", account=kiosk_account(port)) as kiosk:
+                closed = kiosk.controller.expect(EventType.CALL_CLOSED)
+                await kiosk.controller.dial(f"sip:anpe@{DOMAIN}")
+                await asyncio.wait_for(closed, 10)  # a press before the restart: answered
+                switch.restart()
+                await asyncio.sleep(1.0)  # the switch is back
+                closed = kiosk.controller.expect(EventType.CALL_CLOSED)
+                started = asyncio.get_running_loop().time()
+                await kiosk.controller.dial(f"sip:anpe@{DOMAIN}")
+                await asyncio.wait_for(closed, 40)
+                took = asyncio.get_running_loop().time() - started
+        finally:
+            await tunnel.stop()
+            server.close()
+        return switch, took
+
+    switch, took = run(body(), timeout=60)
+    assert switch.invites == 2, "the press after the restart reached the switch"
+    assert took < 5, f"the press after the restart was answered after {took:.1f} s"
