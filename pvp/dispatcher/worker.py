@@ -217,9 +217,10 @@ class DispatchWorker:
     def _on_event(self, event: Event) -> None:
         if event.subclass in ("sofia::register", "sofia::unregister", "sofia::expire"):
             self.tracker.on_event(event)
-            if event.subclass == "sofia::register":  # it came over a live connection
-                user = registrations.user_of(event)
-                self._step(partial(self.policy.registration_refreshed, user))
+            counsellor = self.policy.counsellors.get(registrations.user_of(event))
+            # A REGISTER came over a live connection; kiosks' (most of them) change nothing.
+            if event.subclass == "sofia::register" and counsellor and counsellor.unreachable_since:
+                self._step(partial(self.policy.registration_refreshed, counsellor.id))
         elif event.name == "CHANNEL_PARK":
             self._on_park(event)
         elif event.name == "CHANNEL_ANSWER":
