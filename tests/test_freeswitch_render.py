@@ -293,3 +293,15 @@ def test_the_fax_in_context_answers_fax_calls_into_the_spool(tmp_path, db, setti
     assert "rxfax" in apps and apps.index("answer") < apps.index("rxfax")
     rxfax = next(a for a in context.iter("action") if a.get("application") == "rxfax")
     assert rxfax.get("data", "").startswith(str(settings.data_dir / "fax"))
+
+
+def test_the_profile_notices_dead_connections_and_stale_registrations(tree: Path) -> None:
+    # Issue 15: after a restart the switch listed a counsellor's dead TLS registration.
+    profile = {
+        p.get("name"): p.get("value") for p in parse(tree / "sip_profiles/pvp.xml").iter("param")
+    }
+    assert profile["tcp-unreg-on-socket-close"] == "true"
+    assert profile["all-reg-options-ping"] == profile["unregister-on-options-fail"] == "true"
+    assert profile["sip-user-ping-max"] == "1"  # one failed ping is enough
+    assert int(profile["ping-mean-interval"]) <= 10
+    assert int(profile["registration-thread-frequency"]) <= 2

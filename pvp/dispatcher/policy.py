@@ -33,6 +33,16 @@ The rules (issue 3), and the choices made where the issue is silent:
   for that would be wrong; 0 makes it immediate.
 * An answer arriving for an offer the policy no longer holds (cancelled, timed out, caller
   gone) is answered with :class:`CancelOffer`: the counsellor's leg is hung up.
+* An offer that fails on the way (a transport cause: a registration the switch still lists
+  after a restart whose TLS connection is dead, a softphone gone from the network) is not the
+  counsellor's refusal (issue 15): the call keeps its place and the counsellor, taken for
+  unreachable, is offered calls again as soon as a REGISTER of theirs reaches the switch, or
+  ``unreachable_retry`` seconds later. Meanwhile they do not count as present, so a counsellor
+  who never comes back still ends the wait after ``no_counsellor_grace``.
+* An answered call is served only once FreeSWITCH confirms the bridge (:meth:`bridged`): the
+  call record's answer time and wait are written then. A bridge that fails, or a counsellor
+  leg that ends before it is confirmed, puts the caller back in line at their place; that
+  counsellor is taken for unreachable as above.
 """
 
 from __future__ import annotations
@@ -100,9 +110,11 @@ class DispatchPolicy:
         *,
         no_counsellor_grace: float = 30.0,
         estimator: WaitEstimator | None = None,
+        unreachable_retry: float = 5.0,
     ) -> None:
         self.queues = {q.id: q for q in queues}
         self.grace = timedelta(seconds=no_counsellor_grace)
+        self.unreachable_retry = timedelta(seconds=unreachable_retry)
         self.estimator = estimator or WaitEstimator()
         self.counsellors: dict[str, DispatchCounsellor] = {}
         for queue in self.queues.values():
@@ -143,8 +155,11 @@ class DispatchPolicy:
         if call is None:
             return []
         out = _Out()
-        if call.state is CallState.TALKING:
+        if call.state is CallState.TALKING and call.bridged:
             self._end_talk(call, now, out)
+        elif call.state is CallState.TALKING:  # answered, never joined: not served
+            self._withdraw(call, out, cancel=True)
+            self._close(call, now, out, CallOutcome.ABANDONED, "hung_up_while_connecting")
         else:
             ringing = call.state is CallState.RINGING
             if ringing:
@@ -164,20 +179,59 @@ class DispatchPolicy:
             log.warning("late answer of %s for call %s: hung up", counsellor_id, call_id)
             return [CancelOffer(call_id, counsellor_id)]
         self.counsellors[counsellor_id].set_activity(Activity.TALKING, call.id)
+        self.counsellors[counsellor_id].mark_reachable()
         call.answered_at, call.offer_deadline = now, None
         call.set_state(CallState.TALKING, f"with {counsellor_id}")
-        wait = (now - call.arrival.arrived_at).total_seconds()
+        return [Bridge(call.id, counsellor_id), *self._run(now)]
+
+    def bridged(self, call_id: str, now: datetime) -> list[Command]:
+        """FreeSWITCH joined the caller to the counsellor who answered: served from now on."""
+        call = self.calls.get(call_id)
+        if call is None or call.state is not CallState.TALKING or call.bridged:
+            return []
+        call.bridged = True
+        answered = call.answered_at or now
+        wait = (answered - call.arrival.arrived_at).total_seconds()
+        log.info("call %s: bridged to %s", call.id, call.counsellor)
         return [
-            Bridge(call.id, counsellor_id),
-            RecordUpdate(call.id, counsellor=counsellor_id, answered_at=now, wait_seconds=wait),
-            *self._run(now),
+            RecordUpdate(
+                call.id, counsellor=call.counsellor, answered_at=answered, wait_seconds=wait
+            )
         ]
+
+    def bridge_failed(self, call_id: str, counsellor_id: str, now: datetime) -> list[Command]:
+        """The answered leg could not be joined to the caller: the caller waits again."""
+        call = self.calls.get(call_id)
+        if (
+            call is None
+            or call.state is not CallState.TALKING
+            or call.counsellor != counsellor_id
+            or call.bridged
+        ):
+            return []
+        log.warning("call %s: bridge to %s failed, back in line", call.id, counsellor_id)
+        out = _Out()
+        call.answered_at = None
+        self._withdraw(call, out, cancel=True)
+        self._unreachable(counsellor_id, now)
+        return out.commands + self._run(now)
 
     def offer_rejected(self, call_id: str, counsellor_id: str, now: datetime) -> list[Command]:
         return self._refuse(call_id, counsellor_id, now, "rejected")
 
     def offer_failed(self, call_id: str, counsellor_id: str, now: datetime) -> list[Command]:
         return self._refuse(call_id, counsellor_id, now, "failed")
+
+    def offer_unreachable(self, call_id: str, counsellor_id: str, now: datetime) -> list[Command]:
+        """The offer never reached the counsellor (a transport cause): not a refusal."""
+        call = self._ringing(call_id, counsellor_id)
+        if call is None:
+            return []
+        out = _Out()
+        log.info("call %s: %s unreachable, the call keeps its place", call.id, counsellor_id)
+        self._withdraw(call, out, cancel=False)
+        self._unreachable(counsellor_id, now)
+        return out.commands + self._run(now)
 
     def offer_unanswered(self, call_id: str, counsellor_id: str, now: datetime) -> list[Command]:
         """FreeSWITCH gave up ringing before the policy's own timer: the same as the timer."""
@@ -196,8 +250,17 @@ class DispatchPolicy:
         counsellor = self.counsellors.get(counsellor_id)
         if counsellor is None:
             return []
+        counsellor.mark_reachable()  # a new registration, or none: either way, news
         counsellor.set_registered(registered, now)
         return self._after_presence_change(counsellor, now)
+
+    def registration_refreshed(self, counsellor_id: str, now: datetime) -> list[Command]:
+        """A REGISTER of theirs reached the switch: their connection is alive right now."""
+        counsellor = self.counsellors.get(counsellor_id)
+        if counsellor is None or counsellor.unreachable_since is None:
+            return []
+        counsellor.mark_reachable()
+        return self._run(now)
 
     def console_status_changed(
         self, counsellor_id: str, status: ConsoleStatus, now: datetime
@@ -216,6 +279,8 @@ class DispatchPolicy:
         out = _Out()
         if call is None:  # a talking state without its call: only after a bad restore
             counsellor.start_wrap_up(now, 0)
+        elif not call.bridged:  # their leg ended before it was joined to the caller
+            return self.bridge_failed(call.id, counsellor_id, now)
         else:
             self._end_talk(call, now, out)
         return out.commands + self._run(now)
@@ -268,7 +333,7 @@ class DispatchPolicy:
         counsellor = self.counsellors.get(restored.counsellor or "")
         if restored.state is CallState.TALKING and counsellor is not None:
             call.state, call.counsellor = CallState.TALKING, counsellor.id
-            call.answered_at = restored.answered_at
+            call.answered_at, call.bridged = restored.answered_at, True
             counsellor.activity, counsellor.call = Activity.TALKING, call.id
         elif restored.state is CallState.RINGING and restored.counsellor:
             return [CancelOffer(call.id, restored.counsellor)]
@@ -326,6 +391,8 @@ class DispatchPolicy:
             ):
                 counsellor.wrap_up_until = None
                 counsellor.set_activity(Activity.IDLE)
+            if counsellor.retry_at is not None and counsellor.retry_at <= now:
+                counsellor.retry_at = None  # offered again: the mark may be stale
         for call in list(self.calls.values()):
             if call.state is CallState.RINGING and call.offer_deadline <= now:  # type: ignore[operator]
                 log.info("call %s: no answer from %s", call.id, call.counsellor)
@@ -399,6 +466,11 @@ class DispatchPolicy:
         if cancel:
             out.add(CancelOffer(call.id, counsellor_id))
 
+    def _unreachable(self, counsellor_id: str, now: datetime) -> None:
+        counsellor = self.counsellors.get(counsellor_id)
+        if counsellor is not None:
+            counsellor.mark_unreachable(now, now + self.unreachable_retry)
+
     def _no_answer(self, call: WaitingCall, out: _Out, cancel: bool) -> None:
         counsellor_id = call.counsellor or ""
         self._withdraw(call, out, cancel=cancel)
@@ -411,7 +483,9 @@ class DispatchPolicy:
         fell_back = False
         for call in self.waiting():
             if call.state is not CallState.WAITING:
-                call.unstaffed_since = None
+                ringing = self.counsellors.get(call.counsellor or "")
+                if ringing is None or ringing.present:  # a retry to the unreachable is no one
+                    call.unstaffed_since = None
                 continue
             pool = self._pool(call)
             present = [c for c in pool if c in self.counsellors and self.counsellors[c].present]

@@ -69,6 +69,7 @@ class WaitingCall:
     offered_at: datetime | None = None  # first offer, for the call record
     offer_deadline: datetime | None = None
     answered_at: datetime | None = None
+    bridged: bool = False  # FreeSWITCH confirmed the bridge: only then can it be served
     refused: set[str] = field(default_factory=set)  # rejected or failed: never again
     unanswered: list[str] = field(default_factory=list)  # let ring: only after everyone else
     walk_in_fallback: bool = False  # a booked caller now served by the whole queue
@@ -103,16 +104,26 @@ class DispatchCounsellor:
     idle_since: datetime | None = None  # end of the last call, else when they became available
     wrap_up_until: datetime | None = None
     last_call_ended_at: datetime | None = None
+    # An offer to them failed on the way (a transport cause, e.g. a registration left over
+    # from before a switch restart whose TLS connection is dead): they do not count as
+    # present until a REGISTER of theirs or an answer shows them reachable, and they are
+    # offered calls again only from ``retry_at`` on (a REGISTER clears it at once).
+    unreachable_since: datetime | None = None
+    retry_at: datetime | None = None
 
     @property
     def present(self) -> bool:
         """Reachable and at the console: will take calls, now or after a pause or a call."""
-        return self.registered and self.console is not ConsoleStatus.OFFLINE
+        return (
+            self.registered
+            and self.unreachable_since is None
+            and self.console is not ConsoleStatus.OFFLINE
+        )
 
     @property
     def available_to_ring(self) -> bool:
         """Reachable and wishing calls, whatever they are doing right now."""
-        return self.registered and self.console is ConsoleStatus.AVAILABLE
+        return self.registered and self.retry_at is None and self.console is ConsoleStatus.AVAILABLE
 
     @property
     def available(self) -> bool:
@@ -135,6 +146,17 @@ class DispatchCounsellor:
             log.info("counsellor %s SIP: %s -> %s", self.id, self.registered, new)
             self.registered = new
             self._became_offerable(now)
+
+    def mark_unreachable(self, now: datetime, retry_at: datetime) -> None:
+        if self.unreachable_since is None:
+            log.info("counsellor %s: unreachable", self.id)
+            self.unreachable_since = now
+        self.retry_at = retry_at
+
+    def mark_reachable(self) -> None:
+        if self.unreachable_since is not None:
+            log.info("counsellor %s: reachable again", self.id)
+        self.unreachable_since = self.retry_at = None
 
     def start_wrap_up(self, now: datetime, seconds: float) -> None:
         self.idle_since = self.last_call_ended_at = now

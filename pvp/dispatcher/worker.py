@@ -3,12 +3,17 @@
 Events (ESL)                         -> policy input
   CHANNEL_PARK with ``pvp_queue``    -> caller parked (and the waiting sound starts)
   CHANNEL_ANSWER of an offer leg     -> offer answered
-  CHANNEL_HANGUP_COMPLETE            -> caller hung up / offer unanswered, rejected, failed /
-                                        counsellor's call ended
-  sofia::register / unregister / expire -> counsellor registered yes/no
+  CHANNEL_PARK of an answered offer leg -> the bridge is made (the leg is ready for it)
+  CHANNEL_BRIDGE of a caller         -> bridged: the call is served from now on
+  CHANNEL_HANGUP_COMPLETE            -> caller hung up / offer unanswered, rejected, failed,
+                                        unreachable (a transport cause) / counsellor's call ended
+  sofia::register / unregister / expire -> counsellor registered yes/no (every REGISTER also
+                                        says the counsellor is reachable again)
 Commands                             -> FreeSWITCH
   Offer       -> bgapi originate {origination_uuid=…,pvp_offer_for=<caller>}<dial> &park()
-  Bridge      -> uuid_bridge <caller> <offer leg>, then uuid_video_refresh on CHANNEL_BRIDGE
+  Bridge      -> uuid_bridge <caller> <offer leg> once that leg is parked (bridging a leg
+                 still entering park() gave 20 s of black video, then DESTINATION_OUT_OF_ORDER);
+                 ``-ERR`` -> bridge failed; uuid_video_refresh on CHANNEL_BRIDGE
   CancelOffer -> uuid_kill <offer leg> ORIGINATOR_CANCEL
   EndWait     -> the kiosk is told why, then uuid_kill <caller> <cause>
   PositionChanged -> the kiosk notifier (a SIP MESSAGE today)
@@ -69,6 +74,21 @@ NO_ANSWER = frozenset(
     }
 )
 REJECTED = frozenset({"CALL_REJECTED", "USER_BUSY"})
+# The offer never reached the counsellor: not their refusal (issue 15). After a switch restart
+# a TLS registration whose connection died is still listed and fails at once with
+# NORMAL_TEMPORARY_FAILURE; LOSE_RACE is what the reconciliation reports for an offer leg that
+# vanished with the switch.
+UNREACHABLE = frozenset(
+    {
+        "NORMAL_TEMPORARY_FAILURE",
+        "DESTINATION_OUT_OF_ORDER",
+        "USER_NOT_REGISTERED",
+        "SUBSCRIBER_ABSENT",
+        "NETWORK_OUT_OF_ORDER",
+        "NO_ROUTE_DESTINATION",
+        "LOSE_RACE",
+    }
+)
 # How the kiosk leg is hung up when its wait ends: the cause says why, in FreeSWITCH's terms.
 END_CAUSES = {
     CallOutcome.TIMED_OUT: "ALLOTTED_TIMEOUT",
@@ -120,6 +140,8 @@ class DispatchWorker:
         self._offer_legs: dict[str, str] = {}  # call -> ringing counsellor leg
         self._talk_legs: dict[str, str] = {}  # call -> counsellor leg bridged to it
         self._leg_owner: dict[str, tuple[str, str]] = {}  # leg -> (call, counsellor)
+        self._parked_legs: set[str] = set()  # offer legs that reached park(): bridgeable
+        self._to_bridge: dict[str, str] = {}  # answered leg not yet parked -> its call
         self._kiosks: dict[str, str] = {}  # call -> kiosk, for messages after the call left
         for call in self.policy.calls.values():
             self._kiosks[call.id] = call.arrival.kiosk
@@ -195,20 +217,30 @@ class DispatchWorker:
     def _on_event(self, event: Event) -> None:
         if event.subclass in ("sofia::register", "sofia::unregister", "sofia::expire"):
             self.tracker.on_event(event)
+            counsellor = self.policy.counsellors.get(registrations.user_of(event))
+            # A REGISTER came over a live connection; kiosks' (most of them) change nothing.
+            if event.subclass == "sofia::register" and counsellor and counsellor.unreachable_since:
+                self._step(partial(self.policy.registration_refreshed, counsellor.id))
         elif event.name == "CHANNEL_PARK":
             self._on_park(event)
         elif event.name == "CHANNEL_ANSWER":
             self._on_answer(event.uuid)
         elif event.name == "CHANNEL_BRIDGE":
-            if event.uuid in self.policy.calls:
+            call = event.uuid if event.uuid in self.policy.calls else ""
+            call = call or self._leg_owner.get(event.uuid, ("", ""))[0]
+            if call in self.policy.calls:
+                self._step(partial(self.policy.bridged, call))
                 # The counsellor's decoder kept the parked black frames: ask for a keyframe.
-                self._bgapi(f"uuid_video_refresh {event.uuid}")
+                self._bgapi(f"uuid_video_refresh {call}")
         elif event.name == "CHANNEL_HANGUP_COMPLETE":
             self._on_hangup(event.uuid, event.get("Hangup-Cause"))
 
     def _on_park(self, event: Event) -> None:
+        if event.uuid in self._leg_owner:
+            self._offer_leg_parked(event.uuid)
+            return
         queue = event.variable("pvp_queue")
-        if not queue or event.variable("pvp_offer_for") or event.uuid in self._leg_owner:
+        if not queue or event.variable("pvp_offer_for"):
             return
         with self._lock:
             if event.uuid in self.policy.calls:
@@ -249,6 +281,33 @@ class DispatchWorker:
         self._kiosks[arrival.call] = arrival.kiosk
         return self.policy.caller_parked(arrival, now)
 
+    def _offer_leg_parked(self, leg: str) -> None:
+        with self._lock:
+            self._parked_legs.add(leg)
+            call = self._to_bridge.pop(leg, None)
+            if call is not None and self._talk_legs.get(call) == leg:
+                self._bridge(call, leg)
+
+    def _bridge(self, call: str, leg: str) -> None:
+        job = self._bgapi(f"uuid_bridge {call} {leg}")
+        if job is not None:
+            job.add_done_callback(lambda f: self._bridge_done(call, leg, f))
+
+    def _bridge_done(self, call: str, leg: str, job: Future[str]) -> None:
+        try:
+            result = job.result()
+        except ESLError:
+            return  # FreeSWITCH is gone: the reconciliation sorts the legs out
+        if result.startswith("-ERR"):
+            log.warning("call %s: uuid_bridge said %s", call, result.strip())
+            # This runs on the socket thread, which must keep reading: hand over.
+            threading.Thread(target=self._bridge_failed, args=(call, leg), daemon=True).start()
+
+    def _bridge_failed(self, call: str, leg: str) -> None:
+        owner = self._leg_owner.get(leg)
+        if owner is not None and self._talk_legs.get(call) == leg:
+            self._step(lambda now: self.policy.bridge_failed(call, owner[1], now))
+
     def _on_answer(self, leg: str) -> None:
         owner = self._leg_owner.get(leg)
         if owner is None:
@@ -278,7 +337,10 @@ class DispatchWorker:
         elif self._talk_legs.get(call) == channel:
             del self._talk_legs[call]
             self._step(lambda now: self.policy.counsellor_call_ended(counsellor, now))
-            self._bgapi(f"uuid_kill {call} NORMAL_CLEARING")
+            if call not in self.policy.calls:  # served: the caller leaves too
+                self._bgapi(f"uuid_kill {call} NORMAL_CLEARING")
+        self._parked_legs.discard(channel)
+        self._to_bridge.pop(channel, None)
 
     def _offer_ended(self, call: str, counsellor: str, cause: str, now: datetime) -> list[Command]:
         log.info("offer of %s to %s ended: %s", call, counsellor, cause)
@@ -286,6 +348,8 @@ class DispatchWorker:
             return self.policy.offer_unanswered(call, counsellor, now)
         if cause in REJECTED:
             return self.policy.offer_rejected(call, counsellor, now)
+        if cause in UNREACHABLE:
+            return self.policy.offer_unreachable(call, counsellor, now)
         return self.policy.offer_failed(call, counsellor, now)
 
     def _execute(self, commands: list[Command]) -> None:
@@ -295,17 +359,24 @@ class DispatchWorker:
                 case Offer():
                     self._originate(command)
                 case CancelOffer(call, counsellor):
-                    leg = self._offer_legs.get(call)
-                    if leg is not None and self._leg_owner.get(leg) == (call, counsellor):
-                        del self._offer_legs[call], self._leg_owner[leg]
-                        self._bgapi(f"uuid_kill {leg} ORIGINATOR_CANCEL")
+                    # A ringing offer, or an answered leg never joined to the caller.
+                    for legs in (self._offer_legs, self._talk_legs):
+                        leg = legs.get(call)
+                        if leg is not None and self._leg_owner.get(leg) == (call, counsellor):
+                            del legs[call], self._leg_owner[leg]
+                            self._parked_legs.discard(leg)
+                            self._to_bridge.pop(leg, None)
+                            self._bgapi(f"uuid_kill {leg} ORIGINATOR_CANCEL")
                 case Bridge(call, counsellor):
                     leg = self._offer_legs.pop(call, None)
                     if leg is None:
                         log.error("call %s: no leg of %s to bridge", call, counsellor)
                         continue
                     self._talk_legs[call] = leg
-                    self._bgapi(f"uuid_bridge {call} {leg}")
+                    if leg in self._parked_legs:
+                        self._bridge(call, leg)
+                    else:  # answered, still on its way into park(): bridged once there
+                        self._to_bridge[leg] = call
                     self.notifier.connected(self._kiosks.get(call, ""), call, counsellor)
                 case EndWait(call, outcome, reason):
                     self.notifier.wait_ended(self._kiosks.get(call, ""), call, outcome, reason)

@@ -25,7 +25,8 @@ EVENTS = (REGISTER, UNREGISTER, EXPIRE)
 Listener = Callable[[str, bool], None]
 
 
-def _user(event: Event) -> str:
+def user_of(event: Event) -> str:
+    """The SIP user a registration event is about."""
     return event.get("from-user") or event.get("user") or event.get("username")
 
 
@@ -51,7 +52,7 @@ class RegistrationTracker:
             return {u for u, contacts in self._contacts.items() if contacts}
 
     def on_event(self, event: Event) -> None:
-        user = _user(event)
+        user = user_of(event)
         if not user:
             return
         key = _contact_key(event)

@@ -11,7 +11,11 @@ user, and without ``multiple-registrations`` each REGISTER deletes the user's ot
   requests can only come from the verified switch on that connection (RFC 5923 style
   connection reuse; the switch's profile has ``tls-always-nat``).
 - REGISTER with digest authentication, refreshed before expiry; RFC 5626 CRLF keep-alives;
-  on any loss, reconnect with back-off and register again.
+  on any loss, reconnect with back-off and register again. The back-off starts over after
+  every registration and stays short (``reconnect_max``, with jitter so a site's kiosks do
+  not all come back in the same instant): after a switch restart the kiosk is registered
+  again within seconds of the switch being back (issue 15; it once took ~34 s, the back-off
+  having grown over earlier losses and never shrunk).
 - MESSAGE in: ``on_message`` decides the status (200, 400, 415…); OPTIONS: 200.
 - MESSAGE out (answers to ``sip:pvp@<domain>``), answering 401/407 challenges.
 
@@ -25,6 +29,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import random
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -69,7 +74,7 @@ class MessagingConfig:
     keepalive: float = 30.0
     request_timeout: float = 8.0
     reconnect_min: float = 0.5
-    reconnect_max: float = 30.0
+    reconnect_max: float = 4.0  # kept short: registered again ≤ ~4 s after a switch restart
     control_user: str = "pvp"  # answers and statuses go to sip:pvp@<domain>
 
     @classmethod
@@ -214,7 +219,7 @@ class MessagingEndpoint:
                 )
                 if isinstance(exc, ssl.SSLError):
                     self._set_state(RegistrationState.FAILED)
-                await asyncio.sleep(delay)
+                await _pause(delay)
                 delay = min(delay * 2, self.config.reconnect_max)
                 continue
             self._writer = writer
@@ -227,6 +232,8 @@ class MessagingEndpoint:
             ]
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                if self.registered:  # the link worked: a loss now is news, start over
+                    delay = self.config.reconnect_min
                 for task in done:
                     if not task.cancelled() and (error := task.exception()) is not None:
                         log.warning("switch connection ends: %s", error)
@@ -247,7 +254,7 @@ class MessagingEndpoint:
                     self._set_state(RegistrationState.UNREGISTERED)
             if self._closing:
                 return
-            await asyncio.sleep(delay)
+            await _pause(delay)
             delay = min(delay * 2, self.config.reconnect_max)
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -447,6 +454,11 @@ _REASONS = {
     500: "Server Internal Error",
 }
 _ACCEPTED = "application/vnd.pvp.command+json, application/json"
+
+
+async def _pause(delay: float) -> None:
+    """Wait between half and all of ``delay``: kiosks that lost the switch together spread."""
+    await asyncio.sleep(random.uniform(delay / 2, delay))
 
 
 def _granted(response: SipResponse, host: str, port: int, asked: int) -> int:

@@ -69,6 +69,10 @@ class TunnelConfig:
                 "pid =",
                 "syslog = no",
                 "debug = notice",
+                # When the switch's connection ends (a restart), close baresip's at once:
+                # waiting for its close_notify (60 s by default) left baresip writing the
+                # next INVITE into a dead connection (issue 15).
+                "TIMEOUTclose = 0",
                 "",
                 "[local]",
                 f"accept = 127.0.0.1:{self.accept_port}",

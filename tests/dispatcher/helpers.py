@@ -56,3 +56,8 @@ def ready(policy: DispatchPolicy, *counsellors: str, seconds: float = 0) -> list
 
 def only(commands: list[Command], kind: type[C]) -> list[C]:
     return [c for c in commands if isinstance(c, kind)]
+
+
+def connect(policy: DispatchPolicy, call: str, counsellor: str, when: datetime) -> list[Command]:
+    """The counsellor answers and FreeSWITCH confirms the bridge at once."""
+    return policy.offer_answered(call, counsellor, when) + policy.bridged(call, when)

@@ -14,7 +14,7 @@ from pvp.dispatcher.policy import RestoredCall
 from pvp.dispatcher.state import Activity, CallState, QueueConfig
 from pvp.model import CallOutcome, ConsoleStatus
 
-from .helpers import MSA, arrival, at, make_policy, only, ready
+from .helpers import MSA, arrival, at, connect, make_policy, only, ready
 
 # ----------------------------------------------------------------------------- offers
 
@@ -35,7 +35,7 @@ def test_given_two_idle_counsellors_when_a_call_comes_then_the_longest_idle_is_o
     policy.caller_parked(arrival("second", 0), at(0))
     took = {policy.calls[c].counsellor: c for c in ("first", "second")}
     for call in took.values():
-        policy.offer_answered(call, policy.calls[call].counsellor or "", at(1))
+        connect(policy, call, policy.calls[call].counsellor or "", at(1))
     # Anne's call ends last: Bruno has been idle longer (wrap-up over for both at 200).
     policy.caller_hung_up(took["bruno"], at(50))
     policy.caller_hung_up(took["anne"], at(100))
@@ -52,7 +52,7 @@ def test_given_priority_one_busy_when_a_call_comes_then_priority_two_is_offered(
     policy = make_policy()
     ready(policy, "anne", "chloe")
     policy.caller_parked(arrival("k1", 0), at(0))
-    policy.offer_answered("k1", "anne", at(1))
+    connect(policy, "k1", "anne", at(1))
     out = policy.caller_parked(arrival("k2", 2), at(2))
     assert only(out, Offer) == [Offer("k2", "chloe", 20)]
 
@@ -194,7 +194,7 @@ def test_given_a_line_when_the_first_hangs_up_then_the_others_move_up() -> None:
     policy = make_policy()
     ready(policy, "anne")
     policy.caller_parked(arrival("k1", 0), at(0))
-    policy.offer_answered("k1", "anne", at(1))
+    connect(policy, "k1", "anne", at(1))
     policy.caller_parked(arrival("k2", 2), at(2))
     policy.caller_parked(arrival("k3", 3), at(3))
     out = policy.caller_hung_up("k2", at(4))
@@ -226,15 +226,17 @@ def test_given_a_ringing_offer_when_answered_then_bridge_and_record_the_wait() -
     policy.caller_parked(arrival("k1"), at(0))
     out = policy.offer_answered("k1", "anne", at(12))
     assert out[0] == Bridge("k1", "anne")
-    assert out[1] == RecordUpdate("k1", counsellor="anne", answered_at=at(12), wait_seconds=12)
+    assert only(out, RecordUpdate) == []  # not served until FreeSWITCH confirms the bridge
     assert policy.counsellors["anne"].activity is Activity.TALKING
+    out = policy.bridged("k1", at(13))
+    assert out == [RecordUpdate("k1", counsellor="anne", answered_at=at(12), wait_seconds=12)]
 
 
 def test_given_a_talk_when_it_ends_then_served_and_wrap_up_passes_before_the_next_offer() -> None:
     policy = make_policy()
     ready(policy, "anne")
     policy.caller_parked(arrival("k1"), at(0))
-    policy.offer_answered("k1", "anne", at(10))
+    connect(policy, "k1", "anne", at(10))
     policy.caller_parked(arrival("k2", 20), at(20))
     out = policy.counsellor_call_ended("anne", at(130))
     assert RecordUpdate("k1", ended_at=at(130), talk_seconds=120, outcome=CallOutcome.SERVED) in out
@@ -247,7 +249,7 @@ def test_given_a_talk_when_the_caller_hangs_up_then_it_is_served_too() -> None:
     policy = make_policy()
     ready(policy, "anne")
     policy.caller_parked(arrival("k1"), at(0))
-    policy.offer_answered("k1", "anne", at(10))
+    connect(policy, "k1", "anne", at(10))
     out = policy.caller_hung_up("k1", at(70))
     assert only(out, RecordUpdate)[0].outcome is CallOutcome.SERVED
     assert policy.counsellors["anne"].activity is Activity.WRAP_UP
@@ -258,7 +260,7 @@ def test_given_no_wrap_up_when_a_talk_ends_then_the_next_caller_is_offered_at_on
     policy = make_policy(queue)
     ready(policy, "anne")
     policy.caller_parked(arrival("k1", queue="q"), at(0))
-    policy.offer_answered("k1", "anne", at(1))
+    connect(policy, "k1", "anne", at(1))
     policy.caller_parked(arrival("k2", 2, queue="q"), at(2))
     assert only(policy.counsellor_call_ended("anne", at(30)), Offer) == [Offer("k2", "anne", 20)]
 
@@ -270,7 +272,7 @@ def test_given_a_waiting_caller_when_max_wait_passes_then_timed_out() -> None:
     policy = make_policy()
     ready(policy, "anne")
     policy.caller_parked(arrival("k0", 0), at(0))
-    policy.offer_answered("k0", "anne", at(1))
+    connect(policy, "k0", "anne", at(1))
     policy.caller_parked(arrival("k1", 10), at(10))
     assert only(policy.tick(at(609)), EndWait) == []
     out = policy.tick(at(610))
@@ -335,7 +337,7 @@ def test_given_a_talking_counsellor_when_their_registration_blips_then_the_call_
     policy = make_policy()
     ready(policy, "anne")
     policy.caller_parked(arrival("k1"), at(0))
-    policy.offer_answered("k1", "anne", at(1))
+    connect(policy, "k1", "anne", at(1))
     assert policy.registration_changed("anne", False, at(5)) == []
     assert policy.calls["k1"].state is CallState.TALKING
 
@@ -355,7 +357,7 @@ def test_given_a_booked_citizen_when_another_counsellor_is_idle_then_they_wait_f
     ready(policy, "anne", "bruno")
     policy.caller_parked(arrival("k0"), at(0))
     busy = policy.calls["k0"].counsellor or ""
-    policy.offer_answered("k0", busy, at(1))
+    connect(policy, "k0", busy, at(1))
     idle = "bruno" if busy == "anne" else "anne"
     out = policy.caller_parked(arrival("k1", 5, booked=busy), at(5))
     assert only(out, Offer) == []
@@ -370,7 +372,7 @@ def test_given_a_booked_and_an_earlier_walk_in_when_the_counsellor_frees_then_bo
     policy = make_policy(queue)
     ready(policy, "anne")
     policy.caller_parked(arrival("k0", 0, queue="q"), at(0))
-    policy.offer_answered("k0", "anne", at(1))
+    connect(policy, "k0", "anne", at(1))
     policy.caller_parked(arrival("walk", 2, queue="q"), at(2))
     policy.caller_parked(arrival("booked", 3, booked="anne", queue="q"), at(3))
     out = policy.counsellor_call_ended("anne", at(100))
@@ -425,7 +427,7 @@ def test_given_one_counsellor_when_three_walk_ins_wait_then_they_are_served_in_o
     for t in (10, 20, 30):
         call = next(c for c in policy.calls.values() if c.state is CallState.RINGING)
         served.append(call.id)
-        policy.offer_answered(call.id, "anne", at(t))
+        connect(policy, call.id, "anne", at(t))
         policy.counsellor_call_ended("anne", at(t + 5))
     assert served == ["k0", "k1", "k2"]
 
@@ -435,7 +437,7 @@ def test_given_recent_talks_when_callers_wait_then_the_estimate_follows_them() -
     policy = make_policy(queue)
     ready(policy, "anne")
     policy.caller_parked(arrival("k0", 0, queue="q"), at(0))
-    policy.offer_answered("k0", "anne", at(0))
+    connect(policy, "k0", "anne", at(0))
     policy.counsellor_call_ended("anne", at(120))  # 120 s talk + 60 s wrap-up = 180 s
     out = policy.caller_parked(arrival("k1", 130, queue="q"), at(130))
     out += policy.caller_parked(arrival("k2", 131, queue="q"), at(131))

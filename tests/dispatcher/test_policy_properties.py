@@ -40,7 +40,10 @@ call_index = st.integers(0, 11)
 booked = st.none() | st.none() | counsellor | st.just("ghost")
 operation = st.one_of(
     st.tuples(st.just("park"), st.sampled_from(QUEUES), booked),
-    st.tuples(st.sampled_from(("answer", "answer", "reject", "fail", "unanswered")), call_index),
+    st.tuples(
+        st.sampled_from(("answer", "answer", "reject", "fail", "unanswered", "unreachable")),
+        call_index,
+    ),
     st.tuples(st.just("hangup"), call_index),
     st.tuples(st.just("stray_answer"), call_index, counsellor),
     st.tuples(st.just("register"), counsellor, st.booleans()),
@@ -180,6 +183,7 @@ def test_the_dispatcher_invariants_hold_for_any_inputs(
                 who, call = sorted(seen.offers.items())[op[1] % len(seen.offers)]
                 if kind == "answer":
                     seen.see(policy.offer_answered(call, who, now), now)
+                    seen.see(policy.bridged(call, now), now)
                     continue
                 del seen.offers[who]  # the leg is gone: FreeSWITCH reported it
                 if kind in ("reject", "fail"):
@@ -188,6 +192,7 @@ def test_the_dispatcher_invariants_hold_for_any_inputs(
                     "reject": policy.offer_rejected,
                     "fail": policy.offer_failed,
                     "unanswered": policy.offer_unanswered,
+                    "unreachable": policy.offer_unreachable,
                 }[kind]
                 seen.see(handler(call, who, now), now)
         _check_internal_consistency(policy)

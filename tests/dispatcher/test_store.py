@@ -12,7 +12,7 @@ from pvp.dispatcher.state import Activity, CallState
 from pvp.dispatcher.store import QueueStore, UnknownCounsellor, build_policy, set_console_status
 from pvp.model import CallOutcome, CallRecord, ConsoleStatus, QueueEntry
 
-from .helpers import arrival, at, ready
+from .helpers import arrival, at, connect, ready
 
 C1, C2 = "msa-43-c1", "msa-43-c2"
 
@@ -36,7 +36,7 @@ def test_given_callers_and_a_talk_when_rebuilt_then_places_and_states_are_kept(
     for n in range(3):
         store.ensure_record(arrival(f"k{n}", n), "walk_in")
         policy.caller_parked(arrival(f"k{n}", n), at(n))
-    policy.offer_answered("k0", C1, at(5))  # k0 talks; k1 and k2 wait
+    connect(policy, "k0", C1, at(5))  # k0 talks; k1 and k2 wait
     store.sync(policy, {"k0": "leg-0"})
 
     again, legs, cancel = build_policy(QueueStore(store.db), at(10))
@@ -110,7 +110,7 @@ def test_console_status_and_last_call_reach_the_rebuilt_policy(store: QueueStore
     ready(policy, C1)
     store.ensure_record(arrival("k1"), "walk_in")
     policy.caller_parked(arrival("k1"), at(0))
-    policy.offer_answered("k1", C1, at(1))
+    connect(policy, "k1", C1, at(1))
     policy.counsellor_call_ended(C1, at(61))
     store.sync(policy, {})
     again, _, _ = build_policy(QueueStore(store.db), at(100))

@@ -69,6 +69,14 @@ def park(switch: FakeSwitch, **extra: str) -> None:
     )
 
 
+def answer_and_park(switch: FakeSwitch, leg: str) -> None:
+    """A counsellor's offer leg answers, then runs the originate's ``&park()``."""
+    switch.send_event({"Event-Name": "CHANNEL_ANSWER", "Unique-ID": leg})
+    switch.send_event(
+        {"Event-Name": "CHANNEL_PARK", "Unique-ID": leg, "variable_pvp_offer_for": CALL}
+    )
+
+
 def test_given_a_leg_bridged_before_its_originate_returned_when_it_says_err_then_the_call_goes_on(
     switch: FakeSwitch, worker: DispatchWorker
 ) -> None:
@@ -79,7 +87,7 @@ def test_given_a_leg_bridged_before_its_originate_returned_when_it_says_err_then
         found = re.search(r"origination_uuid=([^,}]+)", command)
         if not command.startswith("originate ") or found is None:
             return f"+OK {command}\n"
-        switch.send_event({"Event-Name": "CHANNEL_ANSWER", "Unique-ID": found.group(1)})
+        answer_and_park(switch, found.group(1))
         time.sleep(0.2)  # the worker answers with uuid_bridge meanwhile
         return "-ERR ORIGINATOR_CANCEL\n"
 

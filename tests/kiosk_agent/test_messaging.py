@@ -147,3 +147,30 @@ def test_bundle_gives_the_switch_and_ca(tmp_path: Path) -> None:
     cfg = MessagingConfig.from_bundle(bundle, tmp_path)
     assert (cfg.host, cfg.port, cfg.server_name) == ("fs.pvp.test", 5061, "fs.pvp.test")
     assert cfg.ca_file == tmp_path / "ca.pem"
+
+
+def test_after_a_registration_the_back_off_starts_over(pki: Pki) -> None:
+    # Issue 15: the back-off grew with every loss and never shrank, so after a few losses a
+    # switch restart left the kiosk unregistered ~34 s after the switch was back.
+    async def body() -> float:
+        async with running_switch(DOMAIN, {USER: PASSWORD}, pki.switch) as switch:
+            cfg = config(pki, switch.port, reconnect_min=0.05, reconnect_max=2.0)
+            endpoint = MessagingEndpoint(cfg, lambda m: 200)
+            endpoint.start()
+            await endpoint.wait_registered(5)
+            for losses in range(1, 7):  # 0.05 s doubled six times would pass 2 s
+                switch.drop(USER)
+                await switch.wait_for(lambda n=losses: len(switch.registers) > n, 5)
+                await endpoint.wait_registered(5)
+            started = asyncio.get_running_loop().time()
+            switch.drop(USER)
+            await switch.wait_for(lambda: len(switch.registers) > 7, 5)
+            took = asyncio.get_running_loop().time() - started
+            await endpoint.close()
+            return took
+
+    assert run(body()) < 0.5
+
+
+def test_a_kiosk_retries_the_switch_often_enough_to_be_back_within_seconds() -> None:
+    assert MessagingConfig("k", "d", "p", "h").reconnect_max <= 5

@@ -254,6 +254,7 @@ class Switch:
         password: str | None = None,
         tone: int = 440,
         srtp: bool = True,
+        regint: int = 600,
     ) -> UserAgent:
         """A baresip registered (or trying to) as ``user``; TLS or UDP, SRTP unless told."""
         port = self.settings.sip_tls_port if transport == "tls" else self.settings.sip_port
@@ -265,11 +266,22 @@ class Switch:
             port,
             transport,
             srtp=srtp,
+            regint=regint,
         )
         where = self.workdir / "ua" / f"{user}-{next(_AGENT_NUMBERS)}"
         ua = UserAgent(account, where, self.ca, tone=tone)
         self.agents.append(ua)
         return ua
+
+    def restart_freeswitch(self) -> float:
+        """Stop FreeSWITCH (SIGTERM, waited for) and start it again on the same configuration,
+        ports and runtime directory; the control plane keeps running and reconnects by itself.
+        Returns the monotonic instant the switch is ready again."""
+        self.esl.close()
+        self.fs.stop()
+        self.fs.start()
+        self.esl = self._wait_ready()
+        return time.monotonic()
 
     def travel_to(self, local: str) -> None:
         self.clock.travel_to(datetime.fromisoformat(local).replace(tzinfo=PARIS))

@@ -55,6 +55,7 @@ class Account:
     proxy_port: int
     transport: str = "tls"  # tls | udp | tcp
     srtp: bool = True
+    regint: int = 600  # seconds between registrations (0: never registers)
 
     def line(self) -> str:
         aor = f"sip:{self.user}@{self.domain}"
@@ -62,7 +63,7 @@ class Account:
         if self.transport != "udp":
             aor += f";transport={self.transport}"
             proxy += f";transport={self.transport}"
-        params = [f"auth_pass={self.password}", f'outbound="{proxy}"', "regint=600"]
+        params = [f"auth_pass={self.password}", f'outbound="{proxy}"', f"regint={self.regint}"]
         if self.srtp:
             params.append("mediaenc=srtp-mand")
         return f"<{aor}>;" + ";".join(params)
