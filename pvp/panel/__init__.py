@@ -41,6 +41,9 @@ def init_panel(
     }
     app.config.update(defaults)
     app.config.update(overrides or {})
+    # Adds its views to the evaluation blueprint, so before that is registered.
+    from pvp.panel import evaluation_staffing  # noqa: F401
+
     csrf.init_app(app)
     login_manager.init_app(app)
     french.register_filters(app)
