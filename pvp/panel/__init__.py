@@ -41,8 +41,9 @@ def init_panel(
     }
     app.config.update(defaults)
     app.config.update(overrides or {})
-    # Adds its views to the evaluation blueprint, so before that is registered.
-    from pvp.panel import evaluation_staffing  # noqa: F401
+    # The staffing section adds its views to the evaluation blueprint (so before that is
+    # registered); the routing view ("qui répond") is a blueprint of its own.
+    from pvp.panel import evaluation_staffing, routing_view  # noqa: F401
 
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -52,3 +53,4 @@ def init_panel(
 
     for module in (auth, admin, manager, feeds, console, supervision, evaluation):
         app.register_blueprint(module.bp)
+    app.register_blueprint(routing_view.bp)
