@@ -41,9 +41,10 @@ def init_panel(
     }
     app.config.update(defaults)
     app.config.update(overrides or {})
-    # The staffing section adds its views to the evaluation blueprint (so before that is
-    # registered); the routing view ("qui répond") is a blueprint of its own.
-    from pvp.panel import evaluation_staffing, routing_view  # noqa: F401
+    # The staffing section and the convocations add their views to the evaluation and
+    # manager blueprints (so before those are registered); the routing view ("qui répond")
+    # is a blueprint of its own.
+    from pvp.panel import convocation_view, evaluation_staffing, routing_view  # noqa: F401
 
     csrf.init_app(app)
     login_manager.init_app(app)
