@@ -15,22 +15,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
 from pvp.model import NoticeKind
+from pvp.panel.french import MONTHS, fr_date
 
-DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 # What to bring when the manager writes nothing: by service, then a default.
 BRING = {
     "anpe": "votre pièce d'identité, votre numéro d'identifiant de demandeur d'emploi et "
@@ -69,10 +55,7 @@ class Convocation:
     @property
     def when(self) -> str:
         local = self.start.astimezone(self.tz)
-        return (
-            f"{DAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year} "
-            f"à {local:%H:%M}"
-        ).replace(":", " h ", 1)
+        return f"{fr_date(local.date())} à {local:%H} h {local:%M}"
 
     @property
     def what_to_bring(self) -> str:

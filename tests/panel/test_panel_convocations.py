@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from icalendar import Calendar
 from panel_helpers import Inbox, free_port, local, next_open_day, page
@@ -44,6 +45,15 @@ def _book(client: Any) -> tuple[int, datetime]:
 def _convoke(client: Any, appointment: int, **fields: str) -> Any:
     client.get(f"/manager/appointments/{appointment}/convocation")
     return client.post(f"/manager/appointments/{appointment}/convocation", CITIZEN | fields)
+
+
+@pytest.fixture
+def convoked(as_role: Any) -> tuple[Any, int, datetime]:
+    """Mme Martin convoked by the ANPE manager: (the manager's client, appointment, start)."""
+    manager = as_role("gestion-anpe")
+    appointment, start = _book(manager)
+    assert _convoke(manager, appointment).status_code == 303
+    return manager, appointment, start
 
 
 def _attachments(mail: Any) -> dict[str, bytes]:
@@ -121,11 +131,9 @@ def test_a_convoked_citizen_gets_the_letter_and_the_event_once(
 
 
 def test_a_move_sends_a_change_and_a_cancellation_a_cancel_notice(
-    as_role: Any, pdb: Database, settings: Settings, smtp: Inbox
+    convoked: tuple[Any, int, datetime], pdb: Database, settings: Settings, smtp: Inbox
 ) -> None:
-    manager = as_role("gestion-anpe")
-    appointment, start = _book(manager)
-    _convoke(manager, appointment)
+    manager, appointment, start = convoked
     now = start - timedelta(days=5)
     send_notices(pdb, settings, now)
     r = manager.post(
@@ -158,11 +166,9 @@ def test_a_move_sends_a_change_and_a_cancellation_a_cancel_notice(
 
 
 def test_an_smtp_failure_is_retried_and_a_crash_mid_send_is_not_resent(
-    as_role: Any, pdb: Database, settings: Settings, smtp: Inbox
+    convoked: tuple[Any, int, datetime], pdb: Database, settings: Settings, smtp: Inbox
 ) -> None:
-    manager = as_role("gestion-anpe")
-    appointment, start = _book(manager)
-    _convoke(manager, appointment)
+    manager, appointment, start = convoked
     now = start - timedelta(days=5)
     up = settings.smtp_port
     settings.smtp_port = free_port()  # nobody listens there
@@ -185,11 +191,9 @@ def test_an_smtp_failure_is_retried_and_a_crash_mid_send_is_not_resent(
 
 
 def test_contact_details_are_purged_after_the_retention(
-    as_role: Any, pdb: Database, settings: Settings, smtp: Inbox
+    convoked: tuple[Any, int, datetime], pdb: Database, settings: Settings, smtp: Inbox
 ) -> None:
-    manager = as_role("gestion-anpe")
-    appointment, start = _book(manager)
-    _convoke(manager, appointment)
+    manager, appointment, start = convoked
     send_notices(pdb, settings, start - timedelta(days=5))
     with pdb.session() as session:
         assert purge(session, settings, start + timedelta(days=89)) == 0
@@ -232,11 +236,9 @@ def test_the_form_refuses_bad_details_and_checks_roles(
 
 
 def test_the_command_line_runs_one_round(
-    as_role: Any, pdb: Database, settings: Settings, smtp: Inbox
+    convoked: tuple[Any, int, datetime], pdb: Database, settings: Settings, smtp: Inbox
 ) -> None:
-    manager = as_role("gestion-anpe")
-    appointment, _start = _book(manager)
-    _convoke(manager, appointment)
+    manager, appointment, _start = convoked
     env = {
         "PVP_DATA_DIR": str(settings.data_dir),
         "PVP_SMTP_HOST": "127.0.0.1",
