@@ -15,9 +15,10 @@ import smtplib
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, Result, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -180,6 +181,11 @@ def _claim_new(db: Database, cfg: Settings, now: datetime) -> None:
             log.info("notice %s already queued", key)
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (a cursor result's count)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
 def send_notices(db: Database, cfg: Settings, now: datetime | None = None) -> list[CitizenNotice]:
     """One round: queue what is owed, then send every unsent notice once. Returns the
     notices attempted in this round (sent or failed)."""
@@ -199,11 +205,13 @@ def send_notices(db: Database, cfg: Settings, now: datetime | None = None) -> li
     for notice_id in waiting:
         with db.session() as session:
             # The claim is committed before the SMTP conversation: at most once.
-            claimed = session.execute(
-                update(CitizenNotice)
-                .where(CitizenNotice.id == notice_id, CitizenNotice.claimed_at.is_(None))
-                .values(claimed_at=now, attempts=CitizenNotice.attempts + 1)
-            ).rowcount
+            claimed = _rowcount(
+                session.execute(
+                    update(CitizenNotice)
+                    .where(CitizenNotice.id == notice_id, CitizenNotice.claimed_at.is_(None))
+                    .values(claimed_at=now, attempts=CitizenNotice.attempts + 1)
+                )
+            )
             notice = session.get(CitizenNotice, notice_id)
             assert notice is not None
             outgoing = _message(session, notice, cfg, now) if claimed else None
@@ -238,16 +246,16 @@ def purge(session: Session, cfg: Settings, now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     limit = now - timedelta(days=cfg.convocation_retention_days)
     old = select(Appointment.id).where(Appointment.start < limit)
-    gone = session.execute(
-        delete(CitizenContact).where(CitizenContact.appointment_id.in_(old))
-    ).rowcount
+    gone = _rowcount(
+        session.execute(delete(CitizenContact).where(CitizenContact.appointment_id.in_(old)))
+    )
     session.execute(delete(CitizenNotice).where(CitizenNotice.appointment_id.in_(old)))
     session.execute(
         update(Appointment)
         .where(Appointment.start < limit, Appointment.citizen_ref != "")
         .values(citizen_ref="")
     )
-    return int(gone or 0)
+    return gone
 
 
 def run_round(db: Database, cfg: Settings, now: datetime | None = None) -> list[CitizenNotice]:

@@ -80,11 +80,12 @@ def staffing(
     closed = french_holidays()
     sites = {s.id: s.commune for s in session.scalars(select(Site))}
     services = {s.code: s.name for s in session.scalars(select(Service))}
-    staffed = dict(
-        session.execute(
+    staffed: dict[str, int] = {
+        queue: n
+        for queue, n in session.execute(
             select(QueueMembership.queue_id, func.count()).group_by(QueueMembership.queue_id)
-        ).all()
-    )
+        )
+    }
     where = []
     if f.site:
         where.append(RouteRule.site_id == f.site)
