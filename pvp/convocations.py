@@ -38,6 +38,8 @@ from pvp.panel.alerts import send_mail
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+REMINDER_QUIET = timedelta(hours=20)
+OBSOLETE = "sans objet : le rendez-vous a changé depuis"
 LIVE = (AppointmentStatus.BOOKED.value, AppointmentStatus.CHECKED_IN.value)
 
 
@@ -145,6 +147,16 @@ def _message(
     return Outgoing(notice.id, notice.recipient, subject, body, files)
 
 
+def still_due(notice: CitizenNotice, appointment: Appointment, now: datetime) -> bool:
+    """Whether a queued notice still says the truth when its turn to be sent comes."""
+    if notice.kind == NoticeKind.CANCELLATION.value:
+        return appointment.status == AppointmentStatus.CANCELLED.value
+    if appointment.status not in LIVE or appointment.start <= now:
+        return False
+    _kind, _id, start = (notice.key.split(":", 2) + [""])[:3]
+    return not start or start == appointment.start.isoformat()
+
+
 def _claim_new(db: Database, cfg: Settings, now: datetime) -> None:
     """Queue the notices owed, one committed row each (its key refuses a second)."""
     tz = ZoneInfo(cfg.timezone)
@@ -154,10 +166,27 @@ def _claim_new(db: Database, cfg: Settings, now: datetime) -> None:
             .join(CitizenContact, CitizenContact.appointment_id == Appointment.id)
             .where(CitizenContact.email != "")
         ).all()
+        # Convoked (or moved) less than REMINDER_QUIET ago: that mail is the reminder.
+        recent = set(
+            session.scalars(
+                select(CitizenNotice.appointment_id).where(
+                    CitizenNotice.kind.in_([NoticeKind.CONVOCATION.value, NoticeKind.CHANGE.value]),
+                    CitizenNotice.created_at > now - REMINDER_QUIET,
+                )
+            )
+        )
+        # A cancellation is news only to a citizen who received something.
+        told = set(
+            session.scalars(
+                select(CitizenNotice.appointment_id).where(CitizenNotice.sent_at.is_not(None))
+            )
+        )
         owed = [
             (a.id, a.status, a.start, c.email, kind, key)
             for a, c in pairs
             for kind, key in due(a, c, now, tz)
+            if not (kind is NoticeKind.REMINDER and a.id in recent)
+            and not (kind is NoticeKind.CANCELLATION and a.id not in told)
         ]
     for appointment_id, status, start, email, kind, key in owed:
         try:
@@ -214,6 +243,12 @@ def send_notices(db: Database, cfg: Settings, now: datetime | None = None) -> li
             )
             notice = session.get(CitizenNotice, notice_id)
             assert notice is not None
+            appointment = session.get(Appointment, notice.appointment_id)
+            if claimed and (appointment is None or not still_due(notice, appointment, now)):
+                # Queued, then overtaken (moved again, cancelled): never sent, never retried.
+                notice.claimed_at, notice.attempts = None, MAX_ATTEMPTS
+                notice.error = OBSOLETE
+                continue
             outgoing = _message(session, notice, cfg, now) if claimed else None
         if outgoing is None:
             continue

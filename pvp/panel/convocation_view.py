@@ -12,7 +12,7 @@ from wtforms import EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from pvp.convocation_letter import BRING, BRING_DEFAULT, letter_pdf
-from pvp.convocations import LIVE, convocation
+from pvp.convocations import LIVE, MAX_ATTEMPTS, convocation
 from pvp.model import CitizenContact, CitizenNotice
 from pvp.panel import audit
 from pvp.panel.forms import PanelForm
@@ -84,6 +84,7 @@ def _page(appointment_id: int, form: ContactForm, status: int = 200) -> Any:
             retention=settings().convocation_retention_days,
             default_bring=BRING.get(row.service_code, BRING_DEFAULT),
             live=row.status in LIVE,
+            max_attempts=MAX_ATTEMPTS,
         ), status
 
 

@@ -251,3 +251,34 @@ def test_the_command_line_runs_one_round(
         CliRunner().invoke(main, ["convocations", "send"], env=env).output.endswith("0 envoi(s)\n")
     )
     assert len(smtp.messages) == 1
+
+
+def test_no_reminder_right_after_the_convocation(
+    convoked: tuple[Any, int, datetime], pdb: Database, settings: Settings, smtp: Inbox
+) -> None:
+    _manager, _appointment, start = convoked
+    eve = start - timedelta(hours=20)  # convoked the day before: that mail is the reminder
+    assert [n.kind for n in send_notices(pdb, settings, eve)] == ["convocation"]
+    assert send_notices(pdb, settings, eve + timedelta(minutes=5)) == []
+    assert send_notices(pdb, settings, eve + timedelta(hours=6)) == []
+    assert len(smtp.messages) == 1
+
+
+def test_a_notice_overtaken_before_it_could_go_is_never_sent(
+    convoked: tuple[Any, int, datetime], pdb: Database, settings: Settings, smtp: Inbox
+) -> None:
+    manager, appointment, start = convoked
+    now = start - timedelta(days=5)
+    up = settings.smtp_port
+    settings.smtp_port = free_port()
+    (failed,) = send_notices(pdb, settings, now)  # the convocation could not go
+    assert failed.error.startswith("envoi impossible")
+    manager.get("/manager/")
+    assert manager.post(f"/manager/appointments/{appointment}/cancel").status_code == 303
+    settings.smtp_port = up
+    # Neither the stale convocation nor a cancellation of something never received.
+    assert send_notices(pdb, settings, now) == []
+    assert send_notices(pdb, settings, now + timedelta(minutes=5)) == []
+    assert smtp.messages == []
+    text = page(manager.get(f"/manager/appointments/{appointment}/convocation"))
+    assert "sans objet : le rendez-vous a changé depuis" in text and "nouvel essai" not in text
