@@ -85,6 +85,7 @@ def test_a_service_manager_sets_who_answers_msa_at_vorey(
     page.click("main button[type=submit]")
     page.wait_for_load_state()
     assert "personne ne pourrait répondre" in page.inner_text("#error-summary")
+    assert page.evaluate("document.activeElement.id") == "error-summary"
     _axe_clean(page, axe_serious)
     # One counsellor, a longer ring: published, with the warning that nobody is available.
     page.check("#members input[value='msa-43-c2']")
@@ -131,6 +132,8 @@ def test_a_manager_convokes_a_citizen_who_gets_the_mail(
     page.click("main button[type=submit]")  # neither e-mail nor phone
     page.wait_for_load_state()
     assert "indiquez une adresse e-mail ou un téléphone" in page.inner_text("#error-summary")
+    assert page.get_attribute("#phone", "aria-describedby") == "phone-hint phone-error"
+    assert page.get_attribute("#phone", "aria-invalid") == "true"
     page.fill("#email", "durand@example.fr")
     page.click("main button[type=submit]")
     page.wait_for_load_state()
