@@ -300,16 +300,20 @@ def run_round(db: Database, cfg: Settings, now: datetime | None = None) -> list[
     return sent
 
 
-def start_mailer(cfg: Settings, db: Database) -> threading.Thread:
-    """Run a round every ``convocation_check_seconds`` in a daemon thread of ``pvp serve``."""
+def start_mailer(
+    cfg: Settings, db: Database, stop: threading.Event | None = None
+) -> threading.Thread:
+    """Run a round every ``convocation_check_seconds`` in a daemon thread of ``pvp serve``
+    (until ``stop`` is set, if given)."""
+    stopping = stop or threading.Event()
 
     def loop() -> None:
-        while True:
+        while not stopping.is_set():
             try:
                 run_round(db, cfg)
             except Exception:  # noqa: BLE001 - one bad round must not stop the reminders
                 log.exception("convocation round failed")
-            threading.Event().wait(cfg.convocation_check_seconds)
+            stopping.wait(cfg.convocation_check_seconds)
 
     thread = threading.Thread(target=loop, name="pvp-convocations", daemon=True)
     thread.start()

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from typing import Any
@@ -17,7 +19,7 @@ from sqlalchemy import select
 
 from pvp.cli import main
 from pvp.config import Settings
-from pvp.convocations import purge, send_notices
+from pvp.convocations import purge, send_notices, start_mailer
 from pvp.db import Database
 from pvp.model import Appointment, AuditEntry, CitizenContact, CitizenNotice, Site
 
@@ -282,3 +284,22 @@ def test_a_notice_overtaken_before_it_could_go_is_never_sent(
     assert smtp.messages == []
     text = page(manager.get(f"/manager/appointments/{appointment}/convocation"))
     assert "sans objet : le rendez-vous a changé depuis" in text and "nouvel essai" not in text
+
+
+def test_the_background_mailer_of_pvp_serve_sends_on_its_own(
+    convoked: tuple[Any, int, datetime], pdb: Database, settings: Settings, smtp: Inbox
+) -> None:
+    settings.convocation_check_seconds = 1
+    stop = threading.Event()
+    thread = start_mailer(settings, pdb, stop)
+    try:
+        deadline = time.monotonic() + 15
+        while not smtp.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.5)  # two more rounds: still one message
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
+    assert len(smtp.messages) == 1
+    assert _subject(smtp.messages[0][1]).startswith("Convocation : ")
