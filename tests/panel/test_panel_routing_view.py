@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
-from panel_helpers import page
+from panel_helpers import TZ, page
 from sqlalchemy import select
 
+from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import (
     AuditEntry,
@@ -17,6 +19,8 @@ from pvp.model import (
     QueueMembership,
     RouteRule,
 )
+from pvp.plan_view import load_routing_plan
+from pvp.routing import decide
 
 URL = "/routing/vorey/msa"
 DEFAULTS = {
@@ -82,7 +86,7 @@ def test_the_form_offers_only_the_service_s_queues_with_timer_hints(as_role: Any
 
 
 def test_an_admin_creates_a_queue_its_members_and_the_route_in_one_form(
-    as_role: Any, pdb: Database
+    as_role: Any, pdb: Database, settings: Settings
 ) -> None:
     revision = _revision(pdb)
     admin = as_role("admin")
@@ -116,6 +120,12 @@ def test_an_admin_creates_a_queue_its_members_and_the_route_in_one_form(
         assert entry.before is not None and entry.before["route"]["queue_id"] == "msa-43"
         assert entry.after is not None and entry.after["members"] == ["msa-43-c2"]
     assert _revision(pdb) > revision
+    # The next press follows it: the routing decision names the new queue.
+    friday = datetime(2006, 11, 24, 10, tzinfo=TZ)  # 4th Friday: MSA's permanence at Vorey
+    with pdb.sessions() as session:
+        plan = load_routing_plan(session, settings)
+    decision = decide(plan, "kiosk-vorey-1", "msa", friday)
+    assert decision.decision.value == "walk_in" and decision.queue == "msa-vorey"
     # Other sites of the old queue are untouched.
     assert _route(pdb, "langeac", "msa") == "msa-43"
 
