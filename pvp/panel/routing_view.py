@@ -11,11 +11,12 @@ a service manager their service only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -240,7 +241,25 @@ def _as_form(**values: Any) -> Any:
     return _Fields(**{k: SimpleNamespace(data=v) for k, v in values.items()})
 
 
-def _publish(session: Session, site: Site, service: Service, form: RoutingForm) -> ExpertQueue:
+def priorities(form: RoutingForm, sent: Mapping[str, str]) -> dict[str, int]:
+    """Each listed counsellor's priority in the queue (1 is offered calls first), from the
+    ``priority-<counsellor>`` inputs beside the member boxes; 1 when absent."""
+    found = {}
+    for choice in form.members.choices:
+        text = (sent.get(f"priority-{choice.value}") or "1").strip()
+        if not text.isdigit() or not 1 <= int(text) <= 9:
+            raise FieldError("members", f"priorité de {choice.label} : un nombre entre 1 et 9")
+        found[choice.value] = int(text)
+    return found
+
+
+def _publish(
+    session: Session,
+    site: Site,
+    service: Service,
+    form: RoutingForm,
+    ranks: Mapping[str, int],
+) -> ExpertQueue:
     """Queue, memberships and route rule from the form; raises :class:`FieldError`."""
     timers = {
         "strategy": form.strategy.data,
@@ -274,13 +293,17 @@ def _publish(session: Session, site: Site, service: Service, form: RoutingForm) 
             "members",
             "personne ne pourrait répondre : choisissez au moins un conseiller membre de la file",
         )
+    have = {}
     for m in list(queue.memberships):
-        if m.counsellor_id not in wanted:
+        if m.counsellor_id in wanted:
+            have[m.counsellor_id] = m
+        else:
             session.delete(m)
-    have = {m.counsellor_id for m in queue.memberships}
-    for counsellor in sorted(wanted - have):
+    for counsellor in sorted(wanted):
         _store_membership(
-            session, None, _as_form(counsellor_id=counsellor, queue_id=queue.id, priority=1)
+            session,
+            have.get(counsellor),
+            _as_form(counsellor_id=counsellor, queue_id=queue.id, priority=ranks[counsellor]),
         )
     route = session.scalars(
         select(RouteRule).where(
@@ -302,6 +325,7 @@ def _snapshot(session: Session, site: Site, service: Service) -> dict[str, Any]:
         "route": audit.snapshot(pair.route),
         "queue": audit.snapshot(q),
         "members": sorted(m.counsellor_id for m in q.memberships) if q else [],
+        "priorities": {m.counsellor_id: m.priority for m in q.memberships} if q else {},
     }
 
 
@@ -322,7 +346,8 @@ def edit(site_id: str, code: str) -> Any:
         if form.validate_on_submit():
             before = _snapshot(session, site, service)
             try:
-                queue = _publish(session, site, service, form)
+                published = priorities(form, request.form)
+                queue = _publish(session, site, service, form, published)
                 session.flush()
                 session.expire_all()
                 after = _snapshot(session, site, service)
@@ -359,9 +384,15 @@ def edit(site_id: str, code: str) -> Any:
                     )
                 return redirect(url_for("routing.edit", site_id=site.id, code=service.code), 303)
         status = 400 if form.errors else 200
+        shown = _pair(session, site, service)
+        # The priorities shown: as sent when the form comes back, else as published.
+        ranks: dict[str, str] = {}
+        if request.method == "POST":
+            ranks = {
+                c.value: request.form.get(f"priority-{c.value}", "1") for c in form.members.choices
+            }
+        elif shown.queue:
+            ranks = {m.counsellor_id: str(m.priority) for m in shown.queue.memberships}
         return render_template(
-            "routing/edit.html",
-            form=form,
-            pair=_pair(session, site, service),
-            new_queue=NEW_QUEUE,
+            "routing/edit.html", form=form, pair=shown, new_queue=NEW_QUEUE, ranks=ranks
         ), status

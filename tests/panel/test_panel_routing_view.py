@@ -212,3 +212,39 @@ def test_publishing_needs_the_csrf_token(as_role: Any, pdb: Database) -> None:
     )
     assert response.status_code == 400
     assert _members(pdb, "msa-43") == {"msa-43-c1", "msa-43-c2"}
+
+
+def _priorities(pdb: Database, queue: str) -> dict[str, int]:
+    with pdb.session() as session:
+        rows = session.scalars(select(QueueMembership).where(QueueMembership.queue_id == queue))
+        return {m.counsellor_id: m.priority for m in rows}
+
+
+def test_members_priorities_are_shown_and_set_in_the_same_form(as_role: Any, pdb: Database) -> None:
+    manager = as_role("gestion-msa")
+    text = page(manager.get(URL))
+    # The 2006 plan: msa-43-c2 backs up the permanence at priority 2.
+    assert re.search(r'id="priority-msa-43-c2"[^>]*value="2"', text)
+    assert re.search(r'id="priority-msa-43-c1"[^>]*value="1"', text)
+    response = manager.post(
+        URL,
+        {
+            "queue_id": "msa-43",
+            "members": ["msa-43-c1", "msa-43-c2"],
+            "priority-msa-43-c1": "3",
+            "priority-msa-43-c2": "1",
+        }
+        | DEFAULTS,
+    )
+    assert response.status_code == 303
+    assert _priorities(pdb, "msa-43") == {"msa-43-c1": 3, "msa-43-c2": 1}
+    response = manager.post(
+        URL,
+        {"queue_id": "msa-43", "members": ["msa-43-c1"], "priority-msa-43-c1": "0"} | DEFAULTS,
+    )
+    assert response.status_code == 400
+    assert "priorité de Conseillère MSA 43 1 (Le Puy-en-Velay) : un nombre entre 1 et 9" in page(
+        response
+    )
+    assert re.search(r'id="priority-msa-43-c1"[^>]*value="0"', page(response))  # as typed
+    assert _priorities(pdb, "msa-43") == {"msa-43-c1": 3, "msa-43-c2": 1}
