@@ -47,6 +47,7 @@ class Convocation:
     tz: ZoneInfo
     sequence: int = 0  # bumped by each change, so calendars replace the event
     domain: str = "pvp.localhost"
+    retention_days: int = 90  # said on the letter: when the contact details are forgotten
 
     @property
     def place(self) -> str:
@@ -95,7 +96,7 @@ def letter_pdf(c: Convocation, issued: datetime) -> bytes:
     pdf.drawString(x, y, "Convocation")
     y -= 10 * mm
     pdf.setFont("Helvetica", 11)
-    y = _paragraph(pdf, f"Madame, Monsieur {c.citizen_name},", x, y)
+    y = _paragraph(pdf, "Madame, Monsieur,", x, y)
     y = _paragraph(
         pdf,
         f"Vous êtes convoqué(e) à un entretien avec un conseiller de {c.service_name}, "
@@ -126,7 +127,9 @@ def letter_pdf(c: Convocation, issued: datetime) -> bytes:
         y,
     )
     y = _paragraph(pdf, f"Merci d'apporter : {c.what_to_bring}.", x, y)
-    contact = f" en appelant l'accueil au {c.agent_phone}" if c.agent_phone else ""
+    # Non-breaking spaces: a phone number is never cut across two lines.
+    phone = c.agent_phone.replace(" ", "\u00a0")
+    contact = f" en appelant l'accueil au {phone}" if phone else ""
     y = _paragraph(
         pdf,
         f"Si vous ne pouvez pas venir, prévenez-nous au plus tôt{contact} : un autre "
@@ -139,8 +142,8 @@ def letter_pdf(c: Convocation, issued: datetime) -> bytes:
     pdf.drawString(
         x,
         18 * mm,
-        "Vos coordonnées servent uniquement à ce rendez-vous et sont effacées après lui "
-        "(voir la durée de conservation indiquée par le service).",
+        "Vos coordonnées servent uniquement à ce rendez-vous ; elles sont effacées "
+        f"{c.retention_days} jours après lui.",
     )
     pdf.showPage()
     pdf.save()

@@ -71,6 +71,7 @@ def convocation(
         tz=ZoneInfo(cfg.timezone),
         sequence=changes or 0,
         domain=cfg.sip_domain,
+        retention_days=cfg.convocation_retention_days,
     )
 
 

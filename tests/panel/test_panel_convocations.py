@@ -109,7 +109,15 @@ def test_a_convoked_citizen_gets_the_letter_and_the_event_once(
         p.extract_text()
         for p in PdfReader(io.BytesIO(files[f"convocation-{appointment}.pdf"])).pages
     )
-    for expected in ("Convocation", "Mme Martin", "Vorey", "10 h 00", "Merci d'apporter", "CV"):
+    for expected in (
+        "Convocation",
+        "Mme Martin",
+        "Vorey",
+        "10 h 00",
+        "Merci d'apporter",
+        "CV",
+        "90 jours",
+    ):
         assert expected in letter, (expected, letter)
     event = Calendar.from_ical(files[f"rendez-vous-{appointment}.ics"]).walk("VEVENT")[0]
     assert event.decoded("dtstart") == start
