@@ -75,9 +75,15 @@ def _body(mail: Any) -> str:
     return str(part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8"))
 
 
-def _notices(pdb: Database) -> list[CitizenNotice]:
-    with pdb.session() as session:
-        return list(session.scalars(select(CitizenNotice).order_by(CitizenNotice.id)))
+def _round_with_smtp_down(pdb: Database, settings: Settings, now: datetime) -> CitizenNotice:
+    """A round while nobody listens on the SMTP port: the one notice fails, said why."""
+    up, settings.smtp_port = settings.smtp_port, free_port()
+    try:
+        (failed,) = send_notices(pdb, settings, now)
+    finally:
+        settings.smtp_port = up
+    assert failed.error.startswith("envoi impossible")
+    return failed
 
 
 def test_a_convoked_citizen_gets_the_letter_and_the_event_once(
@@ -180,12 +186,9 @@ def test_an_smtp_failure_is_retried_and_a_crash_mid_send_is_not_resent(
 ) -> None:
     manager, appointment, start = convoked
     now = start - timedelta(days=5)
-    up = settings.smtp_port
-    settings.smtp_port = free_port()  # nobody listens there
-    (failed,) = send_notices(pdb, settings, now)
-    assert failed.sent_at is None and failed.error.startswith("envoi impossible")
+    failed = _round_with_smtp_down(pdb, settings, now)
+    assert failed.sent_at is None
     assert "nouvel essai" in page(manager.get(f"/manager/appointments/{appointment}/convocation"))
-    settings.smtp_port = up
     (sent,) = send_notices(pdb, settings, now)
     assert sent.id == failed.id and sent.sent_at is not None and sent.attempts == 2
     assert len(smtp.messages) == 1
@@ -279,13 +282,9 @@ def test_a_notice_overtaken_before_it_could_go_is_never_sent(
 ) -> None:
     manager, appointment, start = convoked
     now = start - timedelta(days=5)
-    up = settings.smtp_port
-    settings.smtp_port = free_port()
-    (failed,) = send_notices(pdb, settings, now)  # the convocation could not go
-    assert failed.error.startswith("envoi impossible")
+    _round_with_smtp_down(pdb, settings, now)  # the convocation could not go
     manager.get("/manager/")
     assert manager.post(f"/manager/appointments/{appointment}/cancel").status_code == 303
-    settings.smtp_port = up
     # Neither the stale convocation nor a cancellation of something never received.
     assert send_notices(pdb, settings, now) == []
     assert send_notices(pdb, settings, now + timedelta(minutes=5)) == []
