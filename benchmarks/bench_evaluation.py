@@ -50,7 +50,8 @@ def main() -> None:
         client.post("/login", data={"login": "bench", "password": "bench-password",
                                     "csrf_token": token})
         for label, url in (("evaluation page", "/evaluation/?year=2006"),
-                           ("CSV export", "/evaluation/export.csv?year=2006")):
+                           ("CSV export", "/evaluation/export.csv?year=2006"),
+                           ("staffing CSV (Erlang C)", "/evaluation/staffing.csv?year=2006")):
             timings = []
             for _ in range(args.runs):
                 started = time.perf_counter()

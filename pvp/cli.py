@@ -379,10 +379,11 @@ def kiosk(
 
 
 def _panel_commands() -> None:
-    from pvp.panel.commands import alerts, user
+    from pvp.panel.commands import alerts, convocations, user
 
     main.add_command(user)
     main.add_command(alerts)
+    main.add_command(convocations)
 
 
 _panel_commands()

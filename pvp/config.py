@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = "pvp@localhost"
     smtp_timeout_seconds: int = 10
+    # Citizens convoked to appointments (docs/convocations.md): e-mails checked this often,
+    # contact details forgotten this many days after the appointment.
+    convocation_check_seconds: int = 300
+    convocation_retention_days: int = 90
 
     # Documents (pvp/documents): see docs/documents.md for the figures behind these numbers.
     document_retention_days: int = 30  # then the files are purged; the audit rows stay

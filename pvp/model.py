@@ -256,6 +256,51 @@ class Appointment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class NoticeKind(enum.StrEnum):
+    CONVOCATION = "convocation"
+    REMINDER = "reminder"  # the day before
+    CHANGE = "change"  # moved
+    CANCELLATION = "cancellation"
+
+
+class CitizenContact(Base):
+    """The convoked citizen of an appointment: the least needed to reach them, purged
+    ``convocation_retention_days`` after the appointment (docs/convocations.md)."""
+
+    __tablename__ = "citizen_contacts"
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    bring: Mapped[str] = mapped_column(String(600), default="")  # printed on the letter
+    # What the citizen was last told: "" until convoked, then the status and start sent.
+    notified_status: Mapped[str] = mapped_column(String(16), default="")
+    notified_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CitizenNotice(Base):
+    """One e-mail to a citizen. ``key`` is unique and the row is committed before the SMTP
+    conversation, so a notice is sent at most once, restarts included."""
+
+    __tablename__ = "citizen_notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # NoticeKind
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set while a send is under way; a failure clears it (retried), a crash leaves it.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(String(400), default="")
+
+
 class PlanRevision(Base):
     """A counter bumped by every change, so readers know when their cached plan is stale."""
 

@@ -138,6 +138,7 @@ def _stop_on_sigterm() -> None:
 
 def run(settings: Settings, db: Database, host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from pvp.convocations import start_mailer
     from pvp.documents.switch import start as start_documents
     from pvp.panel.alerts import start_watcher
     from pvp.web import create_app
@@ -162,6 +163,7 @@ def run(settings: Settings, db: Database, host: str, port: int) -> None:
             settings, app.extensions["pvp.documents"]
         )
         start_watcher(settings, db)  # supervision alerts, checked in the background
+        start_mailer(settings, db)  # citizens' convocations, reminders and notices
         click.echo(
             f"PVP control plane: http://{host}:{port}/ (panel), /api/v1/kiosks (database {db.url})"
         )

@@ -134,3 +134,48 @@ def test_decisions_and_bookings_agree_with_sqlite(pg: Database, db: Database) ->
         answers.append([decide(plan, *press).to_json() for press in presses])
     assert answers[0] == answers[1]
     assert answers[0][0]["decision"] == "appointment"
+
+
+def test_staffing_figures_agree_with_sqlite(pg: Database, db: Database) -> None:
+    """The staffing section reads instants as the driver returns them (SQLite: text)."""
+    from pvp.model import CallRecord
+    from pvp.panel.staffing_figures import staffing
+    from pvp.panel.stats import Filters
+
+    # Two presses in Vorey's MSA window (4th Friday 9:00-12:00), one outside it.
+    presses = [
+        datetime(2006, 11, 24, 9, 30, tzinfo=PARIS),
+        datetime(2006, 11, 24, 11, 59, tzinfo=PARIS),
+        datetime(2006, 11, 24, 12, 30, tzinfo=PARIS),
+    ]
+    found = []
+    for database in (pg, db):
+        with database.session() as session:
+            for n, at in enumerate(presses):
+                session.add(
+                    CallRecord(
+                        id=f"staffing-{n}",
+                        kiosk_id="kiosk-vorey-1",
+                        site_id="vorey",
+                        service_code="msa",
+                        decision="walk_in",
+                        mode="walk_in",
+                        pressed_at=at,
+                        talk_seconds=600.0,
+                        outcome="served",
+                    )
+                )
+        with database.sessions() as session:
+            found.append(
+                staffing(
+                    session,
+                    Filters(2006, "vorey", "msa"),
+                    PARIS,
+                    now=datetime(2007, 1, 1, tzinfo=PARIS),
+                )
+            )
+        with database.session() as session:
+            for n in range(len(presses)):
+                session.delete(session.get(CallRecord, f"staffing-{n}"))
+    assert found[0] == found[1]
+    assert found[0][0].calls == 2 and found[0][0].estimate is not None

@@ -41,6 +41,11 @@ def init_panel(
     }
     app.config.update(defaults)
     app.config.update(overrides or {})
+    # The staffing section and the convocations add their views to the evaluation and
+    # manager blueprints (so before those are registered); the routing view ("qui répond")
+    # is a blueprint of its own.
+    from pvp.panel import convocation_view, evaluation_staffing, routing_view  # noqa: F401
+
     csrf.init_app(app)
     login_manager.init_app(app)
     french.register_filters(app)
@@ -49,3 +54,4 @@ def init_panel(
 
     for module in (auth, admin, manager, feeds, console, supervision, evaluation):
         app.register_blueprint(module.bp)
+    app.register_blueprint(routing_view.bp)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -100,12 +101,22 @@ def recipients(session: Session, site_id: str) -> list[str]:
     return sorted(set(found))
 
 
-def send_mail(cfg: Settings, to: list[str], subject: str, body: str) -> None:
+def send_mail(
+    cfg: Settings,
+    to: list[str],
+    subject: str,
+    body: str,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+) -> None:
+    """Send one message; ``attachments`` are (file name, MIME type, content)."""
     message = EmailMessage()
     message["From"] = cfg.smtp_from
     message["To"] = ", ".join(to)
     message["Subject"] = subject
     message.set_content(body)
+    for filename, mimetype, data in attachments:
+        maintype, _slash, subtype = mimetype.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.smtp_timeout_seconds) as smtp:
         if cfg.smtp_starttls:
             smtp.starttls()

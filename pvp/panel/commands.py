@@ -81,3 +81,22 @@ def alerts_check() -> None:
         for a in raised:
             click.echo(f"{a.kiosk_id} {a.kind} {a.notify_error or 'envoyé à ' + a.notified_to}")
     click.echo(f"{len(raised)} alerte(s) levée(s)")
+
+
+@click.group()
+def convocations() -> None:
+    """Citizens convoked to appointments: e-mails and purge (docs/convocations.md)."""
+
+
+@convocations.command("send")
+def convocations_send() -> None:
+    """One round of what `pvp serve` does every few minutes: send the convocations,
+    reminders, changes and cancellations owed (each once), then purge expired contacts."""
+    from pvp.convocations import run_round
+
+    ctx = _ctx()
+    done = run_round(ctx.db, ctx.settings)  # type: ignore[attr-defined]
+    for n in done:
+        state = f"erreur : {n.error}" if n.error else "envoyé"
+        click.echo(f"rendez-vous {n.appointment_id} {n.kind} {n.recipient} {state}")
+    click.echo(f"{len(done)} envoi(s)")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from pvp import appointments
+from pvp import appointments, convocations
 from pvp.model import (
     Agency,
     Appointment,
@@ -217,6 +217,7 @@ def move(appointment_id: int) -> Any:
                 session.rollback()
                 form.fail(form.start, f"déplacement refusé : {exc}")
             else:
+                convocations.carry_over(session, old.id, new.id)
                 audit.record(
                     session, me().login, "move", "appointments", old.id, before, audit.snapshot(new)
                 )

@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
-from panel_helpers import ACCOUNTS, PASSWORD, Client
+from panel_helpers import ACCOUNTS, PASSWORD, Client, Inbox, free_port
 
 from pvp.config import Settings
 from pvp.db import Database
@@ -74,3 +75,15 @@ def as_role(app: Flask) -> Callable[[str | None], Client]:
         return c
 
     return make
+
+
+@pytest.fixture
+def smtp(settings: Settings) -> Iterator[Inbox]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd), and the settings pointing at it."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.smtp_host, settings.smtp_port = "127.0.0.1", controller.port
+    settings.smtp_from = "supervision@pvp.example"
+    yield inbox
+    controller.stop()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import re
+import socket
 from datetime import date, datetime, timedelta
+from email import message_from_bytes
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,3 +74,20 @@ def local(day: date, hhmm: str) -> datetime:
 def page(response: Any) -> str:
     """A response's text as a person reads it (HTML entities decoded)."""
     return html.unescape(response.get_data(as_text=True))
+
+
+class Inbox:
+    """What a real SMTP server (aiosmtpd, the ``smtp`` fixture) received."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Any]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -85,6 +85,9 @@ ACTIONS: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
     ("supervision", "GET", "/supervision/", None, {ADMIN, AGENT}),
     ("evaluation", "GET", "/evaluation/?year=2006", None, {ADMIN, MANAGER}),
     ("evaluation CSV", "GET", "/evaluation/export.csv?year=2006", None, {ADMIN, MANAGER}),
+    ("staffing CSV", "GET", "/evaluation/staffing.csv?year=2006", None, {ADMIN, MANAGER}),
+    ("who answers", "GET", "/routing/", None, {ADMIN, MANAGER}),
+    ("who answers ANPE at Vorey", "GET", "/routing/vorey/anpe", None, {ADMIN, MANAGER}),
 ]
 
 

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
-from panel_helpers import page
+from panel_helpers import Inbox, free_port, page
 from sqlalchemy import select
 
 from pvp.config import Settings
@@ -28,33 +23,6 @@ HEALTHY = {
     "version": "1.0.3",
 }
 NO_PAPER = HEALTHY | {"printer": {"state": "stopped", "reasons": ["media-empty-error"]}}
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Any]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp(settings: Settings) -> Iterator[Inbox]:
-    """A real SMTP server on 127.0.0.1 (aiosmtpd), and the settings pointing at it."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.smtp_host, settings.smtp_port = "127.0.0.1", controller.port
-    settings.smtp_from = "supervision@pvp.example"
-    yield inbox
-    controller.stop()
 
 
 def _beat(
@@ -158,7 +126,7 @@ def test_without_smtp_server_the_alert_is_listed_with_the_reason(
 def test_an_unreachable_smtp_server_is_reported_not_fatal(
     pdb: Database, settings: Settings
 ) -> None:
-    settings.smtp_host, settings.smtp_port = "127.0.0.1", _free_port()
+    settings.smtp_host, settings.smtp_port = "127.0.0.1", free_port()
     now = datetime.now(UTC)
     _beat(pdb, "kiosk-vorey-1", HEALTHY, 600, now)
     (raised,) = _check(pdb, settings, now)
