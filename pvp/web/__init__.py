@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pvp.clock import Clock, clock_from_settings
 from pvp.config import Settings
@@ -21,6 +22,11 @@ def create_app(
 ) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep documented field order
+    if settings.trusted_proxies:
+        # Only behind configured proxies does X-Forwarded-For name the client (the sign-in
+        # limits count per address); otherwise anyone could write it.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     if test_config:
         app.config.update(test_config)
     app.extensions["pvp.settings"] = settings
