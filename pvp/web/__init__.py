@@ -12,6 +12,7 @@ from pvp.clock import Clock, clock_from_settings
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.plan_view import PlanCache
+from pvp.web import headers
 
 
 def create_app(
@@ -30,6 +31,7 @@ def create_app(
     if test_config:
         app.config.update(test_config)
     app.extensions["pvp.settings"] = settings
+    headers.install(app)
     app.extensions["pvp.db"] = db
     app.extensions["pvp.clock"] = clock = clock or clock_from_settings(settings)
     app.extensions["pvp.plans"] = PlanCache(db, settings, clock)

@@ -138,10 +138,47 @@ def test_a_counsellor_goes_available_and_the_state_says_so(
     # The live stream reports a change made elsewhere (here: the switch registers the phone).
     with pdb.session() as session:
         session.get(CounsellorState, "anpe-le-puy-c1").registered = True
-    page.wait_for_function("document.getElementById('registered').textContent === 'enregistré'")
+    # A selector, not wait_for_function: the page's CSP refuses evaluating strings.
+    page.wait_for_selector("#registered:text-is('enregistré')")
     _shot(page, "counsellor-available")
 
 
 def test_artifacts_are_not_committed() -> None:
     ignored = (ARTIFACTS.parent / ".gitignore").read_text().splitlines()
     assert "test-artifacts/" in ignored
+
+
+def test_the_pages_work_under_the_content_security_policy(
+    live: str, browser_page: Any, pdb: Database
+) -> None:
+    """No page breaks any rule of its CSP, and a deletion still asks first (from panel.js)."""
+    page = browser_page
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.on("pageerror", lambda e: violations.append(str(e)))
+    _sign_in(page, live, "admin")
+    for path in ("/admin/", "/admin/closures/", "/manager/", "/supervision/", "/evaluation/"):
+        answer = page.goto(live + path)
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.goto(f"{live}/admin/closures/")
+    page.click("tr[data-key] form button[type=submit]")
+    page.wait_for_timeout(300)
+    assert asked and asked[0].startswith("Supprimer")
+    from pvp.model import ClosureDay
+
+    with pdb.sessions() as session:
+        assert session.scalars(select(ClosureDay)).first() is not None  # dismissed: kept
+    _sign_in(page, live, "conseillere")  # the console's script runs under the nonce
+    page.wait_for_selector("#status[data-status=offline]")
+    assert violations == []

@@ -37,7 +37,7 @@ ROUTES: list[tuple[str, str, str, set[str] | str]] = [
     ("GET", "/", "/", PUBLIC),
     ("GET", "/login", "/login", PUBLIC),
     ("POST", "/login", "/login", PUBLIC),
-    ("GET", "/static/<path:filename>", "/static/panel.css", PUBLIC),
+    ("GET", "/static/<path:filename>", "/static/panel.js", PUBLIC),
     ("GET", "/api/v1/health", "/api/v1/health", PUBLIC),
     ("GET", "/admin/", "/admin/", {A}),
     ("GET", "/admin/<name>/", "/admin/sites/", {A}),
