@@ -59,6 +59,8 @@ def _get(session: Session, entity: Entity, key: str, scope: Scope) -> Any:
         pk = entity.parse_key(key)
     except ValueError:
         abort(404)
+    if isinstance(pk, int) and not -(2**63) <= pk < 2**63:
+        abort(404)  # past the database's integers: no such row
     row = session.get(entity.model, pk)
     if row is None:
         abort(404)

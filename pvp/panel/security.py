@@ -194,6 +194,7 @@ ERROR_TITLES = {
     403: "Accès refusé",
     404: "Page introuvable",
     405: "Méthode non permise",
+    413: "Requête trop volumineuse",
     429: "Trop de tentatives",
 }
 
@@ -208,7 +209,7 @@ def _render_error(exc: HTTPException) -> Any:
     elif exc.code == 404:
         message = "Cet élément n'existe pas."
     else:
-        message = exc.description if exc.description and exc.code == 429 else ""
+        message = exc.description if exc.description and exc.code in (413, 429) else ""
     code = exc.code or 500
     title = ERROR_TITLES.get(code, "Erreur")
     return render_template("error.html", title=title, message=message, code=code), code

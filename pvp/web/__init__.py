@@ -12,7 +12,7 @@ from pvp.clock import Clock, clock_from_settings
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.plan_view import PlanCache
-from pvp.web import headers
+from pvp.web import headers, limits
 
 
 def create_app(
@@ -22,7 +22,6 @@ def create_app(
     clock: Clock | None = None,
 ) -> Flask:
     app = Flask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep documented field order
     if settings.trusted_proxies:
         # Only behind configured proxies does X-Forwarded-For name the client (the sign-in
         # limits count per address); otherwise anyone could write it.
@@ -32,6 +31,8 @@ def create_app(
         app.config.update(test_config)
     app.extensions["pvp.settings"] = settings
     headers.install(app)
+    limits.install(app, settings)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep documented field order
     app.extensions["pvp.db"] = db
     app.extensions["pvp.clock"] = clock = clock or clock_from_settings(settings)
     app.extensions["pvp.plans"] = PlanCache(db, settings, clock)
