@@ -147,6 +147,7 @@ class Answer:
     status: int
     location: str
     text: str
+    framing: str = ""  # the CSP's frame-ancestors rule, there on every answer
 
 
 Caller = Callable[[str, str], Answer]
@@ -173,7 +174,12 @@ def caller(
                 got = requests.request(
                     method, base + url, auth=auth, timeout=10, allow_redirects=False
                 )
-                return Answer(got.status_code, got.headers.get("Location", ""), got.text)
+                return Answer(
+                    got.status_code,
+                    got.headers.get("Location", ""),
+                    got.text,
+                    got.headers.get("Content-Security-Policy", ""),
+                )
 
             return by_digest
         client: Client = as_role(who)
@@ -181,7 +187,12 @@ def caller(
         def by_session(method: str, url: str) -> Answer:
             got = client.get(url) if method == "GET" else client.post(url, {})
             text = "" if got.is_streamed else got.get_data(as_text=True)
-            answer = Answer(got.status_code, got.headers.get("Location", ""), text)
+            answer = Answer(
+                got.status_code,
+                got.headers.get("Location", ""),
+                text,
+                got.headers.get("Content-Security-Policy", ""),
+            )
             got.close()
             return answer
 
@@ -224,6 +235,8 @@ def test_each_caller_against_each_route(caller: Any, pdb: Database, who: str | N
         to_login = answer.status in (302, 303) and "/login" in answer.location
         no_csrf = answer.status == 400 and "CSRF" in answer.text  # a form posted by a machine
         refused = answer.status in (401, 403) or to_login or no_csrf
+        if "frame-ancestors 'none'" not in answer.framing:
+            wrong.append((method, url, answer.status, "no security headers"))
         if answer.status >= 500:
             wrong.append((method, url, answer.status, "server error"))
         elif allowed == PUBLIC:
