@@ -85,6 +85,12 @@ def _load_user(session_id: str) -> PanelUser | None:
         return PanelUser.of(row)
 
 
+def session_alive(session: Session, person: PanelUser) -> bool:
+    """Is ``person``'s session still valid (for long answers such as an event stream)?"""
+    row = session.get(User, person.id)
+    return row is not None and row.active and row.session_epoch == person.epoch
+
+
 def me() -> PanelUser:
     return current_user._get_current_object()  # type: ignore[no-any-return]
 

@@ -258,3 +258,24 @@ def test_pvp_user_add_temporary_forces_a_change_at_first_sign_in(cli_env: None, 
     assert result.exit_code == 0, result.output
     response = Client(app.test_client()).login("premier")
     assert response.headers["Location"].endswith("/account/password")
+
+
+def test_the_console_event_stream_ends_with_the_session(settings: Settings, pdb: Database) -> None:
+    import time
+
+    app = create_app(
+        settings,
+        pdb,
+        {"TESTING": True, "SESSION_COOKIE_SECURE": False, "PANEL_SSE_SECONDS": 60},
+    )
+    c = Client(app.test_client())
+    c.login("conseillere")
+    c.get("/console/")
+    stream = c.http.get("/console/events", buffered=False)
+    chunks = iter(stream.response)
+    assert b"retry" in next(chunks)
+    c.post("/logout")
+    started = time.monotonic()
+    rest = list(chunks)  # ends once the stream sees the session is gone
+    assert time.monotonic() - started < 5 and len(rest) <= 3
+    stream.close()
