@@ -89,9 +89,17 @@ def install(app: Flask, settings: Settings) -> None:
     @app.before_request
     def _bounded_body() -> None:
         limit = body_limit(request.endpoint, settings)
+        too_big = f"requête trop volumineuse (au plus {_size(limit)} pour cette adresse)"
+        if request.content_length is not None:
+            if request.content_length > limit:
+                abort(413, too_big)
+        elif request.environ.get("wsgi.input_terminated"):
+            # A chunked body: werkzeug would cut it at the bound without a word, and the
+            # view would see a truncated body. Read one byte past the bound to tell.
+            request.max_content_length = limit + 1
+            if len(request.get_data(cache=True)) > limit:
+                abort(413, too_big)
         request.max_content_length = limit
-        if request.content_length is not None and request.content_length > limit:
-            abort(413, f"requête trop volumineuse (au plus {_size(limit)} pour cette adresse)")
 
 
 def _size(n: int) -> str:

@@ -151,3 +151,25 @@ def test_out_of_range_numbers_in_forms_get_a_4xx(as_role: Any) -> None:
         },
     )
     assert got.status_code == 400
+
+
+def test_a_chunked_body_without_length_is_bounded_too(
+    kiosk: tuple[str, HTTPDigestAuth], pdb: Database
+) -> None:
+    base, auth = kiosk
+    url = f"{base}/api/v1/kiosks/kiosk-vorey-1/heartbeat"
+    requests.post(url, json=BEAT, auth=auth, timeout=10)  # the Digest handshake first
+
+    def body() -> Any:
+        yield b'{"version": "'
+        for _ in range(64):
+            yield b"x" * 16384
+        yield b'"}'
+
+    with pdb.session() as session:
+        session.query(KioskHeartbeat).delete()
+    got = requests.post(
+        url, data=body(), auth=auth, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    assert got.status_code == 413, got.text
+    assert not _beat_stored(pdb)
