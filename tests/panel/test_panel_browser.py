@@ -182,3 +182,33 @@ def test_the_pages_work_under_the_content_security_policy(
     _sign_in(page, live, "conseillere")  # the console's script runs under the nonce
     page.wait_for_selector("#status[data-status=offline]")
     assert violations == []
+
+
+def test_a_first_admin_changes_the_temporary_password_then_deactivates_an_account(
+    live: str, browser_page: Any, pdb: Database
+) -> None:
+    """run.sh's first admin, in Chromium: the temporary password must be changed first."""
+    from pvp.model import Role
+    from pvp.panel.security import create_user
+
+    with pdb.session() as session:
+        create_user(session, "premier", PASSWORD, Role.REGION_ADMIN, None, "", True)
+    page = browser_page
+    page.goto(f"{live}/supervision/")  # a guarded page: sign-in, then back here
+    page.fill("#login", "premier")
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url.endswith("/account/password")
+    assert "provisoire" in page.inner_text("main")
+    page.fill("#current", PASSWORD)
+    page.fill("#new", "un nouveau mot de passe")
+    page.fill("#confirm", "un nouveau mot de passe")
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+    assert "Mot de passe changé" in page.inner_text("main")
+    page.goto(f"{live}/admin/users/")
+    page.click("button[aria-label='Désactiver : agent-vorey']")
+    page.wait_for_load_state()
+    assert "Compte agent-vorey désactivé" in page.inner_text("main")
+    _shot(page, "admin-accounts")
