@@ -87,8 +87,13 @@ class Settings(BaseSettings):
     # Secure cookies need HTTPS; only a test on plain http://127.0.0.1 turns this off.
     session_cookie_secure: bool = True
     session_hours: int = 8
-    login_max_failures: int = 5  # per login or per address, within the window below
+    # Per login *from one address* (so nobody elsewhere can lock a person out), and four
+    # times that per address, within the window below.
+    login_max_failures: int = 5
     login_window_minutes: int = 15
+    # How many reverse proxies (setting X-Forwarded-For/-Proto) stand before the control
+    # plane. 0 (default): the headers are ignored, the socket's peer is the client address.
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
     # Supervision: when a kiosk counts as offline, and how long before a problem alerts.
     heartbeat_offline_seconds: int = 90
     alert_offline_minutes: int = 5

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ OFFLINE_AFTER = 3 * HEARTBEAT_PERIOD
 class PrinterHealth(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state: str = Field(max_length=40)  # idle, printing, stopped, absent
-    reasons: list[str] = Field(default_factory=list, max_length=20)
+    reasons: list[Annotated[str, Field(max_length=80)]] = Field(default_factory=list, max_length=20)
     message: str = Field(default="", max_length=200)
 
 
@@ -32,7 +32,7 @@ class Heartbeat(BaseModel):
     printer: PrinterHealth | None = None
     scanner_present: bool | None = None
     camera_present: bool | None = None
-    disk_free_mb: int | None = Field(default=None, ge=0)
+    disk_free_mb: int | None = Field(default=None, ge=0, le=2**53)
     screen_state: str | None = Field(default=None, max_length=40)
 
 

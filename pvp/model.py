@@ -395,6 +395,10 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Part of the session's user id: raising it (sign-out, new password, deactivation)
+    # ends every session of the account, copied cookies included.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class AuditEntry(Base):
@@ -422,13 +426,13 @@ class LoginFailure(Base):
 
 
 class CounsellorFeed(Base):
-    """The secret token in the URL of a counsellor's ICS calendar feed."""
+    """The digest of the secret token in the URL of a counsellor's ICS calendar feed."""
 
     __tablename__ = "counsellor_feeds"
     counsellor_id: Mapped[str] = mapped_column(
         ForeignKey("counsellors.id", ondelete="CASCADE"), primary_key=True
     )
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class AlertKind(enum.StrEnum):

@@ -142,13 +142,21 @@ def run(settings: Settings, db: Database, host: str, port: int) -> None:
     from pvp.documents.switch import start as start_documents
     from pvp.panel.alerts import start_watcher
     from pvp.web import create_app
+    from pvp.web.limits import largest_body
 
     # The address served is the one FreeSWITCH's bindings must reach.
     settings = settings.model_copy(update={"http_host": host, "http_port": port})
     app = create_app(settings, db)
     # Bound before FreeSWITCH starts: its first requests wait in the backlog.
+    # waitress' own bound (1 GiB by default) cut to the largest route's: see pvp.web.limits.
     server = create_server(
-        app, host=host, port=port, threads=8, ident="pvp", asyncore_use_poll=True
+        app,
+        host=host,
+        port=port,
+        threads=8,
+        ident="pvp",
+        max_request_body_size=largest_body(settings),
+        asyncore_use_poll=True,
     )
     switch = start_freeswitch(settings, db, app.extensions["pvp.clock"])
     if switch is not None:

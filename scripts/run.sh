@@ -9,7 +9,7 @@ bash scripts/setup.sh
 export PVP_DATA_DIR="${PVP_DATA_DIR:-$PWD/var}"
 if [ -z "$(.venv/bin/pvp user list)" ]; then
   password=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))')
-  .venv/bin/pvp user add admin --role region_admin --password-stdin <<<"$password" >/dev/null
-  echo "panel account created: admin / $password (shown once; change it or add others with pvp user add)"
+  .venv/bin/pvp user add admin --role region_admin --temporary --password-stdin <<<"$password" >/dev/null
+  echo "panel account created: admin / $password (shown once, temporary: the panel asks for a new one at the first sign-in)"
 fi
 exec .venv/bin/pvp serve --plan provisioning/auvergne-2006.yaml "$@"

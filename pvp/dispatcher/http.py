@@ -16,6 +16,7 @@ from pvp.dispatcher.store import QueueStore, UnknownCounsellor, build_policy, se
 from pvp.dispatcher.views import overview
 from pvp.dispatcher.worker import DispatchWorker, utc_now
 from pvp.model import ConsoleStatus, Counsellor, Role
+from pvp.web import scopes
 from pvp.web.access import allow
 from pvp.web.api import bad_request
 
@@ -71,7 +72,7 @@ def counsellor_status(counsellor_id: str) -> Any:
 def queues() -> Any:
     worker = _worker()
     if worker is not None:
-        return jsonify(worker.overview())
+        return jsonify(scopes.queues(worker.overview()))
     # No dispatcher here: the same view of the state it keeps in the database.
     policy, _, _ = build_policy(QueueStore(_db()), utc_now())
-    return jsonify(overview(policy))
+    return jsonify(scopes.queues(overview(policy)))

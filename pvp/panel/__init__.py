@@ -50,8 +50,8 @@ def init_panel(
     login_manager.init_app(app)
     french.register_filters(app)
 
-    from pvp.panel import admin, auth, console, evaluation, feeds, manager, supervision
+    from pvp.panel import admin, auth, console, evaluation, feeds, manager, supervision, users
 
-    for module in (auth, admin, manager, feeds, console, supervision, evaluation):
+    for module in (auth, admin, users, manager, feeds, console, supervision, evaluation):
         app.register_blueprint(module.bp)
     app.register_blueprint(routing_view.bp)

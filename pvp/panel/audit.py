@@ -28,7 +28,7 @@ def snapshot(row: Base | None, **extra: Any) -> dict[str, Any] | None:
     values = {
         c.key: _json_value(getattr(row, c.key))
         for c in mapper.column_attrs
-        if c.key not in ("a1_hash", "password_hash", "token")
+        if c.key not in ("a1_hash", "password_hash", "token_sha256")
     }
     values.update({k: _json_value(v) for k, v in extra.items()})
     return values

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Callable
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pvp.model import Role, User
-from pvp.panel import audit
+from pvp.panel import accounts, audit
 from pvp.panel.alerts import check_alerts
 from pvp.panel.security import AccountError, create_user
 
@@ -39,22 +41,72 @@ def user() -> None:
 )
 @click.option("--email", default="", help="where a site agent's alerts go")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
-def user_add(login: str, role: str, scope: str | None, email: str, password_stdin: bool) -> None:
+@click.option("--temporary", is_flag=True, help="the password must be changed at the first sign-in")
+def user_add(
+    login: str, role: str, scope: str | None, email: str, password_stdin: bool, temporary: bool
+) -> None:
     """Create a panel account (the first region admin, for instance)."""
     from pvp.cli import Refused
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     ctx = _ctx()
     try:
         with ctx.db.session() as session:  # type: ignore[attr-defined]
-            made = create_user(session, login, password, Role(role), scope, email)
+            made = create_user(session, login, password, Role(role), scope, email, temporary)
             audit.record(session, _actor(), "create", "users", made.id, None, audit.snapshot(made))
     except AccountError as exc:
         raise Refused(f"compte refusé : {exc}") from None
     click.echo(f"compte {login} créé ({role}{' · ' + scope if scope else ''})")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True))
+
+
+def _change(login: str, change: Callable[[Session, User, str], object]) -> None:
+    """Run one :mod:`pvp.panel.accounts` change on ``login``'s account (it audits)."""
+    from pvp.cli import Refused
+
+    ctx = _ctx()
+    try:
+        with ctx.db.session() as session:  # type: ignore[attr-defined]
+            change(session, accounts.find(session, login), _actor())
+    except accounts.AccountError as exc:
+        raise Refused(f"compte {login} : {exc}") from None
+
+
+@user.command("passwd")
+@click.argument("login")
+@click.option("--password-stdin", is_flag=True, help="read the new password from standard input")
+@click.option("--temporary", is_flag=True, help="to be changed at the next sign-in")
+def user_passwd(login: str, password_stdin: bool, temporary: bool) -> None:
+    """Set an account's password (its open sessions end)."""
+    password = _read_password(password_stdin)
+
+    def change(session: Session, row: User, actor: str) -> None:
+        accounts.change_password(session, row, password, actor)
+        row.must_change_password = temporary
+
+    _change(login, change)
+    click.echo(f"mot de passe de {login} changé{' (provisoire)' if temporary else ''}")
+
+
+@user.command("disable")
+@click.argument("login")
+def user_disable(login: str) -> None:
+    """Deactivate an account: it can no longer sign in, its sessions end."""
+    _change(login, lambda s, row, actor: accounts.set_active(s, row, False, actor))
+    click.echo(f"compte {login} désactivé")
+
+
+@user.command("enable")
+@click.argument("login")
+def user_enable(login: str) -> None:
+    """Reactivate an account."""
+    _change(login, lambda s, row, actor: accounts.set_active(s, row, True, actor))
+    click.echo(f"compte {login} réactivé")
 
 
 @user.command("list")

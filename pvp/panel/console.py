@@ -45,7 +45,7 @@ from pvp.model import (
 )
 from pvp.panel import audit
 from pvp.panel.french import CONSOLE_STATUS, fr_time
-from pvp.panel.security import db, me, panel_blueprint, settings
+from pvp.panel.security import db, me, panel_blueprint, session_alive, settings
 
 bp = panel_blueprint("console", "/console", roles=(Role.COUNSELLOR,))
 
@@ -233,6 +233,7 @@ def events() -> Any:
     counsellor_id, tz = _mine()
     database = db()
     lifetime = float(current_app.config["PANEL_SSE_SECONDS"])
+    person = me()
 
     def stream() -> Iterator[str]:
         # The browser reconnects by itself after the stream ends: a thread is never held long.
@@ -241,6 +242,8 @@ def events() -> Any:
         deadline = time.monotonic() + lifetime
         while time.monotonic() < deadline:
             with database.sessions() as session:
+                if not session_alive(session, person):
+                    return  # signed out (here or elsewhere): the stream ends with the session
                 data = json.dumps(
                     snapshot(session, counsellor_id, datetime.now(UTC), tz), ensure_ascii=False
                 )

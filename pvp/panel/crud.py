@@ -20,6 +20,7 @@ from pvp.db import bump_revision
 from pvp.model import Base
 from pvp.panel import audit
 from pvp.panel.forms import FieldError, PanelForm
+from pvp.panel.once import show_once
 from pvp.panel.security import db, me
 
 Scope = str | None  # a service code, or None for every service
@@ -58,6 +59,8 @@ def _get(session: Session, entity: Entity, key: str, scope: Scope) -> Any:
         pk = entity.parse_key(key)
     except ValueError:
         abort(404)
+    if isinstance(pk, int) and not -(2**63) <= pk < 2**63:
+        abort(404)  # past the database's integers: no such row
     row = session.get(entity.model, pk)
     if row is None:
         abort(404)
@@ -131,14 +134,13 @@ def register_crud(
                     form.fail(next(iter(form)), "conflit avec un élément existant")
                 else:
                     flash(f"Enregistré : {entity.singular} « {entity.key(saved)} ».", "success")
+                    back = url_for(f"{bp.name}.crud_list", name=name)
                     secret = getattr(saved, "_new_secret", None)
                     if secret:
-                        flash(
-                            f"Secret SIP de {entity.key(saved)} (affiché une seule fois) : "
-                            f"{secret}",
-                            "info",
+                        return show_once(
+                            f"Secret SIP de {entity.key(saved)}", "Secret SIP", secret, back
                         )
-                    return redirect(url_for(f"{bp.name}.crud_list", name=name))
+                    return redirect(back)
             status = 400 if form.errors else 200
             return render_template(
                 "crud_form.html", entity=entity, form=form, key=key, bp=bp.name

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Field, SelectChoice, SelectMultipleField, widgets
+from wtforms import Field, IntegerField, SelectChoice, SelectMultipleField, widgets
 from wtforms.meta import DefaultMeta
 from wtforms.validators import ValidationError
 
@@ -18,6 +18,16 @@ class PanelForm(FlaskForm):
         def get_translations(self, form: Any) -> Any:
             # WTForms ships a French catalogue; Flask-WTF's would need Flask-Babel.
             return DefaultMeta.get_translations(self, form)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        # WTForms' NumberRange turns an int into a float: a 400-digit number would raise
+        # OverflowError (a 500). Such a number is refused here as out of range.
+        for field in self:
+            if isinstance(field, IntegerField) and isinstance(field.data, int):
+                if abs(field.data) >= 2**63:
+                    field.data = None
+                    field.process_errors.append("nombre hors limites")
+        return bool(super().validate(extra_validators))
 
     def error_lines(self) -> list[str]:
         """``« Commune » : Ce champ est requis.`` for each error, in field order."""

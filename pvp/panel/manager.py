@@ -33,7 +33,9 @@ from pvp.model import (
 from pvp.panel import audit
 from pvp.panel.crud import register_crud
 from pvp.panel.entities import MANAGER_ENTITIES
+from pvp.panel.feeds import feed_digest
 from pvp.panel.forms import PanelForm, opts
+from pvp.panel.once import show_once
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope, settings
 from pvp.plan_view import load_routing_plan
 
@@ -122,7 +124,7 @@ def _page(session: Session, service: str, form: BookForm, status: int = 200) -> 
         .where(Agency.service_code == service)
         .order_by(Counsellor.id)
     ).all()
-    feeds = {f.counsellor_id: f.token for f in session.scalars(select(CounsellorFeed))}
+    feeds = {f.counsellor_id for f in session.scalars(select(CounsellorFeed))}
     routes = session.scalars(
         select(RouteRule).where(RouteRule.service_code == service).order_by(RouteRule.site_id)
     ).all()
@@ -270,9 +272,16 @@ def new_feed(counsellor_id: str) -> Any:
         if feed is None:
             feed = CounsellorFeed(counsellor_id=counsellor_id)
             session.add(feed)
-        feed.token = secrets.token_urlsafe(24)
+        token = secrets.token_urlsafe(24)
+        feed.token_sha256 = feed_digest(token)
         audit.record(session, me().login, "new_feed_link", "counsellor_feeds", counsellor_id)
         session.commit()
         service = person.agency.service_code
-    flash(f"Nouveau lien d'agenda pour {counsellor_id}.", "success")
-    return redirect(url_for("manager.index", service=service), 303)
+    link = url_for("feeds.ics", counsellor_id=counsellor_id, token=token, _external=True)
+    return show_once(
+        f"Lien d'agenda de {counsellor_id}",
+        "Lien secret de l'agenda (ICS)",
+        link,
+        url_for("manager.index", service=service),
+        "Seule son empreinte est conservée : un lien perdu se remplace par un nouveau.",
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import delete, func, select
@@ -17,6 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import Counsellor, LoginFailure, Role, Service, Site, User
+from pvp.panel.accounts import AccountError, check_new_password
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -24,7 +25,6 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Connectez-vous pour accéder à cette page."
 login_manager.session_protection = "strong"
 
-MIN_PASSWORD = 10
 ROLE_LABELS = {
     Role.REGION_ADMIN: "administrateur régional",
     Role.SERVICE_MANAGER: "responsable de service",
@@ -49,9 +49,23 @@ class PanelUser(UserMixin):
     login: str
     role: Role
     scope: str | None
+    epoch: int = 0
+    must_change_password: bool = False
+
+    @classmethod
+    def of(cls, row: User) -> PanelUser:
+        return cls(
+            row.id,
+            row.login,
+            Role(row.role),
+            row.scope,
+            row.session_epoch,
+            row.must_change_password,
+        )
 
     def get_id(self) -> str:
-        return str(self.id)
+        # The session carries the epoch: raising it in the database ends this session.
+        return f"{self.id}.{self.epoch}"
 
     @property
     def role_label(self) -> str:
@@ -59,15 +73,22 @@ class PanelUser(UserMixin):
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> PanelUser | None:
-    # Read on every request, so a deactivated account stops at once.
-    if not user_id.isdigit():
+def _load_user(session_id: str) -> PanelUser | None:
+    # Read on every request, so a deactivated account or an ended session stops at once.
+    user_id, _, epoch = session_id.partition(".")
+    if not user_id.isdigit() or not epoch.isdigit() or len(session_id) > 40:
         return None
     with db().sessions() as session:
         row = session.get(User, int(user_id))
-        if row is None or not row.active:
+        if row is None or not row.active or row.session_epoch != int(epoch):
             return None
-        return PanelUser(row.id, row.login, Role(row.role), row.scope)
+        return PanelUser.of(row)
+
+
+def session_alive(session: Session, person: PanelUser) -> bool:
+    """Is ``person``'s session still valid (for long answers such as an event stream)?"""
+    row = session.get(User, person.id)
+    return row is not None and row.active and row.session_epoch == person.epoch
 
 
 def me() -> PanelUser:
@@ -75,10 +96,6 @@ def me() -> PanelUser:
 
 
 # --- accounts ---
-
-
-class AccountError(ValueError):
-    """An account that cannot be created as asked; the message is French."""
 
 
 def check_scope(session: Session, role: Role, scope: str | None) -> str | None:
@@ -101,7 +118,13 @@ def check_scope(session: Session, role: Role, scope: str | None) -> str | None:
 
 
 def create_user(
-    session: Session, login: str, password: str, role: Role, scope: str | None, email: str = ""
+    session: Session,
+    login: str,
+    password: str,
+    role: Role,
+    scope: str | None,
+    email: str = "",
+    must_change_password: bool = False,
 ) -> User:
     login = login.strip()
     if (
@@ -110,8 +133,7 @@ def create_user(
         or not login.replace(".", "").replace("-", "").replace("_", "").isalnum()
     ):
         raise AccountError("identifiant invalide : lettres, chiffres, point, tiret, souligné")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"mot de passe trop court : au moins {MIN_PASSWORD} caractères")
+    check_new_password(password)
     if session.scalars(select(User).where(User.login == login)).first() is not None:
         raise AccountError(f"l'identifiant {login!r} existe déjà")
     user = User(
@@ -122,6 +144,8 @@ def create_user(
         email=email,
         active=True,
         created_at=datetime.now(UTC),
+        session_epoch=0,
+        must_change_password=must_change_password,
     )
     session.add(user)
     session.flush()
@@ -138,11 +162,14 @@ def authenticate(
     session: Session, cfg: Settings, login: str, password: str, remote_addr: str
 ) -> User | None:
     """The user if the password matches; raises :class:`Throttled` after too many failures."""
-    now = datetime.now(UTC)
+    now, remote_addr = datetime.now(UTC), remote_addr[:64]
     window = timedelta(minutes=cfg.login_window_minutes)
     recent = LoginFailure.at > now - window
+    # Counted per login *and* address: failures from elsewhere cannot lock the person out.
     by_login = session.scalar(
-        select(func.count()).select_from(LoginFailure).where(LoginFailure.login == login, recent)
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.login == login, LoginFailure.remote_addr == remote_addr, recent)
     )
     # An address may try a few logins (a shared town-hall PC), not hundreds.
     by_addr = session.scalar(
@@ -155,10 +182,14 @@ def authenticate(
     user = session.scalars(select(User).where(User.login == login)).first()
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or not user.active:
-        session.add(LoginFailure(login=login[:64], remote_addr=remote_addr[:64], at=now))
+        session.add(LoginFailure(login=login[:64], remote_addr=remote_addr, at=now))
         session.execute(delete(LoginFailure).where(LoginFailure.at < now - 2 * window))
         return None
-    session.execute(delete(LoginFailure).where(LoginFailure.login == login))
+    session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.login == login, LoginFailure.remote_addr == remote_addr
+        )
+    )
     return user
 
 
@@ -169,6 +200,7 @@ ERROR_TITLES = {
     403: "Accès refusé",
     404: "Page introuvable",
     405: "Méthode non permise",
+    413: "Requête trop volumineuse",
     429: "Trop de tentatives",
 }
 
@@ -183,7 +215,7 @@ def _render_error(exc: HTTPException) -> Any:
     elif exc.code == 404:
         message = "Cet élément n'existe pas."
     else:
-        message = exc.description if exc.description and exc.code == 429 else ""
+        message = exc.description if exc.description and exc.code in (413, 429) else ""
     code = exc.code or 500
     title = ERROR_TITLES.get(code, "Erreur")
     return render_template("error.html", title=title, message=message, code=code), code
@@ -201,6 +233,8 @@ def panel_blueprint(name: str, url_prefix: str, roles: tuple[Role, ...] | None) 
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
+        if me().must_change_password:
+            return redirect(url_for("auth.change_password"))
         if me().role not in roles:
             abort(403)
         return None

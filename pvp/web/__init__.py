@@ -6,11 +6,13 @@ from typing import Any
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pvp.clock import Clock, clock_from_settings
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.plan_view import PlanCache
+from pvp.web import headers, limits
 
 
 def create_app(
@@ -20,10 +22,17 @@ def create_app(
     clock: Clock | None = None,
 ) -> Flask:
     app = Flask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep documented field order
+    if settings.trusted_proxies:
+        # Only behind configured proxies does X-Forwarded-For name the client (the sign-in
+        # limits count per address); otherwise anyone could write it.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     if test_config:
         app.config.update(test_config)
     app.extensions["pvp.settings"] = settings
+    headers.install(app)
+    limits.install(app, settings)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep documented field order
     app.extensions["pvp.db"] = db
     app.extensions["pvp.clock"] = clock = clock or clock_from_settings(settings)
     app.extensions["pvp.plans"] = PlanCache(db, settings, clock)

@@ -45,6 +45,8 @@ def allow(
             if current_user.is_authenticated:
                 if request.method not in ("GET", "HEAD", "OPTIONS"):
                     current_app.extensions["csrf"].protect()
+                if current_user.must_change_password:
+                    return _refused(403, "changez d'abord votre mot de passe provisoire")
                 if Role(current_user.role) not in roles:
                     return _refused(403, "votre rôle ne permet pas cette action")
                 g.person = current_user

@@ -13,9 +13,11 @@ from pvp import health, inventory
 from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.model import Role
 from pvp.plan_view import PlanCache
 from pvp.routing import RoutingError, decide
 from pvp.timeparse import parse_instant
+from pvp.web import scopes
 from pvp.web.access import allow, kiosk_ha1
 from pvp.web.device_auth import digest_required
 
@@ -56,10 +58,10 @@ def health_check() -> Any:
 
 
 @api.get("/kiosks")
-@allow()
+@allow(frozenset({Role.REGION_ADMIN, Role.SERVICE_MANAGER, Role.SITE_AGENT}))
 def kiosk_list() -> Any:
     with _db().sessions() as session:
-        return jsonify(inventory.kiosks(session))
+        return jsonify(scopes.kiosks(inventory.kiosks(session)))
 
 
 @api.get("/route")
@@ -73,8 +75,13 @@ def route() -> Any:
     except ValueError as exc:
         return bad_request(str(exc), "at")
     kiosk, service = request.args["kiosk"], request.args["service"]
+    plan = _plans().get()
+    known = plan.kiosks.get(kiosk)
+    # Before anything is decided: an unknown kiosk is only told apart from a foreign one
+    # to whoever may see every kiosk.
+    scopes.require_kiosk(kiosk, known.site if known else "", service)
     try:
-        decision = decide(_plans().get(), kiosk, service, at)
+        decision = decide(plan, kiosk, service, at)
     except RoutingError as exc:
         return bad_request(str(exc), "kiosk" if "kiosk" in str(exc) else "service")
     return jsonify(decision.to_json())
@@ -90,10 +97,15 @@ def availability(kiosk_id: str) -> Any:
         return bad_request(str(exc), "at")
     plan = _plans().get()
     kiosk = plan.kiosks.get(kiosk_id)
+    site = kiosk.site if kiosk else ""
+    offered = sorted(kiosk.services) if kiosk else []
+    if not any(scopes.may_see_kiosk(kiosk_id, site, code) for code in offered):
+        scopes.require_kiosk(kiosk_id, site)
     if kiosk is None:
         return bad_request(f"unknown kiosk {kiosk_id!r}", "kiosk")
     with _db().sessions() as session:
         buttons = next(k["services"] for k in inventory.kiosks(session) if k["id"] == kiosk_id)
+    buttons = [code for code in buttons if scopes.may_see_kiosk(kiosk_id, site, code)]
     return jsonify(
         kiosk=kiosk_id,
         at=at.isoformat(),

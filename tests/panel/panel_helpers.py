@@ -23,6 +23,7 @@ ACCOUNTS: dict[str, tuple[Role, str | None]] = {
     "gestion-msa": (Role.SERVICE_MANAGER, "msa"),
     "conseillere": (Role.COUNSELLOR, "anpe-le-puy-c1"),
     "agent-vorey": (Role.SITE_AGENT, "vorey"),
+    "agent-langeac": (Role.SITE_AGENT, "langeac"),
 }
 TZ = ZoneInfo("Europe/Paris")
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -159,3 +159,30 @@ def test_pvp_user_add_refuses_a_short_password_and_a_taken_login(cli_env: None) 
         input="un mot de passe long\n",
     )
     assert taken.exit_code == 2 and "existe déjà" in taken.output
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/login", "/admin/", "/api/v1/kiosks", "/api/v1/health", "/nowhere", "/static/panel.js"],
+)
+def test_every_response_carries_the_security_headers(client: Client, path: str) -> None:
+    response = client.get(path)
+    response.close()
+    headers = response.headers
+    csp = headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_each_page_gets_its_own_script_nonce(as_role: Any) -> None:
+    c = as_role("conseillere")
+    first, second = c.get("/console/"), c.get("/console/")
+    nonces = [
+        r.headers["Content-Security-Policy"].split("'nonce-")[1].split("'")[0]
+        for r in (first, second)
+    ]
+    assert nonces[0] != nonces[1]
+    assert f'<script nonce="{nonces[1]}">' in second.get_data(as_text=True)

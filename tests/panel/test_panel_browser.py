@@ -138,10 +138,77 @@ def test_a_counsellor_goes_available_and_the_state_says_so(
     # The live stream reports a change made elsewhere (here: the switch registers the phone).
     with pdb.session() as session:
         session.get(CounsellorState, "anpe-le-puy-c1").registered = True
-    page.wait_for_function("document.getElementById('registered').textContent === 'enregistré'")
+    # A selector, not wait_for_function: the page's CSP refuses evaluating strings.
+    page.wait_for_selector("#registered:text-is('enregistré')")
     _shot(page, "counsellor-available")
 
 
 def test_artifacts_are_not_committed() -> None:
     ignored = (ARTIFACTS.parent / ".gitignore").read_text().splitlines()
     assert "test-artifacts/" in ignored
+
+
+def test_the_pages_work_under_the_content_security_policy(
+    live: str, browser_page: Any, pdb: Database
+) -> None:
+    """No page breaks any rule of its CSP, and a deletion still asks first (from panel.js)."""
+    page = browser_page
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.on("pageerror", lambda e: violations.append(str(e)))
+    _sign_in(page, live, "admin")
+    for path in ("/admin/", "/admin/closures/", "/manager/", "/supervision/", "/evaluation/"):
+        answer = page.goto(live + path)
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.goto(f"{live}/admin/closures/")
+    page.click("tr[data-key] form button[type=submit]")
+    page.wait_for_timeout(300)
+    assert asked and asked[0].startswith("Supprimer")
+    from pvp.model import ClosureDay
+
+    with pdb.sessions() as session:
+        assert session.scalars(select(ClosureDay)).first() is not None  # dismissed: kept
+    _sign_in(page, live, "conseillere")  # the console's script runs under the nonce
+    page.wait_for_selector("#status[data-status=offline]")
+    assert violations == []
+
+
+def test_a_first_admin_changes_the_temporary_password_then_deactivates_an_account(
+    live: str, browser_page: Any, pdb: Database
+) -> None:
+    """run.sh's first admin, in Chromium: the temporary password must be changed first."""
+    from pvp.model import Role
+    from pvp.panel.security import create_user
+
+    with pdb.session() as session:
+        create_user(session, "premier", PASSWORD, Role.REGION_ADMIN, None, "", True)
+    page = browser_page
+    page.goto(f"{live}/supervision/")  # a guarded page: sign-in, then back here
+    page.fill("#login", "premier")
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url.endswith("/account/password")
+    assert "provisoire" in page.inner_text("main")
+    page.fill("#current", PASSWORD)
+    page.fill("#new", "un nouveau mot de passe")
+    page.fill("#confirm", "un nouveau mot de passe")
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+    assert "Mot de passe changé" in page.inner_text("main")
+    page.goto(f"{live}/admin/users/")
+    page.click("button[aria-label='Désactiver : agent-vorey']")
+    page.wait_for_load_state()
+    assert "Compte agent-vorey désactivé" in page.inner_text("main")
+    _shot(page, "admin-accounts")

@@ -236,9 +236,15 @@ def test_ics_feed_behind_a_secret_link(as_role: Any, pdb: Database) -> None:
     c = as_role("gestion-anpe")
     day = next_open_day(2)
     _book(c, day)
-    assert c.post("/manager/feeds/anpe-le-puy-c1").status_code == 303
-    text = page(c.get("/manager/"))
-    url = re.search(r'href="(http://localhost/feeds/anpe-le-puy-c1/[^"]+\.ics)"', text).group(1)
+    shown = c.post("/manager/feeds/anpe-le-puy-c1")
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
+    url = re.search(r"(http://localhost/feeds/anpe-le-puy-c1/[^<\s]+\.ics)", page(shown)).group(1)
+    # Shown once: the service page no longer carries it, the database keeps its digest only.
+    assert url not in page(c.get("/manager/"))
+    token = url.rsplit("/", 1)[1].removesuffix(".ics")
+    with pdb.sessions() as session:
+        (stored,) = session.scalars(select(CounsellorFeed.token_sha256)).all()
+        assert stored != token and len(stored) == 64
     anonymous = as_role(None)
     r = anonymous.http.get(url)
     assert r.status_code == 200 and r.mimetype == "text/calendar"
@@ -263,7 +269,7 @@ def test_a_manager_adds_a_counsellor_and_a_membership_of_their_service(
         "/manager/counsellors/new",
         {"id": "msa-43-c3", "display_name": "Renfort MSA", "agency_id": "msa-43", "station_id": ""},
     )
-    assert r.status_code == 302
+    assert r.status_code == 200 and "Secret SIP de msa-43-c3" in page(r)
     r = c.post(
         "/manager/memberships/new",
         {"counsellor_id": "msa-43-c3", "queue_id": "msa-43", "priority": "2"},

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, Response, abort, render_template, request
 
 from pvp.kiosk.screen import Screen, Snapshot
+from pvp.web import headers
 
 KEEPALIVE_SECONDS = 15.0
 # The names the kiosk's own Chromium uses for the screen. Any other Host is a page of another
@@ -33,6 +34,7 @@ def create_screen_app(
     """``kiosk``: id, commune, buttons [{service, label}], site_agent_phone."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    headers.install(app, headers.SCREEN_POLICY)
 
     @app.before_request
     def local_only() -> None:

@@ -1,0 +1,78 @@
+"""Account changes shared by the panel and ``pvp user``: each checks, changes and audits.
+
+Every change that must end the account's sessions raises ``session_epoch``: the epoch is part
+of the user id a session carries, so cookies issued before (copied ones too) stop working.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from pvp.model import User
+from pvp.panel import audit
+
+MIN_PASSWORD = 10
+
+
+class AccountError(ValueError):
+    """An account change refused as asked; the message is French."""
+
+
+def find(session: Session, login: str) -> User:
+    user = session.scalars(select(User).where(User.login == login)).first()
+    if user is None:
+        raise AccountError(f"compte inconnu : {login!r}")
+    return user
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"mot de passe trop court : au moins {MIN_PASSWORD} caractères")
+    if len(password) > 256:
+        raise AccountError("mot de passe trop long : au plus 256 caractères")
+
+
+def end_sessions(user: User) -> None:
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def change_password(
+    session: Session, user: User, new: str, actor: str, current: str | None = None
+) -> None:
+    """Set ``user``'s password; ``current`` is checked when the person changes their own."""
+    if current is not None and not check_password_hash(user.password_hash, current):
+        raise AccountError("mot de passe actuel incorrect")
+    check_new_password(new)
+    if check_password_hash(user.password_hash, new):
+        raise AccountError("le nouveau mot de passe doit différer de l'ancien")
+    user.password_hash = generate_password_hash(new)
+    user.must_change_password = False
+    end_sessions(user)
+    audit.record(session, actor, "change_password", "users", user.id)
+
+
+def reset_password(session: Session, user: User, actor: str) -> str:
+    """A one-time password to give the person, who must change it at sign-in."""
+    password = secrets.token_urlsafe(12)
+    user.password_hash = generate_password_hash(password)
+    user.must_change_password = True
+    end_sessions(user)
+    audit.record(session, actor, "reset_password", "users", user.id)
+    return password
+
+
+def set_active(session: Session, user: User, active: bool, actor: str) -> bool:
+    """Deactivate or reactivate; False when it already was so (nothing changed)."""
+    if user.active == active:
+        return False
+    before = audit.snapshot(user)
+    user.active = active
+    end_sessions(user)
+    session.flush()
+    action = "reactivate" if active else "deactivate"
+    audit.record(session, actor, action, "users", user.id, before, audit.snapshot(user))
+    return True
