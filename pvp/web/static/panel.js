@@ -6,3 +6,10 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+// A refused form's error summary takes the focus, so a screen reader reads it first.
+document.addEventListener("DOMContentLoaded", function () {
+  var summary = document.querySelector("#error-summary, [data-error-summary]");
+  if (summary) {
+    summary.focus();
+  }
+});
