@@ -45,6 +45,7 @@ def overview(policy: DispatchPolicy) -> dict[str, Any]:
                         "kiosk": c.arrival.kiosk,
                         "counsellor": c.counsellor,
                         "answered_at": _iso(c.answered_at),
+                        "connected": c.bridged,  # answered, and FreeSWITCH bridged it
                     }
                     for c in sorted(calls, key=lambda c: c.seq)
                     if c.id not in positions
@@ -58,6 +59,7 @@ def overview(policy: DispatchPolicy) -> dict[str, Any]:
                         "activity": str(c.activity),
                         "call": c.call,
                         "available": c.available,
+                        "reachable": c.unreachable_since is None,
                         "wrap_up_until": _iso(c.wrap_up_until),
                     }
                     for c, priority in policy.counsellors_of(queue_id)

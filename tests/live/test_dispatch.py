@@ -61,7 +61,12 @@ def activity(sw: Switch, counsellor_id: str) -> str:
 
 
 def talking(sw: Switch, kiosk_id: str) -> bool:
-    return any(c["kiosk"] == kiosk_id for q in sw.worker.overview()["queues"] for c in q["talking"])
+    """The kiosk's call is answered and bridged (only then is it served)."""
+    return any(
+        c["kiosk"] == kiosk_id and c["connected"]
+        for q in sw.worker.overview()["queues"]
+        for c in q["talking"]
+    )
 
 
 def next_served(

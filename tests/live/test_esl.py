@@ -303,6 +303,7 @@ def test_given_a_booked_citizen_when_another_counsellor_is_idle_then_theirs_is_r
     assert worker.policy.counsellors[C1].activity is Activity.IDLE
     record = rig.record(call)
     assert record is not None and (record.mode, record.counsellor_id) == ("appointment", C2)
+    assert eventually(lambda: worker.policy.calls[call].bridged)  # served once bridged
     esl.api(f"uuid_kill {call}")
     assert eventually(lambda: (rig.record(call) or record).outcome == "served")
 
