@@ -50,6 +50,7 @@ from pvp.dispatcher.store import QueueStore, build_policy
 from pvp.freeswitch import registrations
 from pvp.freeswitch.esl import ESLClient, ESLError
 from pvp.freeswitch.eslframe import Event
+from pvp.messages import Sealer
 from pvp.model import CallOutcome, ConsoleStatus
 
 log = logging.getLogger("pvp.dispatcher.worker")
@@ -95,6 +96,7 @@ class DispatchWorker:
         *,
         domain: str,
         notifier: KioskNotifier | None = None,
+        sealer: Sealer | None = None,
         dial_string: DialString | None = None,
         srtp: str = "optional",  # rtp_secure_media of the legs offered to counsellors
         clock: Callable[[], datetime] = utc_now,
@@ -105,7 +107,7 @@ class DispatchWorker:
     ) -> None:
         self.esl = esl
         self.store = QueueStore(db)
-        self.notifier = notifier or SipMessageNotifier(esl, domain)
+        self.notifier = notifier or SipMessageNotifier(esl, domain, sealer)
         self.dial_string = dial_string or (lambda c: f"user/{c}@{domain}")
         self.srtp, self.clock, self.waiting_sound = srtp, clock, waiting_sound
         self.tick_seconds, self.console_poll_seconds = tick_seconds, console_poll_seconds
@@ -461,7 +463,13 @@ def start_dispatcher(
         settings.esl_host, settings.esl_port, settings.secret("esl_password"), events=EVENTS
     )
     worker = DispatchWorker(
-        db, esl, domain=settings.sip_domain, srtp=settings.counsellor_srtp, clock=clock, **options
+        db,
+        esl,
+        domain=settings.sip_domain,
+        srtp=settings.counsellor_srtp,
+        clock=clock,
+        sealer=Sealer(settings.secret("kiosk_command_key")),
+        **options,
     )
     worker.start()
     return worker

@@ -67,6 +67,10 @@ class CommandRouter:
     def names(self) -> frozenset[str]:
         return frozenset(self._handlers)
 
+    def remembers(self, command_id: str) -> bool:
+        with self._lock:
+            return command_id in self._answers
+
     def receive(self, body: bytes | str) -> Received:
         """Handle the body of a command MESSAGE; say which SIP status answers it."""
         try:

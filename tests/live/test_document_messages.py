@@ -34,7 +34,15 @@ from pvp.kiosk.printer import Printer
 from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import ANSWER_TYPE, COMMAND_TYPE, MAX_BODY, decode_command, encode_answer
+from pvp.messages import (
+    ANSWER_TYPE,
+    COMMAND_TYPE,
+    MAX_BODY,
+    Sealer,
+    decode_command,
+    encode_answer,
+    unseal,
+)
 
 from .conftest import Switch, started
 from .esl import Esl
@@ -84,7 +92,7 @@ def chat(fresh: Switch) -> Iterator[ChatTransport]:
     """What the control plane sends commands with: FreeSWITCH's chat API over ESL."""
     s = fresh.settings
     esl = Esl("127.0.0.1", s.esl_port, s.secret("esl_password"), timeout=60)
-    yield ChatTransport(esl.api, s.sip_domain)
+    yield ChatTransport(esl.api, s.sip_domain, Sealer(s.secret("kiosk_command_key")))
     esl.close()
 
 
@@ -113,7 +121,9 @@ def test_message_bodies_cross_the_switch_intact(
     message = inbox.messages.get(timeout=30)
     elapsed = time.monotonic() - started
     assert message.header("content-type") == COMMAND_TYPE
-    assert hashlib.sha256(message.body).hexdigest() == hashlib.sha256(body.encode()).hexdigest()
+    # What left is the body plus its seal (pvp/messages.py), byte for byte.
+    sealed = unseal(message.body, chat.sealer.key(KIOSK), time.time())
+    assert {k: v for k, v in sealed.items() if k not in ("ts", "mac")} == json.loads(body)
     print(f"\n{inbox.transport} {size} bytes intact in {elapsed * 1000:.0f} ms")
 
 
