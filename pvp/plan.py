@@ -16,9 +16,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pvp.calendar import Mode, Window, weekday_number
+from pvp.identities import SERVICE_CODES, reserved_reason
+
+__all__ = ["IDENT", "SERVICE_CODES", "Plan", "PlanError", "kiosk_id", "load_plan", "parse_plan"]
 
 IDENT = r"^[a-z0-9][a-z0-9.\-]{0,62}$"  # also a valid SIP user part
-SERVICE_CODES = ("anpe", "caf", "msa", "urssaf", "cram", "udaf")
 
 
 class PlanError(ValueError):
@@ -88,6 +90,13 @@ class CounsellorPlan(Entry):
     agency: str
     station: str | None = None
     queues: list[MembershipPlan] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if reason := reserved_reason(value):
+            raise ValueError(reason)
+        return value
 
 
 class WindowPlan(Entry):

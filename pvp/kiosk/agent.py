@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import requests
 from requests.auth import HTTPDigestAuth
 
+from pvp.identities import CONTROL_PLANE_USER
 from pvp.kiosk.availability import AvailabilityCache, ButtonStatus, describe
 from pvp.kiosk.baresip import (
     BaresipConfig,
@@ -234,9 +235,6 @@ def switch_input(body: bytes) -> Input:
         case "connected":
             return Connected(call)
     raise ValueError(f"unknown switch message type {value.get('type')!r}")
-
-
-CONTROL_PLANE_USER = "pvp"
 
 
 @dataclass

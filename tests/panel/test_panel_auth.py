@@ -159,3 +159,13 @@ def test_pvp_user_add_refuses_a_short_password_and_a_taken_login(cli_env: None) 
         input="un mot de passe long\n",
     )
     assert taken.exit_code == 2 and "existe déjà" in taken.output
+
+
+@pytest.mark.parametrize("login", ["pvp", "cli", "PVP", "kiosk-vorey-1"])
+def test_pvp_user_add_refuses_a_login_the_system_uses(cli_env: None, login: str) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["user", "add", login, "--role", "region_admin", "--password-stdin"],
+        input="un mot de passe long\n",
+    )
+    assert result.exit_code == 2 and "réservé" in result.output
