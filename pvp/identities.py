@@ -19,5 +19,7 @@ def reserved_reason(ident: str) -> str | None:
     if name in RESERVED:
         return f"l'identifiant {ident!r} est réservé au système"
     if name.startswith(KIOSK_PREFIX):
-        return f"les identifiants commençant par {KIOSK_PREFIX!r} sont réservés aux bornes"
+        return (
+            f"identifiant réservé : les noms commençant par {KIOSK_PREFIX!r} sont ceux d'une borne"
+        )
     return None

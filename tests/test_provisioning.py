@@ -133,7 +133,7 @@ BAD_PLANS = [
     # The control plane's SIP user: registered as it, a counsellor got the kiosks' answers.
     (lambda r: r["counsellors"][0].update(id="pvp"), r"counsellors\[0\].*: id.*'pvp' est réservé"),
     (lambda r: r["counsellors"][0].update(id="msa"), r"counsellors\[0\].*: id.*réservé"),
-    (lambda r: r["counsellors"][0].update(id="kiosk-vorey-9"), r"réservés aux bornes"),
+    (lambda r: r["counsellors"][0].update(id="kiosk-vorey-9"), r"sont ceux d'une borne"),
     (
         lambda r: r["agencies"][0]["queues"][0].update(no_answer_timeout_seconds=0),
         r"agencies\[0\] \(id=anpe-montlucon\): queues\[0\]\.no_answer_timeout_seconds",
@@ -168,7 +168,7 @@ def test_bad_plans_are_rejected_naming_entry_and_field_and_change_nothing(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("departments: [", "not valid YAML"),
+        ("departments: [", "YAML invalide"),
         ("- just\n- a list\n", "must be a mapping"),
     ],
 )
