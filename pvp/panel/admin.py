@@ -91,6 +91,15 @@ def plan_export() -> Any:
     )
 
 
+# The import runs on the request's thread: bounded so that it stays well under xml_curl's
+# timeout (a 505 KiB plan loads in 0.5 s on 2 busy cores; README, security figures).
+PANEL_PLAN_MAX = 512 * 1024
+TOO_BIG_FOR_PANEL = (
+    "plan trop grand pour le panneau ({kib} Kio, au plus 512 Kio) : "
+    "importez-le avec « pvp provision import »"
+)
+
+
 @bp.route("/plan", methods=["GET", "POST"])
 def plan_page() -> Any:
     form = ImportForm()
@@ -105,6 +114,8 @@ def plan_page() -> Any:
         try:
             if not raw_text.strip():
                 raise PlanError(source, ["aucun plan fourni : choisissez un fichier ou collez-le"])
+            if len(raw_text) > PANEL_PLAN_MAX:
+                raise PlanError(source, [TOO_BIG_FOR_PANEL.format(kib=len(raw_text) // 1024)])
             plan = parse_plan_text(raw_text, source)
             with db().session() as session:
                 report = apply_plan(session, plan, settings().sip_domain)

@@ -395,6 +395,8 @@ ALIAS_BOMB = "\n".join(
         # Bounded YAML (issue 10): an alias bomb pasted here blocked the whole server 19 s.
         (ALIAS_BOMB, "ses alias le feraient passer"),
         ("name: a\nname: b\n", "clé 'name' répétée (ligne 2)"),
+        # Loaded on the request's thread: bounded, the rest goes through the CLI.
+        ("name: x\n" + "# " + "x" * 600_000 + "\n", "plan trop grand pour le panneau (585 Kio"),
     ],
 )
 def test_a_bad_plan_shows_its_problems_and_imports_nothing(
