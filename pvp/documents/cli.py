@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pvp.documents.fax import FaxService
+from pvp.documents.pdf import DocumentError, validate_pdf
 from pvp.documents.service import DocumentService
 from pvp.documents.service import Refused as ServiceRefused
 
@@ -62,11 +63,17 @@ def _echo(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def _read_pdf(path: Path) -> bytes:
+def _read_pdf(path: Path, max_pages: int) -> bytes:
+    """The file, screened before anything connects to the switch (pvp/documents/pdf.py)."""
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
         raise Refused(f"{path}: {exc.strerror}") from None
+    try:
+        validate_pdf(data, max_pages)
+    except DocumentError as exc:
+        raise Refused(f"{path}: {exc}") from None
+    return data
 
 
 @click.group("doc")
@@ -83,7 +90,7 @@ def doc() -> None:
 @pass_ctx
 def send(ctx: Context, counsellor: str, call_id: str, action: str, title: str, pdf: Path) -> None:
     """Show (display) or print PDF on the kiosk of the counsellor's current call."""
-    data = _read_pdf(pdf)
+    data = _read_pdf(pdf, ctx.settings.document_max_pages)
     try:
         _echo(
             _service(ctx, True).send_document(counsellor, call_id, action, data, title or pdf.stem)
@@ -126,7 +133,7 @@ def scan(ctx: Context, counsellor: str, call_id: str, pages: int) -> None:
 @pass_ctx
 def fax(ctx: Context, number: str, counsellor: str, call_id: str | None, pdf: Path) -> None:
     """Send PDF as a T.38 fax through FreeSWITCH and wait for the result."""
-    data = _read_pdf(pdf)
+    data = _read_pdf(pdf, ctx.settings.document_max_pages)
     service = _service(ctx)
     try:
         _echo(_attach(ctx, service).send(counsellor, number, data, call_id=call_id))
