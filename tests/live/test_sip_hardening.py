@@ -1,0 +1,151 @@
+"""Live: what a SIP scanner learns from the switch on the project's configuration.
+
+SIPVicious (issue 10) read the exact FreeSWITCH version from a vanilla profile; a wrong
+password for an unknown user was answered on another path than for a provisioned one, in
+3.1–7.7 ms against 1.1–2.7 ms (issue 15), so users could be enumerated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import Switch
+
+pytestmark = pytest.mark.live
+
+BIN = Path(sys.executable).parent
+
+
+def sipvicious(tool: str, *args: str, home: Path) -> str:
+    exe = BIN / f"sipvicious_{tool}"
+    if not exe.exists():
+        pytest.skip(f"{exe.name} missing: pip install sipvicious (test extras)")
+    done = subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(home)},  # it keeps its sessions under ~/.sipvicious
+        check=False,
+    )
+    return done.stdout + done.stderr
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - SIP digest is MD5
+
+
+class Registrar:
+    """Bare REGISTERs over UDP, to see exactly what the switch answers and when."""
+
+    def __init__(self, port: int, domain: str) -> None:
+        self.port, self.domain = port, domain
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(5)
+        self.local = self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _request(self, user: str, call_id: str, cseq: int, extra: str = "") -> str:
+        branch = "z9hG4bK" + secrets.token_hex(8)
+        return (
+            f"REGISTER sip:{self.domain} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.local};rport;branch={branch}\r\n"
+            "Max-Forwards: 70\r\n"
+            f"From: <sip:{user}@{self.domain}>;tag={call_id[:8]}\r\n"
+            f"To: <sip:{user}@{self.domain}>\r\n"
+            f"Call-ID: {call_id}\r\n"
+            f"CSeq: {cseq} REGISTER\r\n"
+            f"Contact: <sip:{user}@127.0.0.1:{self.local}>\r\n"
+            "Expires: 60\r\n"
+            f"{extra}"
+            "Content-Length: 0\r\n\r\n"
+        )
+
+    def _final(self) -> str:
+        while True:
+            data = self.sock.recv(65535).decode(errors="replace")
+            if not data.startswith("SIP/2.0 1"):
+                return data
+
+    def wrong_password(self, user: str) -> tuple[int, float]:
+        """The final status of a REGISTER with a wrong password, and how long it took."""
+        call_id = secrets.token_hex(12)
+        self.sock.sendto(self._request(user, call_id, 1).encode(), ("127.0.0.1", self.port))
+        challenge = self._final()
+        found = re.search(r'nonce="([^"]+)"', challenge)
+        realm = re.search(r'realm="([^"]+)"', challenge)
+        if not found or not realm:
+            return int(challenge.split()[1]), 0.0
+        nonce, uri, cnonce = found.group(1), f"sip:{self.domain}", secrets.token_hex(8)
+        ha1 = _md5(f"{user}:{realm.group(1)}:not-the-password")
+        response = _md5(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{_md5('REGISTER:' + uri)}")
+        auth = (
+            f'Authorization: Digest username="{user}", realm="{realm.group(1)}", '
+            f'nonce="{nonce}", uri="{uri}", response="{response}", algorithm=MD5, '
+            f'qop=auth, nc=00000001, cnonce="{cnonce}"\r\n'
+        )
+        started = time.perf_counter()
+        self.sock.sendto(self._request(user, call_id, 2, auth).encode(), ("127.0.0.1", self.port))
+        final = self._final()
+        return int(final.split()[1]), (time.perf_counter() - started) * 1000
+
+
+def test_a_scanner_reads_no_version_and_finds_no_extension(fresh: Switch, tmp_path: Path) -> None:
+    port = str(fresh.settings.sip_port)
+    mapped = sipvicious("svmap", "-p", port, "127.0.0.1", home=tmp_path)
+    print(mapped)
+    assert "PVP" in mapped, "svmap did not see the switch at all"
+    assert "FreeSWITCH" not in mapped and not re.search(r"\d+\.\d+\.\d+", mapped.split("PVP")[1])
+    known = ["kiosk-vorey-1", "msa-43-c1", "anpe-le-puy-c1"]
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join([*known, "kiosk-nowhere-1", "100", "1000", "admin"]) + "\n")
+    for method in ("REGISTER", "INVITE", "OPTIONS"):
+        found = sipvicious(
+            "svwar",
+            "--force",
+            "-p",
+            port,
+            "-m",
+            method,
+            "-d",
+            str(names),
+            "127.0.0.1",
+            home=tmp_path,
+        )
+        print(method, found)
+        # svwar prints a table of "Extension | Authentication" for what it finds.
+        assert "found nothing" in found and "Extension" not in found, f"svwar ({method})"
+
+
+def test_a_wrong_password_is_answered_alike_for_unknown_and_provisioned_users(
+    fresh: Switch,
+) -> None:
+    registrar = Registrar(fresh.settings.sip_port, fresh.settings.sip_domain)
+    try:
+        for user in ("msa-43-c1", "nobody-here"):  # warm FreeSWITCH's directory cache
+            registrar.wrong_password(user)
+        known, unknown = [], []
+        for n in range(25):
+            known.append(registrar.wrong_password("msa-43-c1"))
+            unknown.append(registrar.wrong_password(f"nobody-{n % 5}"))
+    finally:
+        registrar.close()
+    assert {s for s, _ in known} == {s for s, _ in unknown}, (known, unknown)
+    k = statistics.median(t for _, t in known)
+    u = statistics.median(t for _, t in unknown)
+    print(f"\nwrong password, median: provisioned {k:.2f} ms, unknown {u:.2f} ms")
+    assert abs(k - u) < max(0.5, 0.3 * k), (known, unknown)
