@@ -313,3 +313,19 @@ def test_untrusted_text_is_escaped_by_the_xml_library(
         headers=auth,
     )
     assert is_not_found(ET.fromstring(response.data))
+
+
+def test_a_blocked_address_meets_a_decoy_even_for_a_known_user(
+    app: Flask, client: FlaskClient, auth: dict[str, str]
+) -> None:
+    guard = app.extensions["pvp.sip_guard"]
+    for _ in range(guard.threshold):
+        guard.failed("203.0.113.9", "kiosk-vorey-1")
+    blocked = directory(client, auth, "kiosk-vorey-1", ip="203.0.113.9").find(".//user")
+    elsewhere = directory(client, auth, "kiosk-vorey-1", ip="192.0.2.10").find(".//user")
+    assert blocked is not None and elsewhere is not None
+    a1 = {p.get("name"): p.get("value") for p in blocked.iter("param")}["a1-hash"]
+    real = {p.get("name"): p.get("value") for p in elsewhere.iter("param")}["a1-hash"]
+    assert a1 != real
+    # Never cached: FreeSWITCH's cache is per user, and the kiosk itself must still get in.
+    assert blocked.get("cacheable") is None and elsewhere.get("cacheable")

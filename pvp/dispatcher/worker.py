@@ -48,6 +48,7 @@ from pvp.dispatcher.notifier import KioskNotifier, SipMessageNotifier
 from pvp.dispatcher.state import Arrival, CallState
 from pvp.dispatcher.store import QueueStore, build_policy
 from pvp.freeswitch import registrations
+from pvp.freeswitch.authguard import FAILURE_EVENT
 from pvp.freeswitch.esl import ESLClient, ESLError
 from pvp.freeswitch.eslframe import Event
 from pvp.messages import Sealer
@@ -56,7 +57,8 @@ from pvp.model import CallOutcome, ConsoleStatus
 log = logging.getLogger("pvp.dispatcher.worker")
 
 CHANNEL_EVENTS = ("CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP_COMPLETE")
-EVENTS = (*CHANNEL_EVENTS, *registrations.EVENTS)
+# Refused credentials feed the SIP address guard (pvp/freeswitch/authguard.py).
+EVENTS = (*CHANNEL_EVENTS, *registrations.EVENTS, FAILURE_EVENT)
 # A soft chime every six seconds while the citizen waits (the screen shows the position);
 # the dialplan's pvp_wait_media (setting wait_media) comes first.
 WAITING_SOUND = "tone_stream://%(300,5700,523)"

@@ -25,6 +25,7 @@ from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.freeswitch import dialplan
+from pvp.freeswitch.authguard import AuthGuard
 from pvp.freeswitch.directory import (
     DECOY_ID,
     KIOSK_CONTEXT,
@@ -107,6 +108,12 @@ def directory() -> Response:
         return _domain_answer(settings, [], cache_ms)
     if action not in USER_ACTIONS:
         return _not_found("directory action %r for %r", action, user_id)
+    guard: AuthGuard = current_app.extensions["pvp.sip_guard"]
+    if action == "sip_auth" and guard.blocked(form.get("ip", "")) and DECOY_ID.match(user_id):
+        # A blocked address meets a decoy whatever the user: the right password fails too.
+        # Not cacheable: FreeSWITCH's cache is per user, not per address.
+        log.info("directory: %r from blocked address %s: decoy", user_id, form.get("ip"))
+        return _domain_answer(settings, [decoy_user(user_id, settings)], 0)
     user = _users().get(user_id)
     if user is None and action == "sip_auth" and DECOY_ID.match(user_id):
         # Same path, same kind of answer as a known user with a wrong password.

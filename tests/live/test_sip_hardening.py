@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from .calls import eventually
 from .conftest import Switch
 
 pytestmark = pytest.mark.live
@@ -59,7 +60,9 @@ class Registrar:
     def close(self) -> None:
         self.sock.close()
 
-    def _request(self, user: str, call_id: str, cseq: int, extra: str = "") -> str:
+    def _request(
+        self, user: str, call_id: str, cseq: int, extra: str = "", expires: int = 60
+    ) -> str:
         branch = "z9hG4bK" + secrets.token_hex(8)
         return (
             f"REGISTER sip:{self.domain} SIP/2.0\r\n"
@@ -70,7 +73,7 @@ class Registrar:
             f"Call-ID: {call_id}\r\n"
             f"CSeq: {cseq} REGISTER\r\n"
             f"Contact: <sip:{user}@127.0.0.1:{self.local}>\r\n"
-            "Expires: 60\r\n"
+            f"Expires: {expires}\r\n"
             f"{extra}"
             "Content-Length: 0\r\n\r\n"
         )
@@ -83,15 +86,19 @@ class Registrar:
 
     def wrong_password(self, user: str) -> tuple[int, float]:
         """The final status of a REGISTER with a wrong password, and how long it took."""
+        return self.register(user, "not-the-password")
+
+    def register(self, user: str, password: str, expires: int = 60) -> tuple[int, float]:
         call_id = secrets.token_hex(12)
-        self.sock.sendto(self._request(user, call_id, 1).encode(), ("127.0.0.1", self.port))
+        first = self._request(user, call_id, 1, expires=expires)
+        self.sock.sendto(first.encode(), ("127.0.0.1", self.port))
         challenge = self._final()
         found = re.search(r'nonce="([^"]+)"', challenge)
         realm = re.search(r'realm="([^"]+)"', challenge)
         if not found or not realm:
             return int(challenge.split()[1]), 0.0
         nonce, uri, cnonce = found.group(1), f"sip:{self.domain}", secrets.token_hex(8)
-        ha1 = _md5(f"{user}:{realm.group(1)}:not-the-password")
+        ha1 = _md5(f"{user}:{realm.group(1)}:{password}")
         response = _md5(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{_md5('REGISTER:' + uri)}")
         auth = (
             f'Authorization: Digest username="{user}", realm="{realm.group(1)}", '
@@ -99,7 +106,8 @@ class Registrar:
             f'qop=auth, nc=00000001, cnonce="{cnonce}"\r\n'
         )
         started = time.perf_counter()
-        self.sock.sendto(self._request(user, call_id, 2, auth).encode(), ("127.0.0.1", self.port))
+        second = self._request(user, call_id, 2, auth, expires)
+        self.sock.sendto(second.encode(), ("127.0.0.1", self.port))
         final = self._final()
         return int(final.split()[1]), (time.perf_counter() - started) * 1000
 
@@ -135,6 +143,8 @@ def test_a_wrong_password_is_answered_alike_for_unknown_and_provisioned_users(
     fresh: Switch,
 ) -> None:
     registrar = Registrar(fresh.settings.sip_port, fresh.settings.sip_domain)
+    guard = fresh.control_plane.app.extensions["pvp.sip_guard"]
+    guard.threshold = 10**6  # measure the answers themselves, not the block below
     try:
         for user in ("msa-43-c1", "nobody-here"):  # warm FreeSWITCH's directory cache
             registrar.wrong_password(user)
@@ -142,10 +152,34 @@ def test_a_wrong_password_is_answered_alike_for_unknown_and_provisioned_users(
         for n in range(25):
             known.append(registrar.wrong_password("msa-43-c1"))
             unknown.append(registrar.wrong_password(f"nobody-{n % 5}"))
+        # Every failure reached the guard (events come asynchronously) before it is reset.
+        assert eventually(lambda: guard.recent_failures("127.0.0.1") >= 52, 10)
     finally:
         registrar.close()
+        guard.threshold = fresh.settings.sip_block_failures
+        guard.clear()
     assert {s for s, _ in known} == {s for s, _ in unknown}, (known, unknown)
     k = statistics.median(t for _, t in known)
     u = statistics.median(t for _, t in unknown)
     print(f"\nwrong password, median: provisioned {k:.2f} ms, unknown {u:.2f} ms")
     assert abs(k - u) < max(0.5, 0.3 * k), (known, unknown)
+
+
+def test_repeated_failures_block_the_address_even_for_the_right_password(fresh: Switch) -> None:
+    registrar = Registrar(fresh.settings.sip_port, fresh.settings.sip_domain)
+    guard = fresh.control_plane.app.extensions["pvp.sip_guard"]
+    user, password = "msa-43-c1", fresh.passwords["msa-43-c1"]
+    try:
+        assert registrar.register(user, password, expires=0)[0] == 200  # before: it works
+        for _ in range(fresh.settings.sip_block_failures):
+            assert registrar.wrong_password(user)[0] == 403
+        assert eventually(lambda: guard.blocked("127.0.0.1"), 5), "no block from the events"
+        (block,) = guard.blocks()
+        assert (block.address, block.users) == ("127.0.0.1", [user])
+        # Blocked: the right password fails too (FreeSWITCH's cached entry was flushed).
+        assert registrar.register(user, password, expires=0)[0] == 403
+        guard.clear()  # the block ends
+        assert registrar.register(user, password, expires=0)[0] == 200
+    finally:
+        guard.clear()
+        registrar.close()
