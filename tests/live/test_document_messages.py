@@ -38,6 +38,7 @@ from pvp.messages import (
     ANSWER_TYPE,
     COMMAND_TYPE,
     MAX_BODY,
+    SEAL_OVERHEAD,
     Sealer,
     decode_command,
     encode_answer,
@@ -103,11 +104,12 @@ def body_of(size: int) -> str:
     return head + "x" * (size - len(head) - len(tail)) + tail
 
 
-# The inline threshold, and the codec's own 2 MiB cap (8x above it): both must cross.
+# The inline threshold, and the codec's own 2 MiB cap (8x above it) less the room the seal
+# takes: both must cross.
 # PVP_MESSAGE_SIZES=… sweeps other sizes (how the figures in docs/documents.md were made).
 SIZES = [int(v) for v in os.environ.get("PVP_MESSAGE_SIZES", "").split(",") if v] or [
     Settings().document_inline_max_bytes,
-    MAX_BODY,
+    MAX_BODY - SEAL_OVERHEAD,
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
 import secrets
 import socket
@@ -20,8 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from pvp.messages import COMMAND_TYPE
+
 from .calls import eventually
 from .conftest import Switch
+from .sip_inbox import SipInbox
 
 pytestmark = pytest.mark.live
 
@@ -183,3 +187,35 @@ def test_repeated_failures_block_the_address_even_for_the_right_password(fresh: 
     finally:
         guard.clear()
         registrar.close()
+
+
+def test_the_switch_drops_a_message_from_outside_claiming_to_be_the_control_plane(
+    fresh: Switch,
+) -> None:
+    s = fresh.settings
+    kiosk = SipInbox(
+        "kiosk-vorey-1",
+        fresh.passwords["kiosk-vorey-1"],
+        s.sip_domain,
+        s.sip_host,
+        s.sip_port,
+        "tcp",
+    )
+    sender = SipInbox(
+        "msa-43-c1", fresh.passwords["msa-43-c1"], s.sip_domain, s.sip_host, s.sip_port, "tcp"
+    )
+    try:
+        kiosk.register()
+        forged = '{"v":1,"type":"command","id":"c-1","name":"print","call":null,"from":"pvp"}'
+        for claimed in ("pvp", "PVP"):
+            sender.send_message("kiosk-vorey-1", forged, COMMAND_TYPE, from_user=claimed)
+        with pytest.raises(queue.Empty):
+            kiosk.messages.get(timeout=2)
+        # The same account under its own name still reaches the kiosk (which then refuses
+        # it: not the control plane, and not sealed).
+        sender.send_message("kiosk-vorey-1", forged, COMMAND_TYPE)
+        assert kiosk.messages.get(timeout=5).header("from").find("msa-43-c1") > 0
+    finally:
+        kiosk.register(expires=0)
+        kiosk.close()
+        sender.close()
