@@ -22,7 +22,7 @@ def guard(clock: Clock, blocks: list[Block]) -> AuthGuard:
 
 
 def test_failures_past_the_threshold_within_the_window_block_the_address() -> None:
-    clock, blocks = Clock(), []
+    clock, blocks = Clock(), list[Block]()
     g = guard(clock, blocks)
     for user in ("msa-43-c1", "msa-43-c1"):
         assert g.failed("203.0.113.9", user) is None
@@ -44,7 +44,7 @@ def test_failures_past_the_threshold_within_the_window_block_the_address() -> No
 
 
 def test_failures_spread_wider_than_the_window_do_not_block() -> None:
-    clock, blocks = Clock(), []
+    clock, blocks = Clock(), list[Block]()
     g = guard(clock, blocks)
     for _ in range(10):
         g.failed("203.0.113.9", "kiosk-vorey-1")
@@ -53,7 +53,7 @@ def test_failures_spread_wider_than_the_window_do_not_block() -> None:
 
 
 def test_an_event_without_address_is_ignored() -> None:
-    clock, blocks = Clock(), []
+    clock, blocks = Clock(), list[Block]()
     g = guard(clock, blocks)
     for _ in range(5):
         g.on_event({"to-user": "x"})

@@ -53,7 +53,8 @@ class ScreeningError(ValueError):
 def declared_pages(reader: pypdf.PdfReader, max_pages: int) -> int:
     """The page tree's /Count, checked before any page is read."""
     try:
-        count = reader.trailer["/Root"]["/Pages"]["/Count"]
+        root: Any = reader.trailer["/Root"]
+        count = root["/Pages"]["/Count"]
     except (KeyError, TypeError) as exc:
         raise ScreeningError(BAD_PAGE_COUNT) from exc
     if not isinstance(count, int) or count < 0:

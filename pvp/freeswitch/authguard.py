@@ -26,7 +26,9 @@ FAILURE_EVENT = "CUSTOM sofia::register_failure"
 
 
 class Headers(Protocol):
-    def get(self, name: str, default: str = "") -> str: ...
+    """An ESL event's headers (or a plain mapping, in tests)."""
+
+    def get(self, name: str, default: str, /) -> str | None: ...
 
 
 def _utc_now() -> datetime:
@@ -122,6 +124,6 @@ class AuthGuard:
 
     def on_event(self, event: Headers) -> None:
         """An ESL ``sofia::register_failure`` event (its headers)."""
-        address = event.get("network-ip") or ""
+        address = event.get("network-ip", "") or ""
         if address:
-            self.failed(address, event.get("to-user") or "")
+            self.failed(address, event.get("to-user", "") or "")

@@ -7,6 +7,7 @@ import io
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pypdf
 import pytest
@@ -17,6 +18,7 @@ from pypdf.generic import (
     DictionaryObject,
     NameObject,
     NumberObject,
+    RectangleObject,
     StreamObject,
     TextStringObject,
 )
@@ -100,14 +102,15 @@ def test_javascript_and_automatic_actions_are_refused(where: str, what: str) -> 
 
 def test_a_plain_link_stays_allowed() -> None:
     writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(text_pdf("Formulaire"))))
-    writer.add_uri(0, "https://www.service-public.fr/", (0, 0, 100, 20))
+    writer.add_uri(0, "https://www.service-public.fr/", RectangleObject((0, 0, 100, 20)))
     assert validate_pdf(_written(writer)).pages == 1
 
 
 def test_the_page_count_is_checked_before_any_page_is_read() -> None:
     # A page tree that says a billion pages: refused on its word, at once.
     writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(text_pdf("a", "b"))))
-    writer._root_object["/Pages"][NameObject("/Count")] = NumberObject(10**9)
+    pages: Any = writer._root_object["/Pages"]
+    pages[NameObject("/Count")] = NumberObject(10**9)
     started = time.perf_counter()
     with pytest.raises(DocumentError, match="PDF trop long : 1000000000 pages"):
         validate_pdf(_written(writer))
