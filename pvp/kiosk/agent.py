@@ -319,6 +319,8 @@ class KioskAgent:
         devices = keyboards(self.config.input_devices or None)
         self.buttons = ButtonReader(self.keymap, devices, self.feed_action)
         self.buttons.start()
+        if self.config.command_key is None:
+            log.error("bundle without command_key: every command will be refused; issue a new one")
         log.info("kiosk %s ready; screen on http://127.0.0.1:%s/", self.config.kiosk, self.port)
 
     async def stop(self) -> None:
