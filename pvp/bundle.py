@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from pvp.config import Settings
 from pvp.freeswitch.certs import kiosk_ca
+from pvp.messages import kiosk_key
 from pvp.model import Kiosk, Service
 from pvp.provisioning import rotate_secret
 
@@ -52,6 +53,9 @@ def bundle_contents(
             "media_encryption": "srtp-mand" if settings.kiosk_srtp == "mandatory" else "srtp",
         },
         "control_plane": {"url": settings.base_url()},
+        # The kiosk checks every command's seal with it (pvp/messages.py); it commands this
+        # kiosk only, so a key read off one kiosk PC is worth nothing on another.
+        "command_key": kiosk_key(settings.secret("kiosk_command_key"), kiosk.id),
         "ca_file": CA_FILE,
         "buttons": [
             {"service": code, "key": DEFAULT_KEYS[i], "label": names.get(code, code.upper())}

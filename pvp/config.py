@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     esl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
     xml_curl_user: str = "freeswitch"
     xml_curl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
+    # Master secret of the kiosks' command keys (pvp/messages.py: seals); every control plane
+    # of a deployment needs the same. Empty: a random one kept in data_dir/secrets.json.
+    kiosk_command_key: str = ""
+    # An address failing SIP authentication this often within the window is refused for
+    # sip_block_seconds (pvp/freeswitch/authguard.py); the supervision page shows it.
+    sip_block_failures: int = 10
+    sip_block_window_seconds: int = 60
+    sip_block_seconds: int = 900
     xml_curl_timeout_seconds: int = 2
     counsellor_srtp: Literal["mandatory", "optional"] = "optional"
     # How long FreeSWITCH may keep a directory entry (a rotated secret waits this long).

@@ -7,8 +7,12 @@ trusts the body: anything malformed raises :class:`MessageError` with a French r
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import json
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +22,11 @@ ANSWER_TYPE = "application/vnd.pvp.answer+json"
 COMMAND_NAMES = frozenset({"text", "status", "display", "print", "scan", "fax"})
 ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_BODY = 2 * 1024 * 1024
+# How long a sealed message stays valid, either side of the kiosk's clock (kiosks keep NTP
+# time); a kiosk remembers the ids it has run for as long.
+SEAL_WINDOW = 300
+# Bytes the seal adds to a body: ',"ts":<10 digits>,"mac":"<64 hex>"' and some margin.
+SEAL_OVERHEAD = 96
 
 
 class MessageError(ValueError):
@@ -27,6 +36,10 @@ class MessageError(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.command_id = command_id
+
+
+class SealError(MessageError):
+    """A body the control plane did not seal for this kiosk, or sealed too long ago."""
 
 
 class Status(enum.StrEnum):
@@ -126,6 +139,68 @@ def decode_answer(body: str | bytes) -> Answer:
     if status is Status.FAILED and not reason:
         raise MessageError("un échec doit donner sa raison", value["id"])
     return Answer(value["id"], status, reason, details)
+
+
+# -- seals: the control plane's proof on what it sends a kiosk ------------------------------
+#
+# The switch relays a MESSAGE from any registered account, and its From proves nothing; so
+# every command and queue message carries an HMAC-SHA256 under the kiosk's own key (derived
+# from the control plane's master secret; the kiosk's bundle carries it), with the time it was
+# sealed. One kiosk's key, read on a public kiosk PC, commands that kiosk and no other.
+
+
+def kiosk_key(master: str, kiosk: str) -> str:
+    """The kiosk's command key (hex), derived from the control plane's master secret."""
+    return hmac.new(
+        master.encode(), b"pvp-kiosk-command\x00" + kiosk.encode(), "sha256"
+    ).hexdigest()
+
+
+def _mac(key: str, value: dict[str, Any]) -> str:
+    # Over the canonical JSON of everything but the MAC: both ends are this module.
+    unsealed = {k: v for k, v in value.items() if k != "mac"}
+    canonical = json.dumps(unsealed, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hmac.new(bytes.fromhex(key), canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def seal(body: str, key: str, now: float) -> str:
+    """``body`` (a JSON object) with the time ``now`` and its MAC under ``key``."""
+    value = _load_untyped(body)
+    value["ts"] = int(now)
+    value["mac"] = _mac(key, value)
+    return _dumps(value)
+
+
+def unseal(body: str | bytes, key: str | None, now: float) -> dict[str, Any]:
+    """The object of a body sealed under ``key`` within :data:`SEAL_WINDOW` of ``now``.
+
+    Raises :class:`SealError` before anything of the body is used otherwise.
+    """
+    value = _load_untyped(body)
+    mac, ts = value.get("mac"), value.get("ts")
+    if key is None:
+        raise SealError("borne sans clé de commande : message refusé")
+    if not isinstance(mac, str) or type(ts) is not int:
+        raise SealError("message non signé par le centre de contrôle")
+    if not hmac.compare_digest(mac, _mac(key, value)):
+        raise SealError("signature du centre de contrôle invalide")
+    if abs(now - ts) > SEAL_WINDOW:
+        raise SealError(f"message périmé (signé il y a {int(now - ts)} s)")
+    return value
+
+
+class Sealer:
+    """Seals what the control plane sends each kiosk (``master``: its secret)."""
+
+    def __init__(self, master: str, clock: Callable[[], float] = time.time) -> None:
+        self._master = master
+        self._clock = clock
+
+    def key(self, kiosk: str) -> str:
+        return kiosk_key(self._master, kiosk)
+
+    def __call__(self, kiosk: str, body: str) -> str:
+        return seal(body, self.key(kiosk), self._clock())
 
 
 # -- kiosk status (kiosk -> control plane, for the counsellor's console) --------------------

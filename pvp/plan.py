@@ -12,13 +12,15 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pvp.calendar import Mode, Window, weekday_number
+from pvp.identities import SERVICE_CODES, reserved_reason
+from pvp.yamlload import YamlError, load_yaml
+
+__all__ = ["IDENT", "SERVICE_CODES", "Plan", "PlanError", "kiosk_id", "load_plan", "parse_plan"]
 
 IDENT = r"^[a-z0-9][a-z0-9.\-]{0,62}$"  # also a valid SIP user part
-SERVICE_CODES = ("anpe", "caf", "msa", "urssaf", "cram", "udaf")
 
 
 class PlanError(ValueError):
@@ -88,6 +90,13 @@ class CounsellorPlan(Entry):
     agency: str
     station: str | None = None
     queues: list[MembershipPlan] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if reason := reserved_reason(value):
+            raise ValueError(reason)
+        return value
 
 
 class WindowPlan(Entry):
@@ -304,29 +313,19 @@ def parse_plan(raw: Any, source: str) -> Plan:
     return plan
 
 
-class _PlanLoader(yaml.SafeLoader):
-    """YAML 1.1 reads ``14:00`` as the base-60 integer 840; a plan's times stay strings."""
-
-
-_PlanLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_PlanLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
-    list("-+0123456789"),
-)
-
-
 def load_plan(path: str | Path) -> Plan:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    return parse_plan_text(text, str(path))
+
+
+def parse_plan_text(text: str, source: str) -> Plan:
+    """A plan from YAML text: bounded (no alias bomb, no repeated key), then validated."""
     try:
-        raw = yaml.load(text, Loader=_PlanLoader)  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError as exc:
-        raise PlanError(str(path), [f"not valid YAML: {exc}"]) from None
-    return parse_plan(raw, str(path))
+        raw = load_yaml(text)
+    except YamlError as exc:
+        raise PlanError(source, [str(exc)]) from None
+    return parse_plan(raw, source)

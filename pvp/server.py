@@ -23,6 +23,7 @@ from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.dispatcher.worker import DispatchWorker, start_dispatcher
+from pvp.freeswitch.authguard import FAILURE_EVENT, AuthGuard
 from pvp.freeswitch.process import WHERE, FreeSwitch, find_binary
 from pvp.freeswitch.refresh import FallbackRefresher
 
@@ -59,6 +60,11 @@ def start_services(settings: Settings, db: Database, app: Flask, **dispatcher: A
     # The dispatcher connects to FreeSWITCH in the background and keeps retrying.
     worker = start_dispatcher(settings, db, clock.now, **dispatcher)
     app.extensions["pvp.dispatcher"] = worker
+    guard: AuthGuard = app.extensions["pvp.sip_guard"]
+    worker.esl.on(FAILURE_EVENT, guard.on_event)
+    # FreeSWITCH may hold a user's entry in its cache: forget them all, so the blocked
+    # address's next try asks the directory (which answers it a decoy).
+    guard.on_block = lambda block: _flush_directory_cache(worker.esl)
     refresher = None
     if settings.freeswitch_conf_dir:
         refresher = FallbackRefresher(
@@ -66,6 +72,13 @@ def start_services(settings: Settings, db: Database, app: Flask, **dispatcher: A
         )
         refresher.start()
     return Services(worker, refresher)
+
+
+def _flush_directory_cache(esl: Any) -> None:
+    try:
+        esl.bgapi("xml_flush_cache")
+    except Exception as exc:  # the switch away: nothing cached there either
+        log.warning("xml_flush_cache after a SIP block failed: %s", exc)
 
 
 def _answers(host: str, port: int) -> bool:

@@ -102,6 +102,8 @@ def test_bindings_socket_and_profile_come_from_the_settings(tree: Path, settings
     assert profile["tls-always-nat"] == "true"
     assert profile["auth-calls"] == "true"
     assert profile["inbound-codec-prefs"] == "OPUS,G722,PCMA,VP8,H264"
+    # The switch tells neither product nor version (User-Agent, Server, SDP origin).
+    assert profile["user-agent-string"] == profile["username"] == "PVP"
 
     loaded = parse(tree / "autoload_configs/modules.conf.xml").iter("load")
     modules = {m.get("module") for m in loaded}

@@ -7,14 +7,19 @@ import json
 import pytest
 
 from pvp.messages import (
+    SEAL_WINDOW,
     Answer,
     Command,
     MessageError,
+    Sealer,
+    SealError,
     Status,
     decode_answer,
     decode_command,
     encode_answer,
     encode_command,
+    kiosk_key,
+    unseal,
 )
 
 
@@ -65,3 +70,47 @@ def test_failed_answer_needs_a_reason_and_sizes_are_bounded() -> None:
         decode_command("x" * (3 * 1024 * 1024))
     with pytest.raises(MessageError):
         encode_command(Command("bad id", "text"))
+
+
+# -- seals (issue 10: any SIP account could command any kiosk by writing From: pvp) ---------
+
+
+def _sealed(now: float = 1_800_000_000.0, kiosk: str = "kiosk-vorey-1") -> str:
+    body = encode_command(Command("c-1", "print", {"title": "Fax reçu | x"}, None, "pvp"))
+    return Sealer("master", clock=lambda: now)(kiosk, body)
+
+
+def test_a_sealed_command_opens_with_its_kiosk_key_within_the_window() -> None:
+    key = kiosk_key("master", "kiosk-vorey-1")
+    value = unseal(_sealed(), key, 1_800_000_000.0 + SEAL_WINDOW)
+    assert decode_command(_sealed()) == Command(
+        "c-1", "print", {"title": "Fax reçu | x"}, None, "pvp"
+    )
+    assert value["ts"] == 1_800_000_000
+    assert "|" not in _sealed() and "\n" not in _sealed()  # still fit for FreeSWITCH's chat
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "now", "reason"),
+    [
+        ('{"v":1,"type":"command","id":"c-1","name":"print"}', "k", 0, "non signé"),
+        (_sealed(), "other", 1_800_000_000.0, "signature"),
+        (_sealed(kiosk="kiosk-langeac-1"), "vorey", 1_800_000_000.0, "signature"),
+        (_sealed().replace("Fax re", "Faux re"), "vorey", 1_800_000_000.0, "signature"),
+        (_sealed(), "vorey", 1_800_000_000.0 + SEAL_WINDOW + 1, "périmé"),
+        (_sealed(), "vorey", 1_800_000_000.0 - SEAL_WINDOW - 1, "périmé"),
+        (_sealed(), None, 1_800_000_000.0, "sans clé"),
+    ],
+)
+def test_a_body_not_sealed_for_this_kiosk_now_is_refused(
+    body: str, key: str | None, now: float, reason: str
+) -> None:
+    keys = {"vorey": kiosk_key("master", "kiosk-vorey-1"), "other": kiosk_key("m2", "x")}
+    with pytest.raises(SealError, match=reason):
+        unseal(body, keys.get(key, key) if key else None, now)
+
+
+def test_one_kiosk_key_says_nothing_of_another_nor_of_the_master() -> None:
+    a, b = kiosk_key("master", "kiosk-a"), kiosk_key("master", "kiosk-b")
+    assert a != b and len(a) == 64 and "master" not in a
+    assert kiosk_key("other", "kiosk-a") != a

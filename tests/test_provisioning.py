@@ -130,6 +130,10 @@ BAD_PLANS = [
         r"counsellors\[0\].*queues\[0\]\.queue: 'msa-43' belongs to another service",
     ),
     (lambda r: r["counsellors"][0].update(id="Bad Login!"), r"counsellors\[0\].*: id"),
+    # The control plane's SIP user: registered as it, a counsellor got the kiosks' answers.
+    (lambda r: r["counsellors"][0].update(id="pvp"), r"counsellors\[0\].*: id.*'pvp' est réservé"),
+    (lambda r: r["counsellors"][0].update(id="msa"), r"counsellors\[0\].*: id.*réservé"),
+    (lambda r: r["counsellors"][0].update(id="kiosk-vorey-9"), r"sont ceux d'une borne"),
     (
         lambda r: r["agencies"][0]["queues"][0].update(no_answer_timeout_seconds=0),
         r"agencies\[0\] \(id=anpe-montlucon\): queues\[0\]\.no_answer_timeout_seconds",
@@ -164,7 +168,7 @@ def test_bad_plans_are_rejected_naming_entry_and_field_and_change_nothing(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("departments: [", "not valid YAML"),
+        ("departments: [", "YAML invalide"),
         ("- just\n- a list\n", "must be a mapping"),
     ],
 )

@@ -147,7 +147,28 @@ def test_directory_gives_a_counsellor_its_role_and_context(
 
 def test_an_unknown_user_is_not_found(client: FlaskClient, auth: dict[str, str]) -> None:
     # FreeSWITCH then reads the static directory, rendered again on every plan change.
-    assert is_not_found(directory(client, auth, "kiosk-nowhere-1"))
+    assert is_not_found(directory(client, auth, "kiosk-nowhere-1", action="user_call"))
+
+
+def test_authenticating_an_unknown_user_meets_a_decoy_shaped_like_a_real_user(
+    client: FlaskClient, auth: dict[str, str], db: Database
+) -> None:
+    # Issue 15 item 5 / issue 10: "not found" took FreeSWITCH another path (static files),
+    # 3.1-7.7 ms against 1.1-2.7 ms: users could be enumerated by timing.
+    known = directory(client, auth, "kiosk-vorey-1").find(".//user")
+    decoy = directory(client, auth, "kiosk-nowhere-1").find(".//user")
+    assert known is not None and decoy is not None
+    assert decoy.get("id") == "kiosk-nowhere-1"
+    assert decoy.get("cacheable") == known.get("cacheable")
+    a1 = {p.get("name"): p.get("value") for p in decoy.iter("param")}["a1-hash"]
+    assert len(a1) == 32 and int(a1, 16) >= 0
+    again = directory(client, auth, "kiosk-nowhere-1").find(".//user/params/param")
+    assert again is not None and again.get("value") == a1  # the same every time
+    with db.sessions() as session:
+        hashes = {k.a1_hash for k in session.query(Kiosk)}
+    assert a1 not in hashes
+    found = {v.get("name"): v.get("value") for v in decoy.iter("variable")}
+    assert found["user_context"] == "pvp-unauthenticated"
 
 
 @pytest.mark.parametrize(
@@ -292,3 +313,19 @@ def test_untrusted_text_is_escaped_by_the_xml_library(
         headers=auth,
     )
     assert is_not_found(ET.fromstring(response.data))
+
+
+def test_a_blocked_address_meets_a_decoy_even_for_a_known_user(
+    app: Flask, client: FlaskClient, auth: dict[str, str]
+) -> None:
+    guard = app.extensions["pvp.sip_guard"]
+    for _ in range(guard.threshold):
+        guard.failed("203.0.113.9", "kiosk-vorey-1")
+    blocked = directory(client, auth, "kiosk-vorey-1", ip="203.0.113.9").find(".//user")
+    elsewhere = directory(client, auth, "kiosk-vorey-1", ip="192.0.2.10").find(".//user")
+    assert blocked is not None and elsewhere is not None
+    a1 = {p.get("name"): p.get("value") for p in blocked.iter("param")}["a1-hash"]
+    real = {p.get("name"): p.get("value") for p in elsewhere.iter("param")}["a1-hash"]
+    assert a1 != real
+    # Never cached: FreeSWITCH's cache is per user, and the kiosk itself must still get in.
+    assert blocked.get("cacheable") is None and elsewhere.get("cacheable")

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from pvp.freeswitch.esl import ESLClient, ESLError
+from pvp.messages import Sealer
 from pvp.model import CallOutcome
 
 log = logging.getLogger("pvp.dispatcher.notifier")
@@ -70,13 +71,18 @@ class SipMessageNotifier(JsonNotifier):
     is slow to answer never holds the dispatcher up.
     """
 
-    def __init__(self, esl: ESLClient, domain: str, sender: str = "pvp") -> None:
-        self.esl, self.domain, self.sender = esl, domain, sender
+    def __init__(
+        self, esl: ESLClient, domain: str, sealer: Sealer | None, sender: str = "pvp"
+    ) -> None:
+        # Without a sealer the messages go unsealed, and kiosks refuse them.
+        self.esl, self.domain, self.sender, self.sealer = esl, domain, sender, sealer
 
     def _send(self, kiosk: str, payload: dict[str, Any]) -> None:
+        body = chat_body(payload)
+        if self.sealer is not None:
+            body = self.sealer(kiosk, body)
         command = (
-            f"chat sip|{self.sender}@{self.domain}|{kiosk}@{self.domain}|"
-            f"{chat_body(payload)}|{CONTENT_TYPE}"
+            f"chat sip|{self.sender}@{self.domain}|{kiosk}@{self.domain}|{body}|{CONTENT_TYPE}"
         )
         try:
             job = self.esl.bgapi(command)

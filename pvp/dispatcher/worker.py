@@ -53,14 +53,17 @@ from pvp.dispatcher.notifier import KioskNotifier, SipMessageNotifier
 from pvp.dispatcher.state import Arrival, CallState
 from pvp.dispatcher.store import QueueStore, build_policy
 from pvp.freeswitch import registrations
+from pvp.freeswitch.authguard import FAILURE_EVENT
 from pvp.freeswitch.esl import ESLClient, ESLError
 from pvp.freeswitch.eslframe import Event
+from pvp.messages import Sealer
 from pvp.model import CallOutcome, ConsoleStatus
 
 log = logging.getLogger("pvp.dispatcher.worker")
 
 CHANNEL_EVENTS = ("CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP_COMPLETE")
-EVENTS = (*CHANNEL_EVENTS, *registrations.EVENTS)
+# Refused credentials feed the SIP address guard (pvp/freeswitch/authguard.py).
+EVENTS = (*CHANNEL_EVENTS, *registrations.EVENTS, FAILURE_EVENT)
 # A soft chime every six seconds while the citizen waits (the screen shows the position);
 # the dialplan's pvp_wait_media (setting wait_media) comes first.
 WAITING_SOUND = "tone_stream://%(300,5700,523)"
@@ -115,6 +118,7 @@ class DispatchWorker:
         *,
         domain: str,
         notifier: KioskNotifier | None = None,
+        sealer: Sealer | None = None,
         dial_string: DialString | None = None,
         srtp: str = "optional",  # rtp_secure_media of the legs offered to counsellors
         clock: Callable[[], datetime] = utc_now,
@@ -125,7 +129,7 @@ class DispatchWorker:
     ) -> None:
         self.esl = esl
         self.store = QueueStore(db)
-        self.notifier = notifier or SipMessageNotifier(esl, domain)
+        self.notifier = notifier or SipMessageNotifier(esl, domain, sealer)
         self.dial_string = dial_string or (lambda c: f"user/{c}@{domain}")
         self.srtp, self.clock, self.waiting_sound = srtp, clock, waiting_sound
         self.tick_seconds, self.console_poll_seconds = tick_seconds, console_poll_seconds
@@ -532,7 +536,13 @@ def start_dispatcher(
         settings.esl_host, settings.esl_port, settings.secret("esl_password"), events=EVENTS
     )
     worker = DispatchWorker(
-        db, esl, domain=settings.sip_domain, srtp=settings.counsellor_srtp, clock=clock, **options
+        db,
+        esl,
+        domain=settings.sip_domain,
+        srtp=settings.counsellor_srtp,
+        clock=clock,
+        sealer=Sealer(settings.secret("kiosk_command_key")),
+        **options,
     )
     worker.start()
     return worker

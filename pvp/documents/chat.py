@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pvp.documents.service import TransportError
-from pvp.messages import COMMAND_TYPE
+from pvp.messages import COMMAND_TYPE, Sealer
 
 
 class ChatTransport:
     """``api`` runs one FreeSWITCH API command and returns its reply (an ESL client's)."""
 
-    def __init__(self, api: Callable[[str], str], domain: str, sender: str = "pvp") -> None:
+    def __init__(
+        self, api: Callable[[str], str], domain: str, sealer: Sealer, sender: str = "pvp"
+    ) -> None:
         self._api = api
         self.domain = domain
+        self.sealer = sealer  # the kiosk checks the seal before it runs anything
         self.sender = sender
 
     def send(self, kiosk_id: str, body: str) -> None:
@@ -26,6 +29,7 @@ class ChatTransport:
         # either, but a hand-made body might.
         if "|" in body or "\n" in body or "|" in kiosk_id:
             raise TransportError("message non transmissible (caractère | ou saut de ligne)")
+        body = self.sealer(kiosk_id, body)
         command = (
             f"chat sip|{self.sender}@{self.domain}|{kiosk_id}@{self.domain}|{body}|{COMMAND_TYPE}"
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pvp.documents.fax import FaxService
+from pvp.documents.pdf import DocumentError, validate_pdf
 from pvp.documents.service import DocumentService
 from pvp.documents.service import Refused as ServiceRefused
 
@@ -59,11 +60,17 @@ def _echo(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def _read_pdf(path: Path) -> bytes:
+def _read_pdf(path: Path, max_pages: int) -> bytes:
+    """The file, screened before anything connects to the switch (pvp/documents/pdf.py)."""
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
         raise Refused(f"{path}: {exc.strerror}") from None
+    try:
+        validate_pdf(data, max_pages)
+    except DocumentError as exc:
+        raise Refused(f"{path}: {exc}") from None
+    return data
 
 
 CALL_HELP = (
@@ -95,7 +102,7 @@ def send(
     ctx: Context, counsellor: str, call_ref: str | None, action: str, title: str, pdf: Path
 ) -> None:
     """Show (display) or print PDF on the kiosk of the counsellor's current call."""
-    data = _read_pdf(pdf)
+    data = _read_pdf(pdf, ctx.settings.document_max_pages)
     service = _service(ctx)
     call_id = _call(service, counsellor, call_ref)
     _attach(ctx, service)
@@ -150,7 +157,7 @@ def scan(ctx: Context, counsellor: str, call_ref: str | None, pages: int) -> Non
 @pass_ctx
 def fax(ctx: Context, number: str, counsellor: str, call_ref: str | None, pdf: Path) -> None:
     """Send PDF as a T.38 fax through FreeSWITCH and wait for the result."""
-    data = _read_pdf(pdf)
+    data = _read_pdf(pdf, ctx.settings.document_max_pages)
     service = _service(ctx)
     call_id = _call(service, counsellor, call_ref) if call_ref else None
     try:

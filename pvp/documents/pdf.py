@@ -19,6 +19,8 @@ import img2pdf
 import pypdf
 from PIL import Image
 
+from pvp.documents.pdfscreen import MAX_PAGES, ScreeningError, declared_pages, screen_objects
+
 # Every failure below reaches a counsellor as it is: French, short, actionable.
 NOT_A_PDF = "le fichier n'est pas un PDF"
 UNREADABLE_PDF = "PDF illisible"
@@ -67,7 +69,11 @@ def _png(image: Image.Image) -> bytes:
 
 
 def validate_pdf(data: bytes, max_pages: int | None = None) -> PdfInfo:
-    """Check that ``data`` is a PDF whose every page parses; raise :class:`DocumentError`."""
+    """Check that ``data`` is a PDF whose every page parses; raise :class:`DocumentError`.
+
+    Screened first (pvp/documents/pdfscreen.py): page count before any page is read, size
+    once inflated, no JavaScript nor automatic action.
+    """
     # PDF readers accept junk before the header within the first KiB (ISO 32000-1, annex H).
     if b"%PDF-" not in data[:1024]:
         raise DocumentError(NOT_A_PDF)
@@ -75,9 +81,13 @@ def validate_pdf(data: bytes, max_pages: int | None = None) -> PdfInfo:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError(ENCRYPTED_PDF)
+        declared_pages(reader, max_pages if max_pages is not None else MAX_PAGES)
+        screen_objects(reader)
         sizes = tuple((float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages)
     except DocumentError:
         raise
+    except ScreeningError as exc:
+        raise DocumentError(str(exc)) from None
     except Exception as exc:  # pypdf raises many types on broken files; all mean the same here
         raise DocumentError(UNREADABLE_PDF) from exc
     if not sizes:

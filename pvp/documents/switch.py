@@ -19,6 +19,7 @@ from pvp.documents.answers import answer_from_event, status_from_event
 from pvp.documents.chat import ChatTransport
 from pvp.documents.fax import RX_EVENT, TX_EVENT, FaxService
 from pvp.documents.service import DocumentService
+from pvp.messages import Sealer
 from pvp.model import CallRecord
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def record_privacy(db: Database, kiosk: str, private: bool) -> bool:
 def attach(esl: Any, documents: DocumentService) -> FaxService:
     """Commands out through ``chat``; answers and fax results in; the fax service."""
     domain = documents.settings.sip_domain
-    documents.transport = ChatTransport(esl.api, domain)
+    sealer = Sealer(documents.settings.secret("kiosk_command_key"))
+    documents.transport = ChatTransport(esl.api, domain, sealer)
     fax = FaxService(documents, esl)
 
     def on_message(event: Any) -> None:

@@ -5,9 +5,10 @@ dialplan every channel variable as ``variable_*``) with HTTP basic auth. Answers
 documents; whatever is unknown or malformed gets ``<result status="not found"/>`` (FreeSWITCH
 then falls through to the static files) and a log line — never an error page.
 
-That includes a look-up of a user PVP does not know: FreeSWITCH then reads the static
-directory, which ``pvp serve`` renders again on every plan change (see
-:mod:`pvp.freeswitch.refresh`), so a deleted device is missing there too.
+That includes a look-up of a user PVP does not know, except to authenticate one: FreeSWITCH
+then reads the static directory, which ``pvp serve`` renders again on every plan change (see
+:mod:`pvp.freeswitch.refresh`), so a deleted device is missing there too. Authentication of an
+unknown user gets a decoy instead (see :func:`pvp.freeswitch.directory.decoy_user`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.freeswitch import dialplan
-from pvp.freeswitch.directory import KIOSK_CONTEXT, DirectoryUser, all_users, domain_element
+from pvp.freeswitch.authguard import AuthGuard
+from pvp.freeswitch.directory import (
+    DECOY_ID,
+    KIOSK_CONTEXT,
+    DirectoryUser,
+    all_users,
+    decoy_user,
+    domain_element,
+)
 from pvp.freeswitch.xmldoc import document, not_found, to_bytes
 from pvp.model import ExpertQueue
 from pvp.plan_view import PlanCache
@@ -99,7 +108,17 @@ def directory() -> Response:
         return _domain_answer(settings, [], cache_ms)
     if action not in USER_ACTIONS:
         return _not_found("directory action %r for %r", action, user_id)
+    guard: AuthGuard = current_app.extensions["pvp.sip_guard"]
+    if action == "sip_auth" and guard.blocked(form.get("ip", "")) and DECOY_ID.match(user_id):
+        # A blocked address meets a decoy whatever the user: the right password fails too.
+        # Not cacheable: FreeSWITCH's cache is per user, not per address.
+        log.info("directory: %r from blocked address %s: decoy", user_id, form.get("ip"))
+        return _domain_answer(settings, [decoy_user(user_id, settings)], 0)
     user = _users().get(user_id)
+    if user is None and action == "sip_auth" and DECOY_ID.match(user_id):
+        # Same path, same kind of answer as a known user with a wrong password.
+        log.info("directory: unknown user %r authenticating: decoy", user_id)
+        return _domain_answer(settings, [decoy_user(user_id, settings)], cache_ms)
     if user is None:
         return _not_found("directory: no user %r (%s) in %s", user_id, action or "lookup", domain)
     return _domain_answer(settings, [user], cache_ms)

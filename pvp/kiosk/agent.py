@@ -19,6 +19,7 @@ import functools
 import json
 import logging
 import signal
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo
 import requests
 from requests.auth import HTTPDigestAuth
 
+from pvp.identities import CONTROL_PLANE_USER
 from pvp.kiosk.availability import AvailabilityCache, ButtonStatus, describe
 from pvp.kiosk.baresip import (
     BaresipConfig,
@@ -69,6 +71,7 @@ from pvp.kiosk.printer import Printer
 from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
+from pvp.kiosk.seen import SeenMessages
 from pvp.kiosk.state import (
     COUNSELLOR_VIEWS,
     AvailabilityChanged,
@@ -100,7 +103,17 @@ from pvp.kiosk.state import (
 )
 from pvp.kiosk.tunnel import Tunnel, TunnelConfig
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import COMMAND_TYPE, STATUS_TYPE, Answer, Command, Status, encode_status
+from pvp.messages import (
+    COMMAND_TYPE,
+    STATUS_TYPE,
+    Answer,
+    Command,
+    MessageError,
+    SealError,
+    Status,
+    encode_status,
+    unseal,
+)
 from pvp.web.serving import ThreadedServer
 
 log = logging.getLogger("pvp.kiosk.agent")
@@ -147,6 +160,9 @@ class AgentConfig:
     availability_period: float = 300.0
     input_devices: tuple[str, ...] = ()
     probes: Probes | None = None
+    # The key the control plane seals this kiosk's commands with (hex); without one, every
+    # command and queue message is refused.
+    command_key: str | None = None
 
     @property
     def kiosk(self) -> str:
@@ -210,6 +226,7 @@ class AgentConfig:
             ca_file=ca,
             heartbeat_period=heartbeat_period,
             input_devices=tuple(bundle.get("input_devices", ())),
+            command_key=bundle.get("command_key"),
         )
 
 
@@ -234,9 +251,6 @@ def switch_input(body: bytes) -> Input:
     raise ValueError(f"unknown switch message type {value.get('type')!r}")
 
 
-CONTROL_PLANE_USER = "pvp"
-
-
 @dataclass
 class KioskAgent:
     config: AgentConfig
@@ -252,6 +266,8 @@ class KioskAgent:
             self.state_dir / "baresip", self.controller, observer=self._engine_state
         )
         self.tunnel = Tunnel(cfg.tunnel, self.state_dir / "tunnel") if cfg.tunnel else None
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.seen = SeenMessages(self.state_dir / "seen-messages.json")
         self.messaging = (
             MessagingEndpoint(cfg.messaging, self._on_message) if cfg.messaging else None
         )
@@ -317,6 +333,8 @@ class KioskAgent:
         devices = keyboards(self.config.input_devices or None)
         self.buttons = ButtonReader(self.keymap, devices, self.feed_action)
         self.buttons.start()
+        if self.config.command_key is None:
+            log.error("bundle without command_key: every command will be refused; issue a new one")
         log.info("kiosk %s ready; screen on http://127.0.0.1:%s/", self.config.kiosk, self.port)
 
     async def stop(self) -> None:
@@ -425,6 +443,20 @@ class KioskAgent:
             log.warning("MESSAGE from %r refused: not the control plane", message.sender)
             return 403
         kind = media_type(message.content_type)
+        if kind not in (COMMAND_TYPE, "application/json"):
+            return 415
+        # The From proves nothing (any account can send one): the seal is checked before
+        # anything of the body is used, and a refused body reaches no handler and no answer.
+        try:
+            value = unseal(message.body, self.config.command_key, time.time())
+        except SealError as exc:
+            log.warning("MESSAGE refused (%s): %s", kind, exc.reason)
+            return 403
+        except MessageError as exc:
+            log.warning("MESSAGE refused (%s): %s", kind, exc.reason)
+            return 400
+        if not self._first_time(kind, value):
+            return 403
         if kind == COMMAND_TYPE:
             return self.router.receive(message.body).sip_status
         if kind == "application/json":
@@ -436,6 +468,24 @@ class KioskAgent:
             self.handle(event)
             return 200
         return 415
+
+    def _first_time(self, kind: str, value: dict[str, Any]) -> bool:
+        """False for a sealed message taken before (a replay, maybe across a restart).
+
+        A command the router still remembers goes through: it answers a retransmission again
+        without running it. Queue messages have no id: their MAC names them.
+        """
+        ident = value.get("id")
+        if kind == COMMAND_TYPE and isinstance(ident, str):
+            if self.router.remembers(ident):
+                return True
+            key = f"command:{ident}"
+        else:
+            key = f"mac:{value['mac']}"
+        if self.seen.first_time(key, value["ts"], time.time()):
+            return True
+        log.warning("MESSAGE refused: %s already taken (replay)", key)
+        return False
 
     # -- commands ----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pvp.identities import CONTROL_PLANE_USER
 from pvp.messages import COMMAND_TYPE, Answer, Command, MessageError, Status, decode_command
 
 log = logging.getLogger("pvp.kiosk.commands")
@@ -47,7 +48,7 @@ def media_type(content_type: str | None) -> str:
 
 def _received_fax(command: Command) -> bool:
     """A fax received for the kiosk is printed outside any call, on the control plane's word."""
-    return command.name == "print" and command.call is None and command.sender == "pvp"
+    return command.name == "print" and command.call is None and command.sender == CONTROL_PLANE_USER
 
 
 class CommandRouter:
@@ -66,6 +67,10 @@ class CommandRouter:
     @property
     def names(self) -> frozenset[str]:
         return frozenset(self._handlers)
+
+    def remembers(self, command_id: str) -> bool:
+        with self._lock:
+            return command_id in self._answers
 
     def receive(self, body: bytes | str) -> Received:
         """Handle the body of a command MESSAGE; say which SIP status answers it."""

@@ -28,6 +28,7 @@ from wtforms.validators import (
 )
 
 from pvp.calendar import WEEKDAYS
+from pvp.identities import reserved_reason
 from pvp.model import (
     Agency,
     ClosureDay,
@@ -310,8 +311,13 @@ def _store_queue(session: Session, row: ExpertQueue | None, form: PanelForm) -> 
 # --- counsellors and memberships ---
 
 
+def _not_reserved(form: PanelForm, field: StringField) -> None:
+    if reason := reserved_reason(field.data or ""):
+        raise ValidationError(reason)
+
+
 class CounsellorForm(PanelForm):
-    id = StringField("Identifiant (compte SIP)", validators=[REQUIRED, IDENT_CHECK])
+    id = StringField("Identifiant (compte SIP)", validators=[REQUIRED, IDENT_CHECK, _not_reserved])
     display_name = StringField("Nom affiché", validators=[REQUIRED, Length(max=160)])
     agency_id = SelectField("Agence")
     station_id = SelectField("Poste expert")

@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.identities import reserved_reason
 from pvp.model import Counsellor, LoginFailure, Role, Service, Site, User
 from pvp.panel.accounts import AccountError, check_new_password
 
@@ -133,6 +134,8 @@ def create_user(
         or not login.replace(".", "").replace("-", "").replace("_", "").isalnum()
     ):
         raise AccountError("identifiant invalide : lettres, chiffres, point, tiret, souligné")
+    if reason := reserved_reason(login):
+        raise AccountError(reason)
     check_new_password(password)
     if session.scalars(select(User).where(User.login == login)).first() is not None:
         raise AccountError(f"l'identifiant {login!r} existe déjà")

@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import render_template
+from flask import current_app, render_template
 from sqlalchemy import or_, select
 
+from pvp.freeswitch.authguard import AuthGuard
 from pvp.model import Alert, Kiosk, Role, Site
 from pvp.panel.alerts import KIND_LABELS, fleet
 from pvp.panel.security import db, panel_blueprint, settings, site_scope
@@ -38,6 +39,9 @@ def index() -> Any:
         if site is not None:
             query = query.where(Kiosk.site_id == site)
         alerts = session.scalars(query).all()
+    # Addresses refused after repeated SIP authentication failures: the region's concern.
+    guard: AuthGuard = current_app.extensions["pvp.sip_guard"]
+    sip_blocks = guard.blocks() if site is None else []
     return render_template(
         "supervision.html",
         kiosks=kiosks,
@@ -46,4 +50,5 @@ def index() -> Any:
         kinds=KIND_LABELS,
         now=now,
         offline_after=settings().heartbeat_offline_seconds,
+        sip_blocks=sip_blocks,
     )

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from pvp.clock import Clock, clock_from_settings
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.freeswitch.authguard import AuthGuard
 from pvp.plan_view import PlanCache
 from pvp.web import headers, limits
 
@@ -36,6 +37,7 @@ def create_app(
     app.extensions["pvp.db"] = db
     app.extensions["pvp.clock"] = clock = clock or clock_from_settings(settings)
     app.extensions["pvp.plans"] = PlanCache(db, settings, clock)
+    app.extensions["pvp.sip_guard"] = AuthGuard.from_settings(settings)
 
     from pvp.dispatcher.http import dispatcher
     from pvp.documents.http import documents_api

@@ -128,7 +128,7 @@ def test_given_a_kiosk_told_its_place_when_chat_answers_then_the_log_says_what_h
     try:
         assert esl.wait_connected(5)
         with caplog.at_level(logging.INFO, logger="pvp.dispatcher.notifier"):
-            SipMessageNotifier(esl, "pvp.test").position("kiosk-vorey-1", CALL, 1, 360)
+            SipMessageNotifier(esl, "pvp.test", None).position("kiosk-vorey-1", CALL, 1, 360)
             assert eventually(lambda: "MESSAGE" in caplog.text)
     finally:
         esl.stop()

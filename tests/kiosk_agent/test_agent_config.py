@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -14,6 +15,7 @@ from pvp.db import Database
 from pvp.kiosk.agent import AgentConfig, switch_input
 from pvp.kiosk.baresip import MediaDevice, MediaEncryption, Transport
 from pvp.kiosk.state import Connected, QueueEnded, QueuePosition
+from pvp.messages import Sealer, unseal
 
 
 def test_a_provisioned_bundle_gives_tunnel_messaging_and_devices(
@@ -39,6 +41,10 @@ def test_a_provisioned_bundle_gives_tunnel_messaging_and_devices(
     assert cfg.messaging is not None and cfg.messaging.password == bundle["sip"]["password"]
     assert cfg.handset.player == MediaDevice("alsa", "handset")
     assert cfg.speaker.source == MediaDevice("alsa", "default")
+    # The command key is this kiosk's: the control plane seals with the same one.
+    sealer = Sealer(settings.secret("kiosk_command_key"))
+    assert cfg.command_key == sealer.key("kiosk-vorey-1") != sealer.key("kiosk-langeac-1")
+    assert unseal(sealer("kiosk-vorey-1", '{"type":"connected"}'), cfg.command_key, time.time())
 
 
 def test_switch_messages() -> None:

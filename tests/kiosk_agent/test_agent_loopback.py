@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -50,7 +51,16 @@ from pvp.kiosk.baresip import (
 from pvp.kiosk.heartbeat import Probes
 from pvp.kiosk.messaging import MessagingConfig
 from pvp.kiosk.screen import View
-from pvp.messages import ANSWER_TYPE, COMMAND_TYPE, STATUS_TYPE, decode_answer, decode_status
+from pvp.messages import (
+    ANSWER_TYPE,
+    COMMAND_TYPE,
+    SEAL_WINDOW,
+    STATUS_TYPE,
+    decode_answer,
+    decode_status,
+    kiosk_key,
+    seal,
+)
 
 from .certs import SWITCH_NAME, Pki
 from .switch import SwitchStandIn, running_switch
@@ -58,6 +68,7 @@ from .switch import SwitchStandIn, running_switch
 pytestmark = requires_baresip
 
 KIOSK, DOMAIN, SECRET = "kiosk-vorey-1", "pvp.auvergne.test", "kiosk-secret-1"
+KEY = kiosk_key("control-plane-master", KIOSK)  # what `pvp provision bundle` puts in
 BUNDLE: dict[str, Any] = {
     "kiosk": KIOSK,
     "site": "vorey",
@@ -101,8 +112,17 @@ class Rig:
                 await asyncio.sleep(0.05)
         return state
 
-    async def chat(self, body: dict[str, Any] | str, content_type: str = COMMAND_TYPE) -> int:
+    async def chat(
+        self,
+        body: dict[str, Any] | str,
+        content_type: str = COMMAND_TYPE,
+        key: str | None = KEY,
+        sealed_at: float | None = None,
+    ) -> int:
+        """Sent as the control plane does (sealed under ``key``), unless ``key`` is None."""
         text = body if isinstance(body, str) else json.dumps(body)
+        if key is not None and isinstance(body, dict):
+            text = seal(text, key, time.time() if sealed_at is None else sealed_at)
         return await self.switch.chat(KIOSK, text, content_type)
 
     def sent(self, content_type: str) -> list[bytes]:
@@ -138,6 +158,7 @@ def agent_config(tmp_path: Path, pki: Pki, switch: int, callee: int) -> AgentCon
         service_uri=f"sip:{{service}}@127.0.0.1:{callee};transport=udp",
         heartbeat_period=3600,
         probes=Probes(lambda: None, lambda: None, lambda: False, tmp_path),
+        command_key=KEY,
     )
 
 
@@ -216,6 +237,20 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
             # Another registered user (a counsellor's phone) cannot command the kiosk.
             forged = json.dumps({**text, "id": "c-8", "call": "fs-1"})
             assert await r.switch.chat(KIOSK, forged, COMMAND_TYPE, sender="msa-43-c1") == 403
+            # Nor by writing From: pvp (the switch relays it): no seal, a seal under another
+            # kiosk's key, a tampered seal, a stale one: refused before anything runs.
+            fax_print = {**text, "id": "c-9", "name": "print", "call": None, "from": "pvp"}
+            assert await r.chat({**text, "id": "c-8", "call": "fs-1"}, key=None) == 403
+            assert await r.chat(fax_print, key=None) == 403
+            other = kiosk_key("control-plane-master", "kiosk-langeac-1")
+            assert await r.chat({**text, "id": "c-8", "call": "fs-1"}, key=other) == 403
+            tampered = json.loads(seal(json.dumps({**text, "id": "c-8"}), KEY, time.time()))
+            tampered["args"] = {"text": "Imprimez ceci"}
+            assert await r.switch.chat(KIOSK, json.dumps(tampered), COMMAND_TYPE) == 403
+            stale = time.time() - SEAL_WINDOW - 5
+            assert await r.chat({**text, "id": "c-8", "call": "fs-1"}, sealed_at=stale) == 403
+            forged_queue = {"type": "queue", "call": "fs-1", "position": 9, "wait": 1}
+            assert await r.chat(forged_queue, "application/json", key=None) == 403
             await r.switch.wait_for(lambda: len(r.sent(ANSWER_TYPE)) >= 5)
             assert r.state() == before, "a refused command changed the screen"
             status = {
@@ -264,7 +299,7 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
         answers["c-5"].reason == "commande inconnue : fax"
     )  # faxes are the switch's, not a kiosk's
     assert answers["c-6"].status == answers["c-7"].status == "done"
-    assert "c-8" not in answers
+    assert "c-8" not in answers and "c-9" not in answers
     (private,) = map(decode_status, r.sent(STATUS_TYPE))
     assert (private["state"], private["text"], private["kiosk"]) == (
         "private",

@@ -89,3 +89,21 @@ def test_accepted_then_done_from_a_worker_thread_and_no_second_final() -> None:
     r.receive(command(name="scan"))
     workers[0].join(timeout=2)
     assert [a.status for a in answers] == [Status.ACCEPTED, Status.DONE]
+
+
+def test_outside_a_call_only_the_control_planes_received_fax_print_runs() -> None:
+    answers: list[Answer] = []
+    ran: list[str] = []
+    r = CommandRouter(answers.append, lambda call: False)  # no call in progress
+    for name in ("print", "scan", "display"):
+        r.register(
+            name, lambda cmd, reply: (ran.append(cmd.id), reply(Answer(cmd.id, Status.DONE)))
+        )
+    r.receive(command(id="fax", name="print", call=None, **{"from": "pvp"}))
+    r.receive(command(id="c-2", name="scan", call=None, **{"from": "pvp"}))
+    r.receive(command(id="c-3", name="print", call=None, **{"from": "msa-43-c1"}))
+    r.receive(command(id="c-4", name="display", call=None, **{"from": "pvp"}))
+    assert ran == ["fax"]
+    assert [(a.id, a.reason) for a in answers[1:]] == [
+        (i, NOT_THIS_CALL) for i in ("c-2", "c-3", "c-4")
+    ]

@@ -191,6 +191,9 @@ class Switch:
             esl_port=free_port(),
             rtp_start_port=20000 + free_port() % 20000,
             directory_cache_ms=30000,
+            # Every test signs in from 127.0.0.1, some with wrong passwords on purpose: the
+            # address block is tried on its own (test_sip_hardening.py sets its threshold).
+            sip_block_failures=10_000,
             freeswitch_loglevel="debug",
         )
         self.settings = self.settings.model_copy(

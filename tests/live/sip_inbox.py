@@ -138,12 +138,25 @@ class SipInbox:
         if status != 200:
             raise RuntimeError(f"REGISTER refused: {status}")
 
-    def send_message(self, to_user: str, body: str, content_type: str) -> int:
-        """A MESSAGE to ``to_user@domain`` through the switch; the final status code."""
-        uri = f"sip:{to_user}@{self.domain}"
-        return self.request("MESSAGE", uri, uri, [f"Content-Type: {content_type}"], body.encode())
+    def send_message(
+        self, to_user: str, body: str, content_type: str, from_user: str | None = None
+    ) -> int:
+        """A MESSAGE to ``to_user@domain`` through the switch; the final status code.
 
-    def request(self, method: str, uri: str, to: str, extra: list[str], body: bytes = b"") -> int:
+        ``from_user`` puts another user in From (the digest stays this inbox's own)."""
+        uri = f"sip:{to_user}@{self.domain}"
+        extra = [f"Content-Type: {content_type}"]
+        return self.request("MESSAGE", uri, uri, extra, body.encode(), from_user)
+
+    def request(
+        self,
+        method: str,
+        uri: str,
+        to: str,
+        extra: list[str],
+        body: bytes = b"",
+        from_user: str | None = None,
+    ) -> int:
         """Send a request, answer one Digest challenge; the final status code."""
         call_id, tag = secrets.token_hex(8), secrets.token_hex(4)
         authorization = None
@@ -153,7 +166,7 @@ class SipInbox:
                 f"Via: SIP/2.0/{self.transport.upper()} 127.0.0.1:{self.local_port};"
                 f"branch=z9hG4bK{secrets.token_hex(6)};rport",
                 "Max-Forwards: 70",
-                f"From: <sip:{self.user}@{self.domain}>;tag={tag}",
+                f"From: <sip:{from_user or self.user}@{self.domain}>;tag={tag}",
                 f"To: <{to}>",
                 f"Call-ID: {call_id}",
                 f"CSeq: {cseq} {method}",

@@ -34,7 +34,16 @@ from pvp.kiosk.printer import Printer
 from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import ANSWER_TYPE, COMMAND_TYPE, MAX_BODY, decode_command, encode_answer
+from pvp.messages import (
+    ANSWER_TYPE,
+    COMMAND_TYPE,
+    MAX_BODY,
+    SEAL_OVERHEAD,
+    Sealer,
+    decode_command,
+    encode_answer,
+    unseal,
+)
 
 from .conftest import Switch, started
 from .esl import Esl
@@ -84,7 +93,7 @@ def chat(fresh: Switch) -> Iterator[ChatTransport]:
     """What the control plane sends commands with: FreeSWITCH's chat API over ESL."""
     s = fresh.settings
     esl = Esl("127.0.0.1", s.esl_port, s.secret("esl_password"), timeout=60)
-    yield ChatTransport(esl.api, s.sip_domain)
+    yield ChatTransport(esl.api, s.sip_domain, Sealer(s.secret("kiosk_command_key")))
     esl.close()
 
 
@@ -95,11 +104,12 @@ def body_of(size: int) -> str:
     return head + "x" * (size - len(head) - len(tail)) + tail
 
 
-# The inline threshold, and the codec's own 2 MiB cap (8x above it): both must cross.
+# The inline threshold, and the codec's own 2 MiB cap (8x above it) less the room the seal
+# takes: both must cross.
 # PVP_MESSAGE_SIZES=… sweeps other sizes (how the figures in docs/documents.md were made).
 SIZES = [int(v) for v in os.environ.get("PVP_MESSAGE_SIZES", "").split(",") if v] or [
     Settings().document_inline_max_bytes,
-    MAX_BODY,
+    MAX_BODY - SEAL_OVERHEAD,
 ]
 
 
@@ -113,7 +123,9 @@ def test_message_bodies_cross_the_switch_intact(
     message = inbox.messages.get(timeout=30)
     elapsed = time.monotonic() - started
     assert message.header("content-type") == COMMAND_TYPE
-    assert hashlib.sha256(message.body).hexdigest() == hashlib.sha256(body.encode()).hexdigest()
+    # What left is the body plus its seal (pvp/messages.py), byte for byte.
+    sealed = unseal(message.body, chat.sealer.key(KIOSK), time.time())
+    assert {k: v for k, v in sealed.items() if k not in ("ts", "mac")} == json.loads(body)
     print(f"\n{inbox.transport} {size} bytes intact in {elapsed * 1000:.0f} ms")
 
 

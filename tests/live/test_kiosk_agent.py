@@ -26,7 +26,7 @@ from pvp.kiosk.buttons import HangUp, Press  # noqa: E402
 from pvp.kiosk.heartbeat import Probes  # noqa: E402
 from pvp.kiosk.screen import View  # noqa: E402
 from pvp.kiosk.tunnel import find_stunnel  # noqa: E402
-from pvp.messages import COMMAND_TYPE  # noqa: E402
+from pvp.messages import COMMAND_TYPE, Sealer, kiosk_key  # noqa: E402
 
 from .conftest import Switch, started  # noqa: E402
 
@@ -82,6 +82,7 @@ def kiosk_config(sw: Any, directory: Path) -> AgentConfig:
             "media_encryption": "srtp-mand",
         },
         "control_plane": {"url": f"http://{settings.http_host}:{settings.http_port}"},
+        "command_key": kiosk_key(settings.secret("kiosk_command_key"), KIOSK),
         "ca_file": "ca.pem",
         "buttons": [{"service": "msa", "key": "KEY_F1", "label": "MSA"}],
         "hangup_key": "KEY_ESC",
@@ -136,7 +137,8 @@ async def parked_channel(sw: Any) -> dict[str, Any]:
 
 def chat(sw: Any, body: dict[str, Any], content_type: str = COMMAND_TYPE) -> str:
     domain = sw.settings.sip_domain
-    text = json.dumps(body, separators=(",", ":"))
+    # Sealed as the control plane does: the kiosk refuses anything else.
+    text = Sealer(sw.settings.secret("kiosk_command_key"))(KIOSK, json.dumps(body))
     return str(sw.esl.api(f"chat sip|pvp@{domain}|{KIOSK}@{domain}|{text}|{content_type}"))
 
 
@@ -188,7 +190,10 @@ def test_a_walk_in_press_is_parked_and_commands_arrive_through_the_switch(
             assert agent.messaging is not None
             await agent.messaging.wait_registered(10)
             agent.feed_action(Press("msa"))
-            await until(lambda: agent.screen.current().view is View.IN_CALL, "in call")
+            # Answered and parked: the dispatcher's sealed queue message may already have
+            # turned the screen to "waiting".
+            answered = (View.IN_CALL, View.WAITING)
+            await until(lambda: agent.screen.current().view in answered, "in call")
             parked = await parked_channel(fresh)
             call = agent.machine.sip_call_id
             command = {"v": 1, "type": "command", "id": "live-1", "name": "text", "call": call}

@@ -24,8 +24,9 @@ from pvp.model import (
     Site,
 )
 from pvp.panel.entities import ENTITIES
-from pvp.plan import _PlanLoader, parse_plan
+from pvp.plan import parse_plan
 from pvp.provisioning import apply_plan
+from pvp.yamlload import load_yaml
 
 
 def _vorey_route(pdb: Database, service: str = "anpe") -> RouteRule:
@@ -354,7 +355,7 @@ def test_export_then_import_is_a_round_trip(as_role: Any, pdb: Database) -> None
     assert r.status_code == 200 and r.mimetype == "application/yaml"
     text = r.get_data(as_text=True)
     assert "ATTENTION" not in text
-    plan = parse_plan(yaml.load(text, Loader=_PlanLoader), "export")
+    plan = parse_plan(load_yaml(text), "export")
     assert len(plan.sites) == 20 and sum(s.kiosks for s in plan.sites) == 20
     with pdb.session() as session:
         assert not apply_plan(session, plan, "pvp.auvergne.local").changed
@@ -366,7 +367,7 @@ def test_export_then_import_is_a_round_trip(as_role: Any, pdb: Database) -> None
 
 def test_import_adds_a_site_and_shows_its_new_kiosk_secret(as_role: Any, pdb: Database) -> None:
     c = as_role("admin")
-    raw = yaml.load(c.get("/admin/plan.yaml").get_data(as_text=True), Loader=_PlanLoader)
+    raw = load_yaml(c.get("/admin/plan.yaml").get_data(as_text=True))
     raw["sites"].append(
         {
             "id": "tence",
@@ -398,12 +399,24 @@ def test_import_adds_a_site_and_shows_its_new_kiosk_secret(as_role: Any, pdb: Da
         assert session.scalars(select(AuditEntry).where(AuditEntry.action == "import")).one()
 
 
+ALIAS_BOMB = "\n".join(
+    ['a0: &a0 "lol"']
+    + [f"a{n}: &a{n} [" + ",".join([f"*a{n - 1}"] * 100) + "]" for n in range(1, 31)]
+    + ["name: *a30"]
+)
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
         ("départements: [", "YAML invalide"),
         ("", "aucun plan fourni"),
         ("departments: []\nservices: []\n", "departments"),
+        # Bounded YAML (issue 10): an alias bomb pasted here blocked the whole server 19 s.
+        (ALIAS_BOMB, "ses alias le feraient passer"),
+        ("name: a\nname: b\n", "clé 'name' répétée (ligne 2)"),
+        # Loaded on the request's thread: bounded, the rest goes through the CLI.
+        ("name: x\n" + "# " + "x" * 600_000 + "\n", "plan trop grand pour le panneau (585 Kio"),
     ],
 )
 def test_a_bad_plan_shows_its_problems_and_imports_nothing(
@@ -420,7 +433,7 @@ def test_a_bad_plan_shows_its_problems_and_imports_nothing(
 
 def test_a_plan_with_a_wrong_reference_is_refused_whole(as_role: Any, pdb: Database) -> None:
     c = as_role("admin")
-    raw = yaml.load(c.get("/admin/plan.yaml").get_data(as_text=True), Loader=_PlanLoader)
+    raw = load_yaml(c.get("/admin/plan.yaml").get_data(as_text=True))
     raw["sites"][0]["commune"] = "Changée"
     raw["sites"][1]["routes"] = {"anpe": {"queue": "inconnue"}}
     before = _counts(pdb)

@@ -186,3 +186,13 @@ def test_each_page_gets_its_own_script_nonce(as_role: Any) -> None:
     ]
     assert nonces[0] != nonces[1]
     assert f'<script nonce="{nonces[1]}">' in second.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("login", ["pvp", "cli", "PVP", "kiosk-vorey-1"])
+def test_pvp_user_add_refuses_a_login_the_system_uses(cli_env: None, login: str) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["user", "add", login, "--role", "region_admin", "--password-stdin"],
+        input="un mot de passe long\n",
+    )
+    assert result.exit_code == 2 and "réservé" in result.output

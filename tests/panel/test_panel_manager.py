@@ -6,12 +6,20 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from icalendar import Calendar
 from panel_helpers import local, next_open_day, page
 from sqlalchemy import func, select
 
 from pvp.db import Database
-from pvp.model import Appointment, AuditEntry, CounsellorFeed, OpeningWindow, RouteRule
+from pvp.model import (
+    Appointment,
+    AuditEntry,
+    Counsellor,
+    CounsellorFeed,
+    OpeningWindow,
+    RouteRule,
+)
 
 
 def _book(
@@ -288,3 +296,17 @@ def test_a_manager_adds_a_counsellor_and_a_membership_of_their_service(
     assert r.status_code == 400 and "« File d'experts » :" in page(r)
     listing = page(c.get("/manager/counsellors/"))
     assert "Renfort MSA" in listing and "anpe-le-puy-c1" not in listing
+
+
+@pytest.mark.parametrize("ident", ["pvp", "cli", "msa", "kiosk-vorey-2"])
+def test_a_manager_cannot_give_a_counsellor_a_name_the_system_uses(
+    as_role: Any, pdb: Database, ident: str
+) -> None:
+    c = as_role("gestion-msa")
+    r = c.post(
+        "/manager/counsellors/new",
+        {"id": ident, "display_name": "Pirate", "agency_id": "msa-43", "station_id": ""},
+    )
+    assert r.status_code == 400 and "réservé" in page(r)
+    with pdb.sessions() as session:
+        assert session.get(Counsellor, ident) is None

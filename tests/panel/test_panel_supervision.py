@@ -131,3 +131,12 @@ def test_an_unreachable_smtp_server_is_reported_not_fatal(
     _beat(pdb, "kiosk-vorey-1", HEALTHY, 600, now)
     (raised,) = _check(pdb, settings, now)
     assert raised.notify_error.startswith("envoi impossible")
+
+
+def test_a_blocked_sip_address_is_shown_to_the_region_only(app: Any, as_role: Any) -> None:
+    guard = app.extensions["pvp.sip_guard"]
+    for _ in range(guard.threshold):
+        guard.failed("203.0.113.9", "msa-43-c1")
+    text = page(as_role("admin").get("/supervision/"))
+    assert "Adresses SIP bloquées" in text and "203.0.113.9" in text and "msa-43-c1" in text
+    assert "203.0.113.9" not in page(as_role("agent-vorey").get("/supervision/"))
