@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
+from pvp.calendar import WEEKDAYS
 from pvp.routing import Decision, DecisionKind, Reason
 
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -135,4 +137,57 @@ def register_filters(app: Flask) -> None:
         CONSOLE_STATUS=CONSOLE_STATUS,
         OUTCOMES=OUTCOMES,
         DAY_SHORT=DAY_SHORT,
+        DECISIONS=DECISIONS,
+        REASONS=REASONS,
     )
+    app.add_template_filter(weekdays_text, "weekdays")
+    app.add_template_filter(window_of, "window")
+
+
+DAY_NAMES = dict(zip(WEEKDAYS, DAYS, strict=True))
+DECISIONS = {
+    "appointment": "rendez-vous",
+    "walk_in": "permanence",
+    "appointment_required": "sur rendez-vous seulement",
+    "closed": "fermé",
+    "no_such_service": "service non proposé",
+}
+REASONS = {
+    "public_holiday": "jour férié",
+    "local_closure": "fermeture locale",
+    "outside_windows": "hors des plages",
+    "appointment_only": "sur rendez-vous seulement",
+    "no_button": "pas de bouton",
+    "no_route": "aucune règle",
+}
+
+
+def weekdays_text(codes: str) -> str:
+    """``"wed,thu"`` → ``"mercredi, jeudi"``."""
+    return ", ".join(DAY_NAMES.get(c, c) for c in codes.split(",") if c)
+
+
+def nth_text(nth: str) -> str:
+    """``"4"`` → ``"4e"``, ``"1,3"`` → ``"1er et 3e"``, ``"-1"`` → ``"dernier"``."""
+    words = [
+        {"1": "1er", "-1": "dernier"}.get(n.strip(), f"{n.strip()}e")
+        for n in nth.split(",")
+        if n.strip()
+    ]
+    return f"{', '.join(words[:-1])} et {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+def hours_text(start: time, end: time) -> str:
+    return f"{start.hour}:{start:%M}–{end.hour}:{end:%M}"
+
+
+def window_text(weekdays: str, nth: str, start: time, end: time) -> str:
+    """``"4e vendredi 9:00–12:00"``, ``"mercredi, jeudi 9:00–12:00"``."""
+    days = weekdays_text(weekdays)
+    prefix = f"{nth_text(nth)} " if nth else ""
+    return f"{prefix}{days} {hours_text(start, end)}"
+
+
+def window_of(window: Any) -> str:
+    """An opening window (a row with weekdays, nth, start_time, end_time) as French words."""
+    return window_text(window.weekdays, window.nth, window.start_time, window.end_time)
