@@ -16,7 +16,7 @@ from wtforms import DateTimeLocalField, SelectField, TextAreaField
 from wtforms.validators import InputRequired
 
 from pvp.calendar import french_holidays
-from pvp.model import AuditEntry, Counsellor, ExpertQueue, Kiosk, Role, Service
+from pvp.model import AuditEntry, Counsellor, ExpertQueue, Kiosk, Role, Service, Site
 from pvp.panel import audit
 from pvp.panel.crud import register_crud
 from pvp.panel.entities import ENTITIES
@@ -54,6 +54,8 @@ def preview() -> Any:
     tz = ZoneInfo(settings().timezone)
     form = PreviewForm(request.args, meta={"csrf": False})
     decision = text = None
+    unanswered = False
+    names: dict[str, str] = {}
     with db().sessions() as session:
         form.kiosk.choices = opts(
             (k, k) for k in session.scalars(select(Kiosk.id).order_by(Kiosk.id))
@@ -67,10 +69,21 @@ def preview() -> Any:
             plan = load_routing_plan(session, settings(), since=at - timedelta(days=1))
             decision = decide(plan, form.kiosk.data, form.service.data, at)
             names = {c.id: c.display_name for c in session.scalars(select(Counsellor))}
-            names.update({q.id: q.name for q in session.scalars(select(ExpertQueue))})
-            text = decision_text(decision, names, tz)
+            queues = session.scalars(select(ExpertQueue)).all()
+            names.update({q.id: q.name for q in queues})
+            names.update({s.id: s.commune for s in session.scalars(select(Site))})
+            empty = frozenset(q.id for q in queues if not q.memberships)
+            text = decision_text(decision, names, tz, empty)
+            unanswered = decision.queue in empty
     status = 400 if form.errors else 200
-    return render_template("admin/preview.html", form=form, decision=decision, text=text), status
+    return render_template(
+        "admin/preview.html",
+        form=form,
+        decision=decision,
+        text=text,
+        names=names,
+        unanswered=unanswered,
+    ), status
 
 
 class ImportForm(PanelForm):

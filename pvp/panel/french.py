@@ -97,8 +97,11 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {sec:02d} s" if minutes else f"{sec} s"
 
 
-def decision_text(d: Decision, names: dict[str, str], tz: ZoneInfo) -> str:
-    """What the switch will do with the press, as a sentence for the admin."""
+def decision_text(
+    d: Decision, names: dict[str, str], tz: ZoneInfo, unanswered: frozenset[str] = frozenset()
+) -> str:
+    """What the switch will do with the press, as a sentence for the admin; ``unanswered``:
+    the queues nobody is a member of."""
     until = fr_datetime(d.open_until, tz)
     nxt = fr_datetime(d.next_opening, tz) if d.next_opening else "aucune dans l'année"
     queue = names.get(d.queue or "", d.queue or "")
@@ -107,6 +110,12 @@ def decision_text(d: Decision, names: dict[str, str], tz: ZoneInfo) -> str:
         return (
             f"Rendez-vous : l'appel va directement à {who} (rendez-vous n°{d.appointment}), "
             f"jusqu'à {until}."
+        )
+    if d.decision is DecisionKind.WALK_IN and d.queue in unanswered:
+        return (
+            f"Attention : permanence ouverte jusqu'à {until}, mais la file « {queue} » n'a "
+            "aucun conseiller : personne ne peut répondre, l'appel attendrait en vain. "
+            "Ajoutez des membres à la file ou routez le service vers une autre file."
         )
     if d.decision is DecisionKind.WALK_IN:
         return f"Permanence ouverte : l'appel rejoint la file « {queue} » jusqu'à {until}."

@@ -256,7 +256,7 @@ def test_deleting_a_referenced_site_is_refused_and_a_closure_deleted(
     c = as_role("admin")
     r = c.post("/admin/sites/vorey/delete")
     assert r.status_code == 303
-    assert "Impossible de supprimer « vorey »" in page(c.get("/admin/sites/"))
+    assert "Impossible de supprimer « Vorey »" in page(c.get("/admin/sites/"))
     with pdb.sessions() as session:
         assert session.get(Site, "vorey") is not None
         closure = session.scalars(select(ClosureDay)).first()
