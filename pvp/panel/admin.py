@@ -17,11 +17,11 @@ from wtforms.validators import InputRequired
 
 from pvp.calendar import french_holidays
 from pvp.model import AuditEntry, Counsellor, ExpertQueue, Kiosk, Role, Service, Site
-from pvp.panel import audit
+from pvp.panel import audit, audit_text
 from pvp.panel.crud import register_crud
 from pvp.panel.entities import ENTITIES
 from pvp.panel.forms import PanelForm, opts
-from pvp.panel.french import decision_text
+from pvp.panel.french import decision_text, yaml_error_text
 from pvp.panel.plan_export import dump_yaml, export_plan
 from pvp.panel.security import db, me, panel_blueprint, settings
 from pvp.plan import PlanError, _PlanLoader, parse_plan
@@ -44,7 +44,7 @@ class PreviewForm(PanelForm):
     at = DateTimeLocalField(
         "Date et heure",
         format="%Y-%m-%dT%H:%M",
-        validators=[InputRequired(message="date et heure invalides (AAAA-MM-JJ HH:MM)")],
+        validators=[InputRequired(message="date et heure obligatoires")],
     )
 
 
@@ -122,7 +122,7 @@ def plan_page() -> Any:
             try:
                 raw = yaml.load(raw_text, Loader=_PlanLoader)  # noqa: S506 - a SafeLoader
             except yaml.YAMLError as exc:
-                raise PlanError(source, [f"YAML invalide : {exc}"]) from None
+                raise PlanError(source, [yaml_error_text(exc)]) from None
             plan = parse_plan(raw, source)
             with db().session() as session:
                 report = apply_plan(session, plan, settings().sip_domain)
@@ -164,7 +164,24 @@ def holidays() -> Any:
 
 @bp.get("/audit")
 def audit_log() -> Any:
+    """The last changes, newest first; filtered by person, action or table."""
+    tz = ZoneInfo(settings().timezone)
+    wanted = {k: request.args.get(k, "") for k in ("actor", "action", "entity")}
+    where = [getattr(AuditEntry, k) == v for k, v in wanted.items() if v]
     with db().sessions() as session:
-        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(300))
-        rows = list(entries)
-    return render_template("admin/audit.html", entries=rows)
+        entries = session.scalars(
+            select(AuditEntry).where(*where).order_by(AuditEntry.id.desc()).limit(300)
+        ).all()
+        actors = session.scalars(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor))
+        rows = [
+            (e, audit_text.action_text(e), audit_text.table_text(e), audit_text.changes(e, tz))
+            for e in entries
+        ]
+        return render_template(
+            "admin/audit.html",
+            rows=rows,
+            wanted=wanted,
+            actors=list(actors),
+            actions=audit_text.ACTIONS,
+            tables=audit_text.TABLES,
+        )

@@ -45,7 +45,14 @@ from pvp.model import (
     Site,
 )
 from pvp.panel.crud import Entity, Scope
-from pvp.panel.forms import CheckboxesField, FieldError, PanelForm, csv_of_ints, opts
+from pvp.panel.forms import (
+    CheckboxesField,
+    FieldError,
+    PanelForm,
+    csv_of_ints,
+    opts,
+    phone_number,
+)
 from pvp.panel.french import DAY_NAMES, MODES, nth_text, weekdays_text, window_of
 from pvp.plan import IDENT, SERVICE_CODES, kiosk_id
 from pvp.provisioning import a1_hash, new_secret
@@ -127,10 +134,8 @@ class SiteForm(PanelForm):
     host_place = StringField("Lieu d'accueil", validators=[Length(max=200)])
     agent_phone = StringField(
         "Téléphone de l'agent",
-        validators=[
-            Optional(),
-            Regexp(r"^[0-9 +.]{6,32}$", message="numéro de téléphone invalide"),
-        ],
+        validators=[Optional(), Length(max=32), phone_number],
+        description="P. ex. 04 71 00 00 00 (tirets, points ou +33 acceptés).",
     )
     agent_email = StringField(
         "Courriel de l'agent",

@@ -200,3 +200,28 @@ def window_text(weekdays: str, nth: str, start: time, end: time) -> str:
 def window_of(window: Any) -> str:
     """An opening window (a row with weekdays, nth, start_time, end_time) as French words."""
     return window_text(window.weekdays, window.nth, window.start_time, window.end_time)
+
+
+# PyYAML's problems (its messages are English and fixed), as a person editing a plan reads them.
+YAML_PROBLEMS = (
+    ("mapping values are not allowed", "deux-points inattendu (une valeur contient « : » ?)"),
+    ("could not find expected ':'", "« : » manquant après une clé"),
+    ("cannot start any token", "caractère interdit (tabulation ? indentez avec des espaces)"),
+    ("found unexpected end of stream", "guillemet ouvert jamais fermé"),
+    ("expected <block end>", "indentation incohérente"),
+    ("expected ',' or ']'", "liste entre crochets non fermée"),
+    ("expected ',' or '}'", "dictionnaire entre accolades non fermé"),
+    ("found undefined alias", "alias (*…) inconnu"),
+    ("could not determine a constructor", "étiquette (!…) non permise"),
+    ("duplicate key", "clé en double"),
+    ("found duplicate anchor", "ancre (&…) en double"),
+)
+
+
+def yaml_error_text(exc: BaseException) -> str:
+    """A YAML parser error in French, with where it is."""
+    problem = str(getattr(exc, "problem", None) or exc)
+    words = next((fr for en, fr in YAML_PROBLEMS if en in problem), "syntaxe incorrecte")
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" (ligne {mark.line + 1}, colonne {mark.column + 1})" if mark is not None else ""
+    return f"YAML invalide{where} : {words}"

@@ -59,7 +59,7 @@ MINUTES = [
         message=f"entre {appointments.MIN_MINUTES} et {appointments.MAX_MINUTES} minutes",
     ),
 ]
-WHEN = [InputRequired(message="date et heure invalides (AAAA-MM-JJ HH:MM)")]
+WHEN = [InputRequired(message="date et heure obligatoires")]
 
 
 class BookForm(PanelForm):
