@@ -4,9 +4,9 @@ from a generated year of call records for the 2006 plan; the page, its charts an
 from __future__ import annotations
 
 import csv
-import re
 import io
 import math
+import re
 import shutil
 from collections import defaultdict
 from datetime import UTC, datetime

@@ -100,7 +100,10 @@ def test_codes_are_told_in_french(as_role: Any, pdb: Database) -> None:
 
 def test_the_audit_log_reads_as_sentences(as_role: Any, pdb: Database) -> None:
     c = as_role("admin")
-    c.post("/admin/sites/vorey/edit", VOREY | {"commune": "Vorey-sur-Arzon", "host_place": "Salle des fêtes"})
+    c.post(
+        "/admin/sites/vorey/edit",
+        VOREY | {"commune": "Vorey-sur-Arzon", "host_place": "Salle des fêtes"},
+    )
     closure = {"site_id": "", "service_code": "", "reason": "Travaux"}
     c.post("/admin/closures/new", closure | {"first_day": "2030-01-02", "last_day": "2030-01-03"})
     with pdb.sessions() as session:
