@@ -151,6 +151,8 @@ def register_filters(app: Flask) -> None:
     )
     app.add_template_filter(weekdays_text, "weekdays")
     app.add_template_filter(window_of, "window")
+    app.add_template_filter(printer_reasons_text, "printer_reasons")
+    app.jinja_env.globals["PRINTER_STATES"] = PRINTER_STATES
 
 
 DAY_NAMES = dict(zip(WEEKDAYS, DAYS, strict=True))
@@ -225,3 +227,19 @@ def yaml_error_text(exc: BaseException) -> str:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f" (ligne {mark.line + 1}, colonne {mark.column + 1})" if mark is not None else ""
     return f"YAML invalide{where} : {words}"
+
+
+PRINTER_STATES = {
+    "idle": "prête",
+    "processing": "impression en cours",
+    "stopped": "arrêtée",
+    "unknown": "état inconnu",
+}
+
+
+def printer_reasons_text(keywords: tuple[str, ...] | list[str]) -> str:
+    """IPP printer-state-reasons (``media-empty-error``) as the site agent reads them."""
+    from pvp.kiosk.printer import problems_from_reasons
+
+    shown = [k for k in keywords if k != "none"]
+    return ", ".join(dict.fromkeys(p.reason for p in problems_from_reasons(shown)))

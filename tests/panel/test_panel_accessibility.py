@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ from panel_helpers import ACCOUNTS, PASSWORD, next_open_day
 from sqlalchemy import select
 
 from pvp.db import Database
-from pvp.model import Appointment
+from pvp.model import Appointment, CallRecord
 
 pytest.importorskip("axe_playwright_python", reason="axe-playwright-python is not installed")
 
@@ -209,3 +210,33 @@ def test_the_navigation_marks_the_current_section(live: str, tab: Any) -> None:
     assert current == ["Évaluation"]
     tab.goto(f"{live}/admin/sites/")
     assert tab.inner_text("header nav [aria-current=page]") == "Administration"
+
+
+def test_an_incoming_call_is_announced_to_screen_readers(
+    live: str, tab: Any, pdb: Database, axe_serious: Callable[[Any], list[str]]
+) -> None:
+    _sign_in(tab, live, "conseillere")
+    assert tab.get_attribute("#announce", "aria-live") == "assertive"
+    assert tab.inner_text("#announce") == ""
+    now = datetime.now(UTC)
+    with pdb.session() as session:
+        session.add(
+            CallRecord(
+                id="call-announced",
+                kiosk_id="kiosk-vorey-1",
+                site_id="vorey",
+                service_code="anpe",
+                queue_id="anpe-le-puy",
+                counsellor_id="anpe-le-puy-c1",
+                mode="walk_in",
+                decision="walk_in",
+                pressed_at=now - timedelta(seconds=20),
+                offered_at=now - timedelta(seconds=5),
+                reason="",
+            )
+        )
+    tab.wait_for_function(
+        "document.getElementById('announce').textContent.startsWith('Appel entrant')"
+    )
+    assert "borne kiosk-vorey-1 (Vorey)" in tab.inner_text("#announce")
+    assert axe_serious(tab) == []

@@ -3,6 +3,7 @@ errors and the switch's errors told in French; errors tied to their fields."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from pvp.db import Database
 from pvp.documents.chat import ChatTransport
 from pvp.documents.service import TransportError
 from pvp.freeswitch.esl import ESLClient
-from pvp.model import AuditEntry, ClosureDay, Site
+from pvp.model import AuditEntry, ClosureDay, KioskHeartbeat, Site
 from pvp.panel.forms import french_phone
 
 VOREY = {
@@ -139,3 +140,24 @@ def test_a_switch_that_is_not_connected_is_told_in_french() -> None:
     with pytest.raises(TransportError) as caught:
         transport.send("kiosk-vorey-1", "{}")
     assert str(caught.value) == "commutateur injoignable (pas de connexion à FreeSWITCH)"
+
+
+def test_the_printer_is_described_in_french_on_the_supervision_page(
+    as_role: Any, pdb: Database
+) -> None:
+    now = datetime.now(UTC)
+    beats = {
+        "kiosk-vorey-1": {"state": "idle", "reasons": ["none"]},
+        "kiosk-cunlhat-1": {"state": "stopped", "reasons": ["media-jam-error", "cover-open"]},
+    }
+    with pdb.session() as session:
+        for kiosk, printer in beats.items():
+            session.add(
+                KioskHeartbeat(kiosk_id=kiosk, received_at=now, payload={"printer": printer})
+            )
+    text = page(as_role("admin").get("/supervision/"))
+    vorey = text.split('data-kiosk="kiosk-vorey-1"', 1)[1].split("</tr>", 1)[0]
+    cunlhat = text.split('data-kiosk="kiosk-cunlhat-1"', 1)[1].split("</tr>", 1)[0]
+    assert "prête" in vorey and "idle" not in vorey and "none" not in vorey
+    assert "arrêtée" in cunlhat and "(bourrage papier, capot de l'imprimante ouvert)" in cunlhat
+    assert "media-jam" not in cunlhat
