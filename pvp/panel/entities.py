@@ -13,6 +13,7 @@ from wtforms import (
     BooleanField,
     DateField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     TimeField,
@@ -272,24 +273,30 @@ class QueueForm(PanelForm):
     )
     max_wait_seconds = IntegerField(
         "Attente maximale (s)",
+        default=900,
         validators=[
             InputRequired(message="ce champ est obligatoire"),
             NumberRange(1, 4 * 3600, message="entre 1 et 14400 secondes"),
         ],
+        description="Au-delà, l'usager est prévenu que personne n'est libre (900 s = 15 min).",
     )
     no_answer_timeout_seconds = IntegerField(
         "Délai de non-réponse (s)",
+        default=20,
         validators=[
             InputRequired(message="ce champ est obligatoire"),
             NumberRange(5, 300, message="entre 5 et 300 secondes"),
         ],
+        description="Sonnerie d'un conseiller avant de proposer l'appel au suivant (20 s).",
     )
     wrap_up_seconds = IntegerField(
         "Temps de clôture après appel (s)",
+        default=60,
         validators=[
             InputRequired(message="ce champ est obligatoire"),
             NumberRange(0, 3600, message="entre 0 et 3600 secondes"),
         ],
+        description="Répit du conseiller après un appel avant le suivant (60 s).",
     )
 
 
@@ -402,10 +409,28 @@ class RouteForm(PanelForm):
     queue_id = SelectField("File d'experts qui répond")
 
 
+def _members_text(n: int) -> str:
+    return "aucun membre" if n == 0 else f"{n} membre{'s' if n > 1 else ''}"
+
+
 def _fill_route(session: Session, form: PanelForm, scope: Scope) -> None:
     form.site_id.choices = _choices(session, Site, lambda s: f"{s.commune} ({s.id})")
     form.service_code.choices = _choices(session, Service, lambda s: s.name)
-    form.queue_id.choices = _choices(session, ExpertQueue, lambda q: q.name)
+    # Grouped by service, each queue with its number of members (a page script shows the
+    # chosen service's group only; the check on saving stays).
+    names = {s.code: s.name for s in session.scalars(select(Service))}
+    queues = session.scalars(
+        select(ExpertQueue).order_by(ExpertQueue.service_code, ExpertQueue.name)
+    )
+    form.queue_id.choices = [
+        SelectChoice(
+            q.id,
+            f"{q.name} ({_members_text(len(q.memberships))})",
+            render_kw={"data-service": q.service_code},
+            optgroup=names.get(q.service_code, q.service_code),
+        )
+        for q in queues
+    ]
 
 
 def _store_route(session: Session, row: RouteRule | None, form: PanelForm) -> RouteRule:

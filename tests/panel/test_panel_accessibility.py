@@ -240,3 +240,15 @@ def test_an_incoming_call_is_announced_to_screen_readers(
     )
     assert "borne kiosk-vorey-1 (Vorey)" in tab.inner_text("#announce")
     assert axe_serious(tab) == []
+
+
+def test_the_route_form_offers_only_the_chosen_services_queues(live: str, tab: Any) -> None:
+    _sign_in(tab, live, "admin")
+    tab.goto(f"{live}/admin/routes/new")
+    tab.focus("#service_code")
+    tab.keyboard.type("MSA")
+    shown = tab.eval_on_selector_all(
+        "#queue_id optgroup:not([disabled]) option", "os => os.map(o => o.value)"
+    )
+    assert shown == ["msa-43"], shown
+    assert tab.eval_on_selector("#queue_id", "s => s.value") == "msa-43"

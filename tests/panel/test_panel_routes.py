@@ -129,3 +129,39 @@ def test_lists_show_names_not_ids(as_role: Any, pdb: Database) -> None:
     assert "Modifier la plage « Vorey · MSA · 4e vendredi 9:00–12:00 »" in edit
     assert "<td>MSA 43 - permanence</td>" in page(c.get("/admin/memberships/"))
     assert "<td>Vorey</td>" in page(c.get("/admin/kiosks/"))
+
+
+def test_the_queue_form_has_defaults_and_hints(as_role: Any) -> None:
+    text = page(as_role("admin").get("/admin/queues/new"))
+    for name, value in (
+        ("max_wait_seconds", "900"),
+        ("no_answer_timeout_seconds", "20"),
+        ("wrap_up_seconds", "60"),
+    ):
+        field = text.split(f'id="{name}"', 1)[1].split(">", 1)[0]
+        assert f'value="{value}"' in field, name
+        assert f'aria-describedby="{name}-hint"' in text, name
+    assert "Sonnerie d'un conseiller avant de proposer l'appel au suivant" in text
+
+
+def test_the_route_form_groups_queues_by_service_with_their_members(
+    as_role: Any, pdb: Database
+) -> None:
+    c = as_role("admin")
+    c.post(
+        "/admin/queues/new",
+        {
+            "id": "msa-43-vide",
+            "agency_id": "msa-43",
+            "name": "MSA 43 - vide",
+            "strategy": "longest_idle",
+            "max_wait_seconds": "900",
+            "no_answer_timeout_seconds": "20",
+            "wrap_up_seconds": "60",
+        },
+    )
+    rule = _rule(pdb, "vorey", "msa")
+    text = page(c.get(f"/admin/routes/{rule.id}/edit"))
+    group = text.split('<optgroup label="MSA de la Haute-Loire">', 1)[1].split("</optgroup>")[0]
+    assert "MSA 43 - permanence (2 membres)" in group and "MSA 43 - vide (aucun membre)" in group
+    assert "CAF" not in group and 'data-service="msa"' in group
