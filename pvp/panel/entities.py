@@ -680,10 +680,9 @@ ENTITIES: dict[str, Entity] = {
             order=(Site.commune,),
             label=lambda r: r.commune,
             form_note=(
-                "Une modification s'applique dès le prochain appel, sauf le téléphone de "
-                "l'agent affiché sur l'écran de la borne : il n'y arrive qu'avec un nouveau "
-                "paquet d'installation de la borne (pvp bundle), qui lui donne aussi un "
-                "nouveau secret SIP."
+                "Une modification s'applique dès le prochain appel ; le téléphone de l'agent "
+                "s'affiche sur l'écran des bornes du site à leur prochaine mise à jour des "
+                "horaires (5 minutes au plus), sans nouveau paquet d'installation."
             ),
         ),
         Entity(

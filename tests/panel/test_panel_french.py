@@ -49,8 +49,8 @@ def test_a_site_phone_with_dashes_is_saved_and_the_form_tells_the_truth(
 ) -> None:
     c = as_role("admin")
     form = page(c.get("/admin/sites/vorey/edit"))
-    assert "Une modification s'applique dès le prochain appel, sauf le téléphone" in form
-    assert "nouveau secret SIP" in form
+    assert "le téléphone de l'agent s'affiche sur l'écran des bornes du site" in form
+    assert "sans nouveau paquet d'installation" in form
     r = c.post("/admin/sites/vorey/edit", VOREY | {"agent_phone": "04-71-00-00-00"})
     assert r.status_code == 302
     with pdb.sessions() as session:
