@@ -186,20 +186,22 @@ def check_slot(
     )
 
 
-def move(
-    session: Session,
-    plan: RoutingPlan,
-    appointment_id: int,
-    start: datetime,
-    minutes: int,
-    now: datetime | None = None,
-) -> Appointment:
-    """Move an appointment in place: same number, new start and length, same rules."""
+def _existing(session: Session, appointment_id: int) -> Appointment:
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
         raise LookupError(f"rendez-vous inconnu : {appointment_id}")
-    if appointment.status not in ACTIVE_APPOINTMENT:
-        raise BookingRefused(f"le rendez-vous n°{appointment_id} n'est plus actif")
+    return appointment
+
+
+def _check_again(
+    session: Session,
+    plan: RoutingPlan,
+    appointment: Appointment,
+    start: datetime,
+    minutes: int,
+    now: datetime | None,
+) -> None:
+    """The booking rules for an existing appointment at ``start``, its own slot left out."""
     person = session.get(Counsellor, appointment.counsellor_id)
     assert person is not None  # a foreign key
     check_slot(
@@ -213,6 +215,21 @@ def move(
         now,
         moving=appointment.id,
     )
+
+
+def move(
+    session: Session,
+    plan: RoutingPlan,
+    appointment_id: int,
+    start: datetime,
+    minutes: int,
+    now: datetime | None = None,
+) -> Appointment:
+    """Move an appointment in place: same number, new start and length, same rules."""
+    appointment = _existing(session, appointment_id)
+    if appointment.status not in ACTIVE_APPOINTMENT:
+        raise BookingRefused(f"le rendez-vous n°{appointment_id} n'est plus actif")
+    _check_again(session, plan, appointment, start, minutes, now)
     appointment.start = start.astimezone(UTC)
     appointment.minutes = minutes
     bump_revision(session)
@@ -223,33 +240,17 @@ def restore(
     session: Session, plan: RoutingPlan, appointment_id: int, now: datetime | None = None
 ) -> Appointment:
     """Undo a cancellation, if the slot is still free and to come."""
-    appointment = session.get(Appointment, appointment_id)
-    if appointment is None:
-        raise LookupError(f"rendez-vous inconnu : {appointment_id}")
+    appointment = _existing(session, appointment_id)
     if appointment.status != AppointmentStatus.CANCELLED.value:
         raise BookingRefused(f"le rendez-vous n°{appointment_id} n'est pas annulé")
-    person = session.get(Counsellor, appointment.counsellor_id)
-    assert person is not None
-    check_slot(
-        session,
-        plan,
-        appointment.site_id,
-        appointment.service_code,
-        person,
-        appointment.start,
-        appointment.minutes,
-        now,
-        moving=appointment.id,
-    )
+    _check_again(session, plan, appointment, appointment.start, appointment.minutes, now)
     appointment.status = AppointmentStatus.BOOKED.value
     bump_revision(session)
     return appointment
 
 
 def set_status(session: Session, appointment_id: int, status: AppointmentStatus) -> Appointment:
-    appointment = session.get(Appointment, appointment_id)
-    if appointment is None:
-        raise LookupError(f"rendez-vous inconnu : {appointment_id}")
+    appointment = _existing(session, appointment_id)
     if appointment.status == AppointmentStatus.CANCELLED.value:
         raise BookingRefused(f"le rendez-vous n°{appointment_id} est déjà annulé")
     appointment.status = status.value

@@ -23,6 +23,15 @@ ACCOUNTS: dict[str, tuple[Role, str | None]] = {
     "agent-vorey": (Role.SITE_AGENT, "vorey"),
 }
 TZ = ZoneInfo("Europe/Paris")
+# The Vorey site's edit form as the 2006 plan fills it (no phone).
+VOREY_SITE = {
+    "id": "vorey",
+    "department_code": "43",
+    "community": "Emblavez",
+    "commune": "Vorey",
+    "host_place": "Mairie",
+    "agent_email": "accueil@vorey.example",
+}
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -72,3 +81,12 @@ def local(day: date, hhmm: str) -> datetime:
 def page(response: Any) -> str:
     """A response's text as a person reads it (HTML entities decoded)."""
     return html.unescape(response.get_data(as_text=True))
+
+
+def browser_sign_in(page: Any, base: str, login: str) -> None:
+    """Sign in through the login page of a real browser."""
+    page.goto(f"{base}/login")
+    page.fill("#login", login)
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()

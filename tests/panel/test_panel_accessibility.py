@@ -5,14 +5,13 @@ role, and the main tasks can be done with the keyboard alone."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
-from panel_helpers import ACCOUNTS, PASSWORD, next_open_day
+from panel_helpers import ACCOUNTS, browser_sign_in, next_open_day
 from sqlalchemy import select
 
 from pvp.db import Database
@@ -26,26 +25,13 @@ NOT_PAGES = re.compile(r"(\.csv|\.yaml|\.ics|/logout|/events)(\?|$)")
 SHAPE = re.compile(r"/(\d+|[a-z0-9.-]+~[a-z0-9.-]+)(?=/|$)")
 
 
-@pytest.fixture
-def live(app: Flask, serve: Callable[[Any], str]) -> str:
-    return serve(app)
+_sign_in = browser_sign_in
 
 
 @pytest.fixture
-def tab(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-def _sign_in(page: Any, base: str, login: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#login", login)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
+def tab(browser_page: Any) -> Any:
+    """The browser tab (the panel conftest's page), short for these many key presses."""
+    return browser_page
 
 
 def _shape(path: str) -> str:

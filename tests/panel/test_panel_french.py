@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from panel_helpers import page
+from panel_helpers import VOREY_SITE, page
 from sqlalchemy import select
 
 from pvp.db import Database
@@ -16,15 +16,6 @@ from pvp.documents.service import TransportError
 from pvp.freeswitch.esl import ESLClient
 from pvp.model import AuditEntry, ClosureDay, KioskHeartbeat, Site
 from pvp.panel.forms import french_phone
-
-VOREY = {
-    "id": "vorey",
-    "department_code": "43",
-    "community": "Emblavez",
-    "commune": "Vorey",
-    "host_place": "Mairie",
-    "agent_email": "accueil@vorey.example",
-}
 
 
 @pytest.mark.parametrize(
@@ -51,11 +42,11 @@ def test_a_site_phone_with_dashes_is_saved_and_the_form_tells_the_truth(
     form = page(c.get("/admin/sites/vorey/edit"))
     assert "le téléphone de l'agent s'affiche sur l'écran des bornes du site" in form
     assert "sans nouveau paquet d'installation" in form
-    r = c.post("/admin/sites/vorey/edit", VOREY | {"agent_phone": "04-71-00-00-00"})
+    r = c.post("/admin/sites/vorey/edit", VOREY_SITE | {"agent_phone": "04-71-00-00-00"})
     assert r.status_code == 302
     with pdb.sessions() as session:
         assert session.get(Site, "vorey").agent_phone == "04 71 00 00 00"
-    r = c.post("/admin/sites/vorey/edit", VOREY | {"agent_phone": "04-71"})
+    r = c.post("/admin/sites/vorey/edit", VOREY_SITE | {"agent_phone": "04-71"})
     assert r.status_code == 400
     assert "« Téléphone de l'agent » : numéro de téléphone invalide" in page(r)
     with pdb.sessions() as session:
@@ -76,7 +67,7 @@ def test_an_empty_date_is_obligatory_and_a_wrong_one_invalid(as_role: Any, pdb: 
 
 
 def test_errors_are_linked_to_their_fields_and_summarized_first(as_role: Any) -> None:
-    r = as_role("admin").post("/admin/sites/vorey/edit", VOREY | {"commune": ""})
+    r = as_role("admin").post("/admin/sites/vorey/edit", VOREY_SITE | {"commune": ""})
     text = page(r)
     summary = text.split("data-error-summary", 1)[1].split("</div>", 1)[0]
     assert 'href="#commune"' in summary and "« Commune » : ce champ est obligatoire" in summary
@@ -103,7 +94,7 @@ def test_the_audit_log_reads_as_sentences(as_role: Any, pdb: Database) -> None:
     c = as_role("admin")
     c.post(
         "/admin/sites/vorey/edit",
-        VOREY | {"commune": "Vorey-sur-Arzon", "host_place": "Salle des fêtes"},
+        VOREY_SITE | {"commune": "Vorey-sur-Arzon", "host_place": "Salle des fêtes"},
     )
     closure = {"site_id": "", "service_code": "", "reason": "Travaux"}
     c.post("/admin/closures/new", closure | {"first_day": "2030-01-02", "last_day": "2030-01-03"})

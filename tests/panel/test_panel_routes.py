@@ -10,6 +10,17 @@ from sqlalchemy import select
 from pvp.db import Database
 from pvp.model import AuditEntry, OpeningWindow, QueueMembership, RouteRule
 
+# A new MSA queue nobody is a member of.
+EMPTY_QUEUE = {
+    "id": "msa-43-vide",
+    "agency_id": "msa-43",
+    "name": "MSA 43 - vide",
+    "strategy": "longest_idle",
+    "max_wait_seconds": "900",
+    "no_answer_timeout_seconds": "20",
+    "wrap_up_seconds": "60",
+}
+
 
 def _rule(pdb: Database, site: str, service: str) -> RouteRule | None:
     with pdb.sessions() as session:
@@ -74,16 +85,7 @@ def test_a_route_to_an_empty_queue_is_warned_of_and_the_preview_says_nobody_answ
     as_role: Any, pdb: Database
 ) -> None:
     c = as_role("admin")
-    new_queue = {
-        "id": "msa-43-vide",
-        "agency_id": "msa-43",
-        "name": "MSA 43 - vide",
-        "strategy": "longest_idle",
-        "max_wait_seconds": "900",
-        "no_answer_timeout_seconds": "20",
-        "wrap_up_seconds": "60",
-    }
-    assert c.post("/admin/queues/new", new_queue).status_code == 302
+    assert c.post("/admin/queues/new", EMPTY_QUEUE).status_code == 302
     rule = _rule(pdb, "vorey", "msa")
     r = c.post(
         f"/admin/routes/{rule.id}/edit",
@@ -148,18 +150,7 @@ def test_the_route_form_groups_queues_by_service_with_their_members(
     as_role: Any, pdb: Database
 ) -> None:
     c = as_role("admin")
-    c.post(
-        "/admin/queues/new",
-        {
-            "id": "msa-43-vide",
-            "agency_id": "msa-43",
-            "name": "MSA 43 - vide",
-            "strategy": "longest_idle",
-            "max_wait_seconds": "900",
-            "no_answer_timeout_seconds": "20",
-            "wrap_up_seconds": "60",
-        },
-    )
+    c.post("/admin/queues/new", EMPTY_QUEUE)
     rule = _rule(pdb, "vorey", "msa")
     text = page(c.get(f"/admin/routes/{rule.id}/edit"))
     group = text.split('<optgroup label="MSA de la Haute-Loire">', 1)[1].split("</optgroup>")[0]

@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 from flask import Flask
+from panel_helpers import VOREY_SITE
 from requests.auth import HTTPDigestAuth
 
 from pvp.config import Settings
@@ -18,15 +19,6 @@ from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.model import Kiosk
 from pvp.provisioning import rotate_secret
-
-VOREY = {
-    "id": "vorey",
-    "department_code": "43",
-    "community": "Emblavez",
-    "commune": "Vorey",
-    "host_place": "Mairie",
-    "agent_email": "accueil@vorey.example",
-}
 
 
 def test_a_phone_change_reaches_the_kiosk_screen_without_a_new_secret(
@@ -47,7 +39,9 @@ def test_a_phone_change_reaches_the_kiosk_screen_without_a_new_secret(
     cache = AvailabilityCache(base, "kiosk-vorey-1", tmp_path / "availability.json", http)
     assert cache.site_agent_phone() is None  # nothing fetched yet: the bundle's number stays
 
-    r = as_role("admin").post("/admin/sites/vorey/edit", VOREY | {"agent_phone": "04-71-00-00-00"})
+    r = as_role("admin").post(
+        "/admin/sites/vorey/edit", VOREY_SITE | {"agent_phone": "04-71-00-00-00"}
+    )
     assert r.status_code == 302
     assert cache.refresh()
     assert cache.site_agent_phone() == "04 71 00 00 00"
