@@ -78,6 +78,7 @@ def test_every_page_of_every_role_has_no_serious_axe_violation(
         _sign_in(tab, live, login)
     found = _crawl(tab, live, axe_serious)
     audited = found.pop("(pages audited)")
+    print(f"{login or 'anonymous'}: {len(audited)} pages audited")  # shown with pytest -s
     assert found == {}, (found, audited)
     minimum = {None: 1, "admin": 30, "gestion-anpe": 8, "conseillere": 1, "agent-vorey": 1}
     assert len(audited) >= minimum.get(login, 3), audited
