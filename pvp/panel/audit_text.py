@@ -8,7 +8,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pvp.model import AuditEntry
-from pvp.panel.french import APPOINTMENT_STATUS, CONSOLE_STATUS, MODES, fr_datetime, weekdays_text
+from pvp.panel.french import (
+    APPOINTMENT_STATUS,
+    CONSOLE_STATUS,
+    MODES,
+    PLAN_KINDS,
+    fr_datetime,
+    weekdays_text,
+)
 
 ACTIONS = {
     "create": "création",
@@ -111,8 +118,8 @@ def _value(key: str, value: Any, tz: ZoneInfo) -> str:
         return "—"
     if isinstance(value, bool):
         return "oui" if value else "non"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} : {v}" for k, v in value.items()) or "—"
+    if isinstance(value, dict):  # an import's counts per table
+        return ", ".join(f"{PLAN_KINDS.get(k, k)} : {v}" for k, v in value.items()) or "—"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "—"
     if key == "weekdays":

@@ -153,6 +153,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(window_of, "window")
     app.add_template_filter(printer_reasons_text, "printer_reasons")
     app.jinja_env.globals["PRINTER_STATES"] = PRINTER_STATES
+    app.jinja_env.globals["PLAN_KINDS"] = PLAN_KINDS
 
 
 DAY_NAMES = dict(zip(WEEKDAYS, DAYS, strict=True))
@@ -243,3 +244,21 @@ def printer_reasons_text(keywords: tuple[str, ...] | list[str]) -> str:
 
     shown = [k for k in keywords if k != "none"]
     return ", ".join(dict.fromkeys(p.reason for p in problems_from_reasons(shown)))
+
+
+# The plan's tables, as an import report counts them (« 3 plages d'ouverture »).
+PLAN_KINDS = {
+    "departments": "départements",
+    "services": "services",
+    "sites": "sites",
+    "kiosks": "bornes",
+    "kiosk_buttons": "boutons de borne",
+    "agencies": "agences",
+    "expert_stations": "postes experts",
+    "expert_queues": "files d'experts",
+    "counsellors": "conseillers",
+    "queue_memberships": "appartenances aux files",
+    "route_rules": "règles de routage",
+    "opening_windows": "plages d'ouverture",
+    "closures": "fermetures locales",
+}

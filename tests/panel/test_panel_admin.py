@@ -373,6 +373,8 @@ def test_import_adds_a_site_and_shows_its_new_kiosk_secret(as_role: Any, pdb: Da
     r = c.post("/admin/plan", {"text": yaml.safe_dump(raw, allow_unicode=True)})
     text = page(r)
     assert "Plan importé." in text and "kiosk-tence-1" in text
+    assert "Ajouts : " in text and "bornes 1" in text and "plages d'ouverture 1" in text
+    assert "opening_windows" not in text
     with pdb.sessions() as session:
         assert session.get(Kiosk, "kiosk-tence-1") is not None
         assert session.scalars(select(AuditEntry).where(AuditEntry.action == "import")).one()
