@@ -23,6 +23,7 @@ from pvp.panel.entities import ENTITIES
 from pvp.panel.forms import PanelForm, opts
 from pvp.panel.french import decision_text, yaml_error_text
 from pvp.panel.plan_export import dump_yaml, export_plan
+from pvp.panel.plan_french import plan_problem_text
 from pvp.panel.security import db, me, panel_blueprint, settings
 from pvp.plan import PlanError, _PlanLoader, parse_plan
 from pvp.plan_view import load_routing_plan
@@ -139,7 +140,7 @@ def plan_page() -> Any:
             problems = [f"conflit avec la base : {exc.orig}"]
             flash("Plan refusé, rien n'a été importé.", "error")
         except PlanError as exc:
-            problems = exc.problems
+            problems = [plan_problem_text(p) for p in exc.problems]
             flash(f"Plan refusé, rien n'a été importé : {len(problems)} problème(s).", "error")
         else:
             flash(

@@ -385,7 +385,7 @@ def test_import_adds_a_site_and_shows_its_new_kiosk_secret(as_role: Any, pdb: Da
     [
         ("départements: [", "YAML invalide"),
         ("", "aucun plan fourni"),
-        ("departments: []\nservices: []\n", "departments"),
+        ("departments: []\nservices: []\n", "departments : au moins 1 élément attendu"),
     ],
 )
 def test_a_bad_plan_shows_its_problems_and_imports_nothing(
@@ -407,7 +407,7 @@ def test_a_plan_with_a_wrong_reference_is_refused_whole(as_role: Any, pdb: Datab
     raw["sites"][1]["routes"] = {"anpe": {"queue": "inconnue"}}
     before = _counts(pdb)
     r = c.post("/admin/plan", {"text": yaml.safe_dump(raw, allow_unicode=True)})
-    assert "unknown queue 'inconnue'" in page(r)
+    assert "routes.anpe.queue : file inconnue : 'inconnue'" in page(r)
     assert _counts(pdb) == before
     with pdb.sessions() as session:
         assert session.get(Site, raw["sites"][0]["id"]).commune != "Changée"

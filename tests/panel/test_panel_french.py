@@ -3,10 +3,12 @@ errors and the switch's errors told in French; errors tied to their fields."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import yaml
 from panel_helpers import VOREY_SITE, page
 from sqlalchemy import select
 
@@ -16,6 +18,7 @@ from pvp.documents.service import TransportError
 from pvp.freeswitch.esl import ESLClient
 from pvp.model import AuditEntry, ClosureDay, KioskHeartbeat, Site
 from pvp.panel.forms import french_phone
+from pvp.plan import _PlanLoader
 
 
 @pytest.mark.parametrize(
@@ -152,3 +155,28 @@ def test_the_printer_is_described_in_french_on_the_supervision_page(
     assert "prête" in vorey and "idle" not in vorey and "none" not in vorey
     assert "arrêtée" in cunlhat and "(bourrage papier, capot de l'imprimante ouvert)" in cunlhat
     assert "media-jam" not in cunlhat
+
+
+@pytest.mark.parametrize(
+    ("change", "french"),
+    [
+        (
+            lambda raw: raw["sites"][1].update(routes={"anpe": {"queue": "x"}}),
+            "file inconnue : 'x'",
+        ),
+        (lambda raw: raw["sites"][0].pop("commune"), "commune : champ obligatoire"),
+        (lambda raw: raw["sites"][0].update(couleur="bleu"), "couleur : champ inconnu"),
+        (lambda raw: raw["sites"][0].update(services=["anpe", "anpe"]), "figure deux fois"),
+        (lambda raw: raw["counsellors"][0].update(agency="nulle"), "agence inconnue : 'nulle'"),
+    ],
+)
+def test_plan_problems_are_told_in_french(
+    as_role: Any, pdb: Database, change: Any, french: str
+) -> None:
+    c = as_role("admin")
+    raw = yaml.load(c.get("/admin/plan.yaml").get_data(as_text=True), Loader=_PlanLoader)
+    change(raw)
+    r = c.post("/admin/plan", {"text": yaml.safe_dump(raw, allow_unicode=True)})
+    problems = page(r).split('id="problems"', 1)[1].split("</ul>", 1)[0]
+    assert r.status_code == 400 and french in problems, problems
+    assert not re.search(r"\b(unknown|required|Extra|listed|Field)\b", problems), problems
