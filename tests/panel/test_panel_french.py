@@ -180,3 +180,16 @@ def test_plan_problems_are_told_in_french(
     problems = page(r).split('id="problems"', 1)[1].split("</ul>", 1)[0]
     assert r.status_code == 400 and french in problems, problems
     assert not re.search(r"\b(unknown|required|Extra|listed|Field)\b", problems), problems
+
+
+@pytest.mark.parametrize(
+    ("login", "shown"),
+    [
+        ("gestion-msa", "MSA de la Haute-Loire"),
+        ("agent-vorey", "Vorey"),
+        ("conseillere", "Conseillère ANPE Le Puy 1"),
+    ],
+)
+def test_the_header_names_the_scope(as_role: Any, login: str, shown: str) -> None:
+    who = page(as_role(login).get("/", follow_redirects=True)).split('class="who">', 1)[1].split("<form", 1)[0]
+    assert f"· {shown})" in who, who
