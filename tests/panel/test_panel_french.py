@@ -191,5 +191,6 @@ def test_plan_problems_are_told_in_french(
     ],
 )
 def test_the_header_names_the_scope(as_role: Any, login: str, shown: str) -> None:
-    who = page(as_role(login).get("/", follow_redirects=True)).split('class="who">', 1)[1].split("<form", 1)[0]
+    home = page(as_role(login).get("/", follow_redirects=True))
+    who = home.split('class="who">', 1)[1].split("<form", 1)[0]
     assert f"· {shown})" in who, who
