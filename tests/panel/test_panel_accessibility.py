@@ -239,3 +239,29 @@ def test_the_route_form_offers_only_the_chosen_services_queues(live: str, tab: A
     )
     assert shown == ["msa-43"], shown
     assert tab.eval_on_selector("#queue_id", "s => s.value") == "msa-43"
+
+
+def test_a_long_list_filters_and_sorts_by_keyboard(
+    live: str, tab: Any, axe_serious: Callable[[Any], list[str]]
+) -> None:
+    _sign_in(tab, live, "admin")
+    tab.goto(f"{live}/admin/windows/")
+    total = tab.locator("#list tbody tr[data-key]").count()
+    _tab_to(tab, "#filter-text")
+    tab.keyboard.type("Vorey")
+    shown = tab.locator("#list tbody tr[data-key]:not([hidden])")
+    assert 0 < shown.count() < total
+    assert all("Vorey" in t for t in shown.all_inner_texts())
+    assert tab.inner_text("#filter-count") == f"{shown.count()} élément(s) sur {total}"
+    # Sort by the "Heures" column, with the keyboard, both ways.
+    _tab_to(tab, "th:nth-child(5) button.sort")
+    tab.keyboard.press("Enter")
+    assert tab.get_attribute("th:nth-child(5)", "aria-sort") == "ascending"
+    hours = [
+        t.strip()
+        for t in tab.locator("#list tbody tr:not([hidden]) td:nth-child(5)").all_inner_texts()
+    ]
+    assert hours == sorted(hours)
+    tab.keyboard.press("Enter")
+    assert tab.get_attribute("th:nth-child(5)", "aria-sort") == "descending"
+    assert axe_serious(tab) == []
