@@ -265,3 +265,20 @@ def test_a_long_list_filters_and_sorts_by_keyboard(
     tab.keyboard.press("Enter")
     assert tab.get_attribute("th:nth-child(5)", "aria-sort") == "descending"
     assert axe_serious(tab) == []
+
+
+def test_error_pages_and_a_refused_sign_in_pass_axe(
+    live: str, tab: Any, axe_serious: Callable[[Any], list[str]]
+) -> None:
+    tab.goto(f"{live}/login")
+    tab.fill("#login", "admin")
+    tab.fill("#password", "pas le bon mot de passe")
+    tab.click("main button[type=submit]")
+    tab.wait_for_load_state()
+    assert "Connexion" in tab.inner_text("h1")
+    assert axe_serious(tab) == []
+    _sign_in(tab, live, "gestion-msa")
+    for path, status in (("/admin/nothing/", 403), ("/manager/nothing/", 404)):
+        response = tab.goto(live + path)
+        assert response is not None and response.status == status, path
+        assert axe_serious(tab) == [], path
