@@ -169,6 +169,8 @@ def test_a_manager_books_cancels_and_undoes_with_the_keyboard_only(
     assert f"Rendez-vous n°{made.id} rétabli." in tab.inner_text("main")
     with pdb.sessions() as session:
         assert session.get(Appointment, made.id).status == "booked"
+    tab.goto(f"{live}/manager/appointments/{made.id}/move")
+    assert axe_serious(tab) == []
 
 
 def test_the_admin_picks_a_service_with_arrow_keys_without_a_reload(live: str, tab: Any) -> None:
