@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from pvp.calendar import Mode
@@ -84,7 +84,7 @@ def _next_hint(plan: RoutingPlan, site: str, service: str, start: datetime) -> s
     return f" ; prochaine plage : {nxt.astimezone(plan.tz):%d/%m/%Y %H:%M}"
 
 
-def _slots(session: Session, *where: object) -> list[Slot]:
+def _slots(session: Session, *where: ColumnElement[bool]) -> list[Slot]:
     rows = session.scalars(
         select(Appointment).where(Appointment.status.in_(ACTIVE_APPOINTMENT), *where)
     )

@@ -195,6 +195,11 @@ def _filters(session: Session, service: str) -> ListFilter:
     return form
 
 
+def _service_name(session: Session, code: str) -> str:
+    row = session.get(Service, code)
+    return row.name if row is not None else code.upper()
+
+
 def _page(session: Session, service: str, form: BookForm, status: int = 200) -> Any:
     now = _now()
     tz = _tz()
@@ -246,7 +251,7 @@ def _page(session: Session, service: str, form: BookForm, status: int = 200) -> 
     return render_template(
         "manager/index.html",
         service=service,
-        service_name=session.get(Service, service).name,
+        service_name=_service_name(session, service),
         form=form,
         wanted=wanted,
         rows=rows,
