@@ -334,7 +334,10 @@ def _fill_counsellor(session: Session, form: PanelForm, scope: Scope) -> None:
     _fill_agency_choice(session, form, scope)
     agencies = [c.value for c in form.agency_id.choices]
     form.station_id.choices = opts([("", "aucun")]) + _choices(
-        session, ExpertStation, lambda s: s.id, ExpertStation.agency_id.in_(agencies)
+        session,
+        ExpertStation,
+        lambda s: f"{s.label} ({s.id})" if s.label and s.label != s.id else s.id,
+        ExpertStation.agency_id.in_(agencies),
     )
 
 
@@ -694,7 +697,7 @@ ENTITIES: dict[str, Entity] = {
             (
                 ("Borne", lambda r: r.id),
                 ("Site", _named(Site, "site_id", "commune")),
-                ("Boutons", lambda r: ", ".join(r.service_codes)),
+                ("Boutons", lambda r: ", ".join(c.upper() for c in r.service_codes)),
             ),
             _store_kiosk,
             fill=_fill_kiosk,
