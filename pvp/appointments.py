@@ -5,12 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from pvp.calendar import Mode
 from pvp.db import bump_revision
-from pvp.model import Appointment, AppointmentStatus, Counsellor, QueueMembership, Site
+from pvp.model import (
+    Appointment,
+    AppointmentStatus,
+    Counsellor,
+    ExpertQueue,
+    QueueMembership,
+    RouteRule,
+    Site,
+)
 from pvp.routing import ACTIVE_APPOINTMENT, RoutingPlan
 
 MIN_MINUTES, MAX_MINUTES = 5, 180
@@ -76,7 +84,7 @@ def _next_hint(plan: RoutingPlan, site: str, service: str, start: datetime) -> s
     return f" ; prochaine plage : {nxt.astimezone(plan.tz):%d/%m/%Y %H:%M}"
 
 
-def _slots(session: Session, *where: object) -> list[Slot]:
+def _slots(session: Session, *where: ColumnElement[bool]) -> list[Slot]:
     rows = session.scalars(
         select(Appointment).where(Appointment.status.in_(ACTIVE_APPOINTMENT), *where)
     )
@@ -94,8 +102,12 @@ def book(
     start: datetime,
     minutes: int = 30,
     citizen_ref: str = "",
+    now: datetime | None = None,
 ) -> Appointment:
-    """Book an appointment; raises :class:`BookingRefused` and writes nothing if refused."""
+    """Book an appointment; raises :class:`BookingRefused` and writes nothing if refused.
+
+    With ``now`` (a person booking), a start already past is refused.
+    """
     if start.tzinfo is None:
         raise ValueError("the start must carry a time zone")
     if session.get(Site, site) is None:
@@ -105,22 +117,11 @@ def book(
         raise BookingRefused(f"conseiller inconnu : {counsellor}")
     if person.agency.service_code != service:
         raise BookingRefused(
-            f"le conseiller {counsellor} ne travaille pas pour le service {service}"
+            f"{person.display_name} ne travaille pas pour le service {service.upper()}"
         )
     if len(citizen_ref) > 64:
         raise BookingRefused("la référence de l'usager dépasse 64 caractères")
-    start = start.astimezone(UTC)
-    day_span = (start - timedelta(days=1), start + timedelta(days=1))
-    near = (Appointment.start > day_span[0], Appointment.start < day_span[1])
-    check_booking(
-        plan,
-        site,
-        service,
-        start,
-        minutes,
-        _slots(session, Appointment.counsellor_id == counsellor, *near),
-        _slots(session, Appointment.site_id == site, *near),
-    )
+    check_slot(session, plan, site, service, person, start, minutes, now)
     appointment = Appointment(
         site_id=site,
         service_code=service,
@@ -137,10 +138,119 @@ def book(
     return appointment
 
 
-def set_status(session: Session, appointment_id: int, status: AppointmentStatus) -> Appointment:
+def serving_agencies(session: Session, site: str, service: str) -> set[str]:
+    """The agencies whose counsellors answer ``service`` at ``site``: the agency of the
+    route's queue and those of its members."""
+    queue = session.scalars(
+        select(ExpertQueue)
+        .join(RouteRule, RouteRule.queue_id == ExpertQueue.id)
+        .where(RouteRule.site_id == site, RouteRule.service_code == service)
+    ).first()
+    if queue is None:
+        return set()
+    return {queue.agency_id} | {m.counsellor.agency_id for m in queue.memberships}
+
+
+def check_slot(
+    session: Session,
+    plan: RoutingPlan,
+    site: str,
+    service: str,
+    person: Counsellor,
+    start: datetime,
+    minutes: int,
+    now: datetime | None = None,
+    moving: int | None = None,
+) -> None:
+    """Raise :class:`BookingRefused` unless ``person`` may be booked at ``site`` then;
+    ``moving``: the appointment being moved, whose own slot does not count."""
+    start = start.astimezone(UTC)
+    if now is not None and start < now:
+        raise BookingRefused(f"ce moment est passé ({start.astimezone(plan.tz):%d/%m/%Y %H:%M})")
+    if person.agency_id not in serving_agencies(session, site, service):
+        raise BookingRefused(
+            f"{person.display_name} n'appartient pas à une agence qui sert ce site"
+        )
+    day_span = (start - timedelta(days=1), start + timedelta(days=1))
+    near = [Appointment.start > day_span[0], Appointment.start < day_span[1]]
+    if moving is not None:
+        near.append(Appointment.id != moving)
+    check_booking(
+        plan,
+        site,
+        service,
+        start,
+        minutes,
+        _slots(session, Appointment.counsellor_id == person.id, *near),
+        _slots(session, Appointment.site_id == site, *near),
+    )
+
+
+def _existing(session: Session, appointment_id: int) -> Appointment:
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
         raise LookupError(f"rendez-vous inconnu : {appointment_id}")
+    return appointment
+
+
+def _check_again(
+    session: Session,
+    plan: RoutingPlan,
+    appointment: Appointment,
+    start: datetime,
+    minutes: int,
+    now: datetime | None,
+) -> None:
+    """The booking rules for an existing appointment at ``start``, its own slot left out."""
+    person = session.get(Counsellor, appointment.counsellor_id)
+    assert person is not None  # a foreign key
+    check_slot(
+        session,
+        plan,
+        appointment.site_id,
+        appointment.service_code,
+        person,
+        start,
+        minutes,
+        now,
+        moving=appointment.id,
+    )
+
+
+def move(
+    session: Session,
+    plan: RoutingPlan,
+    appointment_id: int,
+    start: datetime,
+    minutes: int,
+    now: datetime | None = None,
+) -> Appointment:
+    """Move an appointment in place: same number, new start and length, same rules."""
+    appointment = _existing(session, appointment_id)
+    if appointment.status not in ACTIVE_APPOINTMENT:
+        raise BookingRefused(f"le rendez-vous n°{appointment_id} n'est plus actif")
+    _check_again(session, plan, appointment, start, minutes, now)
+    appointment.start = start.astimezone(UTC)
+    appointment.minutes = minutes
+    bump_revision(session)
+    return appointment
+
+
+def restore(
+    session: Session, plan: RoutingPlan, appointment_id: int, now: datetime | None = None
+) -> Appointment:
+    """Undo a cancellation, if the slot is still free and to come."""
+    appointment = _existing(session, appointment_id)
+    if appointment.status != AppointmentStatus.CANCELLED.value:
+        raise BookingRefused(f"le rendez-vous n°{appointment_id} n'est pas annulé")
+    _check_again(session, plan, appointment, appointment.start, appointment.minutes, now)
+    appointment.status = AppointmentStatus.BOOKED.value
+    bump_revision(session)
+    return appointment
+
+
+def set_status(session: Session, appointment_id: int, status: AppointmentStatus) -> Appointment:
+    appointment = _existing(session, appointment_id)
     if appointment.status == AppointmentStatus.CANCELLED.value:
         raise BookingRefused(f"le rendez-vous n°{appointment_id} est déjà annulé")
     appointment.status = status.value

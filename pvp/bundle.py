@@ -32,6 +32,12 @@ SPEAKER_AUDIO = {"player": "alsa,default", "source": "alsa,default"}
 HANDSET_AUDIO = {"player": "alsa,handset", "source": "alsa,handset"}
 
 
+def site_agent_phone(kiosk: Kiosk, settings: Settings) -> str:
+    """The number the kiosk screen gives for help: its site's agent, else the support line.
+    In the bundle and, so that a change needs no new bundle, in every availability answer."""
+    return kiosk.site.agent_phone or settings.support_phone
+
+
 def bundle_contents(
     session: Session, settings: Settings, kiosk_id: str, secret: str
 ) -> dict[str, Any]:
@@ -63,7 +69,7 @@ def bundle_contents(
         ],
         "hangup_key": "KEY_ESC",
         "hook_key": "KEY_PHONE",
-        "site_agent_phone": kiosk.site.agent_phone or settings.support_phone,
+        "site_agent_phone": site_agent_phone(kiosk, settings),
         "speaker_audio": dict(SPEAKER_AUDIO),
         "handset_audio": dict(HANDSET_AUDIO),
     }

@@ -97,27 +97,6 @@ def due(
     return []
 
 
-def carry_over(session: Session, old_id: int, new_id: int) -> None:
-    """A moved appointment that got a new number keeps its citizen: the next round then
-    sees the new time and sends a change notice (not a cancellation)."""
-    contact = session.get(CitizenContact, old_id)
-    if contact is None or old_id == new_id:
-        return
-    session.add(
-        CitizenContact(
-            appointment_id=new_id,
-            name=contact.name,
-            email=contact.email,
-            phone=contact.phone,
-            bring=contact.bring,
-            notified_status=contact.notified_status,
-            notified_start=contact.notified_start,
-            created_at=contact.created_at,
-        )
-    )
-    session.delete(contact)
-
-
 @dataclass(frozen=True)
 class Outgoing:
     notice_id: int

@@ -76,13 +76,38 @@ def load_yaml(text: str) -> Any:
         return _load(text)
 
 
+# libyaml's English problems as a person fixing the file reads them.
+YAML_PROBLEMS = (
+    ("mapping values are not allowed", "deux-points inattendu (une valeur contient « : » ?)"),
+    ("could not find expected ':'", "« : » manquant après une clé"),
+    ("cannot start any token", "caractère interdit (tabulation ? indentez avec des espaces)"),
+    ("found unexpected end of stream", "guillemet ouvert jamais fermé"),
+    ("expected <block end>", "indentation incohérente"),
+    ("expected ',' or ']'", "liste entre crochets non fermée"),
+    ("expected ',' or '}'", "dictionnaire entre accolades non fermé"),
+    ("found undefined alias", "alias (*…) inconnu"),
+    ("could not determine a constructor", "étiquette (!…) non permise"),
+    ("duplicate key", "clé en double"),
+    ("found duplicate anchor", "ancre (&…) en double"),
+)
+
+
+def yaml_error_text(exc: BaseException) -> str:
+    """A YAML parser error in French, with where it is."""
+    problem = str(getattr(exc, "problem", None) or exc)
+    words = next((fr for en, fr in YAML_PROBLEMS if en in problem), "syntaxe incorrecte")
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" (ligne {mark.line + 1}, colonne {mark.column + 1})" if mark is not None else ""
+    return f"YAML invalide{where} : {words}"
+
+
 def _load(text: str) -> Any:
     loader = PlanLoader(text)
     try:
         try:
             node = loader.get_single_node()
         except yaml.YAMLError as exc:
-            raise YamlError(f"YAML invalide : {exc}") from None
+            raise YamlError(yaml_error_text(exc)) from None
         except RecursionError:
             raise YamlError("document trop imbriqué") from None
         if node is None:
@@ -91,7 +116,7 @@ def _load(text: str) -> Any:
         try:
             return loader.construct_document(node)
         except yaml.YAMLError as exc:
-            raise YamlError(f"YAML invalide : {exc}") from None
+            raise YamlError(yaml_error_text(exc)) from None
     finally:
         loader.dispose()
 

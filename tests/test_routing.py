@@ -10,6 +10,7 @@ import pytest
 from pvp import appointments
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.model import QueueMembership
 from pvp.plan_view import load_routing_plan
 from pvp.routing import DecisionKind, Reason, RoutingError, RoutingPlan, decide
 
@@ -146,6 +147,8 @@ def test_bookings_outside_windows_are_refused_with_the_reason(
 
 
 def test_overlapping_bookings_are_refused(db: Database, settings: Settings) -> None:
+    with db.session() as session:  # she also answers at Vic-le-Comte (the Cournon queue)
+        session.add(QueueMembership(counsellor_id="anpe-le-puy-c1", queue_id="anpe-cournon"))
     book(db, settings, "anpe-le-puy-c1", at(2006, 11, 8, 10))
     with pytest.raises(appointments.BookingRefused, match="conseiller a déjà"):
         book(db, settings, "anpe-le-puy-c1", at(2006, 11, 8, 10, 15), site="vic-le-comte")
@@ -153,6 +156,11 @@ def test_overlapping_bookings_are_refused(db: Database, settings: Settings) -> N
         book(db, settings, "anpe-le-puy-c2", at(2006, 11, 8, 10, 29))
     # Back to back is fine.
     assert book(db, settings, "anpe-le-puy-c2", at(2006, 11, 8, 10, 30)) > 0
+
+
+def test_only_an_agency_serving_the_site_can_be_booked(db: Database, settings: Settings) -> None:
+    with pytest.raises(appointments.BookingRefused, match="agence qui sert ce site"):
+        book(db, settings, "anpe-ambert-c1", at(2006, 11, 8, 10))
 
 
 def test_counsellor_of_another_service_cannot_be_booked(db: Database, settings: Settings) -> None:

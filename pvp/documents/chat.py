@@ -7,10 +7,25 @@ which answers at once and silently loses messages to TCP/TLS registrations (NOTE
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from pvp.documents.service import TransportError
+from pvp.freeswitch.esl import NotConnected
 from pvp.messages import COMMAND_TYPE, Sealer
+
+log = logging.getLogger(__name__)
+
+
+def switch_unreachable(exc: BaseException) -> str:
+    """The reason a person reads when the switch could not be asked (the ESL client's
+    English error goes to the log)."""
+    log.warning("switch unreachable: %s", exc)
+    if isinstance(exc, NotConnected):
+        return "commutateur injoignable (pas de connexion à FreeSWITCH)"
+    if isinstance(exc, TimeoutError):
+        return "commutateur injoignable (FreeSWITCH n'a pas répondu à temps)"
+    return "commutateur injoignable (liaison avec FreeSWITCH en erreur)"
 
 
 class ChatTransport:
@@ -36,7 +51,7 @@ class ChatTransport:
         try:
             reply = self._api(command)
         except Exception as exc:  # the ESL client's errors: switch down, not connected…
-            raise TransportError(f"commutateur injoignable ({exc})") from exc
+            raise TransportError(switch_unreachable(exc)) from exc
         # Success is exactly "Sent"; a failure says "Error! Message Not Sent", which also
         # contains the word.
         if reply.strip() != "Sent":

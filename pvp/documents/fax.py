@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pvp.documents.chat import switch_unreachable
 from pvp.documents.pdf import DocumentError, pdf_to_fax_tiff, tiff_to_pdf
 from pvp.documents.service import DocumentService, Refused, new_command_id
 from pvp.documents.transfer import encode_with_document
@@ -226,7 +227,7 @@ class FaxService:
                 reason = "" if result.success else f"fax non transmis : {result.reason}"
                 self._finish(command_id, status, reason, result.details())
         except Exception as exc:  # the switch went away mid-way: say so in the audit row
-            self._finish(command_id, TransferStatus.FAILED, f"commutateur injoignable ({exc})", {})
+            self._finish(command_id, TransferStatus.FAILED, switch_unreachable(exc), {})
         finally:
             with self._lock:
                 self._waiting.pop(call_uuid, None)

@@ -302,6 +302,7 @@ class KioskAgent:
             session,
         )
         self.keymap = KeyMap.from_bundle(dict(cfg.bundle))
+        self._screen_kiosk: dict[str, Any] | None = None  # what the kiosk screen shows
         self.buttons: ButtonReader | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._engine_jobs: asyncio.Queue[Callable[[], Coroutine[Any, Any, None]]] | None = None
@@ -374,11 +375,20 @@ class KioskAgent:
             ],
             "site_agent_phone": self.config.bundle.get("site_agent_phone", ""),
         }
+        self._screen_kiosk = kiosk
+        self._follow_site_phone()
         app = create_screen_app(self.screen, kiosk, on_press=lambda s: self.feed_action(Press(s)))
         app.register_blueprint(screen_pages_blueprint(self.documents))
         self._server = ThreadedServer(
             app, "127.0.0.1", self.config.screen_port, threads=6, name="screen"
         ).start()
+
+    def _follow_site_phone(self) -> None:
+        # The site's help number comes with each availability answer: a change in the panel
+        # reaches the screen with no new bundle (which would rotate the SIP secret).
+        phone = self.availability.site_agent_phone()
+        if phone is not None and self._screen_kiosk is not None:
+            self._screen_kiosk["site_agent_phone"] = phone
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -596,6 +606,7 @@ class KioskAgent:
         loop = asyncio.get_running_loop()
         while True:
             if await loop.run_in_executor(None, self.availability.refresh):
+                self._follow_site_phone()
                 self.handle(AvailabilityChanged())
             await asyncio.sleep(self.config.availability_period)
 

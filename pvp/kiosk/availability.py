@@ -96,6 +96,14 @@ class AvailabilityCache:
         os.replace(tmp, self.path)  # never a half-written cache
         return True
 
+    def site_agent_phone(self) -> str | None:
+        """The help number of the last answer (None before any, or from an older server)."""
+        try:
+            phone = json.loads(self.path.read_text()).get("site_agent_phone")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return phone if isinstance(phone, str) else None
+
     def decisions(self) -> list[dict[str, Any]]:
         try:
             return list(json.loads(self.path.read_text())["services"])

@@ -15,8 +15,9 @@ from flask import Flask
 
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.model import Counsellor, Role, Service, Site
 from pvp.panel import french
-from pvp.panel.security import csrf, login_manager
+from pvp.panel.security import csrf, db, login_manager
 
 
 def init_panel(
@@ -49,9 +50,22 @@ def init_panel(
     csrf.init_app(app)
     login_manager.init_app(app)
     french.register_filters(app)
+    app.add_template_global(scope_name)
 
     from pvp.panel import admin, auth, console, evaluation, feeds, manager, supervision, users
 
     for module in (auth, admin, users, manager, feeds, console, supervision, evaluation):
         app.register_blueprint(module.bp)
     app.register_blueprint(routing_view.bp)
+
+
+def scope_name(role: Role, scope: str | None) -> str:
+    """A scope as people name it: the service's name, the site's commune, the counsellor's."""
+    if not scope:
+        return ""
+    model: Any = {Role.SERVICE_MANAGER: Service, Role.SITE_AGENT: Site, Role.COUNSELLOR: Counsellor}
+    with db().sessions() as session:
+        row = session.get(model[role], scope) if role in model else None
+        if row is None:
+            return scope
+        return str(getattr(row, "display_name", None) or getattr(row, "commune", None) or row.name)

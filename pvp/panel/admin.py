@@ -15,13 +15,14 @@ from wtforms import DateTimeLocalField, SelectField, TextAreaField
 from wtforms.validators import InputRequired
 
 from pvp.calendar import french_holidays
-from pvp.model import AuditEntry, Counsellor, ExpertQueue, Kiosk, Role, Service
-from pvp.panel import audit
+from pvp.model import AuditEntry, Counsellor, ExpertQueue, Kiosk, Role, Service, Site
+from pvp.panel import audit, audit_text
 from pvp.panel.crud import register_crud
 from pvp.panel.entities import ENTITIES
 from pvp.panel.forms import PanelForm, opts
 from pvp.panel.french import decision_text
 from pvp.panel.plan_export import dump_yaml, export_plan
+from pvp.panel.plan_french import plan_problem_text
 from pvp.panel.security import db, me, panel_blueprint, settings
 from pvp.plan import PlanError, parse_plan_text
 from pvp.plan_view import load_routing_plan
@@ -43,7 +44,7 @@ class PreviewForm(PanelForm):
     at = DateTimeLocalField(
         "Date et heure",
         format="%Y-%m-%dT%H:%M",
-        validators=[InputRequired(message="date et heure invalides (AAAA-MM-JJ HH:MM)")],
+        validators=[InputRequired(message="date et heure obligatoires")],
     )
 
 
@@ -53,6 +54,8 @@ def preview() -> Any:
     tz = ZoneInfo(settings().timezone)
     form = PreviewForm(request.args, meta={"csrf": False})
     decision = text = None
+    unanswered = False
+    names: dict[str, str] = {}
     with db().sessions() as session:
         form.kiosk.choices = opts(
             (k, k) for k in session.scalars(select(Kiosk.id).order_by(Kiosk.id))
@@ -66,10 +69,21 @@ def preview() -> Any:
             plan = load_routing_plan(session, settings(), since=at - timedelta(days=1))
             decision = decide(plan, form.kiosk.data, form.service.data, at)
             names = {c.id: c.display_name for c in session.scalars(select(Counsellor))}
-            names.update({q.id: q.name for q in session.scalars(select(ExpertQueue))})
-            text = decision_text(decision, names, tz)
+            queues = session.scalars(select(ExpertQueue)).all()
+            names.update({q.id: q.name for q in queues})
+            names.update({s.id: s.commune for s in session.scalars(select(Site))})
+            empty = frozenset(q.id for q in queues if not q.memberships)
+            text = decision_text(decision, names, tz, empty)
+            unanswered = decision.queue in empty
     status = 400 if form.errors else 200
-    return render_template("admin/preview.html", form=form, decision=decision, text=text), status
+    return render_template(
+        "admin/preview.html",
+        form=form,
+        decision=decision,
+        text=text,
+        names=names,
+        unanswered=unanswered,
+    ), status
 
 
 class ImportForm(PanelForm):
@@ -132,7 +146,7 @@ def plan_page() -> Any:
             problems = [f"conflit avec la base : {exc.orig}"]
             flash("Plan refusé, rien n'a été importé.", "error")
         except PlanError as exc:
-            problems = exc.problems
+            problems = [plan_problem_text(p) for p in exc.problems]
             flash(f"Plan refusé, rien n'a été importé : {len(problems)} problème(s).", "error")
         else:
             flash(
@@ -157,7 +171,24 @@ def holidays() -> Any:
 
 @bp.get("/audit")
 def audit_log() -> Any:
+    """The last changes, newest first; filtered by person, action or table."""
+    tz = ZoneInfo(settings().timezone)
+    wanted = {k: request.args.get(k, "") for k in ("actor", "action", "entity")}
+    where = [getattr(AuditEntry, k) == v for k, v in wanted.items() if v]
     with db().sessions() as session:
-        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(300))
-        rows = list(entries)
-    return render_template("admin/audit.html", entries=rows)
+        entries = session.scalars(
+            select(AuditEntry).where(*where).order_by(AuditEntry.id.desc()).limit(300)
+        ).all()
+        actors = session.scalars(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor))
+        rows = [
+            (e, audit_text.action_text(e), audit_text.table_text(e), audit_text.changes(e, tz))
+            for e in entries
+        ]
+        return render_template(
+            "admin/audit.html",
+            rows=rows,
+            wanted=wanted,
+            actors=list(actors),
+            actions=audit_text.ACTIONS,
+            tables=audit_text.TABLES,
+        )

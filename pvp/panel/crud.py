@@ -44,6 +44,13 @@ class Entity:
     locked_on_edit: tuple[str, ...] = ("id",)
     order: tuple[Any, ...] = field(default_factory=tuple)
     note: str = ""
+    # What a saved row may still lack (an empty queue): shown, the save is kept.
+    warnings: Callable[[Session, Any], list[str]] = lambda session, row: []
+    label: Callable[[Any], str] | None = None  # how people name a row; default: its key
+    form_note: str = "Une modification s'applique dès le prochain appel."
+
+    def name_of(self, row: Any) -> str:
+        return self.label(row) if self.label is not None else self.key(row)
 
     def snapshot(self, row: Any) -> dict[str, Any] | None:
         return audit.snapshot(row, **self.extra(row))
@@ -87,7 +94,7 @@ def register_crud(
         with db().sessions() as session:
             rows = session.scalars(select(entity.model).order_by(*entity.order)).all()
             shown = [
-                (entity.key(r), [fn(r) for _h, fn in entity.columns])
+                (entity.key(r), entity.name_of(r), [fn(r) for _h, fn in entity.columns])
                 for r in rows
                 if scope is None or entity.service_of(r) == scope
             ]
@@ -125,6 +132,8 @@ def register_crud(
                         entity.snapshot(saved),
                     )
                     bump_revision(session)
+                    warnings = entity.warnings(session, saved)
+                    named = entity.name_of(saved)
                     session.commit()
                 except FieldError as exc:
                     session.rollback()
@@ -133,7 +142,9 @@ def register_crud(
                     session.rollback()
                     form.fail(next(iter(form)), "conflit avec un élément existant")
                 else:
-                    flash(f"Enregistré : {entity.singular} « {entity.key(saved)} ».", "success")
+                    flash(f"Enregistré : {entity.singular} « {named} ».", "success")
+                    for warning in warnings:
+                        flash(warning, "warning")
                     back = url_for(f"{bp.name}.crud_list", name=name)
                     secret = getattr(saved, "_new_secret", None)
                     if secret:
@@ -142,8 +153,9 @@ def register_crud(
                         )
                     return redirect(back)
             status = 400 if form.errors else 200
+            title = entity.name_of(row) if row is not None else None
             return render_template(
-                "crud_form.html", entity=entity, form=form, key=key, bp=bp.name
+                "crud_form.html", entity=entity, form=form, key=key, title=title, bp=bp.name
             ), status
 
     @bp.route("/<name>/new", methods=["GET", "POST"])
@@ -160,6 +172,7 @@ def register_crud(
         with db().sessions() as session:
             row = _get(session, entity, key, scope_of_user())
             before = entity.snapshot(row)
+            named = entity.name_of(row)
             try:
                 session.delete(row)
                 session.flush()
@@ -169,10 +182,10 @@ def register_crud(
             except IntegrityError:
                 session.rollback()
                 flash(
-                    f"Impossible de supprimer « {key} » : d'autres éléments y font "
+                    f"Impossible de supprimer « {named} » : d'autres éléments y font "
                     "référence (supprimez-les d'abord).",
                     "error",
                 )
                 return redirect(url_for(f"{bp.name}.crud_list", name=name)), 303
-        flash(f"Supprimé : {entity.singular} « {key} ».", "success")
+        flash(f"Supprimé : {entity.singular} « {named} ».", "success")
         return redirect(url_for(f"{bp.name}.crud_list", name=name)), 303

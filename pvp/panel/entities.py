@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from wtforms import (
     BooleanField,
     DateField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     TimeField,
@@ -45,15 +47,24 @@ from pvp.model import (
     Site,
 )
 from pvp.panel.crud import Entity, Scope
-from pvp.panel.forms import CheckboxesField, FieldError, PanelForm, csv_of_ints, opts
-from pvp.panel.french import DAY_SHORT, MODES
+from pvp.panel.forms import (
+    CheckboxesField,
+    FieldError,
+    PanelForm,
+    csv_of_ints,
+    opts,
+    phone_number,
+)
+from pvp.panel.french import DAY_NAMES, MODES, nth_text, weekdays_text, window_of
 from pvp.plan import IDENT, SERVICE_CODES, kiosk_id
 from pvp.provisioning import a1_hash, new_secret
 
 IDENT_CHECK = Regexp(IDENT, message="minuscules, chiffres, point ou tiret (63 caractères au plus)")
 REQUIRED = DataRequired(message="ce champ est obligatoire")
 MODE_CHOICES = opts(MODES.items())
-DAY_CHOICES = opts((d, DAY_SHORT[d]) for d in WEEKDAYS)
+DAY_CHOICES = opts((d, DAY_NAMES[d]) for d in WEEKDAYS)
+DATE_REQUIRED = InputRequired(message="date obligatoire")
+STRATEGIES = {"longest_idle": "le plus longtemps libre", "round_robin": "à tour de rôle"}
 
 
 def _realm() -> str:
@@ -125,10 +136,8 @@ class SiteForm(PanelForm):
     host_place = StringField("Lieu d'accueil", validators=[Length(max=200)])
     agent_phone = StringField(
         "Téléphone de l'agent",
-        validators=[
-            Optional(),
-            Regexp(r"^[0-9 +.]{6,32}$", message="numéro de téléphone invalide"),
-        ],
+        validators=[Optional(), Length(max=32), phone_number],
+        description="P. ex. 04 71 00 00 00 (tirets, points ou +33 acceptés).",
     )
     agent_email = StringField(
         "Courriel de l'agent",
@@ -261,30 +270,34 @@ class QueueForm(PanelForm):
     name = StringField("Nom", validators=[REQUIRED, Length(max=160)])
     strategy = SelectField(
         "Répartition",
-        choices=opts(
-            [("longest_idle", "le plus longtemps libre"), ("round_robin", "à tour de rôle")]
-        ),
+        choices=opts(STRATEGIES.items()),
     )
     max_wait_seconds = IntegerField(
         "Attente maximale (s)",
+        default=900,
         validators=[
             InputRequired(message="ce champ est obligatoire"),
             NumberRange(1, 4 * 3600, message="entre 1 et 14400 secondes"),
         ],
+        description="Au-delà, l'usager est prévenu que personne n'est libre (900 s = 15 min).",
     )
     no_answer_timeout_seconds = IntegerField(
         "Délai de non-réponse (s)",
+        default=20,
         validators=[
             InputRequired(message="ce champ est obligatoire"),
             NumberRange(5, 300, message="entre 5 et 300 secondes"),
         ],
+        description="Sonnerie d'un conseiller avant de proposer l'appel au suivant (20 s).",
     )
     wrap_up_seconds = IntegerField(
         "Temps de clôture après appel (s)",
+        default=60,
         validators=[
             InputRequired(message="ce champ est obligatoire"),
             NumberRange(0, 3600, message="entre 0 et 3600 secondes"),
         ],
+        description="Répit du conseiller après un appel avant le suivant (60 s).",
     )
 
 
@@ -327,7 +340,10 @@ def _fill_counsellor(session: Session, form: PanelForm, scope: Scope) -> None:
     _fill_agency_choice(session, form, scope)
     agencies = [c.value for c in form.agency_id.choices]
     form.station_id.choices = opts([("", "aucun")]) + _choices(
-        session, ExpertStation, lambda s: s.id, ExpertStation.agency_id.in_(agencies)
+        session,
+        ExpertStation,
+        lambda s: f"{s.label} ({s.id})" if s.label and s.label != s.id else s.id,
+        ExpertStation.agency_id.in_(agencies),
     )
 
 
@@ -402,10 +418,28 @@ class RouteForm(PanelForm):
     queue_id = SelectField("File d'experts qui répond")
 
 
+def _members_text(n: int) -> str:
+    return "aucun membre" if n == 0 else f"{n} membre{'s' if n > 1 else ''}"
+
+
 def _fill_route(session: Session, form: PanelForm, scope: Scope) -> None:
     form.site_id.choices = _choices(session, Site, lambda s: f"{s.commune} ({s.id})")
     form.service_code.choices = _choices(session, Service, lambda s: s.name)
-    form.queue_id.choices = _choices(session, ExpertQueue, lambda q: q.name)
+    # Grouped by service, each queue with its number of members (a page script shows the
+    # chosen service's group only; the check on saving stays).
+    names = {s.code: s.name for s in session.scalars(select(Service))}
+    queues = session.scalars(
+        select(ExpertQueue).order_by(ExpertQueue.service_code, ExpertQueue.name)
+    )
+    form.queue_id.choices = [
+        SelectChoice(
+            q.id,
+            f"{q.name} ({_members_text(len(q.memberships))})",
+            render_kw={"data-service": q.service_code},
+            optgroup=names.get(q.service_code, q.service_code),
+        )
+        for q in queues
+    ]
 
 
 def _store_route(session: Session, row: RouteRule | None, form: PanelForm) -> RouteRule:
@@ -421,20 +455,33 @@ def _store_route(session: Session, row: RouteRule | None, form: PanelForm) -> Ro
     ).first()
     if buttons is None:
         raise FieldError("service_code", "aucune borne du site n'a de bouton pour ce service")
+    clash = session.scalars(
+        select(RouteRule).where(RouteRule.site_id == site, RouteRule.service_code == service)
+    ).first()
+    if clash is not None and clash is not row:
+        raise FieldError("service_code", "ce service a déjà une règle sur ce site")
     if row is None:
-        clash = session.scalars(
-            select(RouteRule).where(RouteRule.site_id == site, RouteRule.service_code == service)
-        ).first()
-        if clash is not None:
-            raise FieldError("service_code", "ce service a déjà une règle sur ce site")
-        row = RouteRule(site_id=site, service_code=service)
+        row = RouteRule()
         session.add(row)
-    row.queue_id = queue.id
+    # An edit may move the rule to another site or service (its windows follow it).
+    row.site_id, row.service_code, row.queue_id = site, service, queue.id
     return row
 
 
-def _route_label(r: RouteRule) -> str:
-    return f"{r.site_id} / {r.service_code}"
+def _route_warnings(session: Session, row: RouteRule) -> list[str]:
+    queue = session.get(ExpertQueue, row.queue_id)
+    if queue is not None and not queue.memberships:
+        return [
+            f"Attention : la file « {queue.name} » n'a aucun conseiller. Un appel routé vers "
+            "elle attendra sans réponse ; ajoutez-lui des membres (« Appartenance aux files »)."
+        ]
+    return []
+
+
+def route_label(session: Session, r: RouteRule) -> str:
+    """``Vorey · MSA``: the rule as people name it."""
+    site = session.get(Site, r.site_id)
+    return f"{site.commune if site else r.site_id} · {r.service_code.upper()}"
 
 
 class WindowForm(PanelForm):
@@ -499,7 +546,7 @@ def _fill_window(session: Session, form: PanelForm, scope: Scope) -> None:
     where = [RouteRule.service_code == scope] if scope else []
     rows = session.scalars(select(RouteRule).where(*where))
     form.route_id.choices = opts(
-        sorted(((r.id, _route_label(r)) for r in rows), key=lambda c: c[1])
+        sorted(((r.id, route_label(session, r)) for r in rows), key=lambda c: c[1])
     )
 
 
@@ -532,8 +579,8 @@ def _window_service(session_row: OpeningWindow) -> str | None:
 class ClosureForm(PanelForm):
     site_id = SelectField("Site (vide : tous)")
     service_code = SelectField("Service (vide : tous)")
-    first_day = DateField("Premier jour", validators=[InputRequired(message="date invalide")])
-    last_day = DateField("Dernier jour", validators=[InputRequired(message="date invalide")])
+    first_day = DateField("Premier jour", validators=[DATE_REQUIRED])
+    last_day = DateField("Dernier jour", validators=[DATE_REQUIRED])
     reason = StringField("Motif", validators=[REQUIRED, Length(max=200)])
 
     def validate_last_day(self, field: Any) -> None:
@@ -574,6 +621,52 @@ def _time(t: Any) -> str:
     return t.strftime("%H:%M") if t else ""
 
 
+def _named(model: Any, attr: str, name: str, empty: str = "") -> Callable[[Any], str]:
+    """A column showing the name of the row that ``attr`` refers to (not its id)."""
+
+    def cell(row: Any) -> str:
+        ident = getattr(row, attr)
+        session = object_session(row)
+        other = session.get(model, ident) if session is not None and ident else None
+        return getattr(other, name) if other is not None else (ident or empty)
+
+    return cell
+
+
+def _route_of(row: OpeningWindow) -> str:
+    session = object_session(row)
+    route = session.get(RouteRule, row.route_id) if session is not None else None
+    return route_label(session, route) if session is not None and route else str(row.route_id)
+
+
+def _route_text(r: RouteRule) -> str:
+    session = object_session(r)
+    return route_label(session, r) if session is not None else str(r.id)
+
+
+def _window_label(w: OpeningWindow) -> str:
+    """``Vorey · MSA · 4e vendredi 9:00–12:00``."""
+    return f"{_route_of(w)} · {window_of(w)}"
+
+
+def _date(d: date | None) -> str:
+    return d.strftime("%d/%m/%Y") if d else ""
+
+
+def _excluded(w: OpeningWindow) -> str:
+    return ", ".join(_date(date.fromisoformat(d)) for d in w.except_dates.split(",") if d)
+
+
+def _validity(w: OpeningWindow) -> str:
+    if w.valid_from and w.valid_until:
+        return f"du {_date(w.valid_from)} au {_date(w.valid_until)}"
+    if w.valid_from:
+        return f"à partir du {_date(w.valid_from)}"
+    if w.valid_until:
+        return f"jusqu'au {_date(w.valid_until)}"
+    return "toujours"
+
+
 ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
@@ -584,16 +677,22 @@ ENTITIES: dict[str, Entity] = {
             Site,
             SiteForm,
             (
-                ("Identifiant", lambda r: r.id),
                 ("Commune", lambda r: r.commune),
+                ("Identifiant", lambda r: r.id),
                 ("Communauté", lambda r: r.community),
-                ("Dép.", lambda r: r.department_code),
-                ("Agent", lambda r: r.agent_email),
+                ("Département", _named(Department, "department_code", "name")),
+                ("Agent", lambda r: " · ".join(x for x in (r.agent_phone, r.agent_email) if x)),
                 ("Pilote", lambda r: "oui" if r.pilot else ""),
             ),
             _store_site,
             fill=_fill_departments,
-            order=(Site.id,),
+            order=(Site.commune,),
+            label=lambda r: r.commune,
+            form_note=(
+                "Une modification s'applique dès le prochain appel ; le téléphone de l'agent "
+                "s'affiche sur l'écran des bornes du site à leur prochaine mise à jour des "
+                "horaires (5 minutes au plus), sans nouveau paquet d'installation."
+            ),
         ),
         Entity(
             "kiosks",
@@ -603,8 +702,8 @@ ENTITIES: dict[str, Entity] = {
             KioskForm,
             (
                 ("Borne", lambda r: r.id),
-                ("Site", lambda r: r.site_id),
-                ("Boutons", lambda r: ", ".join(r.service_codes)),
+                ("Site", _named(Site, "site_id", "commune")),
+                ("Boutons", lambda r: ", ".join(c.upper() for c in r.service_codes)),
             ),
             _store_kiosk,
             fill=_fill_kiosk,
@@ -639,12 +738,13 @@ ENTITIES: dict[str, Entity] = {
             (
                 ("Identifiant", lambda r: r.id),
                 ("Nom", lambda r: r.name),
-                ("Service", lambda r: r.service_code),
+                ("Service", lambda r: r.service_code.upper()),
                 ("Ville", lambda r: r.town),
             ),
             _store_agency,
             fill=_fill_agency,
-            order=(Agency.id,),
+            order=(Agency.name,),
+            label=lambda r: r.name,
         ),
         Entity(
             "stations",
@@ -654,7 +754,7 @@ ENTITIES: dict[str, Entity] = {
             StationForm,
             (
                 ("Identifiant", lambda r: r.id),
-                ("Agence", lambda r: r.agency_id),
+                ("Agence", _named(Agency, "agency_id", "name")),
                 ("Libellé", lambda r: r.label),
             ),
             _store_station,
@@ -670,15 +770,17 @@ ENTITIES: dict[str, Entity] = {
             (
                 ("Identifiant", lambda r: r.id),
                 ("Nom", lambda r: r.name),
-                ("Agence", lambda r: r.agency_id),
-                ("Répartition", lambda r: r.strategy),
+                ("Agence", _named(Agency, "agency_id", "name")),
+                ("Membres", lambda r: len(r.memberships) or "aucun"),
+                ("Répartition", lambda r: STRATEGIES.get(r.strategy, r.strategy)),
                 ("Attente max.", lambda r: f"{r.max_wait_seconds} s"),
                 ("Non-réponse", lambda r: f"{r.no_answer_timeout_seconds} s"),
                 ("Clôture", lambda r: f"{r.wrap_up_seconds} s"),
             ),
             _store_queue,
             fill=_fill_agency_choice,
-            order=(ExpertQueue.id,),
+            order=(ExpertQueue.name,),
+            label=lambda r: r.name,
         ),
         Entity(
             "counsellors",
@@ -687,10 +789,10 @@ ENTITIES: dict[str, Entity] = {
             Counsellor,
             CounsellorForm,
             (
-                ("Identifiant", lambda r: r.id),
                 ("Nom", lambda r: r.display_name),
-                ("Agence", lambda r: r.agency_id),
-                ("Poste", lambda r: r.station_id or ""),
+                ("Identifiant", lambda r: r.id),
+                ("Agence", _named(Agency, "agency_id", "name")),
+                ("Poste", lambda r: r.station_id or "aucun"),
             ),
             _store_counsellor,
             service_of=lambda r: r.agency.service_code,
@@ -701,7 +803,8 @@ ENTITIES: dict[str, Entity] = {
                 "agency_id": r.agency_id,
                 "station_id": r.station_id or "",
             },
-            order=(Counsellor.id,),
+            order=(Counsellor.display_name,),
+            label=lambda r: r.display_name,
             note="Un nouveau conseiller reçoit un secret SIP aléatoire, affiché une fois.",
         ),
         Entity(
@@ -711,8 +814,8 @@ ENTITIES: dict[str, Entity] = {
             QueueMembership,
             MembershipForm,
             (
-                ("Conseiller", lambda r: r.counsellor_id),
-                ("File", lambda r: r.queue_id),
+                ("Conseiller", lambda r: r.counsellor.display_name),
+                ("File", lambda r: r.queue.name),
                 ("Priorité", lambda r: r.priority),
             ),
             _store_membership,
@@ -722,6 +825,7 @@ ENTITIES: dict[str, Entity] = {
             parse_key=_membership_key,
             locked_on_edit=("counsellor_id", "queue_id"),
             order=(QueueMembership.queue_id, QueueMembership.priority),
+            label=lambda r: f"{r.counsellor.display_name} dans {r.queue.name}",
         ),
         Entity(
             "routes",
@@ -730,17 +834,18 @@ ENTITIES: dict[str, Entity] = {
             RouteRule,
             RouteForm,
             (
+                ("Règle", _route_text),
+                ("File", _named(ExpertQueue, "queue_id", "name")),
+                ("Plages", lambda r: " ; ".join(window_of(w) for w in r.windows) or "aucune"),
                 ("N°", lambda r: r.id),
-                ("Site", lambda r: r.site_id),
-                ("Service", lambda r: r.service_code),
-                ("File", lambda r: r.queue_id),
-                ("Plages", lambda r: len(r.windows)),
             ),
             _store_route,
             fill=_fill_route,
             parse_key=int,
-            locked_on_edit=("site_id", "service_code"),
+            locked_on_edit=(),
             order=(RouteRule.site_id, RouteRule.service_code),
+            warnings=_route_warnings,
+            label=_route_text,
         ),
         Entity(
             "windows",
@@ -749,14 +854,19 @@ ENTITIES: dict[str, Entity] = {
             OpeningWindow,
             WindowForm,
             (
-                ("N°", lambda r: r.id),
-                ("Règle", lambda r: r.route_id),
+                ("Règle", _route_of),
                 ("Mode", lambda r: MODES.get(r.mode, r.mode)),
-                ("Jours", lambda r: ", ".join(DAY_SHORT.get(d, d) for d in r.weekdays.split(","))),
-                ("Rang", lambda r: r.nth),
+                ("Jours", lambda r: weekdays_text(r.weekdays)),
+                ("Rang", lambda r: nth_text(r.nth) or "chaque semaine"),
                 ("Heures", lambda r: f"{_time(r.start_time)}–{_time(r.end_time)}"),
-                ("Validité", lambda r: f"{r.valid_from or ''} → {r.valid_until or ''}"),
-                ("Exclus", lambda r: r.except_dates),
+                ("Validité", _validity),
+                (
+                    "Exclus",
+                    lambda r: ", ".join(
+                        _date(date.fromisoformat(d)) for d in r.except_dates.split(",") if d
+                    ),
+                ),
+                ("N°", lambda r: r.id),
             ),
             _store_window,
             service_of=_window_service,
@@ -765,6 +875,7 @@ ENTITIES: dict[str, Entity] = {
             parse_key=int,
             locked_on_edit=(),
             order=(OpeningWindow.route_id, OpeningWindow.id),
+            label=_window_label,
         ),
         Entity(
             "closures",
@@ -773,12 +884,12 @@ ENTITIES: dict[str, Entity] = {
             ClosureDay,
             ClosureForm,
             (
-                ("N°", lambda r: r.id),
-                ("Site", lambda r: r.site_id or "tous"),
-                ("Service", lambda r: r.service_code or "tous"),
-                ("Du", lambda r: r.first_day),
-                ("Au", lambda r: r.last_day),
+                ("Site", _named(Site, "site_id", "commune", "tous")),
+                ("Service", lambda r: (r.service_code or "tous").upper()),
+                ("Du", lambda r: _date(r.first_day)),
+                ("Au", lambda r: _date(r.last_day)),
                 ("Motif", lambda r: r.reason),
+                ("N°", lambda r: r.id),
             ),
             _store_closure,
             fill=_fill_closure,

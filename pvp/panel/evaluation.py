@@ -23,25 +23,44 @@ from pvp.panel.stats import Figures, Filters, aggregate, evaluate
 
 bp = panel_blueprint("evaluation", "/evaluation", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 
-CSV_COLUMNS = (
-    ("site", "site"),
-    ("service", "service"),
-    ("mois", "month"),
-    ("appels", "calls"),
-    ("servis", "served"),
-    ("abandonnés", "abandoned"),
-    ("appuis_fermés", "closed"),
-    ("attente_médiane_s", "median_wait"),
-    ("attente_p90_s", "p90_wait"),
-    ("conversation_médiane_s", "median_talk"),
-    ("servis_sur_rdv", "appointment_calls"),
-    ("servis_sans_rdv", "walk_in_calls"),
-    ("part_rdv", "appointment_share"),
-    ("rdv_passés", "past_appointments"),
-    ("absences", "no_shows"),
-    ("taux_absence", "no_show_rate"),
-    ("documents", "documents"),
+# (header, attribute, decimals or None for a count); shares are written in percent.
+CSV_COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("site", "site", None),
+    ("commune", "commune", None),
+    ("service", "service", None),
+    ("mois", "month", None),
+    ("appels", "calls", None),
+    ("servis", "served", None),
+    ("abandonnés", "abandoned", None),
+    ("appuis_fermés", "closed", None),
+    ("attente_médiane_s", "median_wait", 1),
+    ("attente_p90_s", "p90_wait", 1),
+    ("conversation_médiane_s", "median_talk", 1),
+    ("servis_sur_rdv", "appointment_calls", None),
+    ("servis_sans_rdv", "walk_in_calls", None),
+    ("part_rdv_pct", "appointment_share", 1),
+    ("rdv_passés", "past_appointments", None),
+    ("absences", "no_shows", None),
+    ("taux_absence_pct", "no_show_rate", 1),
+    ("documents", "documents", None),
 )
+PERCENT = ("appointment_share", "no_show_rate")
+
+
+def french_number(value: float | None, decimals: int) -> str:
+    """``18.8`` → ``"18,8"``: French spreadsheets read a decimal comma as a number (a point
+    makes "18.800" eighteen thousand eight hundred)."""
+    if value is None:
+        return ""
+    return f"{value:.{decimals}f}".replace(".", ",")
+
+
+def month_label(month: str | None) -> str:
+    """``"2006-11"`` → ``"nov. 2006"``."""
+    if not month:
+        return ""
+    year, number = month.split("-")
+    return f"{MONTHS_SHORT[int(number) - 1]} {year}"
 
 
 class FilterForm(PanelForm):
@@ -73,19 +92,30 @@ def _filters() -> tuple[FilterForm, Filters | None]:
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.0f} %"
+    return "–" if value is None else f"{100 * value:.0f}\u202f%"  # a narrow no-break space
 
 
 @bp.get("/")
 def index() -> Any:
     form, f = _filters()
     if f is None:
-        return render_template("evaluation.html", form=form, rows=[], charts=[], total=None), 400
+        return render_template("evaluation.html", form=form, groups=[], charts=[], total=None), 400
     with db().sessions() as session:
-        levels = evaluate(session, f, [(), ("month",), ("site", "service", "month")])
+        levels = evaluate(
+            session, f, [(), ("month",), ("site", "service"), ("site", "service", "month")]
+        )
+        communes = {s.id: s.commune for s in session.scalars(select(Site))}
+        service_names = {s.code: s.name for s in session.scalars(select(Service))}
     total = levels[()]
     by_month = {r.month: r for r in levels[("month",)]}
-    rows = levels[("site", "service", "month")]
+    months_of: dict[tuple[str | None, str | None], list[Figures]] = {}
+    for r in levels[("site", "service", "month")]:
+        months_of.setdefault((r.site, r.service), []).append(r)
+    # One group per site and service (by commune), its subtotal first, then its months.
+    groups = sorted(
+        ((sub, months_of.get((sub.site, sub.service), [])) for sub in levels[("site", "service")]),
+        key=lambda g: (communes.get(g[0].site or "", g[0].site or ""), g[0].service or ""),
+    )
     months = [f"{f.year}-{m:02d}" for m in range(1, 13)]
     labels = list(MONTHS_SHORT)
     empty = Figures()
@@ -137,7 +167,10 @@ def index() -> Any:
     return render_template(
         "evaluation.html",
         form=form,
-        rows=rows,
+        groups=groups,
+        communes=communes,
+        service_names=service_names,
+        month_label=month_label,
         charts=shown,
         total=total[0] if total else Figures(),
         pct=_pct,
@@ -152,14 +185,23 @@ def export_csv() -> Any:
         return Response("; ".join(form.error_lines()), status=400, mimetype="text/plain")
     with db().sessions() as session:
         rows = aggregate(session, ("site", "service", "month"), f)
+        communes = {s.id: s.commune for s in session.scalars(select(Site))}
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
-    writer.writerow([name for name, _ in CSV_COLUMNS])
+    writer.writerow([name for name, _a, _d in CSV_COLUMNS])
     for r in rows:
-        values = [getattr(r, attr) for _n, attr in CSV_COLUMNS]
-        writer.writerow(
-            ["" if v is None else (f"{v:.3f}" if isinstance(v, float) else v) for v in values]
-        )
+        line: list[Any] = []
+        for _name, attr, decimals in CSV_COLUMNS:
+            if attr == "commune":
+                line.append(communes.get(r.site or "", r.site))
+            elif decimals is None:
+                line.append(getattr(r, attr))
+            else:
+                value = getattr(r, attr)
+                if attr in PERCENT and value is not None:
+                    value *= 100
+                line.append(french_number(value, decimals))
+        writer.writerow(line)
     name = f"evaluation-pvp-{f.year}.csv"
     return Response(
         "\ufeff" + out.getvalue(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -61,6 +62,39 @@ def csv_of_ints(allowed: set[int], label: str) -> Any:
             raise ValidationError(f"{label} : valeur non permise {bad[0]}")
 
     return check
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s.\-/()]")
+
+
+def french_phone(text: str) -> str:
+    """A phone number as people write it in France, written the usual way.
+
+    ``04-71-00-00-00``, ``04.71.00.00.00``, ``0471000000`` → ``04 71 00 00 00``;
+    ``+33 (0)4 71 00 00 00`` → ``+33 4 71 00 00 00``; a short number (``3949``) stays.
+    Raises ``ValueError`` with a French message otherwise.
+    """
+    compact = _PHONE_SEPARATORS.sub("", text.strip()).replace("+33(0)", "+33")
+    compact = compact.replace("+330", "+33")
+    if compact.startswith("0033"):
+        compact = "+33" + compact[4:]
+    if re.fullmatch(r"0[1-9]\d{8}", compact):
+        return " ".join(compact[i : i + 2] for i in range(0, 10, 2))
+    if re.fullmatch(r"\+33[1-9]\d{8}", compact):
+        rest = compact[4:]
+        return f"+33 {compact[3]} " + " ".join(rest[i : i + 2] for i in range(0, 8, 2))
+    if re.fullmatch(r"\+[1-9]\d{6,14}", compact) or re.fullmatch(r"[1-9]\d{2,5}", compact):
+        return compact
+    raise ValueError("numéro de téléphone invalide : 10 chiffres, p. ex. 04 71 00 00 00")
+
+
+def phone_number(form: Any, field: Field) -> None:
+    """Validator: accept the usual French ways of writing a number and store it normalized."""
+    if field.data and field.data.strip():
+        try:
+            field.data = french_phone(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
 
 class FieldError(ValueError):

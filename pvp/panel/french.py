@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
+from pvp.calendar import WEEKDAYS
 from pvp.routing import Decision, DecisionKind, Reason
 
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -95,8 +97,11 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {sec:02d} s" if minutes else f"{sec} s"
 
 
-def decision_text(d: Decision, names: dict[str, str], tz: ZoneInfo) -> str:
-    """What the switch will do with the press, as a sentence for the admin."""
+def decision_text(
+    d: Decision, names: dict[str, str], tz: ZoneInfo, unanswered: frozenset[str] = frozenset()
+) -> str:
+    """What the switch will do with the press, as a sentence for the admin; ``unanswered``:
+    the queues nobody is a member of."""
     until = fr_datetime(d.open_until, tz)
     nxt = fr_datetime(d.next_opening, tz) if d.next_opening else "aucune dans l'année"
     queue = names.get(d.queue or "", d.queue or "")
@@ -105,6 +110,12 @@ def decision_text(d: Decision, names: dict[str, str], tz: ZoneInfo) -> str:
         return (
             f"Rendez-vous : l'appel va directement à {who} (rendez-vous n°{d.appointment}), "
             f"jusqu'à {until}."
+        )
+    if d.decision is DecisionKind.WALK_IN and d.queue in unanswered:
+        return (
+            f"Attention : permanence ouverte jusqu'à {until}, mais la file « {queue} » n'a "
+            "aucun conseiller : personne ne peut répondre, l'appel attendrait en vain. "
+            "Ajoutez des membres à la file ou routez le service vers une autre file."
         )
     if d.decision is DecisionKind.WALK_IN:
         return f"Permanence ouverte : l'appel rejoint la file « {queue} » jusqu'à {until}."
@@ -135,4 +146,95 @@ def register_filters(app: Flask) -> None:
         CONSOLE_STATUS=CONSOLE_STATUS,
         OUTCOMES=OUTCOMES,
         DAY_SHORT=DAY_SHORT,
+        DECISIONS=DECISIONS,
+        REASONS=REASONS,
     )
+    app.add_template_filter(weekdays_text, "weekdays")
+    app.add_template_filter(window_of, "window")
+    app.add_template_filter(printer_reasons_text, "printer_reasons")
+    app.jinja_env.globals["PRINTER_STATES"] = PRINTER_STATES
+    app.jinja_env.globals["PLAN_KINDS"] = PLAN_KINDS
+
+
+DAY_NAMES = dict(zip(WEEKDAYS, DAYS, strict=True))
+DECISIONS = {
+    "appointment": "rendez-vous",
+    "walk_in": "permanence",
+    "appointment_required": "sur rendez-vous seulement",
+    "closed": "fermé",
+    "no_such_service": "service non proposé",
+}
+REASONS = {
+    "public_holiday": "jour férié",
+    "local_closure": "fermeture locale",
+    "outside_windows": "hors des plages",
+    "appointment_only": "sur rendez-vous seulement",
+    "no_button": "pas de bouton",
+    "no_route": "aucune règle",
+}
+
+
+def weekdays_text(codes: str) -> str:
+    """``"wed,thu"`` → ``"mercredi, jeudi"``."""
+    return ", ".join(DAY_NAMES.get(c, c) for c in codes.split(",") if c)
+
+
+def nth_text(nth: str) -> str:
+    """``"4"`` → ``"4e"``, ``"1,3"`` → ``"1er et 3e"``, ``"-1"`` → ``"dernier"``."""
+    words = [
+        {"1": "1er", "-1": "dernier"}.get(n.strip(), f"{n.strip()}e")
+        for n in nth.split(",")
+        if n.strip()
+    ]
+    return f"{', '.join(words[:-1])} et {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+def hours_text(start: time, end: time) -> str:
+    return f"{start.hour}:{start:%M}–{end.hour}:{end:%M}"
+
+
+def window_text(weekdays: str, nth: str, start: time, end: time) -> str:
+    """``"4e vendredi 9:00–12:00"``, ``"mercredi, jeudi 9:00–12:00"``."""
+    days = weekdays_text(weekdays)
+    prefix = f"{nth_text(nth)} " if nth else ""
+    return f"{prefix}{days} {hours_text(start, end)}"
+
+
+def window_of(window: Any) -> str:
+    """An opening window (a row with weekdays, nth, start_time, end_time) as French words."""
+    return window_text(window.weekdays, window.nth, window.start_time, window.end_time)
+
+
+# PyYAML's problems (its messages are English and fixed), as a person editing a plan reads them.
+PRINTER_STATES = {
+    "idle": "prête",
+    "processing": "impression en cours",
+    "stopped": "arrêtée",
+    "unknown": "état inconnu",
+}
+
+
+def printer_reasons_text(keywords: tuple[str, ...] | list[str]) -> str:
+    """IPP printer-state-reasons (``media-empty-error``) as the site agent reads them."""
+    from pvp.kiosk.printer import problems_from_reasons
+
+    shown = [k for k in keywords if k != "none"]
+    return ", ".join(dict.fromkeys(p.reason for p in problems_from_reasons(shown)))
+
+
+# The plan's tables, as an import report counts them (« 3 plages d'ouverture »).
+PLAN_KINDS = {
+    "departments": "départements",
+    "services": "services",
+    "sites": "sites",
+    "kiosks": "bornes",
+    "kiosk_buttons": "boutons de borne",
+    "agencies": "agences",
+    "expert_stations": "postes experts",
+    "expert_queues": "files d'experts",
+    "counsellors": "conseillers",
+    "queue_memberships": "appartenances aux files",
+    "route_rules": "règles de routage",
+    "opening_windows": "plages d'ouverture",
+    "closures": "fermetures locales",
+}

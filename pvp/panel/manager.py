@@ -8,23 +8,32 @@ same pages for any service.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from pvp import appointments, convocations
+from pvp import appointments
+from pvp.clock import Clock
 from pvp.model import (
     Agency,
     Appointment,
     AppointmentStatus,
     Counsellor,
     CounsellorFeed,
+    ExpertQueue,
     Role,
     RouteRule,
     Service,
@@ -35,9 +44,11 @@ from pvp.panel.crud import register_crud
 from pvp.panel.entities import MANAGER_ENTITIES
 from pvp.panel.feeds import feed_digest
 from pvp.panel.forms import PanelForm, opts
+from pvp.panel.french import fr_datetime
 from pvp.panel.once import show_once
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope, settings
 from pvp.plan_view import load_routing_plan
+from pvp.routing import ACTIVE_APPOINTMENT
 
 bp = panel_blueprint("manager", "/manager", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 register_crud(bp, MANAGER_ENTITIES, service_scope)
@@ -50,7 +61,7 @@ MINUTES = [
         message=f"entre {appointments.MIN_MINUTES} et {appointments.MAX_MINUTES} minutes",
     ),
 ]
-WHEN = [InputRequired(message="date et heure invalides (AAAA-MM-JJ HH:MM)")]
+WHEN = [InputRequired(message="date et heure obligatoires")]
 
 
 class BookForm(PanelForm):
@@ -82,20 +93,35 @@ def _service(session: Session) -> str:
 
 
 def _fill_booking(session: Session, form: BookForm, service: str) -> None:
+    """Sites offering the service; its counsellors, each marked with the sites their agency
+    serves (the page's script shows only those of the chosen site; the booking checks it)."""
     sites = session.scalars(
         select(Site)
         .join(RouteRule, RouteRule.site_id == Site.id)
         .where(RouteRule.service_code == service)
         .order_by(Site.commune)
-    )
+    ).all()
     form.site.choices = opts((s.id, s.commune) for s in sites)
+    serving = {s.id: appointments.serving_agencies(session, s.id, service) for s in sites}
     people = session.scalars(
         select(Counsellor)
         .join(Agency)
         .where(Agency.service_code == service)
         .order_by(Counsellor.display_name)
     )
-    form.counsellor.choices = opts((c.id, c.display_name) for c in people)
+    form.counsellor.choices = [
+        SelectChoice(
+            c.id,
+            f"{c.display_name} ({c.agency.name})",
+            render_kw={"data-sites": " ".join(s for s, a in serving.items() if c.agency_id in a)},
+        )
+        for c in people
+    ]
+
+
+def _now() -> datetime:
+    clock: Clock = current_app.extensions["pvp.clock"]
+    return clock.now()
 
 
 def _appointment(session: Session, appointment_id: int) -> Appointment:
@@ -107,40 +133,138 @@ def _appointment(session: Session, appointment_id: int) -> Appointment:
     return row
 
 
+SORTS = {
+    "date": (Appointment.start,),
+    "site": (Site.commune, Appointment.start),
+    "counsellor": (Counsellor.display_name, Appointment.start),
+}
+
+
+class ListFilter(PanelForm):
+    """The appointment list's filters (a GET form: the address can be kept and shared)."""
+
+    class Meta(PanelForm.Meta):
+        csrf = False
+
+    service = SelectField("Service")
+    site = SelectField("Site")
+    counsellor = SelectField("Conseiller")
+    status = SelectField(
+        "État",
+        choices=opts(
+            [("active", "à venir ou en cours"), ("all", "tous"), ("cancelled", "annulés")]
+        ),
+        default="active",
+    )
+    first = DateField("Du", validators=[Optional()])
+    last = DateField("Au", validators=[Optional()])
+    sort = SelectField(
+        "Trier par",
+        choices=opts([("date", "date"), ("site", "site"), ("counsellor", "conseiller")]),
+        default="date",
+    )
+
+
+def _filters(session: Session, service: str) -> ListFilter:
+    form = ListFilter(request.args)
+    form.service.choices = opts(
+        (s.code, s.name) for s in session.scalars(select(Service).order_by(Service.code))
+    )
+    form.site.choices = opts([("", "tous")]) + opts(
+        (s.id, s.commune)
+        for s in session.scalars(
+            select(Site)
+            .join(RouteRule, RouteRule.site_id == Site.id)
+            .where(RouteRule.service_code == service)
+            .order_by(Site.commune)
+        )
+    )
+    form.counsellor.choices = opts([("", "tous")]) + opts(
+        (c.id, c.display_name)
+        for c in session.scalars(
+            select(Counsellor)
+            .join(Agency)
+            .where(Agency.service_code == service)
+            .order_by(Counsellor.display_name)
+        )
+    )
+    form.service.data = service
+    if not form.validate():
+        # A stale or hand-made address: show the defaults rather than an error page.
+        for field in (form.site, form.counsellor, form.status, form.sort):
+            if field.errors:
+                field.data = field.default or ""
+    return form
+
+
+def _service_name(session: Session, code: str) -> str:
+    row = session.get(Service, code)
+    return row.name if row is not None else code.upper()
+
+
 def _page(session: Session, service: str, form: BookForm, status: int = 200) -> Any:
-    now = datetime.now(UTC)
+    now = _now()
+    tz = _tz()
+    wanted = _filters(session, service)
+    today = now.astimezone(tz).date()
+    first = wanted.first.data or today - timedelta(days=14)
+    last = wanted.last.data or today + timedelta(days=120)
+    where = [
+        Appointment.service_code == service,
+        Appointment.start >= datetime.combine(first, time(0), tz),
+        Appointment.start < datetime.combine(last + timedelta(days=1), time(0), tz),
+    ]
+    if wanted.site.data:
+        where.append(Appointment.site_id == wanted.site.data)
+    if wanted.counsellor.data:
+        where.append(Appointment.counsellor_id == wanted.counsellor.data)
+    if wanted.status.data == "active":
+        where.append(Appointment.status.in_(ACTIVE_APPOINTMENT))
+    elif wanted.status.data == "cancelled":
+        where.append(Appointment.status == AppointmentStatus.CANCELLED.value)
     rows = session.scalars(
         select(Appointment)
-        .where(
-            Appointment.service_code == service,
-            Appointment.start >= now - timedelta(days=14),
-            Appointment.start <= now + timedelta(days=120),
-        )
-        .order_by(Appointment.start)
+        .join(Site, Site.id == Appointment.site_id)
+        .join(Counsellor, Counsellor.id == Appointment.counsellor_id)
+        .where(*where)
+        .order_by(*SORTS.get(wanted.sort.data or "date", SORTS["date"]))
     ).all()
     people = session.scalars(
         select(Counsellor)
         .join(Agency)
         .where(Agency.service_code == service)
-        .order_by(Counsellor.id)
+        .order_by(Counsellor.display_name)
     ).all()
     feeds = {f.counsellor_id for f in session.scalars(select(CounsellorFeed))}
     routes = session.scalars(
-        select(RouteRule).where(RouteRule.service_code == service).order_by(RouteRule.site_id)
+        select(RouteRule)
+        .join(Site, Site.id == RouteRule.site_id)
+        .where(RouteRule.service_code == service)
+        .order_by(Site.commune)
     ).all()
-    services = session.scalars(select(Service).order_by(Service.code)).all()
-    names = {c.id: c.display_name for c in people}
+    names = {c.id: c.display_name for c in session.scalars(select(Counsellor))}
+    sites = {s.id: s.commune for s in session.scalars(select(Site))}
+    queues = {q.id: q.name for q in session.scalars(select(ExpertQueue))}
+    undo = session.get(Appointment, request.args.get("cancelled", type=int) or 0)
+    if undo is not None and (
+        undo.service_code != service or undo.status != AppointmentStatus.CANCELLED.value
+    ):
+        undo = None
     return render_template(
         "manager/index.html",
         service=service,
-        services=services,
+        service_name=_service_name(session, service),
         form=form,
+        wanted=wanted,
         rows=rows,
         people=people,
         feeds=feeds,
         routes=routes,
         names=names,
+        sites=sites,
+        queues=queues,
         now=now,
+        undo=undo,
         admin=service_scope() is None,
     ), status
 
@@ -175,6 +299,7 @@ def book() -> Any:
                 start,
                 form.minutes.data,
                 (form.citizen_ref.data or "").strip(),
+                now=_now(),
             )
         except appointments.BookingRefused as exc:
             session.rollback()
@@ -192,42 +317,69 @@ def book() -> Any:
 def move(appointment_id: int) -> Any:
     tz = _tz()
     with db().sessions() as session:
-        old = _appointment(session, appointment_id)
+        row = _appointment(session, appointment_id)
         form = MoveForm(
-            data={"start": old.start.astimezone(tz).replace(tzinfo=None), "minutes": old.minutes}
+            data={"start": row.start.astimezone(tz).replace(tzinfo=None), "minutes": row.minutes}
         )
         if form.validate_on_submit():
-            before = audit.snapshot(old)
+            before = audit.snapshot(row)
             start = form.start.data.replace(tzinfo=tz)
+            plan = load_routing_plan(session, settings(), since=start - timedelta(days=1))
             try:
-                # A move is a cancel and a new booking in one transaction: the old slot is
-                # free for the new one, and a refusal leaves both as they were.
-                appointments.set_status(session, old.id, AppointmentStatus.CANCELLED)
-                session.flush()
-                plan = load_routing_plan(session, settings(), since=start - timedelta(days=1))
-                new = appointments.book(
-                    session,
-                    plan,
-                    old.site_id,
-                    old.service_code,
-                    old.counsellor_id,
-                    start,
-                    form.minutes.data,
-                    old.citizen_ref,
-                )
+                # In place: the citizen keeps their number, the old slot frees itself.
+                appointments.move(session, plan, row.id, start, form.minutes.data, now=_now())
             except appointments.BookingRefused as exc:
                 session.rollback()
                 form.fail(form.start, f"déplacement refusé : {exc}")
             else:
-                convocations.carry_over(session, old.id, new.id)
                 audit.record(
-                    session, me().login, "move", "appointments", old.id, before, audit.snapshot(new)
+                    session, me().login, "move", "appointments", row.id, before, audit.snapshot(row)
                 )
                 session.commit()
-                flash(f"Rendez-vous n°{old.id} déplacé : c'est désormais le n°{new.id}.", "success")
-                return redirect(url_for("manager.index", service=old.service_code), 303)
+                flash(f"Rendez-vous n°{row.id} déplacé au {fr_datetime(row.start, tz)}.", "success")
+                return redirect(url_for("manager.index", service=row.service_code), 303)
         status = 400 if form.errors else 200
-        return render_template("manager/move.html", form=form, appointment=old), status
+        return render_template(
+            "manager/move.html", form=form, appointment=row, names=_names(session, row)
+        ), status
+
+
+def _names(session: Session, row: Appointment) -> dict[str, str]:
+    site = session.get(Site, row.site_id)
+    person = session.get(Counsellor, row.counsellor_id)
+    return {
+        "site": site.commune if site else row.site_id,
+        "counsellor": person.display_name if person else row.counsellor_id,
+    }
+
+
+@bp.get("/appointments/<int:appointment_id>/cancel")
+def confirm_cancel(appointment_id: int) -> Any:
+    """Cancelling asks first: one stray click must not drop a citizen's appointment."""
+    with db().sessions() as session:
+        row = _appointment(session, appointment_id)
+        return render_template("manager/cancel.html", appointment=row, names=_names(session, row))
+
+
+@bp.post("/appointments/<int:appointment_id>/restore")
+def restore(appointment_id: int) -> Any:
+    """Undo a cancellation, if the slot is still free."""
+    with db().sessions() as session:
+        row = _appointment(session, appointment_id)
+        before = audit.snapshot(row)
+        plan = load_routing_plan(session, settings(), since=row.start - timedelta(days=1))
+        try:
+            appointments.restore(session, plan, row.id, now=_now())
+        except appointments.BookingRefused as exc:
+            session.rollback()
+            flash(f"Rendez-vous n°{row.id} non rétabli : {exc}.", "error")
+        else:
+            audit.record(
+                session, me().login, "restore", "appointments", row.id, before, audit.snapshot(row)
+            )
+            session.commit()
+            flash(f"Rendez-vous n°{row.id} rétabli.", "success")
+        return redirect(url_for("manager.index", service=row.service_code), 303)
 
 
 @bp.post("/appointments/<int:appointment_id>/<any(cancel, no_show):action>")
@@ -237,7 +389,7 @@ def change_status(appointment_id: int, action: str) -> Any:
         row = _appointment(session, appointment_id)
         service = row.service_code
         before = audit.snapshot(row)
-        if status is AppointmentStatus.NO_SHOW and row.start > datetime.now(UTC):
+        if status is AppointmentStatus.NO_SHOW and row.start > _now():
             flash(
                 f"Rendez-vous n°{row.id} : il n'a pas encore eu lieu, l'absence ne peut "
                 "être notée.",
@@ -254,8 +406,11 @@ def change_status(appointment_id: int, action: str) -> Any:
             session, me().login, action, "appointments", row.id, before, audit.snapshot(row)
         )
         session.commit()
-        done = "annulé" if action == "cancel" else "noté absent"
-        flash(f"Rendez-vous n°{row.id} {done}.", "success")
+        if action == "cancel":
+            # The list offers to undo it (the row is kept, cancelled).
+            flash(f"Rendez-vous n°{row.id} annulé.", "success")
+            return redirect(url_for("manager.index", service=service, cancelled=row.id), 303)
+        flash(f"Rendez-vous n°{row.id} noté absent.", "success")
     return redirect(url_for("manager.index", service=service), 303)
 
 

@@ -10,10 +10,11 @@ from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import ValidationError
 
 from pvp import health, inventory
+from pvp.bundle import site_agent_phone
 from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.model import Role
+from pvp.model import Kiosk, Role
 from pvp.plan_view import PlanCache
 from pvp.routing import RoutingError, decide
 from pvp.timeparse import parse_instant
@@ -105,11 +106,14 @@ def availability(kiosk_id: str) -> Any:
         return bad_request(f"unknown kiosk {kiosk_id!r}", "kiosk")
     with _db().sessions() as session:
         buttons = next(k["services"] for k in inventory.kiosks(session) if k["id"] == kiosk_id)
+        row = session.get(Kiosk, kiosk_id)
+        phone = site_agent_phone(row, _settings()) if row is not None else ""
     buttons = [code for code in buttons if scopes.may_see_kiosk(kiosk_id, site, code)]
     return jsonify(
         kiosk=kiosk_id,
         at=at.isoformat(),
         services=[decide(plan, kiosk_id, code, at).to_json() for code in buttons],
+        site_agent_phone=phone,
     )
 
 

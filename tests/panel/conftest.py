@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -87,3 +88,19 @@ def smtp(settings: Settings) -> Iterator[Inbox]:
     settings.smtp_from = "supervision@pvp.example"
     yield inbox
     controller.stop()
+
+
+@pytest.fixture
+def live(app: Flask, serve: Callable[[Any], str]) -> str:
+    """The panel served over real HTTP on 127.0.0.1."""
+    return serve(app)
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    """A fresh context of the session's one Chromium (one Playwright driver per process)."""
+    context = chromium.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

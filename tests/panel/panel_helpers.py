@@ -26,6 +26,15 @@ ACCOUNTS: dict[str, tuple[Role, str | None]] = {
     "agent-langeac": (Role.SITE_AGENT, "langeac"),
 }
 TZ = ZoneInfo("Europe/Paris")
+# The Vorey site's edit form as the 2006 plan fills it (no phone).
+VOREY_SITE = {
+    "id": "vorey",
+    "department_code": "43",
+    "community": "Emblavez",
+    "commune": "Vorey",
+    "host_place": "Mairie",
+    "agent_email": "accueil@vorey.example",
+}
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -92,3 +101,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def browser_sign_in(page: Any, base: str, login: str) -> None:
+    """Sign in through the login page of a real browser."""
+    page.goto(f"{base}/login")
+    page.fill("#login", login)
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()

@@ -277,7 +277,7 @@ def test_deleting_a_referenced_site_is_refused_and_a_closure_deleted(
     c = as_role("admin")
     r = c.post("/admin/sites/vorey/delete")
     assert r.status_code == 303
-    assert "Impossible de supprimer « vorey »" in page(c.get("/admin/sites/"))
+    assert "Impossible de supprimer « Vorey »" in page(c.get("/admin/sites/"))
     with pdb.sessions() as session:
         assert session.get(Site, "vorey") is not None
         closure = session.scalars(select(ClosureDay)).first()
@@ -394,6 +394,8 @@ def test_import_adds_a_site_and_shows_its_new_kiosk_secret(as_role: Any, pdb: Da
     r = c.post("/admin/plan", {"text": yaml.safe_dump(raw, allow_unicode=True)})
     text = page(r)
     assert "Plan importé." in text and "kiosk-tence-1" in text
+    assert "Ajouts : " in text and "bornes 1" in text and "plages d'ouverture 1" in text
+    assert "opening_windows" not in text
     with pdb.sessions() as session:
         assert session.get(Kiosk, "kiosk-tence-1") is not None
         assert session.scalars(select(AuditEntry).where(AuditEntry.action == "import")).one()
@@ -411,7 +413,7 @@ ALIAS_BOMB = "\n".join(
     [
         ("départements: [", "YAML invalide"),
         ("", "aucun plan fourni"),
-        ("departments: []\nservices: []\n", "departments"),
+        ("departments: []\nservices: []\n", "departments : au moins 1 élément attendu"),
         # Bounded YAML (issue 10): an alias bomb pasted here blocked the whole server 19 s.
         (ALIAS_BOMB, "ses alias le feraient passer"),
         ("name: a\nname: b\n", "clé 'name' répétée (ligne 2)"),
@@ -438,7 +440,7 @@ def test_a_plan_with_a_wrong_reference_is_refused_whole(as_role: Any, pdb: Datab
     raw["sites"][1]["routes"] = {"anpe": {"queue": "inconnue"}}
     before = _counts(pdb)
     r = c.post("/admin/plan", {"text": yaml.safe_dump(raw, allow_unicode=True)})
-    assert "unknown queue 'inconnue'" in page(r)
+    assert "routes.anpe.queue : file inconnue : 'inconnue'" in page(r)
     assert _counts(pdb) == before
     with pdb.sessions() as session:
         assert session.get(Site, raw["sites"][0]["id"]).commune != "Changée"

@@ -4,13 +4,11 @@ counsellor's status reaches the dispatcher's table. Screenshots go to ``test-art
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from panel_helpers import PASSWORD, next_open_day
+from panel_helpers import PASSWORD, browser_sign_in, next_open_day
 from sqlalchemy import select
 
 from pvp.db import Database
@@ -40,32 +38,11 @@ sync_api = pytest.importorskip(
 )
 
 
-@pytest.fixture
-def live(app: Flask, serve) -> str:
-    """The panel served over real HTTP on 127.0.0.1."""
-    return serve(app)
-
-
-@pytest.fixture
-def browser_page(chromium: Any) -> Iterator[Any]:
-    """A fresh context of the session's one Chromium (one Playwright driver per process)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = chromium.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-def _sign_in(page: Any, base: str, login: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#login", login)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
+_sign_in = browser_sign_in
 
 
 def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import shutil
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -145,7 +146,7 @@ def test_the_page_shows_totals_charts_and_the_table(as_role: Any, year: Any) -> 
     assert "http" not in text.split("<svg", 1)[1].split("</svg>", 1)[0].replace(
         "http://www.w3.org/2000/svg", ""
     )
-    assert 'id="figures"' in text and "2006-11" in text
+    assert 'id="figures"' in text and "nov. 2006" in text
 
 
 def test_the_csv_has_one_row_per_site_service_and_month(
@@ -165,7 +166,7 @@ def test_the_csv_has_one_row_per_site_service_and_month(
 
 def test_a_manager_sees_only_their_service(as_role: Any, year: Any) -> None:
     r = as_role("gestion-msa").get("/evaluation/export.csv?year=2006&service=anpe")
-    services = {row.split(";")[1] for row in r.get_data(as_text=True).splitlines()[1:]}
+    services = {row.split(";")[2] for row in r.get_data(as_text=True).splitlines()[1:]}
     assert services == {"msa"}
 
 
@@ -173,3 +174,31 @@ def test_a_bad_year_is_named(as_role: Any) -> None:
     r = as_role("admin").get("/evaluation/?year=1900")
     assert r.status_code == 400 and "« Année » : entre 2000 et 2100" in page(r)
     assert as_role("admin").get("/evaluation/export.csv?year=abc").status_code == 400
+
+
+def test_the_table_is_grouped_by_site_and_service_with_subtotals(
+    as_role: Any, pdb: Database, year: Any
+) -> None:
+    text = page(as_role("admin").get("/evaluation/?year=2006&site=vorey"))
+    with pdb.sessions() as session:
+        subtotals = aggregate(session, ("site", "service"), Filters(2006, site="vorey"))
+    assert text.count('<tr class="subtotal">') == len(subtotals) > 1
+    msa = next(s for s in subtotals if s.service == "msa")
+    group = text.split('<tbody data-site="vorey" data-service="msa">', 1)[1].split("</tbody>")[0]
+    assert "Vorey · MSA" in group and f'<td class="num">{msa.calls}</td>' in group
+    assert "vorey</td>" not in text  # the commune, never the id
+    assert "white-space: nowrap" in text  # months and durations stay on one line
+
+
+def test_the_csv_reads_as_numbers_in_a_french_spreadsheet(as_role: Any, year: Any) -> None:
+    r = as_role("admin").get("/evaluation/export.csv?year=2006")
+    rows = list(
+        csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff")), delimiter=";")
+    )
+    waits = [row["attente_médiane_s"] for row in rows if row["attente_médiane_s"]]
+    assert waits and all(re.fullmatch(r"\d+,\d", w) for w in waits), waits[:5]
+    shares = [row["part_rdv_pct"] for row in rows if row["part_rdv_pct"]]
+    assert shares and all(re.fullmatch(r"\d{1,3},\d", s) for s in shares), shares[:5]
+    assert all(0 <= float(s.replace(",", ".")) <= 100 for s in shares)
+    vorey = next(row for row in rows if row["site"] == "vorey")
+    assert vorey["commune"] == "Vorey"

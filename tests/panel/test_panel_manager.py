@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -105,7 +105,7 @@ def test_a_public_holiday_is_refused_by_name(as_role: Any, pdb: Database) -> Non
         {
             "site": "vorey",
             "counsellor": "anpe-le-puy-c1",
-            "start": "2006-11-01T10:00",
+            "start": f"{date.today().year + 1}-11-01T10:00",
             "minutes": "30",
         },
     )
@@ -130,7 +130,9 @@ def test_bad_booking_fields_are_named(as_role: Any, pdb: Database) -> None:
     assert _appointments(pdb) == []
 
 
-def test_move_and_cancel(as_role: Any, pdb: Database) -> None:
+def test_move_keeps_the_number_and_cancel_asks_then_can_be_undone(
+    as_role: Any, pdb: Database
+) -> None:
     c = as_role("gestion-anpe")
     wednesday, thursday = next_open_day(2), next_open_day(3)
     _book(c, wednesday)
@@ -147,19 +149,102 @@ def test_move_and_cancel(as_role: Any, pdb: Database) -> None:
         {"start": f"{thursday.isoformat()}T09:30", "minutes": "45"},
     )
     assert moved.status_code == 303
-    old, new = _appointments(pdb)
-    assert (old.status, new.status) == ("cancelled", "booked")
-    assert new.start == local(thursday, "09:30").astimezone(UTC) and new.minutes == 45
-    assert c.post(f"/manager/appointments/{new.id}/cancel").status_code == 303
-    assert _appointments(pdb)[1].status == "cancelled"
-    again = c.post(f"/manager/appointments/{new.id}/cancel")
+    (same,) = _appointments(pdb)  # moved in place: no new number, no cancelled row
+    assert (same.id, same.status) == (first.id, "booked")
+    assert same.start == local(thursday, "09:30").astimezone(UTC) and same.minutes == 45
+    shown = page(c.get(moved.headers["Location"]))
+    assert f"Rendez-vous n°{first.id} déplacé au jeudi" in shown and "désormais" not in shown
+    # A move onto its own old slot overlaps only itself: accepted.
+    again = c.post(
+        f"/manager/appointments/{first.id}/move",
+        {"start": f"{thursday.isoformat()}T09:45", "minutes": "30"},
+    )
+    assert again.status_code == 303
+    # "Annuler" in the list is a link to a confirmation, not a one-click POST.
+    listing = page(c.get("/manager/"))
+    assert f"/manager/appointments/{first.id}/cancel" in listing
+    assert f'action="/manager/appointments/{first.id}/cancel"' not in listing
+    confirm = page(c.get(f"/manager/appointments/{first.id}/cancel"))
+    assert f"Annuler le rendez-vous n°{first.id} ?" in confirm and "Vorey" in confirm
+    assert _appointments(pdb)[0].status == "booked"
+    cancelled = c.post(f"/manager/appointments/{first.id}/cancel")
+    assert cancelled.status_code == 303
+    assert _appointments(pdb)[0].status == "cancelled"
+    shown = page(c.get(cancelled.headers["Location"]))
+    assert f"Rétablir le rendez-vous n°{first.id}" in shown
+    again = c.post(f"/manager/appointments/{first.id}/cancel")
     assert "est déjà annulé" in page(c.get(again.headers["Location"]))
+    restored = c.post(f"/manager/appointments/{first.id}/restore")
+    assert f"Rendez-vous n°{first.id} rétabli." in page(c.get(restored.headers["Location"]))
+    assert _appointments(pdb)[0].status == "booked"
     with pdb.sessions() as session:
-        actions = [
-            e.action
-            for e in session.scalars(select(AuditEntry).where(AuditEntry.entity == "appointments"))
-        ]
-    assert actions == ["book", "move", "cancel"]
+        entries = list(
+            session.scalars(select(AuditEntry).where(AuditEntry.entity == "appointments"))
+        )
+    assert [e.action for e in entries] == ["book", "move", "move", "cancel", "restore"]
+    assert entries[1].before["minutes"] == 30 and entries[1].after["minutes"] == 45
+
+
+def test_an_undo_is_refused_once_the_slot_is_taken(as_role: Any, pdb: Database) -> None:
+    c = as_role("gestion-anpe")
+    day = next_open_day(2)
+    _book(c, day)
+    (first,) = _appointments(pdb)
+    c.post(f"/manager/appointments/{first.id}/cancel")
+    assert _book(c, day, counsellor="anpe-le-puy-c2").status_code == 303
+    r = c.post(f"/manager/appointments/{first.id}/restore")
+    assert "non rétabli : la borne du site est déjà réservée" in page(c.get(r.headers["Location"]))
+    assert _appointments(pdb)[0].status == "cancelled"
+
+
+def test_a_past_start_is_refused_for_a_booking_and_a_move(as_role: Any, pdb: Database) -> None:
+    c = as_role("gestion-anpe")
+    past = date.today() - timedelta(days=2)
+    r = _book(c, past)
+    assert r.status_code == 400 and "rendez-vous refusé : ce moment est passé" in page(r)
+    assert _appointments(pdb) == []
+    _book(c, next_open_day(2))
+    (made,) = _appointments(pdb)
+    r = c.post(
+        f"/manager/appointments/{made.id}/move",
+        {"start": f"{past.isoformat()}T10:00", "minutes": "30"},
+    )
+    assert r.status_code == 400 and "déplacement refusé : ce moment est passé" in page(r)
+
+
+def test_only_counsellors_of_an_agency_serving_the_site_can_be_booked(
+    as_role: Any, pdb: Database
+) -> None:
+    c = as_role("gestion-anpe")
+    r = _book(c, next_open_day(2), counsellor="anpe-ambert-c1")
+    assert r.status_code == 400
+    assert "Conseiller ANPE Ambert n'appartient pas à une agence qui sert ce site" in page(r)
+    assert _appointments(pdb) == []
+    form = page(c.get("/manager/"))
+    option = re.search(r'<option data-sites="([^"]*)"[^>]*value="anpe-ambert-c1"', form)
+    assert option is not None and "vorey" not in option.group(1).split()
+    option = re.search(r'<option data-sites="([^"]*)"[^>]*value="anpe-le-puy-c1"', form)
+    assert option is not None and "vorey" in option.group(1).split()
+
+
+def test_the_list_filters_and_sorts_and_names_sites(as_role: Any, pdb: Database) -> None:
+    c = as_role("gestion-anpe")
+    day = next_open_day(2)
+    _book(c, day, "10:00", counsellor="anpe-le-puy-c2")
+    _book(c, day, "09:00", counsellor="anpe-le-puy-c1")
+    listing = page(c.get("/manager/"))
+    assert "<td>Vorey</td>" in listing and "<td>vorey</td>" not in listing
+
+    def ids(query: dict[str, str]) -> list[str]:
+        return re.findall(r'<tr data-id="(\d+)"', page(c.get("/manager/", query_string=query)))
+
+    assert ids({}) == ["2", "1"]  # by date
+    assert ids({"sort": "counsellor"}) == ["1", "2"]  # "Conseiller…" before "Conseillère…"
+    assert ids({"counsellor": "anpe-le-puy-c2"}) == ["1"]
+    assert ids({"site": "saugues"}) == []
+    assert ids({"first": (day + timedelta(days=1)).isoformat()}) == []
+    c.post("/manager/appointments/1/cancel")
+    assert ids({}) == ["2"] and ids({"status": "cancelled"}) == ["1"]
 
 
 def _past_appointment(pdb: Database, service: str = "anpe") -> int:
