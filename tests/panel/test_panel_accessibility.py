@@ -224,9 +224,8 @@ def test_an_incoming_call_is_announced_to_screen_readers(
                 reason="",
             )
         )
-    tab.wait_for_function(
-        "document.getElementById('announce').textContent.startsWith('Appel entrant')"
-    )
+    # A locator wait: the console's CSP forbids the string evaluation wait_for_function uses.
+    tab.locator("#announce", has_text="Appel entrant").wait_for()
     assert "borne kiosk-vorey-1 (Vorey)" in tab.inner_text("#announce")
     assert axe_serious(tab) == []
 

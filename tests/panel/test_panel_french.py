@@ -16,9 +16,10 @@ from pvp.db import Database
 from pvp.documents.chat import ChatTransport
 from pvp.documents.service import TransportError
 from pvp.freeswitch.esl import ESLClient
+from pvp.messages import Sealer
 from pvp.model import AuditEntry, ClosureDay, KioskHeartbeat, Site
 from pvp.panel.forms import french_phone
-from pvp.plan import _PlanLoader
+from pvp.yamlload import load_yaml
 
 
 @pytest.mark.parametrize(
@@ -130,7 +131,7 @@ def test_yaml_errors_are_told_in_french_with_their_line(as_role: Any) -> None:
 
 def test_a_switch_that_is_not_connected_is_told_in_french() -> None:
     client = ESLClient("127.0.0.1", 9, "ClueCon", timeout=1)  # never connected
-    transport = ChatTransport(client.api, "pvp.test")
+    transport = ChatTransport(client.api, "pvp.test", Sealer("clé de test"))
     with pytest.raises(TransportError) as caught:
         transport.send("kiosk-vorey-1", "{}")
     assert str(caught.value) == "commutateur injoignable (pas de connexion à FreeSWITCH)"
@@ -174,7 +175,7 @@ def test_plan_problems_are_told_in_french(
     as_role: Any, pdb: Database, change: Any, french: str
 ) -> None:
     c = as_role("admin")
-    raw = yaml.load(c.get("/admin/plan.yaml").get_data(as_text=True), Loader=_PlanLoader)
+    raw = load_yaml(c.get("/admin/plan.yaml").get_data(as_text=True))
     change(raw)
     r = c.post("/admin/plan", {"text": yaml.safe_dump(raw, allow_unicode=True)})
     problems = page(r).split('id="problems"', 1)[1].split("</ul>", 1)[0]

@@ -102,6 +102,18 @@ ROUTES: list[tuple[str, str, str, set[str] | str]] = [
     ("GET", "/evaluation/", "/evaluation/?year=2006", {A, M}),
     ("GET", "/evaluation/export.csv", "/evaluation/export.csv?year=2006", {A, M}),
     ("GET", "/evaluation/staffing.csv", "/evaluation/staffing.csv?year=2006", {A, M}),
+    (
+        "GET",
+        "/manager/appointments/<int:appointment_id>/cancel",
+        "/manager/appointments/{appointment}/cancel",
+        {A, M},
+    ),
+    (
+        "POST",
+        "/manager/appointments/<int:appointment_id>/restore",
+        "/manager/appointments/{appointment}/restore",
+        {A, M},
+    ),
     ("GET", "/routing/", "/routing/", {A, M}),
     ("GET", "/routing/<site_id>/<code>", "/routing/vorey/anpe", {A, M}),
     ("POST", "/routing/<site_id>/<code>", "/routing/vorey/anpe", {A, M}),
