@@ -112,9 +112,10 @@ def start_freeswitch(settings: Settings, db: Database, clock: Clock) -> FreeSwit
     certs = Path(settings.freeswitch_certs_dir or home / "certs")
     today = clock.now().astimezone(ZoneInfo(settings.timezone)).date()
     render(settings, db, conf, today)
-    if not (certs / "agent.pem").exists():
+    missing = [name for name in ("agent.pem", "wss.pem") if not (certs / name).exists()]
+    if missing:
         if settings.freeswitch_certs_dir:
-            raise FreeSwitchUnavailable(f"no agent.pem in freeswitch_certs_dir {certs}")
+            raise FreeSwitchUnavailable(f"no {', '.join(missing)} in freeswitch_certs_dir {certs}")
         write_test_certs(certs, [settings.sip_host, settings.sip_domain])
         log.warning("FreeSWITCH uses self-signed demo certificates from %s", certs)
     switch = FreeSwitch(binary, conf, home / "run", certs)
