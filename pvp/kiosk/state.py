@@ -1,9 +1,9 @@
 """The kiosk's behaviour as a pure state machine: inputs in, effects out, no I/O.
 
-The agent (:mod:`pvp.kiosk.agent`) turns buttons, baresip events and switch messages into
-inputs, feeds them to :meth:`KioskMachine.handle` and carries out the effects it returns
-(show a view, dial, hang up, switch the audio devices, tell the counsellor). Tests drive the
-machine directly, with no baresip, no screen and no clock.
+The agent (:mod:`pvp.kiosk.agent`) turns buttons, the kiosk page's call events and switch
+messages into inputs, feeds them to :meth:`KioskMachine.handle` and carries out the effects
+it returns (show a view, dial, hang up, switch the audio devices, tell the counsellor). Tests
+drive the machine directly, with no page, no screen and no clock.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Phase(enum.StrEnum):
     CALLING = "calling"  # dialled; the switch is routing it
     WAITING = "waiting"  # parked in an expert queue
     IN_CALL = "in_call"
-    RESTARTING = "restarting"  # the video engine is down and being restarted
+    RESTARTING = "restarting"  # the page has lost the switch and is reconnecting
 
     @property
     def in_call(self) -> bool:
@@ -74,7 +74,7 @@ class CallEstablished:
 @dataclass(frozen=True)
 class CallClosed:
     call_id: str | None
-    reason: str  # baresip's CALL_CLOSED parameter: "480 Closed; reason=…; next=…"
+    reason: str  # the SIP answer that ended it: "480 Closed; reason=…; next=…"
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ class KioskMachine:
     now: datetime | None = None  # set by the agent before each input; for "next opening"
     phase: Phase = Phase.IDLE
     service: ButtonStatus | None = None
-    sip_call_id: str | None = None  # baresip's name of the call (the SIP Call-ID)
+    sip_call_id: str | None = None  # the page's name of the call (the SIP Call-ID)
     switch_call: str | None = None  # the switch's name of it, learnt from its messages
     handset_lifted: bool = False
     call_view: Show | None = None  # what the counsellor last put on the screen
@@ -415,7 +415,7 @@ class KioskMachine:
         if self.phase is not Phase.RESTARTING:
             return []
         effects = self._to_idle()
-        if self.handset_lifted:  # a new baresip starts on the loudspeaker
+        if self.handset_lifted:  # a reconnected page starts on the loudspeaker
             effects.append(UseAudio(handset=True))
         return effects
 

@@ -1,8 +1,9 @@
 """Live: the kiosk agent against the real FreeSWITCH of tests/live/conftest.py.
 
 The agent runs as on a kiosk (``AgentConfig.from_bundle``): its messaging endpoint registers
-the kiosk over TLS checked against the bundle's CA, baresip calls through stunnel (which
-checks the same CA), buttons are injected one layer above evdev (no /dev/input here).
+the kiosk over TLS checked against the bundle's CA; the kiosk page (Chromium) is its video
+phone (tests/live/test_kiosk_page.py); buttons are injected one layer above evdev (no
+/dev/input here).
 """
 
 from __future__ import annotations
@@ -25,15 +26,11 @@ from pvp.kiosk.agent import AgentConfig, KioskAgent  # noqa: E402
 from pvp.kiosk.buttons import HangUp, Press  # noqa: E402
 from pvp.kiosk.heartbeat import Probes  # noqa: E402
 from pvp.kiosk.screen import View  # noqa: E402
-from pvp.kiosk.tunnel import find_stunnel  # noqa: E402
 from pvp.messages import COMMAND_TYPE  # noqa: E402
 
 from .conftest import Switch, started  # noqa: E402
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(find_stunnel() is None, reason="stunnel4 not installed"),
-]
+pytestmark = pytest.mark.live
 KIOSK = "kiosk-vorey-1"
 T = TypeVar("T")
 
@@ -67,7 +64,6 @@ def kiosk_config(sw: Any, directory: Path) -> AgentConfig:
     bundle_dir = directory / "bundle"
     bundle_dir.mkdir(parents=True)
     shutil.copy(sw.ca, bundle_dir / "ca.pem")
-    sip_port = free_port()
     bundle = {
         "kiosk": KIOSK,
         "site": "vorey",
@@ -79,7 +75,7 @@ def kiosk_config(sw: Any, directory: Path) -> AgentConfig:
             "registrar_host": settings.sip_host,
             "registrar_port": settings.sip_tls_port,
             "transport": "tls",
-            "media_encryption": "srtp-mand",
+            "wss_port": settings.sip_wss_port,
         },
         "control_plane": {"url": f"http://{settings.http_host}:{settings.http_port}"},
         "ca_file": "ca.pem",
@@ -87,12 +83,9 @@ def kiosk_config(sw: Any, directory: Path) -> AgentConfig:
         "hangup_key": "KEY_ESC",
         "hook_key": "KEY_PHONE",
         "site_agent_phone": "04 71 00 00 00",
-        "speaker_audio": {"source": "ausine,440", "player": "aubridge,speaker"},
-        "handset_audio": {"source": "ausine,1000", "player": "aubridge,handset"},
-        "agent": {
-            "ports": {"ctrl": free_port(), "sip": sip_port, "tunnel": free_port(), "screen": 0},
-            "video": {"source": "fakevideo,nil", "display": "fakevideo,nil"},
-        },
+        # Chromium's fake devices: "Fake Default Audio Input", "Fake Audio Input 1"…
+        "speaker_audio": {"input": "", "output": ""},
+        "handset_audio": {"input": "Fake Audio Input 1", "output": "Fake Audio Output 1"},
     }
     (bundle_dir / "kiosk.json").write_text(json.dumps(bundle))
     config = AgentConfig.from_bundle(bundle_dir, directory / "state")

@@ -28,7 +28,7 @@ class View(enum.StrEnum):
     PRINTING = "printing"  # a document is being printed
     SCAN = "scan"  # "posez votre document sur le scanner"
     OUT_OF_ORDER = "out_of_order"  # with the site agent's number
-    RESTARTING = "restarting"  # the video engine is being restarted
+    RESTARTING = "restarting"  # the page reconnects to the switch
 
 
 @dataclass(frozen=True)
