@@ -78,7 +78,9 @@ from pvp.kiosk.state import (
     Show,
     ShowIdle,
     StartNoticeTimer,
+    StartTimer,
     TellCounsellor,
+    TimerFired,
     UseAudio,
 )
 from pvp.kiosk.uplink import ControlPlaneClient
@@ -441,6 +443,9 @@ class KioskAgent:
                 case StartNoticeTimer(token, seconds):
                     assert self._loop is not None
                     self._loop.call_later(seconds, self.handle, NoticeExpired(token))
+                case StartTimer(timer, token, seconds):
+                    assert self._loop is not None
+                    self._loop.call_later(seconds, self.handle, TimerFired(timer, token))
 
     def _audio(self, handset: bool) -> AudioDevices:
         return self.config.handset if handset else self.config.speaker
