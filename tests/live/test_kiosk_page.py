@@ -263,7 +263,7 @@ def test_a_closed_press_from_the_page_shows_the_switch_reason(
         closed = k.view(View.CLOSED)
     assert closed["title"] == "Le service MSA est fermé"
     assert closed["reason_text"] == "En dehors des heures d'ouverture"
-    assert "vendredi 22 décembre 2006 à 9" in closed["next_text"]
+    assert "vendredi 22 décembre à 9" in closed["next_text"]
 
 
 def test_press_rings_the_counsellor_picture_sound_handset_and_hang_up(
@@ -289,9 +289,10 @@ def test_press_rings_the_counsellor_picture_sound_handset_and_hang_up(
         k.page.wait_for_function(PAGE_SEES_BARS, timeout=12000, polling=50)
         first_bars = k.page.evaluate("performance.now()") - answered_at
         assert eventually(lambda: k.stats()["energy"] > 0.01, 10), k.stats()
+        assert eventually(lambda: k.stats()["frames"] > 5, 5), k.stats()
         seen = k.stats()
         assert (seen["width"], seen["height"]) == (352, 288), seen  # baresip's video_size
-        assert seen["frames"] > 5 and seen["dtls"] == "connected", seen
+        assert seen["dtls"] == "connected", seen
         assert set(seen["codecs"]) <= {"audio/opus", "video/VP8"}, seen
         assert seen["processing"] == [True, True, True], seen  # echo, noise, gain
         # The counsellor sees the kiosk's camera and hears the room microphone.
