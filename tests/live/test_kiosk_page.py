@@ -75,8 +75,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def kiosk_config(sw: Any, directory: Path) -> AgentConfig:
-    """A bundle as `pvp provision bundle` writes it, for this switch, with test devices."""
+def kiosk_config(sw: Any, directory: Path, knows_availability: bool = True) -> AgentConfig:
+    """A bundle as `pvp provision bundle` writes it, for this switch, with test devices.
+    Without ``knows_availability`` the control plane is out of reach: the idle buttons know
+    nothing, so every press goes to the switch, which decides."""
     settings = sw.settings
     bundle_dir = directory / "bundle"
     bundle_dir.mkdir(parents=True)
@@ -94,7 +96,11 @@ def kiosk_config(sw: Any, directory: Path) -> AgentConfig:
             "transport": "tls",
             "wss_port": settings.sip_wss_port,
         },
-        "control_plane": {"url": f"http://{settings.http_host}:{settings.http_port}"},
+        "control_plane": {
+            "url": f"http://{settings.http_host}:{settings.http_port}"
+            if knows_availability
+            else "http://127.0.0.1:9"
+        },
         "ca_file": "ca.pem",
         "buttons": [{"service": "msa", "key": "KEY_F1", "label": "MSA"}],
         "hangup_key": "KEY_ESC",
@@ -210,7 +216,12 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @contextlib.contextmanager
 def kiosk(
-    sw: Switch, tmp_path: Path, chromium: Any, media: Path, trusted_ca: Path | None = None
+    sw: Switch,
+    tmp_path: Path,
+    chromium: Any,
+    media: Path,
+    trusted_ca: Path | None = None,
+    knows_availability: bool = True,
 ) -> Iterator[Kiosk]:
     """The kiosk as its set-up leaves it: Chromium's NSS database trusts ``trusted_ca``
     (the bundle's CA unless a test says otherwise), the agent runs, the page is open."""
@@ -222,7 +233,10 @@ def kiosk(
     loop = LoopThread()
     # The kiosk's clock is the control plane's travelled one: its idle buttons judge the
     # availability the control plane sends at that time.
-    agent = KioskAgent(kiosk_config(sw, tmp_path), clock=lambda: sw.clock.now().astimezone(PARIS))
+    agent = KioskAgent(
+        kiosk_config(sw, tmp_path, knows_availability),
+        clock=lambda: sw.clock.now().astimezone(PARIS),
+    )
     loop.call(agent.start())
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 1024})
@@ -255,7 +269,7 @@ def test_a_closed_press_from_the_page_shows_the_switch_reason(
     fresh: Switch, tmp_path: Path, chromium: Any, media: Path
 ) -> None:
     fresh.travel_to("2006-11-24T14:00")  # Vorey, the 4th Friday, after the MSA permanence
-    with kiosk(fresh, tmp_path, chromium, media) as k:
+    with kiosk(fresh, tmp_path, chromium, media, knows_availability=False) as k:
         assert eventually(lambda: k.agent.switch_reachable, 10), "the page never reached WSS"
         reg = fresh.esl.api("sofia status profile pvp reg")
         assert KIOSK in reg and "transport=tls" in reg, reg  # the agent's one registration
@@ -351,3 +365,27 @@ def test_an_impostor_switch_gets_no_invite(
         assert closed["title"] == "L'appel n'a pas pu aboutir"
         assert not k.agent.switch_reachable
         assert fresh.esl.channels() == []  # no INVITE ever reached the switch
+
+
+def test_after_a_switch_restart_the_page_is_back_within_10_s_and_the_next_press_reaches_it(
+    fresh: Switch, tmp_path: Path, chromium: Any, media: Path
+) -> None:
+    fresh.travel_to("2006-11-24T14:00")  # the switch refuses with its reason: proof it got it
+    with kiosk(fresh, tmp_path, chromium, media, knows_availability=False) as k:
+        assert eventually(lambda: k.agent.switch_reachable, 10)
+        fresh.esl.close()
+        fresh.fs.stop()
+        k.view(View.RESTARTING)  # "la borne se reconnecte"
+        k.act(Press("msa"))  # pressed while the switch is down: nothing dials
+        assert k.agent.screen.current().view is View.RESTARTING
+        fresh.fs.start()
+        started_at = time.monotonic()
+        fresh.esl = fresh._wait_ready()
+        k.view(View.IDLE, timeout=15)
+        back = time.monotonic() - started_at
+        assert back < 10, f"the page took {back:.1f} s to reach the restarted switch"
+        k.act(Press("msa"))
+        closed = k.view(View.CLOSED)
+    assert closed["title"] == "Le service MSA est fermé"
+    assert closed["reason_text"] == "En dehors des heures d'ouverture"
+    print(f"\nswitch ready -> kiosk page back {back:.1f} s")
