@@ -74,6 +74,7 @@ from pvp.kiosk.state import (
     Pressed,
     QueueEnded,
     QueuePosition,
+    SendKeyframes,
     SetNotice,
     Show,
     ShowIdle,
@@ -436,6 +437,8 @@ class KioskAgent:
                     self._dial(service)
                 case HangUpCall():
                     self.phone.send("hangup")
+                case SendKeyframes():
+                    self.phone.send("keyframe")
                 case UseAudio(handset):
                     self.phone.send("audio", audio=self._audio(handset).as_json())
                 case TellCounsellor(private):

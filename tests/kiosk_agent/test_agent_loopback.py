@@ -162,6 +162,8 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
             assert waiting["data"]["position"] == 2
             assert await r.chat({"type": "connected", "call": "fs-1"}, "application/json") == 200
             await r.view(View.IN_CALL)
+            # Bridged: the page sends fresh keyframes (its parked ones reached only the switch).
+            assert await command(r) == {"op": "keyframe"}
 
             # Commands: one that works, then refusals that change nothing.
             text = {"v": 1, "type": "command", "id": "c-1", "name": "text", "call": call}
