@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 import statistics
 import time
@@ -441,6 +442,14 @@ WATCH_FIRST_PICTURE = """() => {
 }"""
 
 
+def process_resources() -> tuple[int, int, int]:
+    """Open file descriptors, threads and RSS (KiB) of this process, where the agent runs."""
+    status = Path("/proc/self/status").read_text().splitlines()
+    value = dict(line.split(":", 1) for line in status if ":" in line)
+    value = {k: v.split()[0] for k, v in value.items() if v.split()}
+    return len(os.listdir("/proc/self/fd")), int(value["Threads"]), int(value["VmRSS"])
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
@@ -478,6 +487,7 @@ def test_answer_to_first_picture_with_a_browser_counsellor(
         fresh.control_plane.set_status(COUNSELLOR, "available")
         assert eventually(lambda: fresh.worker.policy.counsellors[COUNSELLOR].registered, 10)
         kiosk_ms, counsellor_ms = [], []
+        held: list[tuple[int, int, int]] = []  # this process's (agent's) fds, threads, RSS
         for _ in range(CALLS):
             console.evaluate("window.answeredAt = null")
             k.act(Press("msa"))
@@ -493,6 +503,7 @@ def test_answer_to_first_picture_with_a_browser_counsellor(
             k.view(View.IDLE)
             console.wait_for_function("!window.phone.session", timeout=5000)
             time.sleep(WRAP_UP_SECONDS + 0.5)
+            held.append(process_resources())
         console.context.close()
     p50k, p90k = statistics.median(kiosk_ms), percentile(kiosk_ms, 0.9)
     p50c, p90c = statistics.median(counsellor_ms), percentile(counsellor_ms, 0.9)
@@ -501,4 +512,7 @@ def test_answer_to_first_picture_with_a_browser_counsellor(
         f"p90 {p90k:.0f} max {max(kiosk_ms):.0f}; counsellor page p50 {p50c:.0f} "
         f"p90 {p90c:.0f} max {max(counsellor_ms):.0f}"
     )
+    print(f"fds, threads, RSS KiB after call 1 {held[0]}, after call {CALLS} {held[-1]}")
     assert p90k < 1000 and p90c < 1000, (kiosk_ms, counsellor_ms)
+    # A day of calls stays flat: nothing the agent opens per call is left behind.
+    assert held[-1][0] - held[0][0] <= 3 and held[-1][1] - held[0][1] <= 2, held
