@@ -113,6 +113,9 @@ class AgentConfig:
     availability_period: float = 300.0
     input_devices: tuple[str, ...] = ()
     probes: Probes | None = None
+    # A page that has not reached the switch this long after start counts as a lost link
+    # (then out of order after UNREACHABLE_SECONDS), not as "ready in a few seconds".
+    switch_grace: float = 15.0
 
     @property
     def kiosk(self) -> str:
@@ -227,6 +230,7 @@ class KioskAgent:
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._apply([ShowIdle()])
         self._start_screen()
+        self._loop.call_later(self.config.switch_grace, self._check_switch_reached)
         self.documents.start()  # replays the journal: unfinished commands end once
         if self.messaging is not None:
             self.messaging.start()
@@ -344,6 +348,11 @@ class KioskAgent:
                 log.info("microphone and speaker: %s", dict(report.fields))
             case "error":
                 log.error("kiosk page: %s", report.reason)
+
+    def _check_switch_reached(self) -> None:
+        if not self.switch_reachable:
+            log.warning("the kiosk page has not reached the switch since the agent started")
+            self.handle(EngineDown())
 
     def _switch_link(self, up: bool) -> None:
         if up == self.switch_reachable:
