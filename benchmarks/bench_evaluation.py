@@ -38,8 +38,11 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), session_cookie_secure=False)
         db = Database(settings.resolved_database_url())
         with db.session() as session:
-            apply_plan(session, load_plan(ROOT / "provisioning" / "auvergne-2006.yaml"),
-                       settings.sip_domain)
+            apply_plan(
+                session,
+                load_plan(ROOT / "provisioning" / "auvergne-2006.yaml"),
+                settings.sip_domain,
+            )
             create_user(session, "bench", "bench-password", Role.REGION_ADMIN, None)
         started = time.perf_counter()
         with db.session() as session:
@@ -47,20 +50,25 @@ def main() -> None:
         print(f"generated {args.calls} call records in {time.perf_counter() - started:.1f} s")
         client = create_app(settings, db, {"TESTING": True}).test_client()
         token = TOKEN.search(client.get("/login").get_data(as_text=True)).group(1)
-        client.post("/login", data={"login": "bench", "password": "bench-password",
-                                    "csrf_token": token})
-        for label, url in (("evaluation page", "/evaluation/?year=2006"),
-                           ("CSV export", "/evaluation/export.csv?year=2006"),
-                           ("staffing CSV (Erlang C)", "/evaluation/staffing.csv?year=2006")):
+        client.post(
+            "/login", data={"login": "bench", "password": "bench-password", "csrf_token": token}
+        )
+        for label, url in (
+            ("evaluation page", "/evaluation/?year=2006"),
+            ("CSV export", "/evaluation/export.csv?year=2006"),
+            ("staffing CSV (Erlang C)", "/evaluation/staffing.csv?year=2006"),
+        ):
             timings = []
             for _ in range(args.runs):
                 started = time.perf_counter()
                 response = client.get(url)
                 timings.append(time.perf_counter() - started)
                 assert response.status_code == 200, response.status_code
-            print(f"{label}: median {statistics.median(timings) * 1000:.0f} ms, "
-                  f"max {max(timings) * 1000:.0f} ms over {args.runs} runs "
-                  f"({len(response.data) // 1024} KiB)")
+            print(
+                f"{label}: median {statistics.median(timings) * 1000:.0f} ms, "
+                f"max {max(timings) * 1000:.0f} ms over {args.runs} runs "
+                f"({len(response.data) // 1024} KiB)"
+            )
         db.engine.dispose()
 
 

@@ -2,13 +2,13 @@
 
     .venv/bin/python benchmarks/bench_kiosk_soak.py [--minutes 30] [--heartbeat 2] [--every 60]
 
-Runs ``pvp kiosk --bundle`` (with its baresip and stunnel) as tests/kiosk_agent do: against
+Runs ``pvp kiosk --bundle`` as tests/kiosk_agent do: against
 the TLS switch stand-in, reporting to a control-plane stand-in that keeps the heartbeats,
 with Debian's *default* SANE configuration (SANE_CONFIG_DIR unset, every backend of
 /etc/sane.d/dll.conf), a heartbeat every ``--heartbeat`` seconds and a press on the screen
 every ``--press`` seconds (the stand-in refuses the call: 486). Prints the agent process's
 open descriptors, threads and RSS every ``--every`` seconds, then first / last / maximum.
-Not a test: it measures, it asserts nothing. Needs baresip and stunnel4.
+Not a test: it measures, it asserts nothing.
 """
 
 from __future__ import annotations

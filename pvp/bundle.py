@@ -25,11 +25,12 @@ BUNDLE_FILE = "kiosk.json"
 CA_FILE = "ca.pem"  # the CA the kiosk checks the switch's certificate against
 # The kiosk's row of hardware buttons sends F1, F2, ... left to right (a USB keypad).
 DEFAULT_KEYS = [f"KEY_F{n}" for n in range(1, 13)]
-# baresip devices ("driver,device"). The loudspeaker and room microphone are ALSA's default;
-# the USB handset is reached through an ALSA PCM named "handset" (an alias in
-# /etc/asound.conf for the handset's card), so a new handset model needs no new bundle.
-SPEAKER_AUDIO = {"player": "alsa,default", "source": "alsa,default"}
-HANDSET_AUDIO = {"player": "alsa,handset", "source": "alsa,handset"}
+# The kiosk page's audio devices, by (part of) the label Chromium gives them; "" is the
+# system's default. The loudspeaker and room microphone are the defaults; the USB handset is
+# the device whose label says "handset" (docs/kiosk-pc.md names it so in PulseAudio/PipeWire),
+# so a new handset model needs no new bundle.
+SPEAKER_AUDIO = {"input": "", "output": ""}
+HANDSET_AUDIO = {"input": "handset", "output": "handset"}
 
 
 def site_agent_phone(kiosk: Kiosk, settings: Settings) -> str:
@@ -55,8 +56,8 @@ def bundle_contents(
             "password": secret,
             "registrar_host": settings.sip_host,
             "registrar_port": settings.sip_tls_port,
-            "transport": "tls",
-            "media_encryption": "srtp-mand" if settings.kiosk_srtp == "mandatory" else "srtp",
+            "transport": "tls",  # the agent's messaging registration
+            "wss_port": settings.sip_wss_port,  # the page's calls: WebRTC, DTLS-SRTP
         },
         "control_plane": {"url": settings.base_url()},
         # The kiosk checks every command's seal with it (pvp/messages.py); it commands this

@@ -1,4 +1,4 @@
-"""Child processes that must not outlive PVP (baresip, stunnel, FreeSWITCH in tests)."""
+"""Child processes that must not outlive PVP (FreeSWITCH, baresip in tests)."""
 
 from __future__ import annotations
 

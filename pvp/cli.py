@@ -378,6 +378,50 @@ def kiosk(
     asyncio.run(run_agent(config))
 
 
+@main.command("kiosk-browser")
+@click.option(
+    "--bundle", "bundle_dir", required=True, type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option(
+    "--home",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Home directory of the user the kiosk's Chromium runs as (its NSS database)",
+)
+@click.option(
+    "--policies-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where Chromium reads managed policies (/etc/chromium/policies/managed)",
+)
+@click.option("--screen-port", type=int, default=None, help="Kiosk screen on 127.0.0.1 (8480)")
+def kiosk_browser(
+    bundle_dir: Path, home: Path, policies_dir: Path | None, screen_port: int | None
+) -> None:
+    """Set up the kiosk's Chromium: trust the bundle's CA, allow camera and microphone."""
+    import json
+
+    from pvp.kiosk.agent import DEFAULT_SCREEN_PORT
+    from pvp.kiosk.browser import (
+        DEFAULT_POLICIES_DIR,
+        BrowserSetupError,
+        trust_ca,
+        write_policies,
+    )
+
+    try:
+        bundle = json.loads((bundle_dir / "kiosk.json").read_text())
+        ca = bundle.get("ca_file")
+        if not ca:
+            raise BrowserSetupError("the bundle names no CA (set ca_file before issuing it)")
+        port = screen_port or int(bundle.get("agent", {}).get("screen_port", DEFAULT_SCREEN_PORT))
+        db = trust_ca(home, bundle_dir / ca)
+        policy = write_policies(policies_dir or DEFAULT_POLICIES_DIR, f"http://127.0.0.1:{port}")
+    except (OSError, ValueError, BrowserSetupError) as exc:
+        raise Refused(str(exc)) from None
+    click.echo(f"CA trusted in {db}; policies written to {policy}")
+
+
 def _panel_commands() -> None:
     from pvp.panel.commands import alerts, convocations, user
 

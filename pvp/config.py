@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060  # UDP and TCP
     sip_tls_port: int = 5061
+    # WebRTC: the kiosk page (and browser consoles) reach the switch by SIP over secure
+    # WebSocket; the switch's certificate is certs/wss.pem. Plain WS stays off (0) outside a lab:
+    # it would carry the DTLS fingerprints, hence the media keys, unauthenticated.
+    sip_wss_port: int = 7443
+    sip_ws_port: int = 0
+    # Networks whose ICE candidates the switch accepts from browsers (apply-candidate-acl): the
+    # kiosks' and counsellors' networks, comma-separated CIDRs.
+    webrtc_networks: str = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8"
     rtp_start_port: int = 16384
     rtp_end_port: int = 32768
     kiosk_srtp: Literal["mandatory", "optional"] = "mandatory"

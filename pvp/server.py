@@ -125,9 +125,10 @@ def start_freeswitch(settings: Settings, db: Database, clock: Clock) -> FreeSwit
     certs = certs_dir(settings)
     today = clock.now().astimezone(ZoneInfo(settings.timezone)).date()
     render(settings, db, conf, today)
-    if not (certs / "agent.pem").exists():
+    missing = [name for name in ("agent.pem", "wss.pem") if not (certs / name).exists()]
+    if missing:
         if settings.freeswitch_certs_dir:
-            raise FreeSwitchUnavailable(f"no agent.pem in freeswitch_certs_dir {certs}")
+            raise FreeSwitchUnavailable(f"no {', '.join(missing)} in freeswitch_certs_dir {certs}")
         ca = write_demo_certs(settings)
         log.warning(
             "FreeSWITCH uses self-signed demo certificates from %s; `pvp provision bundle`"

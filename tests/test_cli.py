@@ -187,8 +187,9 @@ def test_bundle_holds_a_working_new_secret(pvp, db: Database, settings: Settings
     assert [b["service"] for b in bundle["buttons"]] == ["anpe", "urssaf", "cram", "msa"]
     assert bundle["sip"]["transport"] == "tls"
     # The kiosk agent reads its audio devices from the bundle (pvp/kiosk/agent.py).
-    assert bundle["speaker_audio"] == {"player": "alsa,default", "source": "alsa,default"}
-    assert bundle["handset_audio"] == {"player": "alsa,handset", "source": "alsa,handset"}
+    assert bundle["sip"]["wss_port"] == 7443
+    assert bundle["speaker_audio"] == {"input": "", "output": ""}
+    assert bundle["handset_audio"] == {"input": "handset", "output": "handset"}
     with db.sessions() as session:
         stored = session.get(Kiosk, "kiosk-vorey-1").a1_hash
     assert stored == a1_hash("kiosk-vorey-1", settings.sip_domain, bundle["sip"]["password"])

@@ -23,7 +23,8 @@ from pvp import appointments
 from pvp.calendar import Mode, Window
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.freeswitch.config import render
+from pvp.freeswitch.certs import write_test_certs
+from pvp.freeswitch.config import RenderError, render
 from pvp.freeswitch.fallback import fs_wday, window_conditions
 from pvp.plan_view import load_routing_plan
 from pvp.routing import DecisionKind, RoutingPlan, decide
@@ -101,7 +102,15 @@ def test_bindings_socket_and_profile_come_from_the_settings(tree: Path, settings
     assert profile["tls-sip-port"] == str(settings.sip_tls_port)
     assert profile["tls-always-nat"] == "true"
     assert profile["auth-calls"] == "true"
-    assert profile["inbound-codec-prefs"] == "OPUS,G722,PCMA,VP8,H264"
+    assert profile["inbound-codec-prefs"] == profile["outbound-codec-prefs"]
+    assert profile["inbound-codec-prefs"].startswith("OPUS,VP8,")
+    assert profile["wss-binding"] == f"{settings.sip_host}:{settings.sip_wss_port}"
+    assert "ws-binding" not in profile  # plain WebSocket only when a lab asks for it
+    assert profile["apply-candidate-acl"] == "pvp-webrtc"
+    acl = parse(tree / "autoload_configs/acl.conf.xml")
+    webrtc = acl.find(".//list[@name='pvp-webrtc']")
+    assert webrtc is not None and webrtc.get("default") == "deny"
+    assert {n.get("cidr") for n in webrtc.iter("node")} == set(settings.webrtc_networks.split(","))
     # The switch tells neither product nor version (User-Agent, Server, SDP origin).
     assert profile["user-agent-string"] == profile["username"] == "PVP"
 
@@ -307,3 +316,38 @@ def test_the_profile_notices_dead_connections_and_stale_registrations(tree: Path
     assert profile["sip-user-ping-max"] == "1"  # one failed ping is enough
     assert int(profile["ping-mean-interval"]) <= 10
     assert int(profile["registration-thread-frequency"]) <= 2
+
+
+def test_a_lab_may_open_plain_websocket_and_narrow_the_candidate_networks(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    lab = settings.model_copy(update={"sip_ws_port": 5066, "webrtc_networks": "10.43.0.0/16"})
+    render(lab, db, tmp_path / "fs", TODAY)
+    profile = {
+        p.get("name"): p.get("value")
+        for p in parse(tmp_path / "fs/sip_profiles/pvp.xml").iter("param")
+    }
+    assert profile["ws-binding"] == f"{lab.sip_host}:5066"
+    acl = parse(tmp_path / "fs/autoload_configs/acl.conf.xml")
+    nodes = acl.findall(".//list[@name='pvp-webrtc']/node")
+    assert [n.get("cidr") for n in nodes] == ["10.43.0.0/16"]
+
+
+@pytest.mark.parametrize("networks", ["10.0.0.0/33", "kiosks", " , "])
+def test_bad_candidate_networks_are_refused_and_nothing_is_written(
+    settings: Settings, db: Database, tmp_path: Path, networks: str
+) -> None:
+    render(settings, db, tmp_path / "fs", TODAY)
+    before = {p: p.read_bytes() for p in (tmp_path / "fs").rglob("*.xml")}
+    bad = settings.model_copy(update={"webrtc_networks": networks})
+    with pytest.raises(RenderError, match="webrtc_networks"):
+        render(bad, db, tmp_path / "fs", TODAY)
+    assert {p: p.read_bytes() for p in (tmp_path / "fs").rglob("*.xml")} == before
+
+
+def test_test_certificates_include_the_websocket_one(tmp_path: Path) -> None:
+    ca = write_test_certs(tmp_path / "certs", ["127.0.0.1"])
+    wss = (tmp_path / "certs/wss.pem").read_bytes()
+    assert wss == (tmp_path / "certs/agent.pem").read_bytes()
+    assert b"PRIVATE KEY" in wss and ca.read_bytes() in wss
+    assert stat.S_IMODE((tmp_path / "certs/wss.pem").stat().st_mode) == 0o600

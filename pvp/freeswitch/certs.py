@@ -1,7 +1,8 @@
 """A self-signed CA and a server certificate for FreeSWITCH's TLS (tests, demo sites).
 
 FreeSWITCH (sofia-sip) reads ``agent.pem`` (private key then certificate chain) and
-``cafile.pem`` (the CA) from its certificates directory. A real site installs certificates
+``cafile.pem`` (the CA) from its certificates directory, and ``wss.pem`` (the same kind of
+file) for its secure WebSocket binding. A real site installs certificates
 from its own PKI there instead.
 """
 
@@ -30,7 +31,7 @@ def certs_dir(settings: Settings) -> Path:
 def write_demo_certs(settings: Settings) -> Path:
     """The demo CA and switch certificate in :func:`certs_dir`, made once; the CA's path."""
     directory = certs_dir(settings)
-    if not (directory / "agent.pem").exists():
+    if not all((directory / name).exists() for name in ("agent.pem", "wss.pem")):
         write_test_certs(directory, [settings.sip_host, settings.sip_domain])
     return directory / CA_FILE
 
@@ -88,7 +89,7 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def write_test_certs(directory: Path, hosts: list[str]) -> Path:
-    """Write ``cafile.pem`` and ``agent.pem`` for ``hosts`` into ``directory``; the CA path."""
+    """Write ``cafile.pem``, ``agent.pem`` and ``wss.pem`` for ``hosts``; the CA's path."""
     now = datetime.now(UTC) - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("PVP test CA")
@@ -129,7 +130,9 @@ def write_test_certs(directory: Path, hosts: list[str]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     ca_pem = ca.public_bytes(serialization.Encoding.PEM)
     (directory / CA_FILE).write_bytes(ca_pem)
-    agent = directory / "agent.pem"
-    agent.touch(mode=0o600, exist_ok=True)
-    agent.write_bytes(_pem_key(key) + cert.public_bytes(serialization.Encoding.PEM) + ca_pem)
+    chain = _pem_key(key) + cert.public_bytes(serialization.Encoding.PEM) + ca_pem
+    for name in ("agent.pem", "wss.pem"):
+        path = directory / name
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_bytes(chain)
     return directory / CA_FILE

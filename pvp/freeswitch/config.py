@@ -9,6 +9,7 @@ through to when the control plane is down. Files holding secrets are written mod
 from __future__ import annotations
 
 import importlib.resources
+import ipaddress
 import os
 import shutil
 import xml.etree.ElementTree as ET
@@ -70,11 +71,27 @@ def posix_tz(name: str) -> str:
     return footer
 
 
+def webrtc_networks(settings: Settings) -> list[str]:
+    """The CIDRs of ``webrtc_networks``, normalised; RenderError on a bad or empty list."""
+    networks = []
+    for part in settings.webrtc_networks.split(","):
+        if not part.strip():
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+        except ValueError as exc:
+            raise RenderError(f"webrtc_networks: {exc}") from None
+    if not networks:
+        raise RenderError("webrtc_networks is empty: no browser could send media")
+    return networks
+
+
 def template_context(settings: Settings) -> dict[str, object]:
     user, password = settings.xml_curl_user, settings.secret("xml_curl_password")
     if ":" in user:
         raise RenderError("xml_curl_user must not contain ':'")
     return {
+        "webrtc_networks": webrtc_networks(settings),
         "s": settings,
         "base_url": settings.base_url().rstrip("/"),
         "esl_password": settings.secret("esl_password"),
@@ -167,6 +184,7 @@ def _midnight(day: date, settings: Settings) -> datetime:
 def render(settings: Settings, db: Database, out: Path, today: date) -> Rendered:
     """Write the whole tree under ``out`` (created if needed); returns the files written."""
     written: list[Path] = []
+    template_context(settings)  # bad settings are refused before anything is touched
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("dialplan", "directory"):
         # Stale files there would be included too: the tree is ours, start it afresh.

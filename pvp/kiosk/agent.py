@@ -1,21 +1,21 @@
 """The kiosk agent (``pvp kiosk --bundle DIR``): wires the kiosk's parts around its state machine.
 
     buttons ─┐                               ┌─ screen (Flask + SSE on 127.0.0.1)
-    screen ──┤   inputs    ┌─────────────┐   ├─ baresip (dial, hang up, audio devices)
-    baresip ─┼───────────► │ KioskMachine │ ──┼─ messaging (status to the counsellor)
+    screen ──┤   inputs    ┌─────────────┐   ├─ the page's phone (dial, hang up, audio)
+    page ────┼───────────► │ KioskMachine │ ──┼─ messaging (status to the counsellor)
     switch ──┘             └─────────────┘   └─ timers
     (MESSAGE)                 effects
 
-Everything runs on one asyncio loop; the button reader, the screen server and the device
-probes run in threads and hand their inputs to the loop. Engine commands (dial, hang up,
-device switches) run one after another in the order the machine asked for them.
+The kiosk page (Chromium) is the video phone: it calls over WSS with WebRTC when the machine
+says Dial, and reports the call's events back (see :mod:`pvp.kiosk.phone`). Everything runs
+on one asyncio loop; the button reader, the screen server and the device probes run in
+threads and hand their inputs to the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import signal
@@ -32,19 +32,6 @@ from requests.auth import HTTPDigestAuth
 
 from pvp.identities import CONTROL_PLANE_USER
 from pvp.kiosk.availability import AvailabilityCache, ButtonStatus, describe
-from pvp.kiosk.baresip import (
-    BaresipConfig,
-    BaresipController,
-    BaresipEvent,
-    BaresipProcess,
-    EventType,
-    MediaDevice,
-    MediaEncryption,
-    ProcessState,
-    SipAccount,
-    Transport,
-    write_config_dir,
-)
 from pvp.kiosk.buttons import Action, ButtonReader, HangUp, Hook, KeyMap, Press, keyboards
 from pvp.kiosk.commands import CommandRouter, Reply, media_type
 from pvp.kiosk.documents import (
@@ -67,6 +54,7 @@ from pvp.kiosk.messaging import (
     MessagingEndpoint,
     RegistrationState,
 )
+from pvp.kiosk.phone import AudioDevices, PagePhone, PhoneReport, phone_blueprint
 from pvp.kiosk.printer import Printer
 from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen, View
@@ -91,17 +79,20 @@ from pvp.kiosk.state import (
     Input,
     KioskMachine,
     NoticeExpired,
+    Phase,
     Pressed,
     QueueEnded,
     QueuePosition,
+    SendKeyframes,
     SetNotice,
     Show,
     ShowIdle,
     StartNoticeTimer,
+    StartTimer,
     TellCounsellor,
+    TimerFired,
     UseAudio,
 )
-from pvp.kiosk.tunnel import Tunnel, TunnelConfig
 from pvp.kiosk.uplink import ControlPlaneClient
 from pvp.messages import (
     COMMAND_TYPE,
@@ -118,41 +109,27 @@ from pvp.web.serving import ThreadedServer
 
 log = logging.getLogger("pvp.kiosk.agent")
 PARIS = ZoneInfo("Europe/Paris")
-SYSTEM_CAS = Path("/etc/ssl/certs/ca-certificates.crt")
-# Local ports of a kiosk (all on 127.0.0.1); a bundle may move them under "agent".
-DEFAULT_PORTS = {"ctrl": 4444, "sip": 5070, "tunnel": 5062, "screen": 8480}
+# The kiosk screen's port (on 127.0.0.1); a bundle may move it under "agent".
+DEFAULT_SCREEN_PORT = 8480
 MAX_NOTICE = 300  # characters of a counsellor's text line
 # The first heartbeat waits this long for the registration's outcome, so supervision never
 # shows a kiosk that is about to register as unregistered for a whole heartbeat period.
 FIRST_BEAT_WAIT = 10.0
 
 
-@dataclass(frozen=True)
-class AudioPair:
-    source: MediaDevice
-    player: MediaDevice
-
-    @classmethod
-    def from_bundle(cls, value: Mapping[str, str] | None, default: AudioPair) -> AudioPair:
-        if not value:
-            return default
-        return cls(MediaDevice.parse(value["source"]), MediaDevice.parse(value["player"]))
-
-
-SPEAKER = AudioPair(MediaDevice("alsa", "default"), MediaDevice("alsa", "default"))
-HANDSET = AudioPair(MediaDevice("alsa", "handset"), MediaDevice("alsa", "handset"))
+SPEAKER = AudioDevices()  # the room's loudspeaker and microphone: the system defaults
+HANDSET = AudioDevices("handset", "handset")  # devices whose label says "handset"
 
 
 @dataclass(frozen=True)
 class AgentConfig:
     bundle: Mapping[str, Any]
     state_dir: Path
-    engine: BaresipConfig
-    speaker: AudioPair
-    handset: AudioPair
-    tunnel: TunnelConfig | None
+    wss_url: str  # the switch's SIP over secure WebSocket, which the page calls through
+    speaker: AudioDevices
+    handset: AudioDevices
     messaging: MessagingConfig | None
-    screen_port: int = DEFAULT_PORTS["screen"]
+    screen_port: int = DEFAULT_SCREEN_PORT
     # Where a press goes: the switch routes sip:<service>@<domain>.
     service_uri: str = "sip:{service}@{domain}"
     ca_file: Path | None = None  # for HTTPS to the control plane
@@ -163,6 +140,9 @@ class AgentConfig:
     # The key the control plane seals this kiosk's commands with (hex); without one, every
     # command and queue message is refused.
     command_key: str | None = None
+    # A page that has not reached the switch this long after start counts as a lost link
+    # (then out of order after UNREACHABLE_SECONDS), not as "ready in a few seconds".
+    switch_grace: float = 15.0
 
     @property
     def kiosk(self) -> str:
@@ -181,48 +161,18 @@ class AgentConfig:
         heartbeat_period: float = 30.0,
     ) -> AgentConfig:
         bundle = json.loads((bundle_dir / "kiosk.json").read_text())
-        sip, ports = bundle["sip"], {**DEFAULT_PORTS, **bundle.get("agent", {}).get("ports", {})}
+        sip = bundle["sip"]
         ca = bundle_dir / bundle["ca_file"] if bundle.get("ca_file") else None
-        speaker = AudioPair.from_bundle(bundle.get("speaker_audio"), SPEAKER)
-        # baresip never registers: the messaging endpoint holds the kiosk's one registration
-        # (see pvp/kiosk/messaging.py); it calls through the local tunnel with digest auth.
-        account = SipAccount(
-            user=sip["user"],
-            domain=sip["domain"],
-            password=sip["password"],
-            # TLS to the local end of the tunnel (see pvp/kiosk/tunnel.py for why not TCP).
-            transport=Transport.TLS,
-            # "srtp" (optional) is not offered: a kiosk's media is always encrypted.
-            mediaenc=MediaEncryption.SRTP_MANDATORY,
-            outbound_proxy=f"sip:127.0.0.1:{ports['tunnel']};transport=tls",
-        )
-        video = {"source": "v4l2,/dev/video0", "display": "sdl,nil"}
-        video.update(bundle.get("agent", {}).get("video", {}))
-        engine = BaresipConfig(
-            account,
-            ctrl_port=ports["ctrl"],
-            sip_port=ports["sip"],
-            audio_source=speaker.source,
-            audio_player=speaker.player,
-            video_source=MediaDevice.parse(video["source"]),
-            video_display=MediaDevice.parse(video["display"]),
-        )
-        switch_name = sip.get("server_name") or sip["registrar_host"]
+        host = sip.get("server_name") or sip["registrar_host"]
         return cls(
             bundle=bundle,
             state_dir=state_dir,
-            engine=engine,
-            speaker=speaker,
-            handset=AudioPair.from_bundle(bundle.get("handset_audio"), HANDSET),
-            tunnel=TunnelConfig(
-                ports["tunnel"],
-                sip["registrar_host"],
-                int(sip.get("registrar_port", 5061)),
-                ca or SYSTEM_CAS,
-                switch_name,
-            ),
+            wss_url=sip.get("wss_url") or f"wss://{host}:{int(sip.get('wss_port', 7443))}",
+            speaker=AudioDevices.from_bundle(bundle.get("speaker_audio"), SPEAKER),
+            handset=AudioDevices.from_bundle(bundle.get("handset_audio"), HANDSET),
             messaging=MessagingConfig.from_bundle(bundle, bundle_dir),
-            screen_port=screen_port or ports["screen"],
+            screen_port=screen_port
+            or int(bundle.get("agent", {}).get("screen_port", DEFAULT_SCREEN_PORT)),
             ca_file=ca,
             heartbeat_period=heartbeat_period,
             input_devices=tuple(bundle.get("input_devices", ())),
@@ -261,11 +211,8 @@ class KioskAgent:
     def __post_init__(self) -> None:
         cfg = self.config
         self.state_dir = cfg.state_dir
-        self.controller = BaresipController(cfg.engine.ctrl_port, request_timeout=3.0)
-        self.engine = BaresipProcess(
-            self.state_dir / "baresip", self.controller, observer=self._engine_state
-        )
-        self.tunnel = Tunnel(cfg.tunnel, self.state_dir / "tunnel") if cfg.tunnel else None
+        self.phone = PagePhone(self._on_phone_report)
+        self.switch_reachable = False  # the page's WebSocket to the switch is open
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.seen = SeenMessages(self.state_dir / "seen-messages.json")
         self.messaging = (
@@ -305,31 +252,22 @@ class KioskAgent:
         self._screen_kiosk: dict[str, Any] | None = None  # what the kiosk screen shows
         self.buttons: ButtonReader | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._engine_jobs: asyncio.Queue[Callable[[], Coroutine[Any, Any, None]]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._server: Any = None
         self._stopped = asyncio.Event()
-        self.engine_restarted = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._engine_jobs = asyncio.Queue()
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._apply([ShowIdle()])
         self._start_screen()
-        if self.tunnel is not None:
-            await self.tunnel.start()
-        write_config_dir(self.config.engine, self.state_dir / "baresip")
-        self.controller.subscribe(
-            self._on_engine_event, EventType.CALL_ESTABLISHED, EventType.CALL_CLOSED
-        )
-        await self.engine.start()
+        self._loop.call_later(self.config.switch_grace, self._check_switch_reached)
         self.documents.start()  # replays the journal: unfinished commands end once
         if self.messaging is not None:
             self.messaging.start()
-        for coro in (self._run_engine_jobs(), self._refresh_availability(), self._heartbeats()):
+        for coro in (self._refresh_availability(), self._heartbeats()):
             self._tasks.append(asyncio.create_task(coro))
         devices = keyboards(self.config.input_devices or None)
         self.buttons = ButtonReader(self.keymap, devices, self.feed_action)
@@ -346,10 +284,7 @@ class KioskAgent:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.messaging is not None:
             await self.messaging.close()
-        await self.engine.stop()
-        await self.controller.close()
-        if self.tunnel is not None:
-            await self.tunnel.stop()
+        self.phone.close()
         if self._server is not None:
             self._server.stop()
         self._stopped.set()
@@ -377,8 +312,18 @@ class KioskAgent:
         }
         self._screen_kiosk = kiosk
         self._follow_site_phone()
-        app = create_screen_app(self.screen, kiosk, on_press=lambda s: self.feed_action(Press(s)))
+        sip = self.config.bundle["sip"]
+        phone = {
+            "token": self.phone.token,
+            "wss_url": self.config.wss_url,
+            "uri": f"sip:{sip['user']}@{sip['domain']}",
+            "password": sip["password"],
+        }
+        app = create_screen_app(
+            self.screen, kiosk, on_press=lambda s: self.feed_action(Press(s)), phone=phone
+        )
         app.register_blueprint(screen_pages_blueprint(self.documents))
+        app.register_blueprint(phone_blueprint(self.phone))
         self._server = ThreadedServer(
             app, "127.0.0.1", self.config.screen_port, threads=6, name="screen"
         ).start()
@@ -428,19 +373,37 @@ class KioskAgent:
                 out.append(describe(decision, button["label"], now))
         return out
 
-    def _engine_state(self, state: ProcessState) -> None:
-        if state is ProcessState.RESTARTING:
-            self.engine_restarted = True
-            self.handle(EngineDown())
-        elif state is ProcessState.RUNNING and self.engine_restarted:
-            self.handle(EngineUp())
+    def _on_phone_report(self, report: PhoneReport) -> None:
+        """A report of the page's phone (a server thread): handled on the loop."""
+        self._threadsafe(lambda: self._phone_event(report))
 
-    def _on_engine_event(self, event: BaresipEvent) -> None:
-        if event.type == EventType.CALL_ESTABLISHED:
-            self.handle(CallEstablished(event.call_id))
-        elif event.type == EventType.CALL_CLOSED:
-            self.handle(CallClosed(event.call_id, event.param))
-            self.documents.call_ended()  # the document leaves the screen with the call
+    def _phone_event(self, report: PhoneReport) -> None:
+        match report.type:
+            case "transport":
+                self._switch_link(bool(report.up))
+            case "established":
+                self.handle(CallEstablished(report.call))
+            case "failed" if not report.sip and self.machine.phase is Phase.CALLING:
+                self.handle(DialFailed(report.reason))
+            case "ended" | "failed":
+                self.handle(CallClosed(report.call, report.reason))
+                self.documents.call_ended()  # the document leaves the screen with the call
+            case "audio":
+                log.info("microphone and speaker: %s", dict(report.fields))
+            case "error":
+                log.error("kiosk page: %s", report.reason)
+
+    def _check_switch_reached(self) -> None:
+        if not self.switch_reachable:
+            log.warning("the kiosk page has not reached the switch since the agent started")
+            self.handle(EngineDown())
+
+    def _switch_link(self, up: bool) -> None:
+        if up == self.switch_reachable:
+            return
+        self.switch_reachable = up
+        log.info("kiosk page %s the switch", "reaches" if up else "lost")
+        self.handle(EngineUp() if up else EngineDown())
 
     def _switch_call(self) -> str | None:
         """The call as the control plane names it (the kiosk leg's UUID), during a call."""
@@ -556,41 +519,31 @@ class KioskAgent:
                 case SetNotice(text):
                     self.screen.set_notice(text)
                 case Dial(service):
-                    uri = self.config.service_uri.format(service=service, domain=self.config.domain)
-                    self._engine_job(functools.partial(self._dial, uri))
+                    self._dial(service)
                 case HangUpCall():
-                    self._engine_job(self.controller.hangup)
+                    self.phone.send("hangup")
+                case SendKeyframes():
+                    self.phone.send("keyframe")
                 case UseAudio(handset):
-                    pair = self.config.handset if handset else self.config.speaker
-                    self._engine_job(functools.partial(self._use_audio, pair))
+                    self.phone.send("audio", audio=self._audio(handset).as_json())
                 case TellCounsellor(private):
                     self._tell_counsellor(private)
                 case StartNoticeTimer(token, seconds):
                     assert self._loop is not None
                     self._loop.call_later(seconds, self.handle, NoticeExpired(token))
+                case StartTimer(timer, token, seconds):
+                    assert self._loop is not None
+                    self._loop.call_later(seconds, self.handle, TimerFired(timer, token))
 
-    def _engine_job(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        assert self._engine_jobs is not None
-        self._engine_jobs.put_nowait(job)
+    def _audio(self, handset: bool) -> AudioDevices:
+        return self.config.handset if handset else self.config.speaker
 
-    async def _run_engine_jobs(self) -> None:
-        assert self._engine_jobs is not None
-        while True:
-            job = await self._engine_jobs.get()
-            try:
-                await job()
-            except Exception as exc:
-                log.error("engine command failed: %s", exc)
-
-    async def _dial(self, uri: str) -> None:
-        try:
-            await self.controller.dial(uri)
-        except Exception as exc:
-            self.handle(DialFailed(str(exc)))
-
-    async def _use_audio(self, pair: AudioPair) -> None:
-        await self.controller.set_audio_source(pair.source)
-        await self.controller.set_audio_player(pair.player)
+    def _dial(self, service: str) -> None:
+        uri = self.config.service_uri.format(service=service, domain=self.config.domain)
+        audio = self._audio(self.machine.handset_lifted).as_json()
+        if not self.phone.send("dial", target=uri, audio=audio):
+            assert self._loop is not None  # after this effect, not inside it
+            self._loop.call_soon(self.handle, DialFailed("the kiosk page is not open"))
 
     def _tell_counsellor(self, private: bool) -> None:
         if self.messaging is None:
@@ -656,20 +609,19 @@ class KioskAgent:
 
     @property
     def sip_registered(self) -> bool:
-        if self.messaging is not None:
-            return self.messaging.registered
-        return self.controller.registration.value == "registered"
+        return self.messaging is not None and self.messaging.registered
 
     @property
     def ua_alive(self) -> bool:
-        return self.engine.state is ProcessState.RUNNING and self.controller.connected
+        """The page's phone is listening and reaches the switch."""
+        return self.phone.page_connected and self.switch_reachable
 
     def request_stop(self) -> None:
         self._stopped.set()
 
 
 async def run_agent(config: AgentConfig) -> None:
-    """Run until SIGTERM or SIGINT; stop cleanly (unregister, baresip and stunnel ended)."""
+    """Run until SIGTERM or SIGINT; stop cleanly (unregistered, screen server closed)."""
     agent = KioskAgent(config)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

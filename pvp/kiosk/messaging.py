@@ -1,8 +1,8 @@
 """The kiosk's own SIP messaging endpoint: the counsellor's commands arrive here (RFC 3428).
 
-baresip 1.0 cannot hand MESSAGE bodies to the agent (NOTES.md), so the agent keeps its own
-registration of the kiosk's SIP user. It is the kiosk's *only* registration: baresip places
-its calls without registering. FreeSWITCH's ``chat`` sends to every registered contact of a
+The agent keeps its own registration of the kiosk's SIP user, so commands reach it whether
+or not a call is up. It is the kiosk's *only* registration: the kiosk page places its calls
+over WSS without registering. FreeSWITCH's ``chat`` sends to every registered contact of a
 user, and without ``multiple-registrations`` each REGISTER deletes the user's other contacts
 (mod_sofia, sofia_reg.c) — two registrations of one user would steal each other's messages.
 

@@ -28,8 +28,14 @@ class ThreadedServer:
 
     def stop(self, timeout: float = 5) -> None:
         # Close from the server's own loop thread: closing its sockets from here races its
-        # select() into EBADF. An empty socket map ends the loop.
+        # select() into EBADF. An empty socket map ends the loop. The trigger's lock is held
+        # until the wake-up byte is written: a wake-up already on its way (a response just
+        # finished) would otherwise run the thunk, close the trigger, and leave this write
+        # to a closed descriptor (EBADF) or to whatever file reused its number.
         server = self.server
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        trigger = server.trigger
+        with trigger.lock:
+            trigger.thunks.append(lambda: wasyncore.close_all(server._map))
+            trigger._physical_pull()
         self.thread.join(timeout=timeout)
         server.task_dispatcher.shutdown()

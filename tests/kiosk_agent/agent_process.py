@@ -101,7 +101,7 @@ def agent_process(
     env: Mapping[str, str] | None = None,
 ) -> Iterator[AgentProcess]:
     """Run ``pvp kiosk --bundle`` until the block ends, then SIGTERM it (15 s to stop)."""
-    ports = write_bundle(directory / "bundle", pki, switch_port)
+    screen_port = write_bundle(directory / "bundle", pki, switch_port)
     bundle_file = directory / "bundle" / "kiosk.json"
     bundle = json.loads(bundle_file.read_text())
     bundle["control_plane"]["url"] = control_plane
@@ -113,7 +113,7 @@ def agent_process(
             command, stdout=log, stderr=subprocess.STDOUT, env=dict(env or os.environ)
         )
     try:
-        yield AgentProcess(process, f"http://127.0.0.1:{ports['screen']}")
+        yield AgentProcess(process, f"http://127.0.0.1:{screen_port}")
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from pvp.bundle import write_bundle
@@ -13,12 +14,12 @@ from pvp.cli import main
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.kiosk.agent import AgentConfig, switch_input
-from pvp.kiosk.baresip import MediaDevice, MediaEncryption, Transport
+from pvp.kiosk.phone import AudioDevices
 from pvp.kiosk.state import Connected, QueueEnded, QueuePosition
 from pvp.messages import Sealer, unseal
 
 
-def test_a_provisioned_bundle_gives_tunnel_messaging_and_devices(
+def test_a_provisioned_bundle_gives_the_page_phone_messaging_and_devices(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
     settings.ca_file = str(tmp_path / "ca.pem")
@@ -28,23 +29,23 @@ def test_a_provisioned_bundle_gives_tunnel_messaging_and_devices(
     cfg = AgentConfig.from_bundle(tmp_path / "bundle", tmp_path / "state")
     bundle = json.loads((tmp_path / "bundle" / "kiosk.json").read_text())
 
-    account = cfg.engine.account
-    assert not account.registers, "baresip leaves the registration to the messaging endpoint"
-    assert account.transport is Transport.TLS
-    assert account.mediaenc is MediaEncryption.SRTP_MANDATORY
-    assert account.outbound() == "sip:127.0.0.1:5062;transport=tls"
-    assert cfg.tunnel is not None and cfg.tunnel.accept_port == 5062
-    assert (cfg.tunnel.switch_host, cfg.tunnel.switch_port) == (settings.sip_host, 5061)
-    assert cfg.tunnel.ca_file == tmp_path / "bundle" / "ca.pem"
-    text = cfg.tunnel.text(tmp_path / "tunnel")
-    assert "verifyChain = yes" in text and f"checkIP = {settings.sip_host}" in text
+    assert cfg.wss_url == f"wss://{settings.sip_host}:{settings.sip_wss_port}"
+    assert cfg.ca_file == tmp_path / "bundle" / "ca.pem"
     assert cfg.messaging is not None and cfg.messaging.password == bundle["sip"]["password"]
-    assert cfg.handset.player == MediaDevice("alsa", "handset")
-    assert cfg.speaker.source == MediaDevice("alsa", "default")
+    assert (cfg.messaging.host, cfg.messaging.port) == (settings.sip_host, settings.sip_tls_port)
+    assert cfg.handset == AudioDevices("handset", "handset")
+    assert cfg.speaker == AudioDevices("", "")  # the system's default devices
     # The command key is this kiosk's: the control plane seals with the same one.
     sealer = Sealer(settings.secret("kiosk_command_key"))
     assert cfg.command_key == sealer.key("kiosk-vorey-1") != sealer.key("kiosk-langeac-1")
     assert unseal(sealer("kiosk-vorey-1", '{"type":"connected"}'), cfg.command_key, time.time())
+
+
+def test_a_bundle_naming_devices_wrongly_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="audio devices"):
+        AudioDevices.from_bundle({"input": 3}, AudioDevices())
+    with pytest.raises(ValueError, match="audio devices"):
+        AudioDevices.from_bundle("alsa,handset", AudioDevices())
 
 
 def test_switch_messages() -> None:

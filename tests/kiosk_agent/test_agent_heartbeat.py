@@ -6,20 +6,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
-from kiosk.conftest import requires_baresip, run
-
-from pvp.kiosk.tunnel import find_stunnel
-
 from .agent_process import HeartbeatSink, agent_process
 from .certs import Pki
+from .runner import run
 from .switch import running_switch
 from .test_agent_process import DOMAIN, KIOSK, SECRET
-
-pytestmark = [
-    requires_baresip,
-    pytest.mark.skipif(find_stunnel() is None, reason="stunnel4 not installed"),
-]
 
 
 def test_the_first_heartbeat_reports_the_registration_and_its_loss_is_reported_at_once(

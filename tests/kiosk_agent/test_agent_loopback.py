@@ -1,14 +1,11 @@
-"""The whole kiosk agent on loopback, with no FreeSWITCH: real baresip on both sides.
+"""The whole kiosk agent on loopback, with no FreeSWITCH: the decisions and the wire.
 
-- The kiosk's baresip (started and supervised by the agent) dials the "counsellor", a second
-  real baresip whose user is the service code, directly on 127.0.0.1 (the agent's
-  ``service_uri`` points there instead of at the switch). Both run mandatory SRTP.
+- The kiosk page's phone is played by tests/kiosk_agent/page.py, which speaks the page's
+  protocol (commands as server-sent events, reports as POSTs, the per-start token read from
+  the page); the real page calls through FreeSWITCH in tests/live/test_kiosk_page.py.
 - The agent's messaging endpoint registers over verified TLS at the switch stand-in of
   tests/kiosk_agent/switch.py, which sends commands and queue positions down that connection
   as ``chat`` would and keeps what the kiosk sends to ``sip:pvp@<domain>``.
-- As in production, the kiosk's baresip does not register: the messaging endpoint holds the
-  kiosk's one registration (docs/kiosk-agent.md), which a baresip restart leaves alone.
-  baresip's own re-registration after a restart is proven in tests/kiosk.
 - Buttons and hook: no /dev/input and no uinput here, so the tests inject python-evdev
   ``InputEvent`` objects into ``ButtonReader.feed``, the path every device event takes.
 """
@@ -17,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,31 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from evdev import InputEvent, ecodes
-from kiosk.audio import read_mono, rms, segment, zero_crossing_frequency
-from kiosk.conftest import (
-    Engine,
-    free_sip_port,
-    free_tcp_port,
-    requires_baresip,
-    run,
-    running_engine,
-)
-from PIL import Image
 
-from pvp.kiosk.agent import AgentConfig, AudioPair, KioskAgent
-from pvp.kiosk.baresip import (
-    BaresipConfig,
-    EventType,
-    MediaDevice,
-    MediaEncryption,
-    SipAccount,
-    Transport,
-)
+from pvp.kiosk import state
+from pvp.kiosk.agent import AgentConfig, KioskAgent
 from pvp.kiosk.heartbeat import Probes
 from pvp.kiosk.messaging import MessagingConfig
+from pvp.kiosk.phone import AudioDevices
 from pvp.kiosk.screen import View
+from pvp.kiosk.state import NoticeExpired
 from pvp.messages import (
     ANSWER_TYPE,
     COMMAND_TYPE,
@@ -63,9 +44,9 @@ from pvp.messages import (
 )
 
 from .certs import SWITCH_NAME, Pki
+from .page import PageStandIn
+from .runner import run
 from .switch import SwitchStandIn, running_switch
-
-pytestmark = requires_baresip
 
 KIOSK, DOMAIN, SECRET = "kiosk-vorey-1", "pvp.auvergne.test", "kiosk-secret-1"
 KEY = kiosk_key("control-plane-master", KIOSK)  # what `pvp provision bundle` puts in
@@ -83,8 +64,8 @@ BUNDLE: dict[str, Any] = {
     "hook_key": "KEY_PHONE",
     "site_agent_phone": "04 71 00 00 00",
 }
-SPEAKER = AudioPair(MediaDevice("ausine", "440"), MediaDevice("aubridge", "speaker"))
-HANDSET = AudioPair(MediaDevice("ausine", "1000"), MediaDevice("aubridge", "handset"))
+SPEAKER = AudioDevices("room", "speaker")
+HANDSET = AudioDevices("handset", "handset")
 
 
 def key(name: str, value: int = 1) -> InputEvent:
@@ -94,7 +75,7 @@ def key(name: str, value: int = 1) -> InputEvent:
 @dataclass
 class Rig:
     agent: KioskAgent
-    counsellor: Engine
+    page: PageStandIn
     switch: SwitchStandIn
 
     def press(self, name: str, value: int = 1) -> None:
@@ -129,36 +110,21 @@ class Rig:
         return [m.body for m in self.switch.messages if m.content_type == content_type]
 
 
-def agent_config(tmp_path: Path, pki: Pki, switch: int, callee: int) -> AgentConfig:
-    engine = BaresipConfig(
-        SipAccount(
-            KIOSK, "127.0.0.1", transport=Transport.UDP, mediaenc=MediaEncryption.SRTP_MANDATORY
-        ),
-        ctrl_port=free_tcp_port(),
-        sip_port=free_sip_port(),
-        audio_source=SPEAKER.source,
-        audio_player=SPEAKER.player,
-        audio_alert=MediaDevice("aubridge", "alert"),
-        video_source=MediaDevice("fakevideo", "nil"),
-        video_display=MediaDevice("fakevideo", "nil"),
-        video_size=(352, 288),
-        record_dir=tmp_path / "kiosk-rec",
-    )
+def agent_config(tmp_path: Path, pki: Pki, switch: int, grace: float = 15.0) -> AgentConfig:
     return AgentConfig(
         bundle=BUNDLE,
         state_dir=tmp_path / "state",
-        engine=engine,
+        wss_url="wss://127.0.0.1:9",  # the stand-in page never calls
         speaker=SPEAKER,
         handset=HANDSET,
-        tunnel=None,  # proven on its own in test_tunnel.py
         messaging=MessagingConfig(
             KIOSK, DOMAIN, SECRET, "127.0.0.1", switch, pki.ca, SWITCH_NAME, reconnect_min=0.05
         ),
         screen_port=0,
-        service_uri=f"sip:{{service}}@127.0.0.1:{callee};transport=udp",
         heartbeat_period=3600,
         probes=Probes(lambda: None, lambda: None, lambda: False, tmp_path),
         command_key=KEY,
+        switch_grace=grace,
     )
 
 
@@ -166,28 +132,24 @@ def agent_config(tmp_path: Path, pki: Pki, switch: int, callee: int) -> AgentCon
 async def rig(
     tmp_path: Path, pki: Pki, prepare: Callable[[Path], None] = lambda p: None
 ) -> AsyncIterator[Rig]:
-    counsellor_account = SipAccount(
-        "msa", "127.0.0.1", transport=Transport.UDP, mediaenc=MediaEncryption.SRTP_MANDATORY
-    )
-    async with (
-        running_switch(DOMAIN, {KIOSK: SECRET}, pki.switch) as switch,
-        running_engine(
-            tmp_path,
-            "msa",
-            audio_source="ausine,600",
-            account=counsellor_account,
-        ) as counsellor,
-    ):
-        config = agent_config(tmp_path, pki, switch.port, counsellor.config.sip_port)
+    async with running_switch(DOMAIN, {KIOSK: SECRET}, pki.switch) as switch:
+        config = agent_config(tmp_path, pki, switch.port)
         prepare(config.state_dir)
         agent = KioskAgent(config)
         await agent.start()
+        page = await asyncio.to_thread(PageStandIn, f"http://127.0.0.1:{agent.port}")
         try:
             assert agent.messaging is not None
             await agent.messaging.wait_registered(5)
-            yield Rig(agent, counsellor, switch)
+            assert page.report(type="transport", up=True) == 200
+            yield Rig(agent, page, switch)
         finally:
-            await agent.stop()
+            await agent.stop()  # ends the page's command stream
+            page.close()
+
+
+async def command(r: Rig) -> dict[str, Any]:
+    return await asyncio.to_thread(r.page.next_command)
 
 
 def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
@@ -196,16 +158,21 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
     async def body() -> tuple[Rig, dict[str, Any]]:
         async with rig(tmp_path, pki) as r:
             assert (await r.view(View.IDLE))["data"]["buttons"][0]["label"] == "MSA"
-            incoming = r.counsellor.controller.expect(EventType.CALL_INCOMING)
             r.press("KEY_F1")
             await r.view(View.CALLING)
-            await asyncio.wait_for(incoming, 5)
+            dial = await command(r)
+            assert dial == {
+                "op": "dial",
+                "target": f"sip:msa@{DOMAIN}",
+                "audio": {"input": "room", "output": "speaker"},
+            }
             r.press("KEY_F2")  # a service button during a call does nothing
-            await r.counsellor.controller.answer()
+            assert r.page.report(type="ringing", call="sip-call-1") == 200
+            assert r.page.report(type="established", call="sip-call-1") == 200
             in_call = await r.view(View.IN_CALL)
             assert in_call["data"] == {"service_label": "MSA", "private": False}
             call = r.agent.machine.sip_call_id
-            assert call
+            assert call == "sip-call-1"
 
             # The switch parks the call in a queue, then bridges a counsellor.
             assert (
@@ -219,6 +186,8 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
             assert waiting["data"]["position"] == 2
             assert await r.chat({"type": "connected", "call": "fs-1"}, "application/json") == 200
             await r.view(View.IN_CALL)
+            # Bridged: the page sends fresh keyframes (its parked ones reached only the switch).
+            assert await command(r) == {"op": "keyframe"}
 
             # Commands: one that works, then refusals that change nothing.
             text = {"v": 1, "type": "command", "id": "c-1", "name": "text", "call": call}
@@ -272,19 +241,23 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
             )
             await r.view(View.IN_CALL)
 
-            await asyncio.sleep(1.5)  # well over a second of the room microphone
-            await r.counsellor.controller.snapshot_received("kiosk.png")
-            # The citizen lifts the handset mid-call.
+            # The citizen lifts the handset mid-call: the page moves mic and speaker.
             r.press("KEY_PHONE", 1)
+            assert await command(r) == {
+                "op": "audio",
+                "audio": {"input": "handset", "output": "handset"},
+            }
             await r.switch.wait_for(lambda: bool(r.sent(STATUS_TYPE)))
             assert (await r.view(View.IN_CALL))["data"]["private"] is True
-            await asyncio.sleep(1.5)
-            closed = r.counsellor.controller.expect(EventType.CALL_CLOSED)
             r.press("KEY_ESC")
-            await asyncio.wait_for(closed, 5)
+            assert await command(r) == {"op": "hangup"}
             idle = await r.view(View.IDLE)
+            # The page's own report of the end comes after: it changes nothing.
+            assert r.page.report(type="ended", call="sip-call-1", reason="", sip=True) == 200
             r.press("KEY_PHONE", 0)
+            assert (await command(r))["audio"] == {"input": "room", "output": "speaker"}
             await r.switch.wait_for(lambda: len(r.sent(ANSWER_TYPE)) >= 7)
+            assert (await r.view(View.IDLE))["version"] == idle["version"]
             return r, idle
 
     r, idle = run(body(), timeout=60)
@@ -307,20 +280,8 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
         KIOSK,
     )
 
-    # The kiosk heard the counsellor's tone; the counsellor heard the kiosk's room
-    # microphone (440 Hz), then its handset (1 kHz) once lifted.
-    heard, rate = read_mono(sorted((tmp_path / "kiosk-rec").glob("dump-*-dec.wav"))[0])
-    tone = segment(heard, rate, 0.5, 1.5)
-    assert rms(tone) > 3000 and 560 < zero_crossing_frequency(tone, rate) < 640
-    sent, rate = read_mono(r.counsellor.recording("dec"))
-    room, handset = segment(sent, rate, 0.3, 0.9), segment(sent, rate, -1.2, -0.3)
-    assert 400 < zero_crossing_frequency(room, rate) < 480
-    assert 950 < zero_crossing_frequency(handset, rate) < 1050 and rms(handset) > 3000
-    with Image.open(r.counsellor.directory / "kiosk.png") as frame:
-        assert frame.size == (352, 288)
 
-
-def test_closed_service_is_not_dialled_and_a_killed_engine_comes_back(
+def test_closed_service_is_not_dialled_and_a_lost_switch_comes_back(
     tmp_path: Path, pki: Pki
 ) -> None:
     def closed_anpe(state_dir: Path) -> None:
@@ -333,36 +294,97 @@ def test_closed_service_is_not_dialled_and_a_killed_engine_comes_back(
         }
         (state_dir / "availability.json").write_text(json.dumps({"services": [decision]}))
 
-    async def body() -> tuple[dict[str, Any], list[str], int]:
+    async def body() -> dict[str, Any]:
         async with rig(tmp_path, pki, closed_anpe) as r:
             idle = await r.view(View.IDLE)
             assert [b["open"] for b in idle["data"]["buttons"]] == [True, False]
-            incoming = r.counsellor.controller.expect(EventType.CALL_INCOMING)
             r.press("KEY_F2")
             closed = await r.view(View.CLOSED)
-            await asyncio.sleep(0.5)
-            assert not incoming.done(), "a closed service was dialled"
-            incoming.cancel()
+            await asyncio.sleep(0.3)
+            assert r.page.commands.empty(), "a closed service was dialled"
 
+            # The switch restarts: the page's WebSocket drops, then comes back.
             registrations = len(r.switch.registers)
-            pid = r.agent.engine.pid
-            assert pid is not None
-            os.kill(pid, signal.SIGKILL)
+            assert r.page.report(type="transport", up=False) == 200
             await r.view(View.RESTARTING)
-            await r.view(View.IDLE, timeout=10)
-            assert r.agent.engine.pid != pid and r.agent.ua_alive
+            assert not r.agent.ua_alive
+            assert r.page.report(type="transport", up=True) == 200
+            await r.view(View.IDLE)
+            assert r.agent.ua_alive
             # The kiosk's registration (the messaging endpoint's) never dropped.
             assert r.agent.sip_registered and len(r.switch.registers) == registrations
-            # And it calls again.
-            incoming = r.counsellor.controller.expect(EventType.CALL_INCOMING)
+            # A press that the page could not place is told, and the next one calls again.
             r.press("KEY_F1")
-            await asyncio.wait_for(incoming, 5)
-            r.press("KEY_ESC")
+            assert (await command(r))["op"] == "dial"
+            assert r.page.report(type="failed", reason="switch unreachable") == 200
+            failed = await r.view(View.CLOSED)
+            r.agent.handle(NoticeExpired(r.agent.machine._notice_token))
             await r.view(View.IDLE)
-            return closed, r.switch.registers, r.agent.engine.restarts
+            r.press("KEY_F1")
+            assert (await command(r))["op"] == "dial"
+            r.press("KEY_ESC")
+            assert (await command(r))["op"] == "hangup"
+            await r.view(View.IDLE)
+            return {"closed": closed, "failed": failed, "registers": r.switch.registers}
 
-    closed, registers, restarts = run(body(), timeout=60)
+    out = run(body(), timeout=60)
+    closed = out["closed"]
     assert closed["data"]["title"] == "Le service ANPE est fermé"
     assert "29 novembre 2099" in closed["data"]["next_text"]
-    assert restarts == 1
-    assert all(KIOSK in to for to in registers)
+    assert out["failed"]["data"]["title"] == "L'appel n'a pas pu aboutir"
+    assert all(KIOSK in to for to in out["registers"])
+
+
+def test_no_other_page_can_drive_the_call(tmp_path: Path, pki: Pki) -> None:
+    async def body() -> list[int]:
+        async with rig(tmp_path, pki) as r:
+            base = f"http://127.0.0.1:{r.agent.port}"
+            r.press("KEY_F1")
+            assert (await command(r))["op"] == "dial"
+
+            def forged() -> list[int]:
+                report = {"type": "established", "call": "forged"}
+                bad = {"X-PVP-Token": "x" * 43}
+                return [
+                    requests.get(f"{base}/phone/commands", timeout=5).status_code,
+                    requests.get(
+                        f"{base}/phone/commands", params={"token": "x" * 43}, timeout=5
+                    ).status_code,
+                    requests.post(f"{base}/phone/report", json=report, timeout=5).status_code,
+                    requests.post(
+                        f"{base}/phone/report", json=report, headers=bad, timeout=5
+                    ).status_code,
+                ]
+
+            codes = await asyncio.to_thread(forged)
+            assert (await r.view(View.CALLING))["view"] == "calling"
+            assert r.page.report(call=3) == 400  # no type: refused, nothing changed
+            assert r.agent.machine.sip_call_id is None
+            return codes
+
+    assert run(body(), timeout=30) == [403, 403, 403, 403]
+
+
+def test_a_page_that_never_reaches_the_switch_ends_out_of_order(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state, "UNREACHABLE_SECONDS", 0.3)
+
+    async def body() -> dict[str, Any]:
+        async with running_switch(DOMAIN, {KIOSK: SECRET}, pki.switch) as switch:
+            agent = KioskAgent(agent_config(tmp_path, pki, switch.port, grace=0.3))
+            await agent.start()
+            page = await asyncio.to_thread(PageStandIn, f"http://127.0.0.1:{agent.port}")
+            try:
+                r = Rig(agent, page, switch)
+                await r.view(View.RESTARTING)  # never reached: not "idle" with dead buttons
+                out = await r.view(View.OUT_OF_ORDER)
+                page.report(type="transport", up=True)
+                await r.view(View.IDLE)  # the switch answers at last: back at once
+                return out
+            finally:
+                await agent.stop()
+                page.close()
+
+    out = run(body(), timeout=30)
+    assert out["data"]["message"] == "La borne ne joint plus le service de visioconférence."

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from kiosk.conftest import run
 
 from pvp.kiosk.messaging import (
     IncomingMessage,
@@ -23,6 +22,7 @@ from pvp.kiosk.messaging import (
 from pvp.messages import ANSWER_TYPE, COMMAND_TYPE, Answer, Status, decode_answer
 
 from .certs import SWITCH_NAME, Identity, Pki
+from .runner import run
 from .switch import SwitchStandIn, running_switch
 
 DOMAIN = "pvp.auvergne.test"

@@ -141,3 +141,13 @@ def test_press_from_a_rebound_name_is_refused_even_with_a_matching_origin(served
     # The kiosk's own page still presses.
     assert requests.post(f"{url}/press/msa", headers={"Origin": url}, timeout=5).ok
     assert pressed == ["msa"]
+
+
+def test_the_counsellor_text_does_not_stay_over_later_states() -> None:
+    screen = Screen()
+    screen.show(View.IN_CALL, service_label="CAF")
+    screen.set_notice("Je vous envoie le formulaire à imprimer.")
+    assert screen.show(View.IN_CALL, service_label="CAF", private=True).notice is not None
+    assert screen.show(View.PRINTING, pages=2).notice is None  # the next state is clear
+    screen.set_notice("Posez la page suivante.")
+    assert screen.show(View.WAITING, position=1).notice is None

@@ -188,6 +188,7 @@ class Switch:
             http_port=free_port(),
             sip_port=free_udp_tcp_port(),
             sip_tls_port=free_port(),
+            sip_wss_port=free_port(),
             esl_port=free_port(),
             rtp_start_port=20000 + free_port() % 20000,
             directory_cache_ms=30000,

@@ -9,19 +9,14 @@ counsellor's refusal, and a press right after the restart must be served.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from pvp.db import Database
-from pvp.kiosk.agent import KioskAgent
-from pvp.kiosk.buttons import HangUp, Press
 from pvp.kiosk.screen import View
-from pvp.kiosk.tunnel import find_stunnel
 
 from .calls import (
     answer,
@@ -37,7 +32,6 @@ from .calls import (
 )
 from .conftest import Switch
 from .test_dispatch import PERMANENCE, talking
-from .test_kiosk_agent import kiosk_config, parked_channel, run, until
 from .ua import UserAgent
 
 pytestmark = pytest.mark.live
@@ -131,50 +125,3 @@ def test_a_citizen_waiting_through_a_restart_is_served_when_pressing_again(
     call = serve(sw, citizen, udp, ring_timeout=15)
     kept = ended_record(sw, call)
     assert (kept.outcome, kept.counsellor_id) == ("served", C2)
-
-
-@pytest.mark.skipif(find_stunnel() is None, reason="stunnel4 not installed")
-def test_the_kiosk_agent_registers_again_and_its_first_press_after_the_restart_is_parked(
-    make_switch: MakeSwitch, tmp_path: Path
-) -> None:
-    # The kiosk as deployed: its messaging endpoint registers, baresip calls through stunnel.
-    # It once re-registered ~34 s after the switch was back, and its first press went into
-    # the dead connection (the screen on "calling" for 32 s, then idle without a word).
-    sw = make_switch(None)
-    sw.travel_to(PERMANENCE)
-
-    async def body() -> tuple[float, float]:
-        agent = KioskAgent(kiosk_config(sw, tmp_path))
-        # The buttons read the control plane's answers at the kiosk's own time: the plan's.
-        agent.clock = sw.clock.now  # type: ignore[method-assign]
-        await agent.start()
-        try:
-            assert agent.messaging is not None
-            await agent.messaging.wait_registered(10)
-            agent.feed_action(Press("msa"))  # a call before: the tunnel has a link to lose
-            await until(lambda: agent.screen.current().view in CONNECTED, "in call")
-            agent.feed_action(HangUp())
-            await until(lambda: agent.screen.current().view is View.IDLE, "idle")
-
-            messaging = agent.messaging
-            back = await asyncio.to_thread(sw.restart_freeswitch)
-            await until(lambda: messaging.registered, "registered again", timeout=15)
-            registered_after = time.monotonic() - back
-            agent.feed_action(Press("msa"))
-            await until(lambda: agent.screen.current().view in CONNECTED, "in call")
-            await parked_channel(sw)
-            parked_after = time.monotonic() - back
-            agent.feed_action(HangUp())
-            await until(lambda: agent.screen.current().view is View.IDLE, "idle")
-            return registered_after, parked_after
-        finally:
-            await agent.stop()
-
-    registered_after, parked_after = run(body)
-    log.info(
-        "kiosk registered again %.1f s and its press parked %.1f s after the switch was back",
-        registered_after,
-        parked_after,
-    )
-    assert registered_after < 10
-    assert parked_after < 10

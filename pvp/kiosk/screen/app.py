@@ -30,8 +30,13 @@ def create_screen_app(
     screen: Screen,
     kiosk: dict[str, Any],
     on_press: Callable[[str], None] | None = None,
+    phone: dict[str, Any] | None = None,
 ) -> Flask:
-    """``kiosk``: id, commune, buttons [{service, label}], site_agent_phone."""
+    """``kiosk``: id, commune, buttons [{service, label}], site_agent_phone.
+
+    ``phone``: what the page's video phone needs (token, wss_url, uri, password); with it the
+    page carries the calls (see :mod:`pvp.kiosk.phone`), without it the page only shows states.
+    """
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     headers.install(app, headers.SCREEN_POLICY)
@@ -49,7 +54,9 @@ def create_screen_app(
     @app.get("/")
     def page() -> str:
         snapshot = screen.current()
-        return render_template("screen.html", body=render(snapshot), s=snapshot, kiosk=kiosk)
+        return render_template(
+            "screen.html", body=render(snapshot), s=snapshot, kiosk=kiosk, phone=phone
+        )
 
     @app.get("/view")
     def view() -> Response:

@@ -8,6 +8,7 @@
     shown = Number(answer.headers.get("X-Screen-Version"));
     main.innerHTML = await answer.text();
     main.dataset.version = String(shown);
+    document.body.dataset.view = answer.headers.get("X-Screen-View");
   }
   function listen() {
     const events = new EventSource("/events");
