@@ -8,14 +8,12 @@ endpoint hands it over; only the SIP hop through FreeSWITCH is left to ``tests/l
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from waitress.server import create_server
 
 from pvp.config import Settings
 from pvp.db import Database
@@ -24,6 +22,7 @@ from pvp.messages import Answer, Command, decode_command
 from pvp.model import Appointment, CallRecord
 from pvp.provisioning import rotate_secret
 from pvp.web import create_app
+from pvp.web.serving import ThreadedServer
 
 KIOSK = "kiosk-vorey-1"
 OTHER_KIOSK = "kiosk-cunlhat-1"
@@ -125,33 +124,16 @@ def control(db: Database, settings: Settings) -> Iterator[Control]:
     app = create_app(settings, db)
     service: DocumentService = app.extensions["pvp.documents"]
     service.transport = transport
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    settings.public_url = f"http://127.0.0.1:{server.effective_port}"
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = ThreadedServer(app, "127.0.0.1", 0, threads=4)
+    settings.public_url = f"http://127.0.0.1:{server.port}"
+    server.start()
     with db.session() as session:
         secrets = {
             user: rotate_secret(session, user, settings.sip_domain)
             for user in (KIOSK, OTHER_KIOSK, COUNSELLOR, OTHER_COUNSELLOR)
         }
     yield Control(db, settings, service, transport, settings.public_url, secrets, app)
-    stop_server(server, thread)
-
-
-def stop_server(server: Any, thread: threading.Thread) -> None:
-    """Stop waitress in order: its worker threads first, then its sockets and loop.
-
-    Closing the sockets first lets a worker still answering a kept-alive request write to
-    a closed trigger, or the loop select() a closed socket (EBADF in a thread, which pytest
-    turns into an error).
-    """
-    from waitress import wasyncore
-
-    server.task_dispatcher.shutdown(timeout=5)
-    # Closed from inside the loop's own thread (the trigger runs the thunk there): closing
-    # from here could pull a socket from under its select() (EBADF).
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-    thread.join(timeout=5)
+    server.stop()
 
 
 def text_pdf(*texts: str) -> bytes:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from waitress.server import create_server
 
 from pvp.cli import main
 from pvp.config import Settings
@@ -18,16 +16,14 @@ from pvp.health import PrinterHealth
 from pvp.kiosk.heartbeat import HeartbeatSender, Probes, gather
 from pvp.provisioning import rotate_secret
 from pvp.web import create_app
+from pvp.web.serving import ThreadedServer
 
 
 @pytest.fixture
 def control_plane(db: Database, settings: Settings) -> Iterator[str]:
-    server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
+    server = ThreadedServer(create_app(settings, db), "127.0.0.1", 0, threads=2).start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.stop()
 
 
 def test_heartbeat_is_sent_and_shown_by_pvp_kiosks(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,13 @@ from pvp.kiosk.screen.app import create_screen_app
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2006, 11, 24, 10, 0, tzinfo=PARIS)
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# The documentation's pictures are refreshed on demand (PVP_DOCS_SCREENSHOTS=1); a plain run
+# leaves the work tree as it was.
+DOCS_IMG = (
+    Path(__file__).resolve().parents[2] / "docs" / "img"
+    if os.environ.get("PVP_DOCS_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "pvp-screenshots"
+)
 SIZES = [(1280, 1024), (1920, 1080)]
 # The plan's services (provisioning/auvergne-2006.yaml), the longest names included.
 SERVICES = [

@@ -5,6 +5,8 @@ into docs/img/ for docs/panel.md and the README."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +23,13 @@ from pvp.convocations import send_notices
 from pvp.db import Database
 from pvp.model import CitizenContact, CounsellorState, RouteRule
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# The documentation's pictures are refreshed on demand (PVP_DOCS_SCREENSHOTS=1); a plain run
+# leaves the work tree as it was.
+DOCS_IMG = (
+    Path(__file__).resolve().parents[2] / "docs" / "img"
+    if os.environ.get("PVP_DOCS_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "pvp-screenshots"
+)
 
 
 @pytest.fixture
