@@ -23,10 +23,16 @@ from sqlalchemy import select
 from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.freeswitch import dialplan
-from pvp.freeswitch.directory import KIOSK_CONTEXT, DirectoryUser, all_users, domain_element
+from pvp.freeswitch import console_users, dialplan
+from pvp.freeswitch.directory import (
+    KIOSK_CONTEXT,
+    DirectoryUser,
+    all_users,
+    console_user,
+    domain_element,
+)
 from pvp.freeswitch.xmldoc import document, not_found, to_bytes
-from pvp.model import ExpertQueue
+from pvp.model import Counsellor, ExpertQueue
 from pvp.plan_view import PlanCache
 from pvp.routing import RoutingError, RoutingPlan, decide
 
@@ -99,10 +105,26 @@ def directory() -> Response:
         return _domain_answer(settings, [], cache_ms)
     if action not in USER_ACTIONS:
         return _not_found("directory action %r for %r", action, user_id)
+    console_of = console_users.counsellor_of(user_id)
+    if console_of is not None:
+        # Never cached by FreeSWITCH: signing out revokes the credential at once.
+        return _console_answer(settings, console_of, user_id, action)
     user = _users().get(user_id)
     if user is None:
         return _not_found("directory: no user %r (%s) in %s", user_id, action or "lookup", domain)
     return _domain_answer(settings, [user], cache_ms)
+
+
+def _console_answer(settings: Settings, counsellor_id: str, user_id: str, action: str) -> Response:
+    db: Database = current_app.extensions["pvp.db"]
+    clock: Clock = current_app.extensions["pvp.clock"]
+    with db.sessions() as session:
+        a1 = console_users.valid_digest(session, counsellor_id, clock.now())
+        counsellor = session.get(Counsellor, counsellor_id) if a1 else None
+        if a1 is None or counsellor is None:
+            return _not_found("directory: no valid console credential for %r (%s)", user_id, action)
+        user = console_user(counsellor, a1, settings)
+    return _domain_answer(settings, [user], 0)
 
 
 def _domain_answer(settings: Settings, users: list[Any], cache_ms: int) -> Response:

@@ -10,7 +10,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from pvp.model import Role
-from pvp.panel import audit
+from pvp.panel import audit, console_phone
 from pvp.panel.forms import PanelForm
 from pvp.panel.security import PanelUser, Throttled, authenticate, db, me, panel_blueprint, settings
 
@@ -64,6 +64,8 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    if current_user.is_authenticated and me().role is Role.COUNSELLOR:
+        console_phone.revoke_mine()
     logout_user()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("auth.login"))
