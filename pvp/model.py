@@ -320,7 +320,7 @@ class CounsellorState(Base):
 class ConsoleCredential(Base):
     """The short-lived SIP credential of a counsellor's browser console (one at a time).
 
-    The console registers as ``<counsellor>~console`` with a random password it gets once; only
+    The console registers as ``<counsellor>_console`` with a random password it gets once; only
     the digest (``a1_hash``) is stored, served by the xml_curl directory until ``expires_at``.
     Signing out deletes the row, a new console session replaces it.
     """

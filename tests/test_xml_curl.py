@@ -147,15 +147,15 @@ def test_directory_gives_a_counsellor_its_role_and_context(
     dial = {p.get("name"): p.get("value") for p in user.iter("param")}["dial-string"]
     assert dial.endswith(
         "${sofia_contact(*/${dialed_user}@${dialed_domain})},"
-        "${sofia_contact(*/${dialed_user}~console@${dialed_domain})}"
+        "${sofia_contact(*/${dialed_user}_console@${dialed_domain})}"
     )
 
 
 def test_a_console_user_without_a_credential_is_not_found(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:
-    assert is_not_found(directory(client, auth, "msa-43-c1~console"))
-    assert is_not_found(directory(client, auth, "~console"))
+    assert is_not_found(directory(client, auth, "msa-43-c1_console"))
+    assert is_not_found(directory(client, auth, "_console"))
 
 
 def test_an_unknown_user_is_not_found(client: FlaskClient, auth: dict[str, str]) -> None:

@@ -2,7 +2,7 @@
 
 A console never receives the counsellor's long-term SIP secret (that one stays in their
 softphone). Opening the console issues a random password for the SIP user
-``<counsellor>~console``; the database keeps only its digest (``a1-hash``) and an expiry, the
+``<counsellor>_console``; the database keeps only its digest (``a1-hash``) and an expiry, the
 xml_curl directory serves that digest until then, and signing out deletes it. A counsellor has
 one console credential at a time: a new one replaces the previous (its next REGISTER fails).
 
@@ -23,7 +23,9 @@ from pvp.config import Settings
 from pvp.model import ConsoleCredential, Counsellor
 from pvp.provisioning import a1_hash
 
-SUFFIX = "~console"  # "~" is unreserved in a SIP user part and never in a plan's identifiers
+# "_" is unreserved in a SIP user part and never in a plan's identifiers (plan.IDENT); not
+# "~", which sofia_contact() reads as the start of a User-Agent filter.
+SUFFIX = "_console"
 
 
 def sip_user(counsellor_id: str) -> str:

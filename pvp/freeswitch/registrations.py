@@ -5,7 +5,7 @@ while any contact is. Events: ``sofia::register`` adds a contact, ``sofia::unreg
 ``sofia::expire`` remove one. After every (re)connection the whole table is read again, since
 events sent while PVP was away are lost.
 
-A counsellor's browser console registers as its own SIP user (``<counsellor>~console``, see
+A counsellor's browser console registers as its own SIP user (``<counsellor>_console``, see
 :mod:`pvp.freeswitch.console_users`); its contacts count as the counsellor's.
 """
 

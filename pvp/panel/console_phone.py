@@ -7,9 +7,10 @@ call replaces the previous credential: the console asks once per page load.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import abort, current_app, send_from_directory
 
 from pvp.clock import Clock
 from pvp.freeswitch import console_users
@@ -17,6 +18,8 @@ from pvp.panel import audit
 from pvp.panel.console import bp
 from pvp.panel.security import db, me, settings
 
+# The console's bundle (JsSIP and web/src/console.js), built by scripts/setup.sh (web/build.mjs).
+BUNDLE_DIR = Path(__file__).parent / "static" / "build"
 # How often the console registers again: an expired or revoked credential stops it within this.
 REGISTER_SECONDS = 120
 
@@ -44,6 +47,13 @@ def phone() -> Any:
         "expires_at": issued.expires_at.isoformat(),
         "register_seconds": REGISTER_SECONDS,
     }
+
+
+@bp.get("/phone.js")
+def bundle() -> Any:
+    if not (BUNDLE_DIR / "console-phone.js").is_file():
+        abort(404, "Le visiophone de la console n'est pas installé (scripts/setup.sh).")
+    return send_from_directory(BUNDLE_DIR, "console-phone.js", mimetype="text/javascript")
 
 
 def revoke_mine() -> None:

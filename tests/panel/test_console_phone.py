@@ -17,7 +17,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import ConsoleCredential, Counsellor
 
-CONSOLE_USER = "anpe-le-puy-c1~console"
+CONSOLE_USER = "anpe-le-puy-c1_console"
 REALM = "pvp.auvergne.local"
 
 

@@ -8,7 +8,7 @@
 // which makes the encoder start again on a keyframe (NOTES.md: p90 714 ms instead of 4.5 s).
 import JsSIP from "jssip";
 
-const AUDIO_PROCESSING = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+export const AUDIO_PROCESSING = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 // When, after the connection is up, the sender restarts its video on a keyframe (ms).
 const KEYFRAME_KICKS = [250, 1000];
 const TRANSPORT_WAIT_MS = 8000; // a press right after a switch restart waits this long
