@@ -73,6 +73,12 @@ def kiosk_bundle(tmp_path: Path, pki: Pki) -> Path:
     return bundle
 
 
+def set_up(bundle: Path, home: Path, policy_dir: Path, *more: str) -> Any:
+    """`pvp kiosk-browser`, as the kiosk's installer runs it."""
+    args = ["--bundle", str(bundle), "--home", str(home), "--policies-dir", str(policy_dir)]
+    return CliRunner().invoke(main, ["kiosk-browser", *args, *more])
+
+
 def reaches(chromium: Any, home: Path, url: str) -> str:
     """What the kiosk's Chromium, run as ``home``'s user, gets from ``url``."""
     from conftest import CHROMIUM_ARGS  # tests/conftest.py: the flags every browser test uses
@@ -101,20 +107,7 @@ def test_the_set_up_trusts_the_bundle_ca_and_the_impostor_is_refused(
         tmp_path / "kiosk",
         tmp_path / "policies",
     )
-    done = CliRunner().invoke(
-        main,
-        [
-            "kiosk-browser",
-            "--bundle",
-            str(bundle),
-            "--home",
-            str(home),
-            "--policies-dir",
-            str(policy_dir),
-            "--screen-port",
-            "8480",
-        ],
-    )
+    done = set_up(bundle, home, policy_dir, "--screen-port", "8480")
     assert done.exit_code == 0, done.output
     assert reaches(chromium, home, switch) == "switch reached"
     assert "ERR_CERT_AUTHORITY_INVALID" in reaches(chromium, home, impostor)
@@ -122,18 +115,7 @@ def test_the_set_up_trusts_the_bundle_ca_and_the_impostor_is_refused(
     (tmp_path / "bare").mkdir()
     assert "ERR_CERT_AUTHORITY_INVALID" in reaches(chromium, tmp_path / "bare", switch)
     # Run again (a re-issued bundle): still one CA, still trusted.
-    again = CliRunner().invoke(
-        main,
-        [
-            "kiosk-browser",
-            "--bundle",
-            str(bundle),
-            "--home",
-            str(home),
-            "--policies-dir",
-            str(policy_dir),
-        ],
-    )
+    again = set_up(bundle, home, policy_dir)
     assert again.exit_code == 0, again.output
     assert reaches(chromium, home, switch) == "switch reached"
     written = json.loads((policy_dir / "pvp-kiosk.json").read_text())
@@ -149,17 +131,6 @@ def test_a_bundle_without_a_ca_is_refused_and_nothing_is_written(tmp_path: Path)
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (bundle / "kiosk.json").write_text(json.dumps({"kiosk": "kiosk-vorey-1", "ca_file": None}))
-    done = CliRunner().invoke(
-        main,
-        [
-            "kiosk-browser",
-            "--bundle",
-            str(bundle),
-            "--home",
-            str(tmp_path / "kiosk"),
-            "--policies-dir",
-            str(tmp_path / "p"),
-        ],
-    )
+    done = set_up(bundle, tmp_path / "kiosk", tmp_path / "p")
     assert done.exit_code != 0 and "names no CA" in done.output
     assert not (tmp_path / "kiosk").exists() and not (tmp_path / "p").exists()

@@ -122,6 +122,9 @@ class UserAgent:
             "video_source fakevideo,nil",
             "video_size 352x288",
             "video_fps 15",
+            # Mono Opus, as browsers send: stereo would make FreeSWITCH transcode (NOTES.md).
+            "opus_stereo no",
+            "opus_sprop_stereo no",
             "module_path /usr/lib/baresip/modules",
             *(f"module {m}" for m in MODULES),
             *(f"module_app {m}" for m in APP_MODULES),

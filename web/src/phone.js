@@ -49,6 +49,7 @@ export class VideoPhone {
     this.connected = false;
     this.audioOutput = "";
     this.callStarted = 0;
+    this.timing = {}; // performance.now() of the call's start, answer, first rendered frame
   }
 
   emit(event) {
@@ -119,6 +120,7 @@ export class VideoPhone {
     this.showLocal(stream);
     this.reportAudio(stream.getAudioTracks()[0]);
     this.callStarted = performance.now();
+    this.timing = { started: this.callStarted, answered: null, firstFrame: null };
     // Named by its SIP Call-ID, as the switch and the control plane know it.
     let callId = null;
     const session = this.ua.call(target, {
@@ -130,6 +132,7 @@ export class VideoPhone {
     this.session = session;
     this.callId = callId;
     session.on("progress", () => this.emit({ type: "ringing", call: callId }));
+    session.on("accepted", () => (this.timing.answered = performance.now()));
     session.on("confirmed", () => this.emit({ type: "established", call: callId }));
     session.on("ended", (e) => this.finish(session, "ended", e));
     session.on("failed", (e) => this.finish(session, "failed", e));
@@ -178,11 +181,18 @@ export class VideoPhone {
       for (const delay of KEYFRAME_KICKS) setTimeout(() => this.kickKeyframe(pc), delay);
     });
     if ("requestVideoFrameCallback" in remote) {
-      const started = this.callStarted;
-      const first = () => {
-        if (this.callStarted === started) this.emit({ type: "first_frame", ms: performance.now() - started });
+      // The first frame rendered after the answer (park's frames before it do not count).
+      const timing = this.timing;
+      const frame = () => {
+        if (this.timing !== timing) return;
+        if (timing.answered === null) {
+          remote.requestVideoFrameCallback(frame);
+          return;
+        }
+        timing.firstFrame = performance.now();
+        this.emit({ type: "first_frame", ms: Math.round(timing.firstFrame - timing.answered) });
       };
-      remote.requestVideoFrameCallback(first);
+      remote.requestVideoFrameCallback(frame);
     }
   }
 

@@ -1,0 +1,352 @@
+"""Live: the kiosk page is the kiosk's video phone, through the real FreeSWITCH.
+
+As on a kiosk: the agent runs from a bundle (``AgentConfig.from_bundle``), its messaging
+endpoint registers over TLS checked against the bundle's CA; Debian's Chromium shows the
+agent's page with fake devices (a patterned y4m camera and speech-like sound, written by
+tests/live/fake_media.py) and trusts the switch's WSS certificate through the NSS database
+that ``pvp kiosk-browser``'s set-up writes (no certificate check is switched off). Counsellors
+are baresip softphones over TLS. Buttons and hook are injected one layer above evdev.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from kiosk_agent.runner import LoopThread
+from PIL import Image, ImageStat
+
+pytest.importorskip("pvp.freeswitch.process", reason="the live harness is not in this tree")
+
+from pvp.freeswitch.certs import write_test_certs  # noqa: E402
+from pvp.kiosk.agent import AgentConfig, KioskAgent  # noqa: E402
+from pvp.kiosk.browser import trust_ca  # noqa: E402
+from pvp.kiosk.buttons import HangUp, Hook, Press  # noqa: E402
+from pvp.kiosk.heartbeat import Probes  # noqa: E402
+from pvp.kiosk.screen import View  # noqa: E402
+from pvp.messages import COMMAND_TYPE  # noqa: E402
+
+from .calls import call_of, eventually, registered, sees_far_camera  # noqa: E402
+from .conftest import Switch, started  # noqa: E402
+from .fake_media import CAMERA_SIZE, write_camera, write_speech  # noqa: E402
+from .ua import UserAgent  # noqa: E402
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(shutil.which("certutil") is None, reason="no certutil (libnss3-tools)"),
+]
+KIOSK = "kiosk-vorey-1"
+PARIS = ZoneInfo("Europe/Paris")
+COUNSELLOR = "msa-43-c1"
+PERMANENCE = "2006-11-24T10:00"  # Vorey, the 4th Friday: MSA walk-in 09:00-12:00
+BUNDLE_JS = Path(__file__).resolve().parents[2] / "pvp/kiosk/screen/static/build/kiosk-phone.js"
+# Chromium's fake devices are named "Fake Default Audio Input", "Fake Audio Input 1", ...
+HANDSET_AUDIO = {"input": "Fake Audio Input 1", "output": "Fake Audio Output 1"}
+
+
+@pytest.fixture(scope="module")
+def own_switch(freeswitch_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switch]:
+    sw = started(freeswitch_bin, tmp_path_factory.mktemp("own-switch"), None)
+    yield sw
+    sw.stop()
+
+
+@pytest.fixture
+def fresh(own_switch: Switch) -> Iterator[Switch]:
+    """This module's own switch: FreeSWITCH's chat reaches only a user's latest contact, so a
+    kiosk contact left by another module's test must not take this module's messages."""
+    yield own_switch
+    own_switch.reset()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def kiosk_config(sw: Any, directory: Path) -> AgentConfig:
+    """A bundle as `pvp provision bundle` writes it, for this switch, with test devices."""
+    settings = sw.settings
+    bundle_dir = directory / "bundle"
+    bundle_dir.mkdir(parents=True)
+    shutil.copy(sw.ca, bundle_dir / "ca.pem")
+    bundle = {
+        "kiosk": KIOSK,
+        "site": "vorey",
+        "commune": "Vorey",
+        "sip": {
+            "domain": settings.sip_domain,
+            "user": KIOSK,
+            "password": sw.passwords[KIOSK],
+            "registrar_host": settings.sip_host,
+            "registrar_port": settings.sip_tls_port,
+            "transport": "tls",
+            "wss_port": settings.sip_wss_port,
+        },
+        "control_plane": {"url": f"http://{settings.http_host}:{settings.http_port}"},
+        "ca_file": "ca.pem",
+        "buttons": [{"service": "msa", "key": "KEY_F1", "label": "MSA"}],
+        "hangup_key": "KEY_ESC",
+        "hook_key": "KEY_PHONE",
+        "site_agent_phone": "04 71 00 00 00",
+        "speaker_audio": {"input": "", "output": ""},
+        "handset_audio": HANDSET_AUDIO,
+    }
+    (bundle_dir / "kiosk.json").write_text(json.dumps(bundle))
+    config = AgentConfig.from_bundle(bundle_dir, directory / "state")
+    return replace(
+        config,
+        screen_port=0,
+        probes=Probes(lambda: None, lambda: None, lambda: False, directory),
+        heartbeat_period=3600,
+    )
+
+
+def chat(sw: Any, body: dict[str, Any], content_type: str = COMMAND_TYPE) -> str:
+    domain = sw.settings.sip_domain
+    text = json.dumps(body, separators=(",", ":"))
+    return str(sw.esl.api(f"chat sip|pvp@{domain}|{KIOSK}@{domain}|{text}|{content_type}"))
+
+
+# -- the kiosk: agent on a loop thread, its page in Chromium on the main thread -----------
+
+# Reads the page's own peer connection: what it decoded of the far end, what it sends.
+PAGE_STATS = """async () => {
+  const phone = window.pvpPhone;
+  const remote = document.getElementById("remote");
+  const out = {width: remote.videoWidth, height: remote.videoHeight, frames: 0, energy: 0,
+               codecs: [], sink: remote.sinkId, mic: null, processing: null};
+  if (!phone.session) return out;
+  const pc = phone.session.connection;
+  const stats = await pc.getStats();
+  const codecs = {};
+  stats.forEach((r) => { if (r.type === "codec") codecs[r.id] = r.mimeType; });
+  stats.forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") out.frames = r.framesDecoded || 0;
+    if (r.type === "inbound-rtp" && r.kind === "audio") out.energy = r.totalAudioEnergy || 0;
+    if (r.type === "inbound-rtp" || r.type === "outbound-rtp") out.codecs.push(codecs[r.codecId]);
+  });
+  const sender = pc.getSenders().find((s) => s.track && s.track.kind === "audio");
+  if (sender) {
+    out.mic = sender.track.label;
+    const st = sender.track.getSettings();
+    out.processing = [st.echoCancellation, st.noiseSuppression, st.autoGainControl];
+  }
+  out.dtls = pc.getSenders()[0].transport ? pc.getSenders()[0].transport.state : null;
+  return out;
+}"""
+
+# Whether the remote picture shows the far camera's colour bars (not park's black).
+PAGE_SEES_BARS = """() => {
+  const v = document.getElementById("remote");
+  if (!v.videoWidth) return false;
+  const c = document.createElement("canvas");
+  c.width = v.videoWidth; c.height = v.videoHeight;
+  const g = c.getContext("2d");
+  g.drawImage(v, 0, 0);
+  const y = Math.floor(c.height / 2);
+  const at = (x) => g.getImageData(Math.floor(x), y, 1, 1).data;
+  const [r, gr, b] = [at(c.width / 7), at(c.width / 2), at(c.width * 6 / 7)];
+  return r[0] > 180 && gr[1] > 180 && b[2] > 180;
+}"""
+
+
+@dataclass
+class Kiosk:
+    agent: KioskAgent
+    page: Any
+    loop: LoopThread
+
+    def act(self, action: Any) -> None:
+        self.agent.feed_action(action)
+
+    def view(self, view: View, timeout: float = 10.0) -> dict[str, Any]:
+        assert eventually(lambda: self.agent.screen.current().view is view, timeout), (
+            f"the screen shows {self.agent.screen.current()} instead of {view}"
+        )
+        return dict(self.agent.screen.current().data)
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self.page.evaluate(PAGE_STATS))
+
+
+def kiosk_browser(chromium: Any, home: Path, media: Path) -> Any:
+    from conftest import CHROMIUM_ARGS  # tests/conftest.py
+
+    return chromium.browser_type.launch(
+        executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",  # production: the policies of pvp kiosk-browser
+            f"--use-file-for-fake-video-capture={media / 'camera.y4m'}",
+            f"--use-file-for-fake-audio-capture={media / 'speech.wav'}",
+            "--autoplay-policy=no-user-gesture-required",
+            # Loopback-only host: without it ICE gathering never ends (NOTES.md).
+            "--allow-loopback-in-peer-connection",
+        ],
+        env={"HOME": str(home)},
+    )
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("media")
+    write_camera(directory / "camera.y4m")
+    write_speech(directory / "speech.wav")
+    return directory
+
+
+@contextlib.contextmanager
+def kiosk(
+    sw: Switch, tmp_path: Path, chromium: Any, media: Path, trusted_ca: Path | None = None
+) -> Iterator[Kiosk]:
+    """The kiosk as its set-up leaves it: Chromium's NSS database trusts ``trusted_ca``
+    (the bundle's CA unless a test says otherwise), the agent runs, the page is open."""
+    if not BUNDLE_JS.exists():
+        pytest.skip("the page's bundle is not built (bash scripts/setup.sh)")
+    home = tmp_path / "kiosk-home"
+    trust_ca(home, trusted_ca or sw.ca)
+    browser = kiosk_browser(chromium, home, media)
+    loop = LoopThread()
+    # The kiosk's clock is the control plane's travelled one: its idle buttons judge the
+    # availability the control plane sends at that time.
+    agent = KioskAgent(kiosk_config(sw, tmp_path), clock=lambda: sw.clock.now().astimezone(PARIS))
+    loop.call(agent.start())
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1024})
+        page.goto(f"http://127.0.0.1:{agent.port}/")
+        assert eventually(lambda: agent.phone.page_connected, 10), "the page takes no command"
+        assert agent.messaging is not None
+        loop.call(agent.messaging.wait_registered(10))
+        yield Kiosk(agent, page, loop)
+    finally:
+        loop.call(agent.stop())
+        browser.close()
+        loop.close()
+
+
+def counsellor(sw: Switch, user: str = COUNSELLOR) -> UserAgent:
+    phone = registered(sw.agent(user, "tls", tone=880))
+    sw.control_plane.set_status(user, "available")
+    assert eventually(lambda: sw.worker.policy.counsellors[user].registered)
+    return phone
+
+
+def rms_of(ua: UserAgent, start: float, end: float) -> float:
+    from kiosk.audio import read_mono, rms, segment
+
+    samples, rate = read_mono(ua.recording("dec"))
+    return float(rms(segment(samples, rate, start, end)))
+
+
+def test_a_closed_press_from_the_page_shows_the_switch_reason(
+    fresh: Switch, tmp_path: Path, chromium: Any, media: Path
+) -> None:
+    fresh.travel_to("2006-11-24T14:00")  # Vorey, the 4th Friday, after the MSA permanence
+    with kiosk(fresh, tmp_path, chromium, media) as k:
+        assert eventually(lambda: k.agent.switch_reachable, 10), "the page never reached WSS"
+        reg = fresh.esl.api("sofia status profile pvp reg")
+        assert KIOSK in reg and "transport=tls" in reg, reg  # the agent's one registration
+        k.act(Press("msa"))
+        closed = k.view(View.CLOSED)
+    assert closed["title"] == "Le service MSA est fermé"
+    assert closed["reason_text"] == "En dehors des heures d'ouverture"
+    assert "vendredi 22 décembre 2006 à 9" in closed["next_text"]
+
+
+def test_press_rings_the_counsellor_picture_sound_handset_and_hang_up(
+    fresh: Switch, tmp_path: Path, chromium: Any, media: Path
+) -> None:
+    fresh.travel_to(PERMANENCE)
+    msa = counsellor(fresh)
+    with kiosk(fresh, tmp_path, chromium, media) as k:
+        assert eventually(lambda: k.agent.switch_reachable, 10)
+        pressed = time.monotonic()
+        k.act(Press("msa"))
+        event = msa.wait_event("CALL_INCOMING", timeout=15)
+        ringing = time.monotonic() - pressed
+        assert str(event["peeruri"]).startswith(f"sip:{KIOSK}@"), event
+        assert k.agent.screen.current().view in (View.CALLING, View.WAITING, View.IN_CALL)
+        answered_at = k.page.evaluate("performance.now()")
+        assert msa.command("accept").get("ok")
+        msa.wait_event("CALL_ESTABLISHED", timeout=5)
+        in_call = k.view(View.IN_CALL)
+        assert in_call["service_label"] == "MSA"
+
+        # The kiosk page decodes the counsellor's camera at its size, and hears them.
+        k.page.wait_for_function(PAGE_SEES_BARS, timeout=12000, polling=50)
+        first_bars = k.page.evaluate("performance.now()") - answered_at
+        assert eventually(lambda: k.stats()["energy"] > 0.01, 10), k.stats()
+        seen = k.stats()
+        assert (seen["width"], seen["height"]) == (352, 288), seen  # baresip's video_size
+        assert seen["frames"] > 5 and seen["dtls"] == "connected", seen
+        assert set(seen["codecs"]) <= {"audio/opus", "video/VP8"}, seen
+        assert seen["processing"] == [True, True, True], seen  # echo, noise, gain
+        # The counsellor sees the kiosk's camera and hears the room microphone.
+        frame = sees_far_camera(msa)
+        with Image.open(frame) as image:
+            assert image.size == CAMERA_SIZE
+            assert ImageStat.Stat(image.convert("L")).stddev[0] > 10
+        # Both legs relay Opus as is: nothing transcoded.
+        legs = fresh.esl.channels()
+        assert len(legs) == 2, legs
+        for leg in legs:
+            assert leg["read_codec"] == leg["write_codec"] == "opus", leg
+        kiosk_leg = call_of(fresh, KIOSK)
+        assert fresh.esl.getvar(kiosk_leg, "rtp_use_dtls") or "dtls" in json.dumps(legs).lower()
+
+        # A command through the switch reaches the page's screen.
+        call = k.agent.machine.sip_call_id
+        text = {"v": 1, "type": "command", "id": "live-1", "name": "text", "call": call}
+        text["args"] = {"text": "Bonjour, je suis votre conseillère."}
+        assert "Sent" in chat(fresh, text)
+        assert eventually(lambda: k.agent.screen.current().notice is not None, 5)
+        k.page.wait_for_selector("text=je suis votre conseillère", timeout=5000)
+
+        # The citizen lifts the handset: microphone and speaker move, no renegotiation.
+        time.sleep(1.0)
+        k.act(Hook(True))
+        assert eventually(lambda: k.stats()["mic"] == HANDSET_AUDIO["input"], 5), k.stats()
+        moved = k.stats()
+        assert moved["sink"], "the counsellor's voice still plays on the loudspeaker"
+        assert moved["processing"] == [True, True, True], moved
+        assert k.view(View.IN_CALL)["private"] is True
+        time.sleep(2.0)  # the handset's microphone, heard by the counsellor
+        assert seen["codecs"] == k.stats()["codecs"]  # same stream, same codecs
+
+        k.act(HangUp())
+        msa.wait_event("CALL_CLOSED", timeout=5)
+        k.view(View.IDLE)
+        k.page.wait_for_function("!document.body.classList.contains('in-call')", timeout=5000)
+    assert rms_of(msa, -1.8, -0.3) > 300, "the counsellor heard nothing from the handset"
+    print(
+        f"\npress -> counsellor rings {ringing * 1000:.0f} ms; "
+        f"answer -> counsellor's picture on the kiosk {first_bars:.0f} ms"
+    )
+
+
+def test_an_impostor_switch_gets_no_invite(
+    fresh: Switch, tmp_path: Path, chromium: Any, media: Path
+) -> None:
+    """The kiosk trusts another CA than the one that signed the switch's certificate: to it,
+    this switch is an impostor. Its WebSocket never opens and the press says so."""
+    fresh.travel_to(PERMANENCE)
+    other_ca = write_test_certs(tmp_path / "other-ca", ["127.0.0.1"])
+    with kiosk(fresh, tmp_path, chromium, media, trusted_ca=other_ca) as k:
+        k.act(Press("msa"))
+        closed = k.view(View.CLOSED, timeout=20)
+        assert closed["title"] == "L'appel n'a pas pu aboutir"
+        assert not k.agent.switch_reachable
+        assert fresh.esl.channels() == []  # no INVITE ever reached the switch
