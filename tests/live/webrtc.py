@@ -4,15 +4,14 @@ CA through an NSS database in its own home (never by turning certificate checks 
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
-import struct
-import wave
 from pathlib import Path
 from typing import Any
 
 from pvp.kiosk.browser import trust_ca
+
+from .fake_media import write_camera, write_speech
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -45,30 +44,25 @@ def missing() -> str | None:
     return None
 
 
-def speech_wav(path: Path, seconds: float = 10.0, rate: int = 48000) -> Path:
-    """Syllable-like bursts of a voiced sound (Chromium's echo canceller and gain control
-    flatten a steady tone within seconds; NOTES.md)."""
-    frames = bytearray()
-    for i in range(int(seconds * rate)):
-        t = i / rate
-        envelope = max(0.0, math.sin(2 * math.pi * 3.0 * t)) ** 2  # 6 syllables a second
-        pitch = 140 + 30 * math.sin(2 * math.pi * 0.5 * t)
-        voice = sum(math.sin(2 * math.pi * pitch * k * t) / k for k in range(1, 6))
-        frames += struct.pack("<h", int(9000 * envelope * voice))
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(bytes(frames))
-    return path
+def write_media(directory: Path) -> Path:
+    """The fake camera (colour bars, y4m) and speech-like microphone of tests/live/fake_media.py."""
+    directory.mkdir(parents=True, exist_ok=True)
+    write_camera(directory / "camera.y4m")
+    write_speech(directory / "speech.wav")
+    return directory
 
 
-def launch(playwright: Any, home: Path, ca_file: Path, wav: Path) -> Any:
-    """A Chromium whose user (``home``) trusts ``ca_file``, with fake devices."""
+def launch(playwright: Any, home: Path, ca_file: Path, media: Path) -> Any:
+    """A Chromium whose user (``home``) trusts ``ca_file``, with the fake devices of ``media``
+    (see :func:`write_media`)."""
     trust_ca(home, ca_file)
     return playwright.chromium.launch(
         executable_path=CHROMIUM,
-        args=[*ARGS, f"--use-file-for-fake-audio-capture={wav}"],
+        args=[
+            *ARGS,
+            f"--use-file-for-fake-video-capture={media / 'camera.y4m'}",
+            f"--use-file-for-fake-audio-capture={media / 'speech.wav'}",
+        ],
         env={**os.environ, "HOME": str(home)},
     )
 
