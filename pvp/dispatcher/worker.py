@@ -9,6 +9,7 @@ Events (ESL)                         -> policy input
 Commands                             -> FreeSWITCH
   Offer       -> bgapi originate {origination_uuid=…,pvp_offer_for=<caller>}<dial> &park()
   Bridge      -> uuid_bridge <caller> <offer leg>, then uuid_video_refresh on CHANNEL_BRIDGE
+                 and SIP INFO keyframe requests to the counsellor (pvp.freeswitch.keyframes)
   CancelOffer -> uuid_kill <offer leg> ORIGINATOR_CANCEL
   EndWait     -> the kiosk is told why, then uuid_kill <caller> <cause>
   PositionChanged -> the kiosk notifier (a SIP MESSAGE today)
@@ -47,7 +48,7 @@ from pvp.dispatcher.commands import (
 from pvp.dispatcher.notifier import KioskNotifier, SipMessageNotifier
 from pvp.dispatcher.state import Arrival, CallState
 from pvp.dispatcher.store import QueueStore, build_policy
-from pvp.freeswitch import registrations
+from pvp.freeswitch import keyframes, registrations
 from pvp.freeswitch.esl import ESLClient, ESLError
 from pvp.freeswitch.eslframe import Event
 from pvp.model import CallOutcome, ConsoleStatus
@@ -203,6 +204,9 @@ class DispatchWorker:
             if event.uuid in self.policy.calls:
                 # The counsellor's decoder kept the parked black frames: ask for a keyframe.
                 self._bgapi(f"uuid_video_refresh {event.uuid}")
+                other = event.get("Other-Leg-Unique-ID") or event.get("Bridge-B-Unique-ID")
+                if other:
+                    self._ask_keyframes(other)
         elif event.name == "CHANNEL_HANGUP_COMPLETE":
             self._on_hangup(event.uuid, event.get("Hangup-Cause"))
 
@@ -418,6 +422,13 @@ class DispatchWorker:
         if not variables.get("variable_pvp_queue") or variables.get("variable_pvp_offer_for"):
             return
         self._parked(channel, lambda name: str(variables.get(f"variable_{name}", "")), None)
+
+    def _ask_keyframes(self, counsellor_leg: str) -> None:
+        """The kiosk's picture of a softphone counsellor starts at once (see keyframes)."""
+        for delay in keyframes.DELAYS:
+            timer = threading.Timer(delay, self._bgapi, args=(keyframes.request(counsellor_leg),))
+            timer.daemon = True
+            timer.start()
 
     def _bgapi(self, command: str) -> Future[str] | None:
         try:

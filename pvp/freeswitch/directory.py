@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from pvp.config import Settings
+from pvp.freeswitch import keyframes
 from pvp.freeswitch.console_users import SUFFIX, sip_user
 from pvp.freeswitch.xmldoc import params
 from pvp.model import Counsellor, Kiosk
@@ -109,6 +110,9 @@ def _counsellor_variables(counsellor: Counsellor, settings: Settings) -> dict[st
         "effective_caller_id_name": display(counsellor.display_name),
         "effective_caller_id_number": counsellor.id,
         "timezone": settings.timezone,
+        # The dispatcher asks the counsellor's phone for a keyframe by SIP INFO after the
+        # bridge (pvp.freeswitch.keyframes); FreeSWITCH sends an INFO only with this.
+        keyframes.ALLOW_INFO: "true",
     }
 
 
