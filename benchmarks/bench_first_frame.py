@@ -142,7 +142,7 @@ def console_calls(sw: Switch, k: Any, pw: Any, where: Path, calls: int) -> dict[
     for _ in range(calls):
         pressed = time.monotonic()
         k.act(Press("msa"))
-        page.wait_for_selector("body[data-call=ringing]", timeout=15000, polling=20)
+        page.wait_for_selector("body[data-call=ringing]", timeout=15000)
         figures["ring"].append((time.monotonic() - pressed) * 1000)
         start_kiosk = now(k.page)
         page.click("#answer")

@@ -9,7 +9,7 @@ Events (ESL)                         -> policy input
 Commands                             -> FreeSWITCH
   Offer       -> bgapi originate {origination_uuid=…,pvp_offer_for=<caller>}<dial> &park()
   Bridge      -> uuid_bridge <caller> <offer leg>, then uuid_video_refresh on CHANNEL_BRIDGE
-                 and SIP INFO keyframe requests to the counsellor (pvp.freeswitch.keyframes)
+                 and SIP INFO keyframe requests to both legs (pvp.freeswitch.keyframes)
   CancelOffer -> uuid_kill <offer leg> ORIGINATOR_CANCEL
   EndWait     -> the kiosk is told why, then uuid_kill <caller> <cause>
   PositionChanged -> the kiosk notifier (a SIP MESSAGE today)
@@ -205,8 +205,7 @@ class DispatchWorker:
                 # The counsellor's decoder kept the parked black frames: ask for a keyframe.
                 self._bgapi(f"uuid_video_refresh {event.uuid}")
                 other = event.get("Other-Leg-Unique-ID") or event.get("Bridge-B-Unique-ID")
-                if other:
-                    self._ask_keyframes(other)
+                self._ask_keyframes([event.uuid, other] if other else [event.uuid])
         elif event.name == "CHANNEL_HANGUP_COMPLETE":
             self._on_hangup(event.uuid, event.get("Hangup-Cause"))
 
@@ -423,12 +422,13 @@ class DispatchWorker:
             return
         self._parked(channel, lambda name: str(variables.get(f"variable_{name}", "")), None)
 
-    def _ask_keyframes(self, counsellor_leg: str) -> None:
-        """The kiosk's picture of a softphone counsellor starts at once (see keyframes)."""
+    def _ask_keyframes(self, legs: list[str]) -> None:
+        """Each side's picture of the other starts at once (see pvp.freeswitch.keyframes)."""
         for delay in keyframes.DELAYS:
-            timer = threading.Timer(delay, self._bgapi, args=(keyframes.request(counsellor_leg),))
-            timer.daemon = True
-            timer.start()
+            for leg in legs:
+                timer = threading.Timer(delay, self._bgapi, args=(keyframes.request(leg),))
+                timer.daemon = True
+                timer.start()
 
     def _bgapi(self, command: str) -> Future[str] | None:
         try:

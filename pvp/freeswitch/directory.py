@@ -76,6 +76,7 @@ def kiosk_user(kiosk: Kiosk, settings: Settings) -> DirectoryUser:
             "effective_caller_id_number": kiosk.id,
             # The static dialplan's time conditions read the deployment's wall clock.
             "timezone": settings.timezone,
+            keyframes.ALLOW_INFO: "true",  # keyframe requests after the bridge (keyframes)
         },
     )
 
@@ -110,8 +111,8 @@ def _counsellor_variables(counsellor: Counsellor, settings: Settings) -> dict[st
         "effective_caller_id_name": display(counsellor.display_name),
         "effective_caller_id_number": counsellor.id,
         "timezone": settings.timezone,
-        # The dispatcher asks the counsellor's phone for a keyframe by SIP INFO after the
-        # bridge (pvp.freeswitch.keyframes); FreeSWITCH sends an INFO only with this.
+        # The dispatcher asks each side for a keyframe by SIP INFO after the bridge
+        # (pvp.freeswitch.keyframes); FreeSWITCH sends an INFO only with this.
         keyframes.ALLOW_INFO: "true",
     }
 

@@ -8,12 +8,12 @@ reports (switch_rtp.c, ``rtcp_sent_packets < 4``): ~4 s of grey on the kiosk.
 ``uuid_video_refresh`` and the profile's RTCP intervals go through the same path, and
 FreeSWITCH's own INFO fallback (``sofia_send_info_vid_refresh``) did not fire on these legs.
 
-What works: a SIP INFO ``picture_fast_update`` (``application/media_control+xml``, honoured
-by baresip and the usual softphones) sent to the counsellor's leg right after the bridge and
-twice more within the first second (one can be lost while the bridge settles). The leg needs
-``fs_send_unsupported_info`` (set in the counsellor's directory entry). A browser console
-answers the INFO with 200 and ignores it; its own sender restarts on a keyframe by itself
-(web/src/phone.js).
+What works: a SIP INFO ``picture_fast_update`` (``application/media_control+xml``) sent to
+both legs right after the bridge and twice more within the first second (one can be lost
+while the bridge settles). baresip and the usual softphones honour it natively; the kiosk page
+and the browser console restart their encoder on it (web/src/phone.js) — the kiosk page's
+WebRTC connection came up at the park, so its own start-up keyframes are long past. Each leg
+needs ``fs_send_unsupported_info`` (set in the kiosks' and counsellors' directory entries).
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ class ConsolePhone extends VideoPhone {
     this.callId = request.call_id;
     session.on("peerconnection", (e) => this.watch(e.peerconnection));
     session.on("confirmed", () => this.emit({ type: "established", call: this.callId }));
+    this.honourKeyframeRequests(session);
     session.on("ended", (e) => this.finish(session, "ended", e));
     session.on("failed", (e) => this.finish(session, "failed", e));
     const from = request.from;

@@ -134,6 +134,7 @@ export class VideoPhone {
     session.on("progress", () => this.emit({ type: "ringing", call: callId }));
     session.on("accepted", () => (this.timing.answered = performance.now()));
     session.on("confirmed", () => this.emit({ type: "established", call: callId }));
+    this.honourKeyframeRequests(session);
     session.on("ended", (e) => this.finish(session, "ended", e));
     session.on("failed", (e) => this.finish(session, "failed", e));
     this.watch(session.connection);
@@ -194,6 +195,20 @@ export class VideoPhone {
       };
       remote.requestVideoFrameCallback(frame);
     }
+  }
+
+  /**
+   * The switch asks for a keyframe by SIP INFO picture_fast_update right after it bridges the
+   * call (pvp/freeswitch/keyframes.py): this page's connection came up before (at the park),
+   * so its own kicks are long past, and the switch's RTCP requests wait up to 4 s.
+   */
+  honourKeyframeRequests(session) {
+    session.on("newInfo", (e) => {
+      const type = (e.info && e.info.contentType) || "";
+      if (e.originator === "remote" && type.includes("media_control") && session.connection) {
+        this.kickKeyframe(session.connection).catch((err) => console.warn("keyframe", err));
+      }
+    });
   }
 
   /** Pause and resume the video encoding: the encoder restarts on a keyframe. */
