@@ -15,19 +15,21 @@ its ring; the answer (baresip ``accept`` or a click on « Répondre »); then ea
 picture of the far camera: the kiosk page when its remote video shows the colour bars (checked
 every 50 ms on a canvas), the console at its first rendered frame (requestVideoFrameCallback),
 baresip when a received frame saved by ``snapshot_recv`` shows the bars (polled, so its figure
-is ~100 ms coarse). ``--no-info-refresh`` clears ``fs_send_unsupported_info`` on the
-softphone's leg before the answer: the dispatcher's keyframe INFOs (pvp.freeswitch.keyframes)
-are then refused and keyframe requests go by RTCP only, as before the fix.
+is ~100 ms coarse). ``--no-info-refresh`` turns off the dispatcher's keyframe INFOs after the
+bridge (pvp.freeswitch.keyframes) for the softphone calls: keyframe requests then go by RTCP
+only, as before the fix.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,14 @@ from pvp.model import Role  # noqa: E402
 from pvp.panel.security import create_user  # noqa: E402
 
 COUNSELLOR = "msa-43-c1"
+USAGE_CALLS = 3  # calls during which each page's CPU and memory are measured (5 s each)
+
+
+def kiosk_home(k: Any) -> Path:
+    """The kiosk browser's home, as tests/live/test_kiosk_page.py's kiosk() made it."""
+    return Path(k.agent.config.state_dir).parent / "kiosk-home"
+
+
 LOGIN, PASSWORD = "bench-console", "bench-console-secret"
 
 
@@ -65,6 +75,55 @@ def describe(name: str, values: list[float]) -> str:
         f"{name:44} p50 {statistics.median(values):6.0f}  p90 {percentile(values, 0.9):6.0f}"
         f"  max {max(values):6.0f}  (ms, n={len(values)})"
     )
+
+
+def processes_of(home: Path) -> list[int]:
+    """The processes of one Chromium: every process started with HOME=``home``."""
+    wanted = f"HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total
+
+
+def pss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def usage(homes: dict[str, Path], seconds: float = 5.0) -> dict[str, tuple[float, float]]:
+    """Per browser, in a call: CPU (% of one core) over ``seconds`` and PSS (MiB)."""
+    pids = {name: processes_of(home) for name, home in homes.items()}
+    hz = os.sysconf("SC_CLK_TCK")
+    before = {name: cpu_ticks(p) for name, p in pids.items()}
+    time.sleep(seconds)
+    return {
+        name: ((cpu_ticks(p) - before[name]) / hz / seconds * 100, pss_mib(p))
+        for name, p in pids.items()
+    }
 
 
 def now(page: Any) -> float:
@@ -93,19 +152,17 @@ def wait_idle(sw: Switch, k: Any) -> None:
 
 
 def softphone_calls(sw: Switch, k: Any, calls: int, info_refresh: bool) -> dict[str, list[float]]:
-    figures: dict[str, list[float]] = {"ring": [], "kiosk": [], "counsellor": []}
+    figures: dict[str, list[float]] = defaultdict(list)
+    if not info_refresh:
+        sw.worker.keyframe_delays = ()
     msa = registered(sw.agent(COUNSELLOR, "tls", tone=880))
     sw.control_plane.set_status(COUNSELLOR, "available")
     time.sleep(1)
-    for _ in range(calls):
+    for n in range(calls):
         pressed = time.monotonic()
         k.act(Press("msa"))
         msa.wait_event("CALL_INCOMING", timeout=15)
         figures["ring"].append((time.monotonic() - pressed) * 1000)
-        if not info_refresh:
-            for leg in sw.esl.channels():
-                if COUNSELLOR in str(leg.get("name", "")) or leg.get("dest") == COUNSELLOR:
-                    sw.esl.api(f"uuid_setvar {leg['uuid']} {keyframes.ALLOW_INFO} false")
         start_page, start = now(k.page), time.monotonic()
         assert msa.command("accept").get("ok")
         seen: list[float] = []
@@ -115,16 +172,21 @@ def softphone_calls(sw: Switch, k: Any, calls: int, info_refresh: bool) -> dict[
         figures["kiosk"].append(now(k.page) - start_page)
         poller.join()
         figures["counsellor"].extend(seen)
+        if n < USAGE_CALLS:
+            cpu, pss = usage({"kiosk": kiosk_home(k)})["kiosk"]
+            figures["kiosk page CPU %"].append(cpu)
+            figures["kiosk page PSS MiB"].append(pss)
         k.act(HangUp())
         msa.wait_event("CALL_CLOSED", timeout=5)
         wait_idle(sw, k)
     sw.control_plane.set_status(COUNSELLOR, "offline")
+    sw.worker.keyframe_delays = keyframes.DELAYS
     msa.close()
     return figures
 
 
 def console_calls(sw: Switch, k: Any, pw: Any, where: Path, calls: int) -> dict[str, list[float]]:
-    figures: dict[str, list[float]] = {"ring": [], "kiosk": [], "counsellor": []}
+    figures: dict[str, list[float]] = defaultdict(list)
     with sw.db.session() as session:
         create_user(session, LOGIN, PASSWORD, Role.COUNSELLOR, COUNSELLOR)
     sw.control_plane.app.config["SESSION_COOKIE_SECURE"] = False
@@ -139,7 +201,7 @@ def console_calls(sw: Switch, k: Any, pw: Any, where: Path, calls: int) -> dict[
     page.click("#status-available")
     page.wait_for_selector("body[data-phone=registered]", timeout=15000)
     time.sleep(1)
-    for _ in range(calls):
+    for n in range(calls):
         pressed = time.monotonic()
         k.act(Press("msa"))
         page.wait_for_selector("body[data-call=ringing]", timeout=15000)
@@ -155,6 +217,11 @@ def console_calls(sw: Switch, k: Any, pw: Any, where: Path, calls: int) -> dict[
             "() => window.pvpPhoneEvents.filter((e) => e.type === 'first_frame').pop().ms"
         )
         figures["counsellor"].append(float(first))
+        if n < USAGE_CALLS:
+            used = usage({"kiosk": kiosk_home(k), "console": where / "home"})
+            for name, (cpu, pss) in used.items():
+                figures[f"{name} page CPU %"].append(cpu)
+                figures[f"{name} page PSS MiB"].append(pss)
         page.evaluate("() => { window.pvpPhoneEvents.length = 0; }")
         page.click("#hangup")
         page.wait_for_selector("body[data-call=none]", timeout=10000)
@@ -210,6 +277,9 @@ def main() -> int:
         print(describe("press -> counsellor rings", figures["ring"]))
         print(describe("answer -> kiosk page sees the counsellor", figures["kiosk"]))
         print(describe("answer -> counsellor sees the kiosk", figures["counsellor"]))
+        for name, values in figures.items():
+            if name.endswith(("CPU %", "MiB")):
+                print(f"{name:44} mean {statistics.mean(values):6.1f}  (n={len(values)}, 5 s each)")
     return 0
 
 

@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -110,6 +111,7 @@ class DispatchWorker:
         self.dial_string = dial_string or (lambda c: f"user/{c}@{domain}")
         self.srtp, self.clock, self.waiting_sound = srtp, clock, waiting_sound
         self.tick_seconds, self.console_poll_seconds = tick_seconds, console_poll_seconds
+        self.keyframe_delays = keyframes.DELAYS  # () turns the requests off (benchmarks)
         self.tracker = registrations.RegistrationTracker(self._registration_changed)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -424,11 +426,17 @@ class DispatchWorker:
 
     def _ask_keyframes(self, legs: list[str]) -> None:
         """Each side's picture of the other starts at once (see pvp.freeswitch.keyframes)."""
-        for delay in keyframes.DELAYS:
+        if self.keyframe_delays:
+            threading.Thread(target=self._keyframe_requests, args=(legs,), daemon=True).start()
+
+    def _keyframe_requests(self, legs: list[str]) -> None:
+        for leg in legs:
+            self._api(f"uuid_setvar {leg} {keyframes.ALLOW_INFO} true")
+        start = time.monotonic()
+        for delay in self.keyframe_delays:
+            time.sleep(max(0.0, start + delay - time.monotonic()))
             for leg in legs:
-                timer = threading.Timer(delay, self._bgapi, args=(keyframes.request(leg),))
-                timer.daemon = True
-                timer.start()
+                self._bgapi(keyframes.request(leg))
 
     def _bgapi(self, command: str) -> Future[str] | None:
         try:

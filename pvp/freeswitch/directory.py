@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from pvp.config import Settings
-from pvp.freeswitch import keyframes
 from pvp.freeswitch.console_users import SUFFIX, sip_user
 from pvp.freeswitch.xmldoc import params
 from pvp.model import Counsellor, Kiosk
@@ -76,7 +75,6 @@ def kiosk_user(kiosk: Kiosk, settings: Settings) -> DirectoryUser:
             "effective_caller_id_number": kiosk.id,
             # The static dialplan's time conditions read the deployment's wall clock.
             "timezone": settings.timezone,
-            keyframes.ALLOW_INFO: "true",  # keyframe requests after the bridge (keyframes)
         },
     )
 
@@ -111,9 +109,6 @@ def _counsellor_variables(counsellor: Counsellor, settings: Settings) -> dict[st
         "effective_caller_id_name": display(counsellor.display_name),
         "effective_caller_id_number": counsellor.id,
         "timezone": settings.timezone,
-        # The dispatcher asks each side for a keyframe by SIP INFO after the bridge
-        # (pvp.freeswitch.keyframes); FreeSWITCH sends an INFO only with this.
-        keyframes.ALLOW_INFO: "true",
     }
 
 

@@ -12,8 +12,9 @@ What works: a SIP INFO ``picture_fast_update`` (``application/media_control+xml`
 both legs right after the bridge and twice more within the first second (one can be lost
 while the bridge settles). baresip and the usual softphones honour it natively; the kiosk page
 and the browser console restart their encoder on it (web/src/phone.js) — the kiosk page's
-WebRTC connection came up at the park, so its own start-up keyframes are long past. Each leg
-needs ``fs_send_unsupported_info`` (set in the kiosks' and counsellors' directory entries).
+WebRTC connection came up at the park, so its own start-up keyframes are long past.
+FreeSWITCH sends an INFO to a leg only with ``fs_send_unsupported_info`` set: the dispatcher
+sets it on both legs first (a directory variable was not always on the offered leg).
 """
 
 from __future__ import annotations

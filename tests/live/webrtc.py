@@ -9,20 +9,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from conftest import CHROMIUM_ARGS  # tests/conftest.py: the headless flags
+
 from pvp.kiosk.browser import trust_ca
 
 from .fake_media import write_camera, write_speech
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *CHROMIUM_ARGS,
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
