@@ -24,7 +24,7 @@ PICTURE_FAST_UPDATE = (
     "<picture_fast_update/></to_encoder></vc_primitive></media_control>"
 )
 # Seconds after CHANNEL_BRIDGE at which the counsellor's leg is asked for a keyframe.
-DELAYS = (0.0, 0.3, 0.8)
+DELAYS = (0.0, 0.15, 0.35, 0.6)
 # The channel variable without which FreeSWITCH refuses to send an INFO to a leg.
 ALLOW_INFO = "fs_send_unsupported_info"
 
