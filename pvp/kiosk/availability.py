@@ -60,6 +60,8 @@ def describe(decision: dict[str, Any], label: str, now: datetime) -> ButtonStatu
         return status(True, "Ouvert maintenant")  # the cached closure has ended
     if kind == "no_such_service":
         return status(False, "Service indisponible")
+    if decision.get("reason") == "appointment_only":
+        return status(False, "Sur rendez-vous uniquement")
     if nxt is None:
         return status(False, "Fermé")
     detail = decision.get("detail")

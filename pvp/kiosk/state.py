@@ -24,6 +24,21 @@ log = logging.getLogger("pvp.kiosk.state")
 
 # How long "closed" and "call ended" notices stay before the idle screen comes back.
 NOTICE_SECONDS = 8.0
+# The switch answers a press at once and parks it; within this time it says "queue" (the
+# waiting screen) or "connected" (a counsellor): the screen stays on "calling" until then,
+# so it never flickers "in call" -> "waiting". Past it, the call is shown as in progress.
+CONNECT_SECONDS = 2.0
+# The page's link to the switch lost this long: out of order, with the site agent's number.
+UNREACHABLE_SECONDS = 30.0
+
+
+class Timer(enum.StrEnum):
+    """The machine's timers (besides the notice's)."""
+
+    CONNECT = "connect"
+    UNREACHABLE = "unreachable"
+
+
 # Views a counsellor may put on the kiosk screen with a ``status`` command.
 COUNSELLOR_VIEWS = frozenset({View.IN_CALL, View.DOCUMENT, View.PRINTING, View.SCAN})
 
@@ -32,13 +47,14 @@ class Phase(enum.StrEnum):
     IDLE = "idle"
     NOTICE = "notice"  # a closed service or an ended call is explained, then idle
     CALLING = "calling"  # dialled; the switch is routing it
+    ANSWERED = "answered"  # the switch answered (parked): queue or counsellor news expected
     WAITING = "waiting"  # parked in an expert queue
     IN_CALL = "in_call"
     RESTARTING = "restarting"  # the page has lost the switch and is reconnecting
 
     @property
     def in_call(self) -> bool:
-        return self in (Phase.CALLING, Phase.WAITING, Phase.IN_CALL)
+        return self in (Phase.CALLING, Phase.ANSWERED, Phase.WAITING, Phase.IN_CALL)
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -128,6 +144,12 @@ class AvailabilityChanged:
     pass
 
 
+@dataclass(frozen=True)
+class TimerFired:
+    timer: Timer
+    token: int  # only the timer last armed counts
+
+
 Input = (
     Pressed
     | HangUpPressed
@@ -144,6 +166,7 @@ Input = (
     | EngineUp
     | NoticeExpired
     | AvailabilityChanged
+    | TimerFired
 )
 
 # -- effects -----------------------------------------------------------------------------
@@ -186,13 +209,37 @@ class TellCounsellor:
 
 
 @dataclass(frozen=True)
+class SendKeyframes:
+    """The call was just bridged to a counsellor: the page sends fresh keyframes, since the
+    ones it sent while parked reached only the switch (else the counsellor sees grey)."""
+
+
+@dataclass(frozen=True)
 class StartNoticeTimer:
     token: int
     seconds: float
 
 
+@dataclass(frozen=True)
+class StartTimer:
+    """Feed ``TimerFired(timer, token)`` back after ``seconds``."""
+
+    timer: Timer
+    token: int
+    seconds: float
+
+
 Effect = (
-    Show | ShowIdle | SetNotice | Dial | HangUpCall | UseAudio | TellCounsellor | StartNoticeTimer
+    Show
+    | ShowIdle
+    | SetNotice
+    | Dial
+    | HangUpCall
+    | UseAudio
+    | TellCounsellor
+    | StartNoticeTimer
+    | StartTimer
+    | SendKeyframes
 )
 
 _CLOSED_REASON = re.compile(r"^\s*(\d{3})\b\s*(.*)$")
@@ -224,6 +271,7 @@ class KioskMachine:
     call_view: Show | None = None  # what the counsellor last put on the screen
     ended_message: str | None = None  # the switch's reason when it ends a wait
     _notice_token: int = 0
+    _timer_token: int = 0
 
     # -- queries used by the agent -------------------------------------------------------
 
@@ -251,6 +299,11 @@ class KioskMachine:
                 return self._engine_up()
             case HookChanged(lifted):
                 return self._hook(lifted)
+            case TimerFired(Timer.UNREACHABLE, token) if token == self._timer_token:
+                if self.phase is not Phase.RESTARTING:
+                    return []
+                message = "La borne ne joint plus le service de visioconférence."
+                return [Show(View.OUT_OF_ORDER, {"message": message})]
         if self.phase is Phase.RESTARTING:
             return []  # nothing works until the engine is back; the screen says so
         match event:
@@ -277,7 +330,7 @@ class KioskMachine:
                 return []
             case Connected(call):
                 if self.phase.in_call and self._adopt(call):
-                    return self._to_in_call()
+                    return [*self._to_in_call(), SendKeyframes()]
                 return []
             case CounsellorText(text):
                 return [SetNotice(text)] if self.phase.in_call else []
@@ -289,14 +342,16 @@ class KioskMachine:
                 return []
             case AvailabilityChanged():
                 return [ShowIdle()] if self.phase is Phase.IDLE else []
+            case TimerFired(Timer.CONNECT, token) if token == self._timer_token:
+                # Answered, but neither queued nor connected by now: show the call.
+                return self._to_in_call() if self.phase is Phase.ANSWERED else []
         return []
 
     def _press(self, status: ButtonStatus) -> list[Effect]:
         if self.phase.in_call:
             return []  # during a call the service buttons do nothing
         if not status.open:
-            title = f"Le service {status.label} est fermé"
-            return self._notice(title, *self._closed_texts(status.decision))
+            return self._notice(*self._refusal(status.label, status.decision))
         self.phase, self.service = Phase.CALLING, status
         self._forget_call()
         return [
@@ -304,6 +359,19 @@ class KioskMachine:
             Show(View.CALLING, {"service_label": status.label}),
             Dial(status.service),
         ]
+
+    def _refusal(self, label: str, decision: Mapping[str, Any]) -> tuple[str, str, str]:
+        """Title, reason and what to do, for a press the routing refused."""
+        if decision.get("reason") == "appointment_only":
+            # Not "closed, opens tomorrow": tomorrow it still takes only booked citizens.
+            return (
+                f"Le service {label} reçoit sur rendez-vous",
+                "Un conseiller vous reçoit ici sur rendez-vous uniquement.",
+                "Pour obtenir un rendez-vous, appelez votre agence ou demandez à l'agent "
+                "d'accueil : votre conseiller vous donnera le jour et l'heure où revenir "
+                "à cette borne.",
+            )
+        return (f"Le service {label} est fermé", *self._closed_texts(decision))
 
     def _closed_texts(self, decision: Mapping[str, Any]) -> tuple[str, str]:
         reason = REASONS.get(str(decision.get("reason") or ""), "")
@@ -322,7 +390,9 @@ class KioskMachine:
         if self.phase is not Phase.CALLING:
             return []
         self.sip_call_id = call_id
-        effects = self._to_in_call()
+        self.phase = Phase.ANSWERED  # the screen keeps "calling" until the switch says more
+        self._timer_token += 1
+        effects: list[Effect] = [StartTimer(Timer.CONNECT, self._timer_token, CONNECT_SECONDS)]
         if self.handset_lifted:
             effects.append(TellCounsellor(private=True))
         return effects
@@ -376,7 +446,7 @@ class KioskMachine:
         if code in (404, 480) and fields:
             # The switch refused the press with the routing decision's reason.
             decision = {"reason": fields.get("reason"), "next_opening": fields.get("next")}
-            return self._notice(f"Le service {label} est fermé", *self._closed_texts(decision))
+            return self._notice(*self._refusal(label, decision))
         if self.phase is Phase.CALLING and code is not None and code >= 400:
             return self._notice(
                 "L'appel n'a pas pu aboutir", "Aucun conseiller n'a pu répondre.", ""
@@ -397,7 +467,7 @@ class KioskMachine:
         if self.phase is Phase.RESTARTING:
             return []  # applied when the engine is back
         effects: list[Effect] = [UseAudio(handset=lifted)]
-        if self.phase in (Phase.WAITING, Phase.IN_CALL):
+        if self.phase in (Phase.ANSWERED, Phase.WAITING, Phase.IN_CALL):
             effects.append(TellCounsellor(private=lifted))
             if self.phase is Phase.IN_CALL and self.call_view is None:
                 effects.append(self._call_screen())
@@ -409,7 +479,12 @@ class KioskMachine:
         self.phase = Phase.RESTARTING
         self._forget_call()
         self.service = None
-        return [SetNotice(None), Show(View.RESTARTING)]
+        self._timer_token += 1
+        return [
+            SetNotice(None),
+            Show(View.RESTARTING),
+            StartTimer(Timer.UNREACHABLE, self._timer_token, UNREACHABLE_SECONDS),
+        ]
 
     def _engine_up(self) -> list[Effect]:
         if self.phase is not Phase.RESTARTING:

@@ -26,11 +26,15 @@ from pvp.kiosk.state import (
     Pressed,
     QueueEnded,
     QueuePosition,
+    SendKeyframes,
     SetNotice,
     Show,
     ShowIdle,
     StartNoticeTimer,
+    StartTimer,
     TellCounsellor,
+    Timer,
+    TimerFired,
     UseAudio,
     parse_refusal,
 )
@@ -59,6 +63,7 @@ def machine() -> KioskMachine:
 def in_call(m: KioskMachine) -> KioskMachine:
     m.handle(Pressed(MSA_OPEN))
     m.handle(CallEstablished("sip-call-1"))
+    m.handle(Connected("fs-uuid-1"))
     return m
 
 
@@ -103,13 +108,15 @@ def test_buttons_do_nothing_during_a_call_but_the_hang_up_key_ends_it() -> None:
 def test_established_then_queue_positions_then_bridged() -> None:
     m = machine()
     m.handle(Pressed(MSA_OPEN))
-    assert views(m.handle(CallEstablished("sip-call-1"))) == [View.IN_CALL]
+    # Parked: the screen stays on "calling" (no "in call" flashing before "waiting").
+    assert views(m.handle(CallEstablished("sip-call-1"))) == []
     (shown,) = m.handle(QueuePosition("fs-uuid-1", 3, 400))
     assert isinstance(shown, Show) and shown.view is View.WAITING
     assert shown.data == {"service_label": "MSA", "position": 3, "wait_text": "environ 7 minutes"}
     assert m.phase is Phase.WAITING
     assert m.handle(QueuePosition("fs-uuid-other", 1, 10)) == []  # a stale call's message
-    assert views(m.handle(Connected("fs-uuid-1"))) == [View.IN_CALL]
+    bridged = m.handle(Connected("fs-uuid-1"))
+    assert views(bridged) == [View.IN_CALL] and SendKeyframes() in bridged
     assert m.is_current_call("fs-uuid-1") and m.is_current_call("sip-call-1")
     assert not m.is_current_call("fs-uuid-other") and not m.is_current_call(None)
 
@@ -129,8 +136,8 @@ def test_refusal_by_the_switch_shows_its_reason() -> None:
 
 def test_wait_ended_by_the_switch_explains_why() -> None:
     m = in_call(machine())
-    m.handle(QueuePosition("fs-1", 1, 30))
-    assert m.handle(QueueEnded("fs-1", "Aucun conseiller n'est disponible.")) == []
+    m.handle(QueuePosition("fs-uuid-1", 1, 30))
+    assert m.handle(QueueEnded("fs-uuid-1", "Aucun conseiller n'est disponible.")) == []
     effects = m.handle(CallClosed("sip-call-1", "Connection reset by peer"))
     (shown,) = [e for e in effects if isinstance(e, Show)]
     assert shown.data["reason_text"] == "Aucun conseiller n'est disponible."
@@ -164,7 +171,8 @@ def test_handset_lifted_before_the_call() -> None:
     m.handle(Pressed(MSA_OPEN))
     effects = m.handle(CallEstablished("sip-call-1"))
     assert TellCounsellor(private=True) in effects
-    assert Show(View.IN_CALL, {"service_label": "MSA", "private": True}) in effects
+    shown = m.handle(Connected("fs-uuid-1"))
+    assert Show(View.IN_CALL, {"service_label": "MSA", "private": True}) in shown
 
 
 def test_engine_restart_shows_restarting_then_idle_and_keeps_the_handset() -> None:
@@ -192,3 +200,58 @@ def test_counsellor_text_and_views_only_during_a_call() -> None:
     # The handset does not wipe the counsellor's view.
     assert not any(isinstance(e, Show) for e in m.handle(HookChanged(lifted=True)))
     assert views(m.handle(CounsellorView(View.IN_CALL, {}))) == [View.IN_CALL]
+
+
+def test_parked_call_shows_no_flicker_and_a_silent_switch_still_shows_the_call() -> None:
+    m = machine()
+    m.handle(Pressed(MSA_OPEN))
+    effects = m.handle(CallEstablished("sip-call-1"))
+    (timer,) = [e for e in effects if isinstance(e, StartTimer)]
+    assert timer.timer is Timer.CONNECT and views(effects) == []
+    # The queue news arrives first: waiting, and the timer no longer shows "in call".
+    assert views(m.handle(QueuePosition("fs-uuid-1", 1, 60))) == [View.WAITING]
+    assert m.handle(TimerFired(Timer.CONNECT, timer.token)) == []
+    # A switch that says nothing (static fallback): the call is shown once the timer fires.
+    m2 = machine()
+    m2.handle(Pressed(MSA_OPEN))
+    (t2,) = [e for e in m2.handle(CallEstablished("c2")) if isinstance(e, StartTimer)]
+    assert views(m2.handle(TimerFired(Timer.CONNECT, t2.token))) == [View.IN_CALL]
+
+
+def test_a_switch_that_stays_unreachable_puts_the_kiosk_out_of_order() -> None:
+    m = machine()
+    effects = m.handle(EngineDown())
+    (timer,) = [e for e in effects if isinstance(e, StartTimer)]
+    assert timer.timer is Timer.UNREACHABLE and views(effects) == [View.RESTARTING]
+    (shown,) = m.handle(TimerFired(Timer.UNREACHABLE, timer.token))
+    assert isinstance(shown, Show) and shown.view is View.OUT_OF_ORDER
+    assert m.handle(Pressed(MSA_OPEN)) == []  # still nothing dials
+    assert ShowIdle() in m.handle(EngineUp())  # back as soon as the switch is
+    # A timer armed before the link came back changes nothing.
+    assert m.handle(TimerFired(Timer.UNREACHABLE, timer.token)) == []
+
+
+def test_an_appointment_only_refusal_says_how_to_get_an_appointment() -> None:
+    anpe = describe(
+        {
+            "service": "anpe",
+            "decision": "closed",
+            "reason": "appointment_only",
+            "next_opening": "2006-11-24T10:00:00+01:00",
+        },
+        "ANPE",
+        datetime(2006, 11, 24, 9, 0, tzinfo=PARIS),
+    )
+    assert anpe.text == "Sur rendez-vous uniquement" and not anpe.open
+    (shown,) = [e for e in machine().handle(Pressed(anpe)) if isinstance(e, Show)]
+    assert shown.data["title"] == "Le service ANPE reçoit sur rendez-vous"
+    assert "Pour obtenir un rendez-vous" in shown.data["next_text"]
+    assert "ouvrira" not in str(shown.data)
+    # The switch's refusal of the same kind says the same.
+    m = machine()
+    m.handle(Pressed(MSA_OPEN))
+    refused = m.handle(
+        CallClosed(None, "480 Closed; reason=appointment_only; next=2006-11-29T09:00:00+01:00")
+    )
+    (shown,) = [e for e in refused if isinstance(e, Show)]
+    assert "Pour obtenir un rendez-vous" in shown.data["next_text"]

@@ -125,3 +125,13 @@ def test_press_from_another_origin_is_refused(served) -> None:
     got = requests.post(f"{url}/press/msa", headers={"Origin": "http://evil.example"}, timeout=5)
     assert got.status_code == 403 and pressed == []
     assert requests.post(f"{url}/press/impots", timeout=5).status_code == 404
+
+
+def test_the_counsellor_text_does_not_stay_over_later_states() -> None:
+    screen = Screen()
+    screen.show(View.IN_CALL, service_label="CAF")
+    screen.set_notice("Je vous envoie le formulaire à imprimer.")
+    assert screen.show(View.IN_CALL, service_label="CAF", private=True).notice is not None
+    assert screen.show(View.PRINTING, pages=2).notice is None  # the next state is clear
+    screen.set_notice("Posez la page suivante.")
+    assert screen.show(View.WAITING, position=1).notice is None

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
 import shutil
+import statistics
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,7 +39,7 @@ from pvp.kiosk.screen import View  # noqa: E402
 from pvp.messages import COMMAND_TYPE  # noqa: E402
 
 from .calls import call_of, eventually, registered, sees_far_camera  # noqa: E402
-from .conftest import Switch, started  # noqa: E402
+from .conftest import WRAP_UP_SECONDS, Switch, started  # noqa: E402
 from .fake_media import CAMERA_SIZE, write_camera, write_speech  # noqa: E402
 from .ua import UserAgent  # noqa: E402
 
@@ -75,8 +79,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def kiosk_config(sw: Any, directory: Path) -> AgentConfig:
-    """A bundle as `pvp provision bundle` writes it, for this switch, with test devices."""
+def kiosk_config(sw: Any, directory: Path, knows_availability: bool = True) -> AgentConfig:
+    """A bundle as `pvp provision bundle` writes it, for this switch, with test devices.
+    Without ``knows_availability`` the control plane is out of reach: the idle buttons know
+    nothing, so every press goes to the switch, which decides."""
     settings = sw.settings
     bundle_dir = directory / "bundle"
     bundle_dir.mkdir(parents=True)
@@ -94,7 +100,11 @@ def kiosk_config(sw: Any, directory: Path) -> AgentConfig:
             "transport": "tls",
             "wss_port": settings.sip_wss_port,
         },
-        "control_plane": {"url": f"http://{settings.http_host}:{settings.http_port}"},
+        "control_plane": {
+            "url": f"http://{settings.http_host}:{settings.http_port}"
+            if knows_availability
+            else "http://127.0.0.1:9"
+        },
         "ca_file": "ca.pem",
         "buttons": [{"service": "msa", "key": "KEY_F1", "label": "MSA"}],
         "hangup_key": "KEY_ESC",
@@ -210,7 +220,12 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @contextlib.contextmanager
 def kiosk(
-    sw: Switch, tmp_path: Path, chromium: Any, media: Path, trusted_ca: Path | None = None
+    sw: Switch,
+    tmp_path: Path,
+    chromium: Any,
+    media: Path,
+    trusted_ca: Path | None = None,
+    knows_availability: bool = True,
 ) -> Iterator[Kiosk]:
     """The kiosk as its set-up leaves it: Chromium's NSS database trusts ``trusted_ca``
     (the bundle's CA unless a test says otherwise), the agent runs, the page is open."""
@@ -222,7 +237,10 @@ def kiosk(
     loop = LoopThread()
     # The kiosk's clock is the control plane's travelled one: its idle buttons judge the
     # availability the control plane sends at that time.
-    agent = KioskAgent(kiosk_config(sw, tmp_path), clock=lambda: sw.clock.now().astimezone(PARIS))
+    agent = KioskAgent(
+        kiosk_config(sw, tmp_path, knows_availability),
+        clock=lambda: sw.clock.now().astimezone(PARIS),
+    )
     loop.call(agent.start())
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 1024})
@@ -255,7 +273,7 @@ def test_a_closed_press_from_the_page_shows_the_switch_reason(
     fresh: Switch, tmp_path: Path, chromium: Any, media: Path
 ) -> None:
     fresh.travel_to("2006-11-24T14:00")  # Vorey, the 4th Friday, after the MSA permanence
-    with kiosk(fresh, tmp_path, chromium, media) as k:
+    with kiosk(fresh, tmp_path, chromium, media, knows_availability=False) as k:
         assert eventually(lambda: k.agent.switch_reachable, 10), "the page never reached WSS"
         reg = fresh.esl.api("sofia status profile pvp reg")
         assert KIOSK in reg and "transport=tls" in reg, reg  # the agent's one registration
@@ -263,7 +281,7 @@ def test_a_closed_press_from_the_page_shows_the_switch_reason(
         closed = k.view(View.CLOSED)
     assert closed["title"] == "Le service MSA est fermé"
     assert closed["reason_text"] == "En dehors des heures d'ouverture"
-    assert "vendredi 22 décembre 2006 à 9" in closed["next_text"]
+    assert "vendredi 22 décembre à 9" in closed["next_text"]
 
 
 def test_press_rings_the_counsellor_picture_sound_handset_and_hang_up(
@@ -289,9 +307,10 @@ def test_press_rings_the_counsellor_picture_sound_handset_and_hang_up(
         k.page.wait_for_function(PAGE_SEES_BARS, timeout=12000, polling=50)
         first_bars = k.page.evaluate("performance.now()") - answered_at
         assert eventually(lambda: k.stats()["energy"] > 0.01, 10), k.stats()
+        assert eventually(lambda: k.stats()["frames"] > 5, 5), k.stats()
         seen = k.stats()
         assert (seen["width"], seen["height"]) == (352, 288), seen  # baresip's video_size
-        assert seen["frames"] > 5 and seen["dtls"] == "connected", seen
+        assert seen["dtls"] == "connected", seen
         assert set(seen["codecs"]) <= {"audio/opus", "video/VP8"}, seen
         assert seen["processing"] == [True, True, True], seen  # echo, noise, gain
         # The counsellor sees the kiosk's camera and hears the room microphone.
@@ -350,3 +369,150 @@ def test_an_impostor_switch_gets_no_invite(
         assert closed["title"] == "L'appel n'a pas pu aboutir"
         assert not k.agent.switch_reachable
         assert fresh.esl.channels() == []  # no INVITE ever reached the switch
+
+
+def test_after_a_switch_restart_the_page_is_back_within_10_s_and_the_next_press_reaches_it(
+    fresh: Switch, tmp_path: Path, chromium: Any, media: Path
+) -> None:
+    fresh.travel_to("2006-11-24T14:00")  # the switch refuses with its reason: proof it got it
+    with kiosk(fresh, tmp_path, chromium, media, knows_availability=False) as k:
+        assert eventually(lambda: k.agent.switch_reachable, 10)
+        fresh.esl.close()
+        fresh.fs.stop()
+        k.view(View.RESTARTING)  # "la borne se reconnecte"
+        k.act(Press("msa"))  # pressed while the switch is down: nothing dials
+        assert k.agent.screen.current().view is View.RESTARTING
+        fresh.fs.start()
+        started_at = time.monotonic()
+        fresh.esl = fresh._wait_ready()
+        k.view(View.IDLE, timeout=15)
+        back = time.monotonic() - started_at
+        assert back < 10, f"the page took {back:.1f} s to reach the restarted switch"
+        k.act(Press("msa"))
+        closed = k.view(View.CLOSED)
+    assert closed["title"] == "Le service MSA est fermé"
+    assert closed["reason_text"] == "En dehors des heures d'ouverture"
+    print(f"\nswitch ready -> kiosk page back {back:.1f} s")
+
+
+# -- answer -> first picture, kiosk page and browser counsellor (issue 9, item 4) -----------
+
+SOFTPHONE_JS = Path(__file__).resolve().parents[2] / "pvp/panel/static/build/softphone.js"
+CALLS = 20
+
+COUNSELLOR_PAGE = """<!doctype html><html lang="fr"><meta charset="utf-8"><title>conseiller</title>
+<video id="remote" autoplay playsinline></video><video id="self" autoplay muted playsinline></video>
+<script src="/softphone.js"></script>
+<script>
+  window.answeredAt = null;
+  window.phone = new PVPVideoPhone({
+    ...JSON.parse(decodeURIComponent(location.hash.slice(1))),
+    register: true,
+    remoteVideo: document.getElementById("remote"),
+    localVideo: document.getElementById("self"),
+    onEvent: (e) => {
+      if (e.type === "registered") window.registered = true;
+      if (e.type === "incoming") {
+        window.answeredAt = Date.now();
+        window.phone.answer({});
+      }
+    },
+  });
+  window.phone.start();
+</script>"""
+
+# Arms a watch for the first frame with a picture (park's video is black) on this page.
+WATCH_FIRST_PICTURE = """() => {
+  window.firstPicture = null;
+  const v = document.getElementById("remote");
+  const c = document.createElement("canvas");
+  c.width = 64; c.height = 36;
+  const g = c.getContext("2d", { willReadFrequently: true });
+  const tick = () => {
+    if (v.videoWidth) {
+      g.drawImage(v, 0, 0, 64, 36);
+      const d = g.getImageData(0, 0, 64, 36).data;
+      let sum = 0;
+      for (let i = 0; i < d.length; i += 4) sum += d[i] + d[i + 1] + d[i + 2];
+      if (sum / (d.length / 4 * 3) > 40) { window.firstPicture = Date.now(); return; }
+    }
+    v.requestVideoFrameCallback(tick);
+  };
+  v.requestVideoFrameCallback(tick);
+}"""
+
+
+def process_resources() -> tuple[int, int, int]:
+    """Open file descriptors, threads and RSS (KiB) of this process, where the agent runs."""
+    status = Path("/proc/self/status").read_text().splitlines()
+    value = dict(line.split(":", 1) for line in status if ":" in line)
+    value = {k: v.split()[0] for k, v in value.items() if v.split()}
+    return len(os.listdir("/proc/self/fd")), int(value["Threads"]), int(value["VmRSS"])
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
+
+
+def test_answer_to_first_picture_with_a_browser_counsellor(
+    fresh: Switch, tmp_path: Path, chromium: Any, media: Path, serve: Any
+) -> None:
+    """20 calls kiosk page -> FreeSWITCH -> counsellor page (JsSIP, registered over WSS):
+    the time from the counsellor's answer to the first frame with a picture, on both pages.
+    The page-side keyframe fix (phone.js) is what keeps it under a second."""
+    if not SOFTPHONE_JS.exists():
+        pytest.skip("the softphone bundle is not built (bash scripts/setup.sh)")
+    from flask import Flask, Response
+
+    app = Flask(__name__)
+    app.add_url_rule("/", "page", lambda: COUNSELLOR_PAGE)
+    app.add_url_rule(
+        "/softphone.js",
+        "softphone",
+        lambda: Response(SOFTPHONE_JS.read_bytes(), mimetype="text/javascript"),
+    )
+    base = serve(app)
+    fresh.travel_to(PERMANENCE)
+    settings = fresh.settings
+    creds = {
+        "wssUrl": f"wss://{settings.sip_host}:{settings.sip_wss_port}",
+        "uri": f"sip:{COUNSELLOR}@{settings.sip_domain}",
+        "password": fresh.passwords[COUNSELLOR],
+    }
+    with kiosk(fresh, tmp_path, chromium, media) as k:
+        console = k.page.context.browser.new_context().new_page()
+        console.goto(f"{base}/#{urllib.parse.quote(json.dumps(creds))}")
+        console.wait_for_function("window.registered === true", timeout=10000)
+        fresh.control_plane.set_status(COUNSELLOR, "available")
+        assert eventually(lambda: fresh.worker.policy.counsellors[COUNSELLOR].registered, 10)
+        kiosk_ms, counsellor_ms = [], []
+        held: list[tuple[int, int, int]] = []  # this process's (agent's) fds, threads, RSS
+        for _ in range(CALLS):
+            console.evaluate("window.answeredAt = null")
+            k.act(Press("msa"))
+            console.wait_for_function("window.answeredAt !== null", timeout=15000)
+            k.page.evaluate(WATCH_FIRST_PICTURE)
+            console.evaluate(WATCH_FIRST_PICTURE)
+            k.page.wait_for_function("window.firstPicture !== null", timeout=10000)
+            console.wait_for_function("window.firstPicture !== null", timeout=10000)
+            answered = console.evaluate("window.answeredAt")
+            kiosk_ms.append(k.page.evaluate("window.firstPicture") - answered)
+            counsellor_ms.append(console.evaluate("window.firstPicture") - answered)
+            k.act(HangUp())
+            k.view(View.IDLE)
+            console.wait_for_function("!window.phone.session", timeout=5000)
+            time.sleep(WRAP_UP_SECONDS + 0.5)
+            held.append(process_resources())
+        console.context.close()
+    p50k, p90k = statistics.median(kiosk_ms), percentile(kiosk_ms, 0.9)
+    p50c, p90c = statistics.median(counsellor_ms), percentile(counsellor_ms, 0.9)
+    print(
+        f"\nanswer -> first picture over {CALLS} calls (ms): kiosk page p50 {p50k:.0f} "
+        f"p90 {p90k:.0f} max {max(kiosk_ms):.0f}; counsellor page p50 {p50c:.0f} "
+        f"p90 {p90c:.0f} max {max(counsellor_ms):.0f}"
+    )
+    print(f"fds, threads, RSS KiB after call 1 {held[0]}, after call {CALLS} {held[-1]}")
+    assert p90k < 1000 and p90c < 1000, (kiosk_ms, counsellor_ms)
+    # A day of calls stays flat: nothing the agent opens per call is left behind.
+    assert held[-1][0] - held[0][0] <= 3 and held[-1][1] - held[0][1] <= 2, held

@@ -51,14 +51,11 @@ class Screen:
             return self._snapshot
 
     def show(self, view: View, **data: Any) -> Snapshot:
-        """Switch to ``view`` with its data; the counsellor's notice is kept during a call."""
+        """Switch to ``view`` with its data; the counsellor's notice stays only while the view
+        does (a later state — printing, a document, the wait, idle — is never covered by it)."""
         with self._changed:
             old = self._snapshot
-            keep = (
-                old.notice
-                if view in (View.IN_CALL, View.DOCUMENT, View.SCAN, View.PRINTING)
-                else None
-            )
+            keep = old.notice if view is old.view else None
             return self._set(view, MappingProxyType(dict(data)), keep)
 
     def set_notice(self, text: str | None) -> Snapshot:
