@@ -78,6 +78,14 @@ def test_the_console_rings_answers_sees_and_hears_the_kiosk_and_hangs_up(
     console: Any, fresh: Switch
 ) -> None:
     page, sw = console, fresh
+    # Camera and microphone are chosen in the page (the browser's devices), and remembered.
+    cameras = page.eval_on_selector_all("#camera option", "os => os.map(o => o.textContent)")
+    microphones = page.eval_on_selector_all("#microphone option", "os => os.map(o => o.value)")
+    assert cameras and len(microphones) >= 2, (cameras, microphones)
+    page.select_option("#microphone", microphones[1])
+    remembered = page.evaluate("() => JSON.parse(localStorage.getItem('pvp-console-devices'))")
+    assert remembered["microphone"] == microphones[1]
+
     kiosk = registered(sw.agent("kiosk-vorey-1"))
     press(kiosk, "msa")
 
@@ -102,6 +110,13 @@ def test_the_console_rings_answers_sees_and_hears_the_kiosk_and_hangs_up(
         )
 
     assert eventually(console_receives, timeout=10), webrtc.inbound(page, "pvpConsolePhone")
+    # The call took the chosen microphone, with the browser's echo/noise/gain processing.
+    used = page.evaluate(
+        "() => { const t = window.pvpConsolePhone.stream.getAudioTracks()[0];"
+        " const s = t.getSettings(); return [s.deviceId, s.echoCancellation,"
+        " s.noiseSuppression, s.autoGainControl]; }"
+    )
+    assert used == [microphones[1], True, True, True], used
     # The self-view shows the counsellor's own camera.
     assert page.evaluate("() => document.getElementById('self').videoWidth") > 0
     first = [e for e in page.evaluate("() => window.pvpPhoneEvents") if e["type"] == "first_frame"]
