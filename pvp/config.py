@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # WebSocket; the switch's certificate is certs/wss.pem. Plain WS stays off (0) outside a lab:
     # it would carry the DTLS fingerprints, hence the media keys, unauthenticated.
     sip_wss_port: int = 7443
+    # Where counsellors' browser consoles reach that WebSocket (empty: wss://sip_host:port).
+    console_wss_url: str = ""
     sip_ws_port: int = 0
     # Networks whose ICE candidates the switch accepts from browsers (apply-candidate-acl): the
     # kiosks' and counsellors' networks, comma-separated CIDRs.

@@ -362,6 +362,23 @@ class CounsellorState(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class ConsoleCredential(Base):
+    """The short-lived SIP credential of a counsellor's browser console (one at a time).
+
+    The console registers as ``<counsellor>_console`` with a random password it gets once; only
+    the digest (``a1_hash``) is stored, served by the xml_curl directory until ``expires_at``.
+    Signing out deletes the row, a new console session replaces it.
+    """
+
+    __tablename__ = "console_credentials"
+    counsellor_id: Mapped[str] = mapped_column(
+        ForeignKey("counsellors.id", ondelete="CASCADE"), primary_key=True
+    )
+    a1_hash: Mapped[str] = mapped_column(String(32))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class KioskHeartbeat(Base):
     """The last health report of each kiosk (SIP, user agent, printer, scanner, camera)."""
 

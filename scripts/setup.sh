@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 
 stamp=.venv/.pvp-setup
 bundle=pvp/kiosk/screen/static/build/kiosk-phone.js
+console_bundle=pvp/panel/static/build/console-phone.js
 want=$(cat packages.debian setup.cfg pyproject.toml web/package-lock.json web/build.mjs web/src/*.js \
   | sha256sum | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$bundle" ]; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$bundle" ] \
+  && [ -f "$console_bundle" ]; then
   exit 0
 fi
 

@@ -143,6 +143,19 @@ def test_directory_gives_a_counsellor_its_role_and_context(
     assert found["pvp_counsellor"] == "msa-43-c1"
     assert found["pvp_agency"] == "msa-43"
     assert found["user_context"] == "pvp-counsellors"
+    # Offered calls ring on the softphone and on the browser console, whichever is registered.
+    dial = {p.get("name"): p.get("value") for p in user.iter("param")}["dial-string"]
+    assert dial.endswith(
+        "${sofia_contact(*/${dialed_user}@${dialed_domain})},"
+        "${sofia_contact(*/${dialed_user}_console@${dialed_domain})}"
+    )
+
+
+def test_a_console_user_without_a_credential_is_not_found(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    assert is_not_found(directory(client, auth, "msa-43-c1_console"))
+    assert is_not_found(directory(client, auth, "_console"))
 
 
 def test_an_unknown_user_is_not_found(client: FlaskClient, auth: dict[str, str]) -> None:

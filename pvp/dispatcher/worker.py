@@ -14,6 +14,7 @@ Commands                             -> FreeSWITCH
   Bridge      -> uuid_bridge <caller> <offer leg> once that leg is parked (bridging a leg
                  still entering park() gave 20 s of black video, then DESTINATION_OUT_OF_ORDER);
                  ``-ERR`` -> bridge failed; uuid_video_refresh on CHANNEL_BRIDGE
+                 and SIP INFO keyframe requests to both legs (pvp.freeswitch.keyframes)
   CancelOffer -> uuid_kill <offer leg> ORIGINATOR_CANCEL
   EndWait     -> the kiosk is told why, then uuid_kill <caller> <cause>
   PositionChanged -> the kiosk notifier (a SIP MESSAGE today)
@@ -28,6 +29,7 @@ import json
 import logging
 import math
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -52,7 +54,7 @@ from pvp.dispatcher.commands import (
 from pvp.dispatcher.notifier import KioskNotifier, SipMessageNotifier
 from pvp.dispatcher.state import Arrival, CallState
 from pvp.dispatcher.store import QueueStore, build_policy
-from pvp.freeswitch import registrations
+from pvp.freeswitch import keyframes, registrations
 from pvp.freeswitch.authguard import FAILURE_EVENT
 from pvp.freeswitch.esl import ESLClient, ESLError
 from pvp.freeswitch.eslframe import Event
@@ -133,6 +135,7 @@ class DispatchWorker:
         self.dial_string = dial_string or (lambda c: f"user/{c}@{domain}")
         self.srtp, self.clock, self.waiting_sound = srtp, clock, waiting_sound
         self.tick_seconds, self.console_poll_seconds = tick_seconds, console_poll_seconds
+        self.keyframe_delays = keyframes.DELAYS  # () turns the requests off (benchmarks)
         self.tracker = registrations.RegistrationTracker(self._registration_changed)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -236,6 +239,8 @@ class DispatchWorker:
                 self._step(partial(self.policy.bridged, call))
                 # The counsellor's decoder kept the parked black frames: ask for a keyframe.
                 self._bgapi(f"uuid_video_refresh {call}")
+                other = event.get("Other-Leg-Unique-ID") or event.get("Bridge-B-Unique-ID")
+                self._ask_keyframes([event.uuid, other] if other else [event.uuid])
         elif event.name == "CHANNEL_HANGUP_COMPLETE":
             self._on_hangup(event.uuid, event.get("Hangup-Cause"))
 
@@ -493,6 +498,20 @@ class DispatchWorker:
         if not variables.get("variable_pvp_queue") or variables.get("variable_pvp_offer_for"):
             return
         self._parked(channel, lambda name: str(variables.get(f"variable_{name}", "")), None)
+
+    def _ask_keyframes(self, legs: list[str]) -> None:
+        """Each side's picture of the other starts at once (see pvp.freeswitch.keyframes)."""
+        if self.keyframe_delays:
+            threading.Thread(target=self._keyframe_requests, args=(legs,), daemon=True).start()
+
+    def _keyframe_requests(self, legs: list[str]) -> None:
+        for leg in legs:
+            self._api(f"uuid_setvar {leg} {keyframes.ALLOW_INFO} true")
+        start = time.monotonic()
+        for delay in self.keyframe_delays:
+            time.sleep(max(0.0, start + delay - time.monotonic()))
+            for leg in legs:
+                self._bgapi(keyframes.request(leg))
 
     def _bgapi(self, command: str) -> Future[str] | None:
         try:

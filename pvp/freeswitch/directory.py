@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from pvp.config import Settings
+from pvp.freeswitch.console_users import SUFFIX, sip_user
 from pvp.freeswitch.xmldoc import params
 from pvp.model import Counsellor, Kiosk
 
@@ -30,6 +31,11 @@ COUNSELLOR_CONTEXT = "pvp-counsellors"
 DIAL_STRING = (
     "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}"
     ":rtp_secure_media=%s}${sofia_contact(*/${dialed_user}@${dialed_domain})}"
+)
+# A counsellor rings on their softphone and on their browser console, whichever is registered
+# (an unregistered one is an ``error/`` leg that fails at once, as in FreeSWITCH's own default).
+COUNSELLOR_DIAL_STRING = (
+    DIAL_STRING + ",${sofia_contact(*/${dialed_user}" + SUFFIX + "@${dialed_domain})}"
 )
 
 
@@ -44,13 +50,15 @@ class DirectoryUser:
     a1_hash: str
     variables: dict[str, str]
     srtp: str  # rtp_secure_media for every leg to or from this user
+    dial_string: str = DIAL_STRING  # with one %s: the srtp value
 
     def element(self, cache_ms: int) -> ET.Element:
         attrs = {"id": self.id}
         if cache_ms > 0:
             attrs["cacheable"] = str(cache_ms)
         user = ET.Element("user", attrs)
-        params(user, "param", {"a1-hash": self.a1_hash, "dial-string": DIAL_STRING % self.srtp})
+        dial = self.dial_string % self.srtp
+        params(user, "param", {"a1-hash": self.a1_hash, "dial-string": dial})
         params(user, "variable", {**self.variables, "rtp_secure_media": self.srtp})
         return user
 
@@ -78,15 +86,8 @@ def counsellor_user(counsellor: Counsellor, settings: Settings) -> DirectoryUser
         id=counsellor.id,
         a1_hash=counsellor.a1_hash,
         srtp=settings.counsellor_srtp,
-        variables={
-            "user_context": COUNSELLOR_CONTEXT,
-            "pvp_role": "counsellor",
-            "pvp_counsellor": counsellor.id,
-            "pvp_agency": counsellor.agency_id,
-            "effective_caller_id_name": display(counsellor.display_name),
-            "effective_caller_id_number": counsellor.id,
-            "timezone": settings.timezone,
-        },
+        dial_string=COUNSELLOR_DIAL_STRING,
+        variables=_counsellor_variables(counsellor, settings),
     )
 
 
@@ -106,6 +107,29 @@ def decoy_user(user_id: str, settings: Settings) -> DirectoryUser:
     a1 = hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:32]
     variables = {"user_context": "pvp-unauthenticated", "pvp_role": "none"}
     return DirectoryUser(user_id, a1, variables, srtp="mandatory")
+
+
+def console_user(counsellor: Counsellor, a1: str, settings: Settings) -> DirectoryUser:
+    """The counsellor's browser console (see :mod:`pvp.freeswitch.console_users`): the same
+    caller identity and context as their softphone, its own short-lived digest."""
+    return DirectoryUser(
+        id=sip_user(counsellor.id),
+        a1_hash=a1,
+        srtp=settings.counsellor_srtp,
+        variables=_counsellor_variables(counsellor, settings),
+    )
+
+
+def _counsellor_variables(counsellor: Counsellor, settings: Settings) -> dict[str, str]:
+    return {
+        "user_context": COUNSELLOR_CONTEXT,
+        "pvp_role": "counsellor",
+        "pvp_counsellor": counsellor.id,
+        "pvp_agency": counsellor.agency_id,
+        "effective_caller_id_name": display(counsellor.display_name),
+        "effective_caller_id_number": counsellor.id,
+        "timezone": settings.timezone,
+    }
 
 
 def all_users(session: Session, settings: Settings) -> list[DirectoryUser]:

@@ -4,6 +4,9 @@ A user may register several contacts (a softphone on two machines); they count a
 while any contact is. Events: ``sofia::register`` adds a contact, ``sofia::unregister`` and
 ``sofia::expire`` remove one. After every (re)connection the whole table is read again, since
 events sent while PVP was away are lost.
+
+A counsellor's browser console registers as its own SIP user (``<counsellor>_console``, see
+:mod:`pvp.freeswitch.console_users`); its contacts count as the counsellor's.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from pvp.freeswitch.console_users import owner
 from pvp.freeswitch.eslframe import Event
 
 log = logging.getLogger("pvp.esl.registrations")
@@ -26,8 +30,8 @@ Listener = Callable[[str, bool], None]
 
 
 def user_of(event: Event) -> str:
-    """The SIP user a registration event is about."""
-    return event.get("from-user") or event.get("user") or event.get("username")
+    """The SIP user a registration event is about (a console's counts as its counsellor's)."""
+    return owner(event.get("from-user") or event.get("user") or event.get("username") or "")
 
 
 def _contact_key(event: Event) -> str:
@@ -75,7 +79,7 @@ class RegistrationTracker:
         data = json.loads(table_json or "{}")
         fresh: dict[str, set[str]] = {}
         for row in data.get("rows", []) or []:
-            fresh.setdefault(row.get("reg_user", ""), set()).add(
+            fresh.setdefault(owner(row.get("reg_user", "")), set()).add(
                 row.get("token") or row.get("url", "")
             )
         with self._lock:

@@ -24,18 +24,19 @@ from sqlalchemy import select
 from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.freeswitch import dialplan
+from pvp.freeswitch import console_users, dialplan
 from pvp.freeswitch.authguard import AuthGuard
 from pvp.freeswitch.directory import (
     DECOY_ID,
     KIOSK_CONTEXT,
     DirectoryUser,
     all_users,
+    console_user,
     decoy_user,
     domain_element,
 )
 from pvp.freeswitch.xmldoc import document, not_found, to_bytes
-from pvp.model import ExpertQueue
+from pvp.model import Counsellor, ExpertQueue
 from pvp.plan_view import PlanCache
 from pvp.routing import RoutingError, RoutingPlan, decide
 
@@ -114,6 +115,10 @@ def directory() -> Response:
         # Not cacheable: FreeSWITCH's cache is per user, not per address.
         log.info("directory: %r from blocked address %s: decoy", user_id, form.get("ip"))
         return _domain_answer(settings, [decoy_user(user_id, settings)], 0)
+    console_of = console_users.counsellor_of(user_id)
+    if console_of is not None:
+        # Never cached by FreeSWITCH: signing out revokes the credential at once.
+        return _console_answer(settings, console_of, user_id, action)
     user = _users().get(user_id)
     if user is None and action == "sip_auth" and DECOY_ID.match(user_id):
         # Same path, same kind of answer as a known user with a wrong password.
@@ -122,6 +127,18 @@ def directory() -> Response:
     if user is None:
         return _not_found("directory: no user %r (%s) in %s", user_id, action or "lookup", domain)
     return _domain_answer(settings, [user], cache_ms)
+
+
+def _console_answer(settings: Settings, counsellor_id: str, user_id: str, action: str) -> Response:
+    db: Database = current_app.extensions["pvp.db"]
+    clock: Clock = current_app.extensions["pvp.clock"]
+    with db.sessions() as session:
+        a1 = console_users.valid_digest(session, counsellor_id, clock.now())
+        counsellor = session.get(Counsellor, counsellor_id) if a1 else None
+        if a1 is None or counsellor is None:
+            return _not_found("directory: no valid console credential for %r (%s)", user_id, action)
+        user = console_user(counsellor, a1, settings)
+    return _domain_answer(settings, [user], 0)
 
 
 def _domain_answer(settings: Settings, users: list[Any], cache_ms: int) -> Response:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from pvp.model import User
+from pvp.freeswitch import console_users
+from pvp.model import Role, User
 from pvp.panel import audit
 
 MIN_PASSWORD = 10
@@ -38,6 +39,10 @@ def check_new_password(password: str) -> None:
 
 def end_sessions(user: User) -> None:
     user.session_epoch = (user.session_epoch or 0) + 1
+    # A counsellor's console phone credential ends with the sessions that obtained it.
+    session = object_session(user)
+    if user.role is Role.COUNSELLOR and user.scope and session is not None:
+        console_users.revoke(session, user.scope)
 
 
 def change_password(

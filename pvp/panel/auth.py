@@ -11,7 +11,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from pvp.model import Role, User
-from pvp.panel import accounts, audit
+from pvp.panel import accounts, audit, console_phone
 from pvp.panel.forms import PanelForm
 from pvp.panel.security import PanelUser, Throttled, authenticate, db, me, panel_blueprint, settings
 
@@ -100,6 +100,8 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    if current_user.is_authenticated and me().role is Role.COUNSELLOR:
+        console_phone.revoke_mine()
     if current_user.is_authenticated:
         # Server side: the session's epoch is spent, so a copy of this cookie is worthless.
         with db().session() as dbs:

@@ -261,4 +261,4 @@ def events() -> Any:
     )
 
 
-from pvp.panel import console_documents  # noqa: E402,F401  - its routes join this blueprint
+from pvp.panel import console_documents, console_phone  # noqa: E402,F401  - routes join bp

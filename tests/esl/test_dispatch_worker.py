@@ -133,3 +133,34 @@ def test_given_a_kiosk_told_its_place_when_chat_answers_then_the_log_says_what_h
     finally:
         esl.stop()
     assert f"kiosk kiosk-vorey-1: queue MESSAGE {logged}" in caplog.text
+
+
+def test_given_a_call_bridged_then_both_legs_are_asked_for_a_keyframe_by_info_within_a_second(
+    switch: FakeSwitch, worker: DispatchWorker
+) -> None:
+    # FreeSWITCH holds a young leg's RTCP keyframe requests up to 4 s (pvp.freeswitch.keyframes):
+    # without these INFOs a softphone counsellor's picture stayed grey ~4 s on the kiosk.
+    worker.set_console_status(COUNSELLOR, ConsoleStatus.AVAILABLE)
+    park(switch)
+    assert eventually(lambda: any(c.startswith("bgapi originate") for c in switch.commands))
+    leg = re.search(
+        r"origination_uuid=([^,}]+)", next(c for c in switch.commands if "originate" in c)
+    )
+    assert leg is not None
+    switch.send_event({"Event-Name": "CHANNEL_ANSWER", "Unique-ID": leg.group(1)})
+    assert eventually(lambda: worker.policy.calls[CALL].state is CallState.TALKING)
+    bridged = time.monotonic()
+    switch.send_event(
+        {"Event-Name": "CHANNEL_BRIDGE", "Unique-ID": CALL, "Other-Leg-Unique-ID": leg.group(1)}
+    )
+    for uuid in (CALL, leg.group(1)):
+        assert eventually(
+            lambda u=uuid: f"api uuid_setvar {u} fs_send_unsupported_info true" in switch.commands
+        )
+
+    def infos(uuid: str) -> list[str]:
+        prefix = f"bgapi uuid_send_info {uuid} application media_control+xml "
+        return [c for c in switch.commands if c.startswith(prefix) and "picture_fast_update" in c]
+
+    assert eventually(lambda: len(infos(CALL)) == len(infos(leg.group(1))) == 3, timeout=3)
+    assert time.monotonic() - bridged < 1.5

@@ -8,7 +8,7 @@
 // which makes the encoder start again on a keyframe (NOTES.md: p90 714 ms instead of 4.5 s).
 import JsSIP from "jssip";
 
-const AUDIO_PROCESSING = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+export const AUDIO_PROCESSING = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 // When, after the connection is up, the sender restarts its video on a keyframe (ms).
 const KEYFRAME_KICKS = [250, 1000];
 const TRANSPORT_WAIT_MS = 8000; // a press right after a switch restart waits this long
@@ -179,6 +179,7 @@ export class VideoPhone {
     session.on("progress", () => this.emit({ type: "ringing", call: callId }));
     session.on("accepted", () => (this.timing.answered = performance.now()));
     session.on("confirmed", () => this.emit({ type: "established", call: callId }));
+    this.honourKeyframeRequests(session);
     session.on("ended", (e) => this.finish(session, "ended", e));
     session.on("failed", (e) => this.finish(session, "failed", e));
     this.watch(session.connection);
@@ -240,6 +241,20 @@ export class VideoPhone {
       };
       remote.requestVideoFrameCallback(frame);
     }
+  }
+
+  /**
+   * The switch asks for a keyframe by SIP INFO picture_fast_update right after it bridges the
+   * call (pvp/freeswitch/keyframes.py): this page's connection came up before (at the park),
+   * so its own kicks are long past, and the switch's RTCP requests wait up to 4 s.
+   */
+  honourKeyframeRequests(session) {
+    session.on("newInfo", (e) => {
+      const type = (e.info && e.info.contentType) || "";
+      if (e.originator === "remote" && type.includes("media_control") && session.connection) {
+        this.kickKeyframe(session.connection).catch((err) => console.warn("keyframe", err));
+      }
+    });
   }
 
   /** Send fresh keyframes soon: the connection is up, or the switch has just bridged this
