@@ -7,6 +7,7 @@ until the panel's console sessions carry these actions, counsellors do the same 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -116,6 +117,29 @@ def send(call_id: str) -> Any:
         _pdf_body(),
         request.values.get("title", ""),
         _expected_sha(),
+    )
+    return jsonify(result), 202
+
+
+@documents_api.post("/calls/<call_id>/signatures")
+@digest_required(_counsellor_ha1)
+@answers_refusals
+def ask_signature(call_id: str) -> Any:
+    """The citizen signs a PDF at the kiosk: multipart ``file``, ``fields`` (JSON list of
+    ``{page, x, y, width, height}`` in PDF points; absent: the PDF's own signature fields),
+    ``title``, ``print=1`` for a printed copy of the sealed PDF at the kiosk."""
+    raw = request.values.get("fields")
+    try:
+        fields = json.loads(raw) if raw else None
+    except ValueError:
+        raise Refused("champs de signature illisibles (JSON attendu)") from None
+    result = service().request_signature(
+        g.device,
+        call_id,
+        _pdf_body(),
+        fields,
+        request.values.get("title", ""),
+        request.values.get("print") in ("1", "true", "on"),
     )
     return jsonify(result), 202
 
