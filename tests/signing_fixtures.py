@@ -14,7 +14,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from pvp.documents.signing import SignatureField
+from pvp.documents.signing import SignatureField, outside_event_loop
 
 RENDER_DPI = 36  # half a pixel per point: 1 px = 2 pt
 
@@ -24,7 +24,8 @@ def validate(pdf: bytes, cert_file: Path) -> Any:
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     assert len(reader.embedded_signatures) == 1
     context = ValidationContext(trust_roots=[load_cert_from_pemder(str(cert_file))])
-    return validate_pdf_signature(reader.embedded_signatures[0], context)
+    signature = reader.embedded_signatures[0]
+    return outside_event_loop(lambda: validate_pdf_signature(signature, context))
 
 
 def render(pdf: bytes, page: int, tmp_path: Path) -> Image.Image:

@@ -8,13 +8,15 @@ the seal are incremental updates, so the original PDF's bytes are the sealed PDF
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pypdf
 from cryptography import x509
@@ -30,6 +32,7 @@ from pyhanko.stamp.static import StaticContentStamp, StaticStampStyle
 
 from pvp.documents.pdf import DocumentError, PdfInfo
 
+T = TypeVar("T")
 MAX_FIELDS = 10
 MIN_FIELD_POINTS = 20.0  # a field smaller than 7 mm cannot hold a signature
 MAX_SIGNATURE_PX = 4000
@@ -224,9 +227,20 @@ def stamp_and_seal(
         reason=seal.reason,
         location=seal.location,
     )
-    out = signers.sign_pdf(writer, meta, signer=key.signer)
+    out = outside_event_loop(lambda: signers.sign_pdf(writer, meta, signer=key.signer))
     sealed = out.getvalue()
     return SealedDocument(sealed, sha256(pdf), sha256(sealed))
+
+
+def outside_event_loop(work: Callable[[], T]) -> T:
+    """Run ``work`` here, or on a short-lived thread when this thread runs an asyncio loop:
+    pyHanko's synchronous API calls ``asyncio.run``, which a running loop refuses."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
 
 
 def _page_origin(pdf: bytes, page: int) -> tuple[float, float]:
