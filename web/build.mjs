@@ -4,6 +4,7 @@ import * as esbuild from "esbuild";
 
 const targets = [
   { entry: "src/kiosk.js", out: "../pvp/kiosk/screen/static/build/kiosk-phone.js" },
+  { entry: "src/softphone.js", out: "../pvp/panel/static/build/softphone.js" },
 ];
 
 for (const { entry, out } of targets) {

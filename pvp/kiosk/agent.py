@@ -76,6 +76,7 @@ from pvp.kiosk.state import (
     Pressed,
     QueueEnded,
     QueuePosition,
+    SendKeyframes,
     SetNotice,
     Show,
     ShowIdle,
@@ -114,6 +115,9 @@ class AgentConfig:
     availability_period: float = 300.0
     input_devices: tuple[str, ...] = ()
     probes: Probes | None = None
+    # A page that has not reached the switch this long after start counts as a lost link
+    # (then out of order after UNREACHABLE_SECONDS), not as "ready in a few seconds".
+    switch_grace: float = 15.0
 
     @property
     def kiosk(self) -> str:
@@ -242,6 +246,7 @@ class KioskAgent:
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._apply([ShowIdle()])
         self._start_screen()
+        self._loop.call_later(self.config.switch_grace, self._check_switch_reached)
         self.documents.start()  # replays the journal: unfinished commands end once
         if self.messaging is not None:
             self.messaging.start()
@@ -362,6 +367,11 @@ class KioskAgent:
             case "error":
                 log.error("kiosk page: %s", report.reason)
 
+    def _check_switch_reached(self) -> None:
+        if not self.switch_reachable:
+            log.warning("the kiosk page has not reached the switch since the agent started")
+            self.handle(EngineDown())
+
     def _switch_link(self, up: bool) -> None:
         if up == self.switch_reachable:
             return
@@ -454,6 +464,8 @@ class KioskAgent:
                     self._dial(service)
                 case HangUpCall():
                     self.phone.send("hangup")
+                case SendKeyframes():
+                    self.phone.send("keyframe")
                 case UseAudio(handset):
                     self.phone.send("audio", audio=self._audio(handset).as_json())
                 case TellCounsellor(private):

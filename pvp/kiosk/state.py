@@ -209,6 +209,12 @@ class TellCounsellor:
 
 
 @dataclass(frozen=True)
+class SendKeyframes:
+    """The call was just bridged to a counsellor: the page sends fresh keyframes, since the
+    ones it sent while parked reached only the switch (else the counsellor sees grey)."""
+
+
+@dataclass(frozen=True)
 class StartNoticeTimer:
     token: int
     seconds: float
@@ -233,6 +239,7 @@ Effect = (
     | TellCounsellor
     | StartNoticeTimer
     | StartTimer
+    | SendKeyframes
 )
 
 _CLOSED_REASON = re.compile(r"^\s*(\d{3})\b\s*(.*)$")
@@ -323,7 +330,7 @@ class KioskMachine:
                 return []
             case Connected(call):
                 if self.phase.in_call and self._adopt(call):
-                    return self._to_in_call()
+                    return [*self._to_in_call(), SendKeyframes()]
                 return []
             case CounsellorText(text):
                 return [SetNotice(text)] if self.phase.in_call else []

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from evdev import InputEvent, ecodes
 
+from pvp.kiosk import state
 from pvp.kiosk.agent import AgentConfig, KioskAgent
 from pvp.kiosk.heartbeat import Probes
 from pvp.kiosk.messaging import MessagingConfig
@@ -88,7 +90,7 @@ class Rig:
         return [m.body for m in self.switch.messages if m.content_type == content_type]
 
 
-def agent_config(tmp_path: Path, pki: Pki, switch: int) -> AgentConfig:
+def agent_config(tmp_path: Path, pki: Pki, switch: int, grace: float = 15.0) -> AgentConfig:
     return AgentConfig(
         bundle=BUNDLE,
         state_dir=tmp_path / "state",
@@ -101,6 +103,7 @@ def agent_config(tmp_path: Path, pki: Pki, switch: int) -> AgentConfig:
         screen_port=0,
         heartbeat_period=3600,
         probes=Probes(lambda: None, lambda: None, lambda: False, tmp_path),
+        switch_grace=grace,
     )
 
 
@@ -162,6 +165,8 @@ def test_a_press_calls_the_service_and_the_counsellor_drives_the_kiosk(
             assert waiting["data"]["position"] == 2
             assert await r.chat({"type": "connected", "call": "fs-1"}, "application/json") == 200
             await r.view(View.IN_CALL)
+            # Bridged: the page sends fresh keyframes (its parked ones reached only the switch).
+            assert await command(r) == {"op": "keyframe"}
 
             # Commands: one that works, then refusals that change nothing.
             text = {"v": 1, "type": "command", "id": "c-1", "name": "text", "call": call}
@@ -323,3 +328,28 @@ def test_no_other_page_can_drive_the_call(tmp_path: Path, pki: Pki) -> None:
             return codes
 
     assert run(body(), timeout=30) == [403, 403, 403, 403]
+
+
+def test_a_page_that_never_reaches_the_switch_ends_out_of_order(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state, "UNREACHABLE_SECONDS", 0.3)
+
+    async def body() -> dict[str, Any]:
+        async with running_switch(DOMAIN, {KIOSK: SECRET}, pki.switch) as switch:
+            agent = KioskAgent(agent_config(tmp_path, pki, switch.port, grace=0.3))
+            await agent.start()
+            page = await asyncio.to_thread(PageStandIn, f"http://127.0.0.1:{agent.port}")
+            try:
+                r = Rig(agent, page, switch)
+                await r.view(View.RESTARTING)  # never reached: not "idle" with dead buttons
+                out = await r.view(View.OUT_OF_ORDER)
+                page.report(type="transport", up=True)
+                await r.view(View.IDLE)  # the switch answers at last: back at once
+                return out
+            finally:
+                await agent.stop()
+                page.close()
+
+    out = run(body(), timeout=30)
+    assert out["data"]["message"] == "La borne ne joint plus le service de visioconférence."

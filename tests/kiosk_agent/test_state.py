@@ -26,6 +26,7 @@ from pvp.kiosk.state import (
     Pressed,
     QueueEnded,
     QueuePosition,
+    SendKeyframes,
     SetNotice,
     Show,
     ShowIdle,
@@ -114,7 +115,8 @@ def test_established_then_queue_positions_then_bridged() -> None:
     assert shown.data == {"service_label": "MSA", "position": 3, "wait_text": "environ 7 minutes"}
     assert m.phase is Phase.WAITING
     assert m.handle(QueuePosition("fs-uuid-other", 1, 10)) == []  # a stale call's message
-    assert views(m.handle(Connected("fs-uuid-1"))) == [View.IN_CALL]
+    bridged = m.handle(Connected("fs-uuid-1"))
+    assert views(bridged) == [View.IN_CALL] and SendKeyframes() in bridged
     assert m.is_current_call("fs-uuid-1") and m.is_current_call("sip-call-1")
     assert not m.is_current_call("fs-uuid-other") and not m.is_current_call(None)
 

@@ -33,6 +33,7 @@ const commands = {
   },
   hangup: () => phone.hangup(),
   audio: (c) => phone.useAudio(c.audio || {}),
+  keyframe: () => phone.kickKeyframes(),
 };
 
 function listen() {

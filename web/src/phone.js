@@ -76,7 +76,52 @@ export class VideoPhone {
     });
     this.ua.on("connected", () => this.setConnected(true));
     this.ua.on("disconnected", () => this.setConnected(false));
+    this.ua.on("registered", () => this.emit({ type: "registered" }));
+    this.ua.on("registrationFailed", (e) => this.emit({ type: "registration_failed", reason: e.cause }));
+    this.ua.on("newRTCSession", (e) => this.incomingCall(e));
     this.ua.start();
+  }
+
+  /** A call offered to this phone (a counsellor's): ring, then answer() or hangup(). */
+  incomingCall(e) {
+    if (e.originator !== "remote") return;
+    const session = e.session;
+    if (this.session || this.ringing) {
+      session.terminate({ status_code: 486 });
+      return;
+    }
+    this.ringing = session;
+    const callId = e.request.call_id;
+    const clear = () => {
+      if (this.ringing === session) this.ringing = null;
+    };
+    session.on("ended", (ev) => {
+      clear();
+      this.finish(session, "ended", ev);
+    });
+    session.on("failed", (ev) => {
+      clear();
+      this.finish(session, "failed", ev);
+    });
+    this.emit({ type: "incoming", call: callId, from: e.request.from.uri.toString() });
+  }
+
+  async answer(audio = {}) {
+    const session = this.ringing;
+    if (!session) throw new Error("no call is ringing");
+    const stream = await this.media(audio);
+    this.ringing = null;
+    this.session = session;
+    this.callId = session._request ? session._request.call_id : null;
+    this.stream = stream;
+    this.audioOutput = audio.output || "";
+    this.showLocal(stream);
+    this.callStarted = performance.now();
+    this.timing = { started: this.callStarted, answered: this.callStarted, firstFrame: null };
+    session.on("confirmed", () => this.emit({ type: "established", call: this.callId }));
+    // JsSIP makes an incoming call's peer connection only when answering.
+    session.on("peerconnection", (ev) => this.watch(ev.peerconnection));
+    session.answer({ mediaStream: stream, pcConfig: { iceServers: [] } });
   }
 
   setConnected(up) {
@@ -155,6 +200,7 @@ export class VideoPhone {
 
   hangup() {
     if (this.session) this.session.terminate();
+    else if (this.ringing) this.ringing.terminate({ status_code: 486 });
   }
 
   showLocal(stream) {
@@ -178,7 +224,7 @@ export class VideoPhone {
     pc.addEventListener("connectionstatechange", () => {
       if (pc.connectionState !== "connected" || kicked) return;
       kicked = true;
-      for (const delay of KEYFRAME_KICKS) setTimeout(() => this.kickKeyframe(pc), delay);
+      this.kickKeyframes();
     });
     if ("requestVideoFrameCallback" in remote) {
       // The first frame rendered after the answer (park's frames before it do not count).
@@ -194,6 +240,14 @@ export class VideoPhone {
       };
       remote.requestVideoFrameCallback(frame);
     }
+  }
+
+  /** Send fresh keyframes soon: the connection is up, or the switch has just bridged this
+   * call to someone else (a parked kiosk's first keyframes went to the switch alone). */
+  kickKeyframes() {
+    const pc = this.session && this.session.connection;
+    if (!pc) return;
+    for (const delay of KEYFRAME_KICKS) setTimeout(() => this.kickKeyframe(pc), delay);
   }
 
   /** Pause and resume the video encoding: the encoder restarts on a keyframe. */
