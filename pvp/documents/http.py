@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from pvp.db import Database
+from pvp.documents import signatures
 from pvp.documents.service import DocumentService, Refused, kiosk_ha1
 from pvp.model import Counsellor
 from pvp.web.device_auth import digest_required
@@ -133,7 +134,8 @@ def ask_signature(call_id: str) -> Any:
         fields = json.loads(raw) if raw else None
     except ValueError:
         raise Refused("champs de signature illisibles (JSON attendu)") from None
-    result = service().request_signature(
+    result = signatures.request_signature(
+        service(),
         g.device,
         call_id,
         _pdf_body(),

@@ -285,22 +285,6 @@ class DocumentService:
                 log.warning("copy of signed %s not printed: %s", transfer.command_id, exc)
         return result
 
-    def request_signature(
-        self,
-        counsellor: str,
-        call_id: str,
-        pdf: bytes,
-        fields: Any = None,
-        title: str = "",
-        print_copy: bool = False,
-    ) -> dict[str, Any]:
-        """See :func:`pvp.documents.signatures.request_signature`."""
-        from pvp.documents import signatures
-
-        return signatures.request_signature(
-            self, counsellor, call_id, pdf, fields, title, print_copy
-        )
-
     def receive_upload(
         self, kiosk: str, command_id: str, pdf: bytes, expected_sha256: str | None = None
     ) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Response, current_app, flash, redirect, request, url_for
 
+from pvp.documents import signatures
 from pvp.documents.service import DocumentService, Refused
 from pvp.panel.console import bp
 from pvp.panel.security import me
@@ -118,8 +119,8 @@ def ask_signature(call_id: str) -> Response:
     def act() -> str:
         title = request.form.get("title", "").strip()[:120]
         copy = request.form.get("print") == "1"
-        _service().request_signature(
-            me().scope or "", call_id, _uploaded_pdf(), _field_in_mm(), title, copy
+        signatures.request_signature(
+            _service(), me().scope or "", call_id, _uploaded_pdf(), _field_in_mm(), title, copy
         )
         return "Document envoyé à la borne pour signature : l'usager signe à l'écran."
 

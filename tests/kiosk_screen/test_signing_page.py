@@ -96,6 +96,12 @@ class Desk:
                 self.page.mouse.move(x, y)
             self.page.mouse.up()
 
+    def signing(self) -> None:
+        """Asked to sign a two-page PDF; the citizen has drawn, not validated yet."""
+        assert self.ask(text_pdf("un", "deux")).status_code == 202
+        self.page.wait_for_selector("body[data-view=sign] canvas.sign-pad")
+        self.draw(2)
+
     def nothing_behind(self) -> None:
         with self.control.db.sessions() as session:
             assert session.query(Document).count() == 0
@@ -216,9 +222,7 @@ def test_the_citizen_signs_on_the_screen_and_the_counsellor_gets_the_sealed_pdf(
 
 
 def test_the_citizen_cancels_and_nothing_is_kept(desk: Desk) -> None:
-    assert desk.ask(text_pdf("un", "deux")).status_code == 202
-    desk.page.wait_for_selector("body[data-view=sign] canvas.sign-pad")
-    desk.draw(2)
+    desk.signing()
     desk.page.get_by_role("button", name="Annuler").click()
 
     row = desk.wait_final()
@@ -228,9 +232,7 @@ def test_the_citizen_cancels_and_nothing_is_kept(desk: Desk) -> None:
 
 
 def test_the_call_ends_before_valider_and_nothing_is_kept(desk: Desk) -> None:
-    assert desk.ask(text_pdf("un", "deux")).status_code == 202
-    desk.page.wait_for_selector("body[data-view=sign] canvas.sign-pad")
-    desk.draw(2)
+    desk.signing()
     end_call(desk.control.db, desk.call)
     desk.current["call"] = None
     desk.pad.call_ended()  # what the agent does when the page reports the call ended
@@ -243,9 +245,7 @@ def test_the_call_ends_before_valider_and_nothing_is_kept(desk: Desk) -> None:
 
 def test_a_signature_arriving_after_the_call_ended_is_refused(desk: Desk) -> None:
     """The kiosk had not heard of the end yet: the control plane refuses the late drawing."""
-    assert desk.ask(text_pdf("un", "deux")).status_code == 202
-    desk.page.wait_for_selector("body[data-view=sign] canvas.sign-pad")
-    desk.draw(2)
+    desk.signing()
     end_call(desk.control.db, desk.call)
     desk.page.get_by_role("button", name="Valider").click()
 
