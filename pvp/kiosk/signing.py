@@ -34,6 +34,7 @@ CANCELLED = "signature refusée par l'usager"
 CALL_ENDED = "appel terminé avant la signature"
 REPLACED = "une autre signature a été demandée"
 MAX_SIGNATURE_BYTES = 512 * 1024
+KEPT_ANSWERS = 32  # final answers kept to repeat for a retransmitted command
 
 
 @dataclass
@@ -60,10 +61,18 @@ class SigningPad:
         self.obtain = obtain
         self.pages_dir = pages_dir
         self.pending: PendingSignature | None = None
+        self._finals: dict[str, Answer] = {}
         self._lock = threading.Lock()
 
     def handle(self, command: Command, reply: Reply) -> None:
         """The router's handler for ``sign``."""
+        # A retransmitted MESSAGE must neither restart nor replace the signature under way.
+        with self._lock:
+            final = self._finals.get(command.id)
+            under_way = self.pending is not None and self.pending.command_id == command.id
+        if final is not None or under_way:
+            reply(final or Answer(command.id, Status.ACCEPTED))
+            return
         if command.call is None or command.call != self.current_call():
             reply(Answer(command.id, Status.FAILED, NOT_IN_CALL))
             return
@@ -142,8 +151,13 @@ class SigningPad:
         if self.screen.current().view is View.SIGN:
             self.screen.show(View.IN_CALL if reason != CALL_ENDED else View.IDLE)
         status = Status.DONE if reason is None else Status.FAILED
+        answer = Answer(pending.command_id, status, reason, details or {})
+        with self._lock:
+            self._finals[answer.id] = answer
+            while len(self._finals) > KEPT_ANSWERS:
+                del self._finals[next(iter(self._finals))]
         try:
-            pending.reply(Answer(pending.command_id, status, reason, details or {}))
+            pending.reply(answer)
         except Exception:
             log.exception("answer to signature %s not sent", pending.command_id)
 

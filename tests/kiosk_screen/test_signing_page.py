@@ -35,7 +35,7 @@ from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.kiosk.signing import SigningPad, signing_blueprint
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import Command
+from pvp.messages import Answer, Command, Status, decode_command
 from pvp.model import AuditEntry, Document, DocumentTransfer
 
 FIELD = SignatureField(page=2, x=320, y=110, width=220, height=70)
@@ -82,19 +82,34 @@ class Desk:
             time.sleep(0.05)
         raise AssertionError(f"no final signature: {self.transfers()}")
 
-    def draw(self, strokes: int = 3) -> None:
-        """Strokes across the drawing area, as a finger (or mouse) makes them."""
+    def draw(self, strokes: int = 3, touch: bool = False) -> None:
+        """Strokes across the drawing area, with the mouse or a finger (touch events through
+        the DevTools protocol, which Chromium turns into pointer events of type touch)."""
         box = self.page.locator("canvas.sign-pad").bounding_box()
         assert box is not None
+        cdp = self.page.context.new_cdp_session(self.page) if touch else None
+
+        def at(kind: str, x: float, y: float) -> None:
+            if cdp is not None:
+                points = [] if kind == "touchEnd" else [{"x": x, "y": y}]
+                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+            elif kind == "touchStart":
+                self.page.mouse.move(x, y)
+                self.page.mouse.down()
+            elif kind == "touchMove":
+                self.page.mouse.move(x, y)
+            else:
+                self.page.mouse.up()
+
         for n in range(strokes):
             y0 = box["y"] + box["height"] * (0.3 + 0.2 * n)
-            self.page.mouse.move(box["x"] + box["width"] * 0.1, y0)
-            self.page.mouse.down()
+            x, y = box["x"] + box["width"] * 0.1, y0
+            at("touchStart", x, y)
             for step in range(1, 21):
                 x = box["x"] + box["width"] * (0.1 + 0.8 * step / 20)
                 y = y0 + box["height"] * 0.15 * (1 if step % 4 < 2 else -1)
-                self.page.mouse.move(x, y)
-            self.page.mouse.up()
+                at("touchMove", x, y)
+            at("touchEnd", x, y)
 
     def signing(self) -> None:
         """Asked to sign a two-page PDF; the citizen has drawn, not validated yet."""
@@ -143,7 +158,9 @@ def desk(
     app = create_screen_app(screen, KIOSK_INFO)
     app.register_blueprint(signing_blueprint(pad))
     url = serve(app)
-    context = chromium.new_context(viewport={"width": 1280, "height": 1024}, locale="fr-FR")
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 1024}, locale="fr-FR", has_touch=True
+    )
     page = context.new_page()
     page.goto(url)
     page.evaluate(FAKE_CALL)
@@ -219,6 +236,30 @@ def test_the_citizen_signs_on_the_screen_and_the_counsellor_gets_the_sealed_pdf(
     prints = [c for c in desk.control.transport.commands() if c.name == "print"]
     assert len(prints) == 1 and prints[0].args["document"]["sha256"] == row["sha256"]
     assert not any(desk.pages_dir.rglob("*.png"))
+
+
+def test_a_finger_signs_and_a_retransmitted_command_neither_restarts_nor_fails_it(
+    desk: Desk, tmp_path: Path
+) -> None:
+    pdf = text_pdf("un", "deux")
+    assert desk.ask(pdf).status_code == 202
+    desk.page.wait_for_selector("body[data-view=sign] canvas.sign-pad")
+    desk.draw(2, touch=True)
+    (_kiosk, body) = desk.control.transport.sent[-1]
+    command = decode_command(body)
+    again: list[Answer] = []
+    desk.pad.handle(command, again.append)  # the same MESSAGE once more
+    assert [a.status for a in again] == [Status.ACCEPTED]
+    assert desk.screen.current().view is View.SIGN
+    desk.page.get_by_role("button", name="Valider").click()
+
+    row = desk.wait_final()
+    assert row["status"] == "done", row
+    sealed = desk.control.service.transfer_pdf(COUNSELLOR, row["id"])
+    assert_stamped_in(pdf, sealed, FIELD, tmp_path)
+    desk.pad.handle(command, again.append)  # and once more after "Valider"
+    assert again[-1].status is Status.DONE and again[-1].details["signature"]
+    assert desk.screen.current().view is View.IN_CALL
 
 
 def test_the_citizen_cancels_and_nothing_is_kept(desk: Desk) -> None:
