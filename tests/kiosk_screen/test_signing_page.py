@@ -262,6 +262,13 @@ def test_a_finger_signs_and_a_retransmitted_command_neither_restarts_nor_fails_i
     assert desk.screen.current().view is View.IN_CALL
 
 
+def test_the_sign_view_has_no_serious_accessibility_problem(
+    desk: Desk, axe_serious: Callable[[Any], list[str]]
+) -> None:
+    desk.signing()
+    assert axe_serious(desk.page) == []
+
+
 def test_the_citizen_cancels_and_nothing_is_kept(desk: Desk) -> None:
     desk.signing()
     desk.page.get_by_role("button", name="Annuler").click()
