@@ -158,20 +158,27 @@ def test_a_document_by_reference_crosses_the_switch_and_is_fetched_once(
         transfer.obtain(reference, kiosk.fetch, datetime.now(UTC), 10**7)
 
 
+def wired_control_plane(sw: Switch) -> tuple[DocumentService, ESLClient]:
+    """The document service with its own Event Socket client, as ``pvp serve`` wires them
+    (:func:`pvp.documents.switch.attach`); the caller stops the client."""
+    s = sw.settings
+    documents: DocumentService = sw.control_plane.app.extensions["pvp.documents"]
+    esl = ESLClient(s.esl_host, s.esl_port, s.secret("esl_password"), events=switch.EVENTS)
+    attach(esl, documents)
+    esl.start()
+    assert esl.wait_connected(10)
+    return documents, esl
+
+
 def test_a_display_command_and_its_answers_make_the_round_trip(
     fresh: Switch, inbox: SipInbox, tmp_path: Path
 ) -> None:
     """Counsellor -> switch -> kiosk handlers -> screen; answer kiosk -> switch -> ESL -> row.
 
-    The control plane side is wired as ``pvp serve`` wires it: its own ESL client, with
-    :func:`pvp.documents.switch.attach`.
+    The control plane side is wired as ``pvp serve`` wires it (:func:`wired_control_plane`).
     """
     s = fresh.settings
-    documents: DocumentService = fresh.control_plane.app.extensions["pvp.documents"]
-    esl = ESLClient(s.esl_host, s.esl_port, s.secret("esl_password"), events=switch.EVENTS)
-    attach(esl, documents)
-    esl.start()
-    assert esl.wait_connected(10)
+    documents, esl = wired_control_plane(fresh)
     call = start_call(fresh.db, call_id=f"live-{time.monotonic_ns()}")
     screen = Screen()
     kiosk = DocumentCommands(
@@ -242,11 +249,7 @@ def test_a_signature_crosses_the_switch_both_ways_and_comes_back_sealed(
     s = fresh.settings
     if not (s.resolved_signing_dir() / "signing-cert.pem").exists():
         create_signing_key(s.resolved_signing_dir(), "PVP live", days=1)
-    documents: DocumentService = fresh.control_plane.app.extensions["pvp.documents"]
-    esl = ESLClient(s.esl_host, s.esl_port, s.secret("esl_password"), events=switch.EVENTS)
-    attach(esl, documents)
-    esl.start()
-    assert esl.wait_connected(10)
+    documents, esl = wired_control_plane(fresh)
     call = start_call(fresh.db, call_id=f"live-{time.monotonic_ns()}")
     kiosk = ControlPlaneClient(s.base_url(), KIOSK, fresh.passwords[KIOSK])
     pad = SigningPad(
