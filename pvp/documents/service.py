@@ -359,10 +359,14 @@ class DocumentService:
     # ---- retention and citizens -----------------------------------------------------
 
     def purge(self) -> PurgeReport:
-        """Files past retention go; so do links expired for as long (used or not)."""
+        """Files past retention go; so do links expired for as long (used or not), and the
+        documents of signatures whose call ended unanswered."""
+        from pvp.documents.signatures import abandon_ended
+
         retention = timedelta(days=self.settings.document_retention_days)
         now = self.clock()
         with self.db.session() as session:
+            abandon_ended(self, session)
             session.execute(delete(DocumentLink).where(DocumentLink.expires_at < now - retention))
             return self.store.purge(session, now, retention)
 

@@ -16,6 +16,7 @@ import binascii
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvp.documents.pdf import DocumentError, validate_pdf
@@ -181,3 +182,22 @@ def refuse(
         transfer.id,
         after={"reason": reason, "kiosk": transfer.kiosk_id, "call": transfer.call_id},
     )
+
+
+def abandon_ended(service: DocumentService, session: Session) -> int:
+    """Refuse the signatures whose call ended with no answer from the kiosk (restarted or
+    unreachable at that moment): their documents go like any refusal's. The count."""
+    rows = session.scalars(
+        select(DocumentTransfer)
+        .join(CallRecord, CallRecord.id == DocumentTransfer.call_id)
+        .where(
+            DocumentTransfer.kind == DocumentKind.SIGNED.value,
+            DocumentTransfer.status.in_(
+                [TransferStatus.PENDING.value, TransferStatus.ACCEPTED.value]
+            ),
+            CallRecord.ended_at.is_not(None),
+        )
+    ).all()
+    for transfer in rows:
+        refuse(service, session, transfer, CALL_ENDED)
+    return len(rows)

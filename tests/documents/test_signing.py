@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from documents_fixtures import text_pdf
@@ -209,3 +210,33 @@ def test_the_cli_creates_the_key_where_the_control_plane_looks_and_never_overwri
     again = CliRunner().invoke(main, args, env=env)
     assert again.exit_code != 0 and "existe déjà" in again.output
     assert (tmp_path / "signing" / "signing-key.pem").read_bytes() == before
+
+
+def test_a_signature_the_kiosk_never_answered_is_refused_by_the_purge_once_the_call_ended(
+    control: Any,
+) -> None:
+    from documents_fixtures import COUNSELLOR, end_call, start_call
+
+    from pvp.documents.signatures import request_signature
+    from pvp.model import Document, DocumentTransfer
+
+    signing.create_signing_key(control.settings.resolved_signing_dir(), "PVP")
+    call = start_call(control.db)
+    field = SignatureField(1, 60, 60, 200, 60).json()
+    request_signature(control.service, COUNSELLOR, call, text_pdf("Contrat"), [field])
+    control.service.purge()  # the call is still on: nothing changes
+    assert [t["status"] for t in control.service.call_transfers(COUNSELLOR, call)] == ["pending"]
+
+    end_call(control.db, call)  # the kiosk restarted meanwhile: no answer will come
+    control.service.purge()
+
+    (row,) = control.service.call_transfers(COUNSELLOR, call)
+    assert (row["status"], row["reason"], row["sha256"]) == (
+        "failed",
+        "appel terminé avant la signature",
+        None,
+    )
+    with control.db.sessions() as session:
+        assert session.query(Document).count() == 0
+        assert session.query(DocumentTransfer).count() == 1
+    assert not any(control.settings.documents_dir().rglob("*.pdf"))
