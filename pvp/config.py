@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # Which switch path reaches fax numbers (a sofia gateway or profile), e.g.
     # "sofia/gateway/fax-out/" (the number is appended).
     fax_dial_prefix: str = ""
+    # The deployment's document-signing key (docs/signing.md): signing-key.pem, signing-cert.pem
+    # and, when issued by a CA, ca-chain.pem. Empty: data_dir/signing. Rotation: a new directory.
+    signing_dir: Path | None = None
 
     def base_url(self) -> str:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
@@ -164,6 +167,9 @@ class Settings(BaseSettings):
 
     def documents_dir(self) -> Path:
         return self.data_dir / "documents"
+
+    def resolved_signing_dir(self) -> Path:
+        return self.signing_dir or self.data_dir / "signing"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -19,7 +19,7 @@ from typing import Any
 VERSION = 1
 COMMAND_TYPE = "application/vnd.pvp.command+json"
 ANSWER_TYPE = "application/vnd.pvp.answer+json"
-COMMAND_NAMES = frozenset({"text", "status", "display", "print", "scan", "fax"})
+COMMAND_NAMES = frozenset({"text", "status", "display", "print", "scan", "fax", "sign"})
 ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_BODY = 2 * 1024 * 1024
 # How long a sealed message stays valid, either side of the kiosk's clock (kiosks keep NTP

@@ -508,6 +508,7 @@ class DocumentKind(enum.StrEnum):
     SCANNED = "scanned"  # scanned at the kiosk, received by the counsellor
     FAX_IN = "fax_in"  # a fax received for a kiosk or a counsellor
     FAX_OUT = "fax_out"  # a fax sent by a counsellor
+    SIGNED = "signed"  # signed by the citizen at the kiosk, sealed (pvp/documents/signatures.py)
 
 
 class TransferStatus(enum.StrEnum):

@@ -201,3 +201,41 @@ def forget(ctx: Context, citizen: str) -> None:
     except ValueError as exc:
         raise Refused(str(exc)) from None
     click.echo(f"{count} envoi(s) anonymisé(s), documents de {citizen} supprimés")
+
+
+@doc.command("signing-key")
+@click.option("--name", "common_name", required=True, help="The certificate's common name")
+@click.option("--organisation", default="", help="The certificate's organisation")
+@click.option("--days", default=3 * 365, show_default=True, type=int)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write it (default: the configured signing_dir)",
+)
+@click.option("--ca-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--ca-key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@pass_ctx
+def signing_key(
+    ctx: Context,
+    common_name: str,
+    organisation: str,
+    days: int,
+    out: Path | None,
+    ca_cert: Path | None,
+    ca_key: Path | None,
+) -> None:
+    """Create the deployment's document-signing key and certificate (self-signed, or issued
+    by the deployment's CA with --ca-cert and --ca-key)."""
+    from pvp.documents.signing import create_signing_key
+
+    if (ca_cert is None) != (ca_key is None):
+        raise Refused("--ca-cert et --ca-key vont ensemble")
+    directory = out or ctx.settings.resolved_signing_dir()
+    try:
+        key_file, cert_file = create_signing_key(
+            directory, common_name, organisation, days, ca_cert, ca_key
+        )
+    except (FileExistsError, ValueError) as exc:
+        raise Refused(str(exc)) from None
+    click.echo(f"clé : {key_file}\ncertificat : {cert_file}")

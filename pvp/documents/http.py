@@ -7,6 +7,7 @@ until the panel's console sessions carry these actions, counsellors do the same 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from pvp.db import Database
+from pvp.documents import signatures
 from pvp.documents.service import DocumentService, Refused, kiosk_ha1
 from pvp.model import Counsellor
 from pvp.web.device_auth import digest_required
@@ -116,6 +118,30 @@ def send(call_id: str) -> Any:
         _pdf_body(),
         request.values.get("title", ""),
         _expected_sha(),
+    )
+    return jsonify(result), 202
+
+
+@documents_api.post("/calls/<call_id>/signatures")
+@digest_required(_counsellor_ha1)
+@answers_refusals
+def ask_signature(call_id: str) -> Any:
+    """The citizen signs a PDF at the kiosk: multipart ``file``, ``fields`` (JSON list of
+    ``{page, x, y, width, height}`` in PDF points; absent: the PDF's own signature fields),
+    ``title``, ``print=1`` for a printed copy of the sealed PDF at the kiosk."""
+    raw = request.values.get("fields")
+    try:
+        fields = json.loads(raw) if raw else None
+    except ValueError:
+        raise Refused("champs de signature illisibles (JSON attendu)") from None
+    result = signatures.request_signature(
+        service(),
+        g.device,
+        call_id,
+        _pdf_body(),
+        fields,
+        request.values.get("title", ""),
+        request.values.get("print") in ("1", "true", "on"),
     )
     return jsonify(result), 202
 

@@ -275,6 +275,8 @@ class DocumentService:
                 return transfer_json(transfer)
             if answer.status is Status.ACCEPTED:
                 transfer.status = TransferStatus.ACCEPTED.value
+            elif transfer.kind == DocumentKind.SIGNED:
+                return self._signature_answer(session, transfer, answer)
             elif (
                 answer.status is Status.DONE
                 and transfer.kind == DocumentKind.SCANNED
@@ -286,6 +288,26 @@ class DocumentService:
                 status = TransferStatus(answer.status.value)
                 self.finish(session, answer.id, status, answer.reason or "", answer.details)
             return transfer_json(transfer)
+
+    def _signature_answer(
+        self, session: Session, transfer: DocumentTransfer, answer: Answer
+    ) -> dict[str, Any]:
+        from pvp.documents import signatures
+
+        if answer.status is Status.FAILED:
+            signatures.refuse(self, session, transfer, answer.reason or "")
+            return transfer_json(transfer)
+        sealed = signatures.seal_answer(self, session, transfer, answer)
+        result = transfer_json(transfer)
+        if sealed is not None and (transfer.details or {}).get("print_copy"):
+            session.commit()  # the sealed PDF is recorded before its copy is printed
+            try:
+                self.send_document(
+                    transfer.sender, transfer.call_id or "", "print", sealed, transfer.title
+                )
+            except Refused as exc:
+                log.warning("copy of signed %s not printed: %s", transfer.command_id, exc)
+        return result
 
     def receive_upload(
         self, kiosk: str, command_id: str, pdf: bytes, expected_sha256: str | None = None
@@ -361,10 +383,14 @@ class DocumentService:
     # ---- retention and citizens -----------------------------------------------------
 
     def purge(self) -> PurgeReport:
-        """Files past retention go; so do links expired for as long (used or not)."""
+        """Files past retention go; so do links expired for as long (used or not), and the
+        documents of signatures whose call ended unanswered."""
+        from pvp.documents.signatures import abandon_ended
+
         retention = timedelta(days=self.settings.document_retention_days)
         now = self.clock()
         with self.db.session() as session:
+            abandon_ended(self, session)
             session.execute(delete(DocumentLink).where(DocumentLink.expires_at < now - retention))
             return self.store.purge(session, now, retention)
 

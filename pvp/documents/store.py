@@ -128,6 +128,20 @@ class DocumentStore:
             log.info("purged %d document(s), %d bytes", len(rows), freed)
         return PurgeReport(len(rows), freed)
 
+    def discard(self, session: Session, digest: str, keep_for: int) -> None:
+        """Delete a document (file and row) that only transfer ``keep_for`` uses: what a
+        refused signature leaves behind is its audit row, not the document."""
+        used = session.scalars(
+            select(DocumentTransfer.id).where(
+                DocumentTransfer.sha256 == digest, DocumentTransfer.id != keep_for
+            )
+        ).first()
+        row = session.get(Document, digest)
+        if used is None and row is not None:
+            self.path(digest).unlink(missing_ok=True)
+            session.delete(row)
+            session.flush()
+
     def _delete(self, row: Document, now: datetime, reason: str) -> int:
         path = self.path(row.sha256)
         size = path.stat().st_size if path.exists() else 0

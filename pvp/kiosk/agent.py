@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.kiosk.seen import SeenMessages
+from pvp.kiosk.signing import SigningPad, signing_blueprint
 from pvp.kiosk.state import (
     COUNSELLOR_VIEWS,
     AvailabilityChanged,
@@ -237,6 +239,20 @@ class KioskAgent:
             answers=self._send_answer,
         )
         register_document_commands(self.router, self.documents)
+        # sign: the citizen signs on the screen; the control plane stamps and seals.
+        self.signing = SigningPad(
+            screen=self.screen,
+            current_call=self._switch_call,
+            obtain=self.documents.obtain,
+            pages_dir=self.state_dir / "pages",
+        )
+        # Off the messaging loop: fetching and rendering the PDF takes a moment.
+        self.router.register(
+            "sign",
+            lambda command, reply: threading.Thread(
+                target=self.signing.handle, args=(command, reply), name="kiosk-sign", daemon=True
+            ).start(),
+        )
         session = requests.Session()
         if cfg.ca_file is not None:
             session.verify = str(cfg.ca_file)
@@ -323,6 +339,7 @@ class KioskAgent:
             self.screen, kiosk, on_press=lambda s: self.feed_action(Press(s)), phone=phone
         )
         app.register_blueprint(screen_pages_blueprint(self.documents))
+        app.register_blueprint(signing_blueprint(self.signing))
         app.register_blueprint(phone_blueprint(self.phone))
         self._server = ThreadedServer(
             app, "127.0.0.1", self.config.screen_port, threads=6, name="screen"
@@ -388,6 +405,7 @@ class KioskAgent:
             case "ended" | "failed":
                 self.handle(CallClosed(report.call, report.reason))
                 self.documents.call_ended()  # the document leaves the screen with the call
+                self.signing.call_ended()  # a signature not yet validated is refused
             case "audio":
                 log.info("microphone and speaker: %s", dict(report.fields))
             case "error":

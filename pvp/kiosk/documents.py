@@ -253,7 +253,8 @@ class DocumentCommands:
         if journal:
             self.journal.record(command_id, "answered")
 
-    def _obtain(self, command: Command) -> bytes:
+    def obtain(self, command: Command) -> bytes:
+        """The command's document, inline or by its single-use link, checked."""
         now = self.clock()
         return transfer.obtain(command.args.get("document"), self.uplink.fetch, now, self.max_bytes)
 
@@ -264,7 +265,7 @@ class DocumentCommands:
             self._turn_page(command, reply)
             return
         try:
-            pdf = self._obtain(command)
+            pdf = self.obtain(command)
             directory = self.pages_dir / command.id
             pages = render_pages(pdf, directory)
         except DocumentError as exc:
@@ -330,7 +331,7 @@ class DocumentCommands:
 
     def _print(self, command: Command, reply: Reply) -> None:
         try:
-            pdf = self._obtain(command)
+            pdf = self.obtain(command)
             pages = validate_pdf(pdf).pages
         except DocumentError as exc:
             self._final(command.id, Status.FAILED, reply, reason=str(exc))

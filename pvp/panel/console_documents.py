@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Response, current_app, flash, redirect, request, url_for
 
+from pvp.documents import signatures
 from pvp.documents.service import DocumentService, Refused
 from pvp.panel.console import bp
 from pvp.panel.security import me
@@ -79,6 +80,49 @@ def turn_page(call_id: str) -> Response:
         page = _int("page")
         _service().turn_page(me().scope or "", call_id, page)
         return f"Page {page} affichée sur la borne."
+
+    return _attempt(act)
+
+
+MM = 72 / 25.4  # PDF points per millimetre
+
+
+def _field_in_mm() -> list[dict[str, Any]] | None:
+    """The field the counsellor placed (page, then left/bottom/width/height in mm from the
+    page's lower-left corner); None when the page is left empty: the PDF's own fields."""
+    if not request.form.get("page", "").strip():
+        return None
+    values = {}
+    for name, label in (
+        ("left", "Gauche"),
+        ("bottom", "Bas"),
+        ("width", "Largeur"),
+        ("height", "Hauteur"),
+    ):
+        try:
+            values[name] = float(request.form.get(name, "").replace(",", "."))
+        except ValueError:
+            raise Refused(f"« {label} » : un nombre de millimètres est attendu") from None
+    return [
+        {
+            "page": _int("page"),
+            "x": round(values["left"] * MM, 2),
+            "y": round(values["bottom"] * MM, 2),
+            "width": round(values["width"] * MM, 2),
+            "height": round(values["height"] * MM, 2),
+        }
+    ]
+
+
+@bp.post("/calls/<call_id>/signatures")
+def ask_signature(call_id: str) -> Response:
+    def act() -> str:
+        title = request.form.get("title", "").strip()[:120]
+        copy = request.form.get("print") == "1"
+        signatures.request_signature(
+            _service(), me().scope or "", call_id, _uploaded_pdf(), _field_in_mm(), title, copy
+        )
+        return "Document envoyé à la borne pour signature : l'usager signe à l'écran."
 
     return _attempt(act)
 

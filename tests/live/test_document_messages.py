@@ -170,20 +170,27 @@ def test_a_document_by_reference_crosses_the_switch_and_is_fetched_once(
         transfer.obtain(reference, kiosk.fetch, datetime.now(UTC), 10**7)
 
 
+def wired_control_plane(sw: Switch) -> tuple[DocumentService, ESLClient]:
+    """The document service with its own Event Socket client, as ``pvp serve`` wires them
+    (:func:`pvp.documents.switch.attach`); the caller stops the client."""
+    s = sw.settings
+    documents: DocumentService = sw.control_plane.app.extensions["pvp.documents"]
+    esl = ESLClient(s.esl_host, s.esl_port, s.secret("esl_password"), events=switch.EVENTS)
+    attach(esl, documents)
+    esl.start()
+    assert esl.wait_connected(10)
+    return documents, esl
+
+
 def test_a_display_command_and_its_answers_make_the_round_trip(
     fresh: Switch, inbox: SipInbox, tmp_path: Path
 ) -> None:
     """Counsellor -> switch -> kiosk handlers -> screen; answer kiosk -> switch -> ESL -> row.
 
-    The control plane side is wired as ``pvp serve`` wires it: its own ESL client, with
-    :func:`pvp.documents.switch.attach`.
+    The control plane side is wired as ``pvp serve`` wires it (:func:`wired_control_plane`).
     """
     s = fresh.settings
-    documents: DocumentService = fresh.control_plane.app.extensions["pvp.documents"]
-    esl = ESLClient(s.esl_host, s.esl_port, s.secret("esl_password"), events=switch.EVENTS)
-    attach(esl, documents)
-    esl.start()
-    assert esl.wait_connected(10)
+    documents, esl = wired_control_plane(fresh)
     call = start_call(fresh.db, call_id=f"live-{time.monotonic_ns()}")
     screen = Screen()
     kiosk = DocumentCommands(
@@ -235,3 +242,55 @@ def test_a_command_to_an_unregistered_kiosk_fails_its_transfer(
     assert refused.value.status == 502
     [row] = documents.call_transfers(COUNSELLOR, call)
     assert row["status"] == "failed" and "Not Sent" in row["reason"]
+
+
+def test_a_signature_crosses_the_switch_both_ways_and_comes_back_sealed(
+    fresh: Switch, inbox: SipInbox, tmp_path: Path
+) -> None:
+    """The ``sign`` command to the kiosk through ``chat``; the citizen's drawing back inside
+    the answer MESSAGE, through the switch and the Event Socket, into the sealed PDF."""
+    import io
+
+    from PIL import Image, ImageDraw
+    from signing_fixtures import validate
+
+    from pvp.documents.signatures import request_signature
+    from pvp.documents.signing import create_signing_key
+    from pvp.kiosk.signing import SigningPad
+
+    s = fresh.settings
+    if not (s.resolved_signing_dir() / "signing-cert.pem").exists():
+        create_signing_key(s.resolved_signing_dir(), "PVP live", days=1)
+    documents, esl = wired_control_plane(fresh)
+    call = start_call(fresh.db, call_id=f"live-{time.monotonic_ns()}")
+    kiosk = ControlPlaneClient(s.base_url(), KIOSK, fresh.passwords[KIOSK])
+    pad = SigningPad(
+        screen=Screen(),
+        current_call=lambda: call,
+        obtain=lambda c: transfer.obtain(c.args["document"], kiosk.fetch, datetime.now(UTC), 10**7),
+        pages_dir=tmp_path / "pages",
+    )
+    field = {"page": 1, "x": 300, "y": 100, "width": 220, "height": 70}
+    try:
+        sent = request_signature(documents, COUNSELLOR, call, text_pdf("Contrat"), [field])
+        command = decode_command(inbox.messages.get(timeout=30).body)
+        assert command.name == "sign" and command.args["fields"] == [field]
+        pad.handle(
+            command,
+            lambda a: _raise_unless_2xx(inbox.send_message("pvp", encode_answer(a), ANSWER_TYPE)),
+        )
+        drawing = Image.new("RGBA", (640, 200), (0, 0, 0, 0))
+        ImageDraw.Draw(drawing).line([(20, 150), (300, 30), (620, 170)], fill="black", width=8)
+        png = io.BytesIO()
+        drawing.save(png, "PNG")
+        assert pad.submit(command.id, png.getvalue()) is None
+        deadline = time.monotonic() + 15
+        row = documents.call_transfers(COUNSELLOR, call)[0]
+        while row["status"] not in ("done", "failed") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            row = documents.call_transfers(COUNSELLOR, call)[0]
+        assert (row["command"], row["status"]) == (sent["command"], "done"), row
+        sealed = documents.transfer_pdf(COUNSELLOR, row["id"])
+        assert validate(sealed, s.resolved_signing_dir() / "signing-cert.pem").bottom_line
+    finally:
+        esl.stop()

@@ -117,3 +117,39 @@ def test_without_the_csrf_token_nothing_is_sent(as_role: Any, pdb: Database, sen
     )
     assert answer.status_code == 400
     assert transfers(pdb) == [] and sent.commands == []
+
+
+def test_a_signature_asked_from_the_console_places_the_field_in_points_or_is_refused(
+    as_role: Any, pdb: Database, sent: Sent, app: Flask
+) -> None:
+    from pvp.documents.signing import create_signing_key
+
+    create_signing_key(app.extensions["pvp.documents"].settings.resolved_signing_dir(), "PVP")
+    _call(pdb, "call-current", answered=True)
+    c = as_role("conseillere")
+    form = {"title": "Contrat", "page": "2", "left": "110", "bottom": "30"}
+    form |= {"width": "70", "height": "25", "print": "1"}
+    off_page = c.post(
+        "/console/calls/call-current/signatures",
+        {**form, "left": "190", "file": (io.BytesIO(pdf()), "a.pdf")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "le champ de signature sort de la page 2" in off_page
+    assert transfers(pdb) == [] and sent.commands == []
+
+    page = c.post(
+        "/console/calls/call-current/signatures",
+        {**form, "file": (io.BytesIO(pdf()), "a.pdf")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "envoyé à la borne pour signature" in page
+    ((kiosk, command),) = sent.commands
+    assert (kiosk, command["name"]) == ("kiosk-vorey-1", "sign")
+    (field,) = command["args"]["fields"]
+    assert field == {"page": 2, "x": 311.81, "y": 85.04, "width": 198.43, "height": 70.87}
+    (row,) = transfers(pdb)
+    assert (row.kind, row.status, row.details["print_copy"]) == ("signed", "pending", True)
+    state = c.get("/console/state.json").get_json()
+    assert [(d["kind"], d["status"]) for d in state["documents"]] == [("signed", "pending")]

@@ -27,6 +27,7 @@ class View(enum.StrEnum):
     DOCUMENT = "document"  # a document shown by the counsellor
     PRINTING = "printing"  # a document is being printed
     SCAN = "scan"  # "posez votre document sur le scanner"
+    SIGN = "sign"  # a page to sign, its field outlined, a drawing area (pvp/kiosk/signing.py)
     OUT_OF_ORDER = "out_of_order"  # with the site agent's number
     RESTARTING = "restarting"  # the page reconnects to the switch
 
