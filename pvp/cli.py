@@ -397,5 +397,15 @@ def _document_commands() -> None:
 
 _document_commands()
 
+
+def _deployment_commands() -> None:
+    from pvp.deploy.cli import backup, deploy
+
+    main.add_command(deploy)
+    main.add_command(backup)
+
+
+_deployment_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

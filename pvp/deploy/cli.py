@@ -1,0 +1,84 @@
+"""The ``pvp deploy`` and ``pvp backup`` commands (docs/deployment.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pvp.cli import Context, Refused, pass_ctx
+
+
+@click.group()
+def deploy() -> None:
+    """Production deployment on one machine: service units."""
+
+
+@deploy.command("render")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--bin-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where `pvp` is installed (default: this one's directory)",
+)
+@click.option("--config", "config_file", default="/etc/pvp/pvp.toml", show_default=True)
+@click.option("--user", default="pvp", show_default=True, help="Account of the servers")
+@click.option("--kiosk-bundle", default="/etc/pvp/kiosk", show_default=True)
+@click.option("--kiosk-user", default="kiosk", show_default=True)
+@pass_ctx
+def deploy_render(
+    ctx: Context,
+    out: Path,
+    bin_dir: Path | None,
+    config_file: str,
+    user: str,
+    kiosk_bundle: str,
+    kiosk_user: str,
+) -> None:
+    """Write the systemd units of FreeSWITCH, the control plane and the kiosk to OUT."""
+    from pvp.deploy.units import Layout, render_units
+
+    layout = Layout(
+        bin_dir=(bin_dir or Path(sys.executable).parent).absolute(),
+        config_file=Path(config_file),
+        user=user,
+        kiosk_bundle=Path(kiosk_bundle),
+        kiosk_user=kiosk_user,
+    )
+    for path in render_units(ctx.settings, layout, out):
+        click.echo(path)
+
+
+@click.group()
+def backup() -> None:
+    """Back up and restore the database and the document store."""
+
+
+@backup.command("create")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def backup_create(ctx: Context, archive: Path) -> None:
+    """Write ARCHIVE (.tar.gz, mode 0600: it holds the generated secrets)."""
+    from pvp.deploy.backup import BackupError, create
+
+    try:
+        report = create(ctx.settings, ctx.db, archive)
+    except BackupError as exc:
+        raise Refused(str(exc)) from None
+    click.echo(f"{archive}: {report.summary()}")
+
+
+@backup.command("restore")
+@click.argument("archive", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@pass_ctx
+def backup_restore(ctx: Context, archive: Path) -> None:
+    """Restore ARCHIVE into an empty database and document store."""
+    from pvp.deploy.backup import BackupError, restore
+
+    try:
+        report = restore(ctx.settings, ctx.db, archive)
+    except BackupError as exc:
+        raise Refused(str(exc)) from None
+    click.echo(f"{archive} restored: {report.summary()}")
