@@ -23,7 +23,7 @@ from typing import Any
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, TypeDecorator, func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from pvp.config import Settings
@@ -75,8 +75,11 @@ def _decoder(table: Table) -> dict[str, Any]:
     """Column name -> function turning a JSON value back into the column's Python value."""
     decoders: dict[str, Any] = {}
     for column in table.columns:
+        sql_type = column.type
+        if isinstance(sql_type, TypeDecorator):  # e.g. UTCDateTime: its stored type says
+            sql_type = sql_type.impl_instance
         try:
-            kind = column.type.python_type
+            kind = sql_type.python_type
         except NotImplementedError:
             continue
         if kind is datetime:
