@@ -48,9 +48,7 @@ def _answers(settings: Settings, db: Database) -> list[dict[str, object]]:
 
 def _documents(settings: Settings) -> dict[str, str]:
     root = settings.documents_dir()
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*.pdf"))
-    }
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*.pdf"))}
 
 
 @pytest.fixture
@@ -58,9 +56,8 @@ def site(settings: Settings, db: Database) -> Settings:
     """The 2006 plan with one appointment, two documents and the generated secrets."""
     with db.session() as session:
         plan = load_routing_plan(session, settings)
-        appointments.book(
-            session, plan, "vorey", "anpe", "anpe-le-puy-c1", datetime(2006, 11, 8, 10, tzinfo=PARIS)
-        )
+        start = datetime(2006, 11, 8, 10, tzinfo=PARIS)
+        appointments.book(session, plan, "vorey", "anpe", "anpe-le-puy-c1", start)
         store = DocumentStore(settings.documents_dir(), settings.document_max_bytes)
         for text in ("Formulaire CERFA", "Attestation"):
             store.put(session, text_pdf(text), datetime.now(UTC))
