@@ -399,10 +399,11 @@ _document_commands()
 
 
 def _deployment_commands() -> None:
-    from pvp.deploy.cli import backup, deploy
+    from pvp.deploy.cli import backup, deploy, doctor
 
     main.add_command(deploy)
     main.add_command(backup)
+    main.add_command(doctor)
 
 
 _deployment_commands()

@@ -82,3 +82,37 @@ def backup_restore(ctx: Context, archive: Path) -> None:
     except BackupError as exc:
         raise Refused(str(exc)) from None
     click.echo(f"{archive} restored: {report.summary()}")
+
+
+@deploy.command("reload-certs")
+@pass_ctx
+def deploy_reload_certs(ctx: Context) -> None:
+    """Make FreeSWITCH load its renewed TLS certificates, keeping registrations and calls."""
+    from pvp.deploy.doctor import ask_switch
+
+    try:
+        (answer,) = ask_switch(ctx.settings, ["reloadcert"])
+    except OSError as exc:
+        raise Refused(f"FreeSWITCH event socket: {exc}") from None
+    if not answer.startswith("+OK"):
+        raise Refused(f"FreeSWITCH refused reloadcert: {answer.strip()}")
+    click.echo("certificats rechargés par FreeSWITCH / certificates reloaded")
+
+
+@click.command("doctor")
+@pass_ctx
+def doctor(ctx: Context) -> None:
+    """Check this deployment; say what to fix (French), log it (English); exit 1 on a problem."""
+    import logging
+
+    from pvp.deploy.doctor import examine
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    findings = examine(ctx.settings)
+    for finding in findings:
+        click.echo(f"{'OK     ' if finding.ok else 'À FAIRE'} {finding.french}")
+    problems = sum(not f.ok for f in findings)
+    if problems:
+        click.echo(f"{problems} problème(s) à corriger.")
+        sys.exit(1)
+    click.echo("Tout va bien.")
