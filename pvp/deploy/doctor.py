@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from base64 import b64encode
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from sqlalchemy.exc import SQLAlchemyError
 
 from pvp.config import Settings
@@ -181,7 +183,10 @@ def _certificate(path: Path, now: datetime) -> Finding:
         " lancez `pvp deploy reload-certs` : les appels et inscriptions en cours sont gardés."
     )
     try:
-        certs = x509.load_pem_x509_certificates(path.read_bytes())
+        with warnings.catch_warnings():
+            # FreeSWITCH's self-made wss.pem has serial 0, which cryptography warns about.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            certs = x509.load_pem_x509_certificates(path.read_bytes())
     except FileNotFoundError:
         return _problem(
             check,
