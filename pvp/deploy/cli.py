@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from pvp.cli import Context, Refused, pass_ctx
+# pvp.cli adds these groups at its end: its helpers are taken without importing it here
+# (``python -m pvp.cli`` would import it a second time, circularly).
+from pvp.documents.cli import Refused, pass_ctx
+
+if TYPE_CHECKING:
+    from pvp.cli import Context
 
 
 @click.group()
