@@ -122,3 +122,45 @@ def doctor(ctx: Context) -> None:
         click.echo(f"{problems} problème(s) à corriger.")
         sys.exit(1)
     click.echo("Tout va bien.")
+
+
+@deploy.command("kamailio")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--listen", default="127.0.0.1:5060", show_default=True, help="HOST:PORT")
+@click.option(
+    "--switch", "switches", multiple=True, required=True, help="HOST:PORT of a pool's FreeSWITCH"
+)
+@click.option("--ctl-socket", default="/run/kamailio/kamailio_ctl", show_default=True)
+@click.option("--probe-seconds", default=2, show_default=True, type=click.IntRange(min=1))
+@pass_ctx
+def deploy_kamailio(
+    ctx: Context,
+    out: Path,
+    listen: str,
+    switches: tuple[str, ...],
+    ctl_socket: str,
+    probe_seconds: int,
+) -> None:
+    """Write kamailio.cfg and dispatcher.list (Kamailio in front of a FreeSWITCH pool)."""
+    from pvp.deploy.kamailio import KamailioSite, render_kamailio
+
+    def address(text: str) -> tuple[str, int]:
+        host, _, port = text.rpartition(":")
+        if not host or not port.isdigit():
+            raise Refused(f"not a HOST:PORT address: {text!r}")
+        return host, int(port)
+
+    host, port = address(listen)
+    site = KamailioSite(
+        host,
+        port,
+        ctx.settings.sip_domain,
+        ctx.settings.resolved_database_url(),
+        [address(s) for s in switches],
+        Path(ctl_socket),
+        probe_seconds,
+    )
+    try:
+        click.echo(render_kamailio(site, out))
+    except ValueError as exc:
+        raise Refused(str(exc)) from None

@@ -141,8 +141,9 @@ failure_route[NEXT_SWITCH] {{
 
 def render_kamailio(site: KamailioSite, out: Path) -> Path:
     """Write ``kamailio.cfg`` and ``dispatcher.list`` into ``out``; the configuration's path."""
+    cfg = out / "kamailio.cfg"
+    text = kamailio_cfg(site, out / "dispatcher.list")  # refuses a bad URL before writing
     out.mkdir(parents=True, exist_ok=True)
     write_atomically(out / "dispatcher.list", dispatcher_list(site).encode())
-    cfg = out / "kamailio.cfg"
-    write_atomically(cfg, kamailio_cfg(site, out / "dispatcher.list").encode())
+    write_atomically(cfg, text.encode())
     return cfg

@@ -34,3 +34,21 @@ def test_database_url_in_kamailio_form_and_sqlite_refused(tmp_path: Path) -> Non
     assert kamailio_db_url(url) == "postgres://pvp:s3cret@db.example:5433/pvp"
     with pytest.raises(ValueError, match="PostgreSQL"):
         kamailio_db_url("sqlite:////var/lib/pvp/pvp.sqlite3")
+
+
+def test_cli_renders_for_the_configured_database_and_refuses_sqlite(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pvp.cli import main
+
+    args = ["deploy", "kamailio", "--out", str(tmp_path / "k"), "--switch", "10.0.0.1:5060"]
+    pg = {"PVP_DATABASE_URL": "postgresql+psycopg://pvp@db:5432/pvp"}
+    made = CliRunner().invoke(main, args, env={"PVP_DATA_DIR": str(tmp_path), **pg})
+    assert made.exit_code == 0, made.output
+    assert "postgres://pvp@db:5432/pvp" in (tmp_path / "k" / "kamailio.cfg").read_text()
+    elsewhere = [*args[:3], str(tmp_path / "k2"), *args[4:]]
+    refused = CliRunner().invoke(main, elsewhere, env={"PVP_DATA_DIR": str(tmp_path / "lite")})
+    assert refused.exit_code == 2 and "PostgreSQL" in refused.output
+    assert not (tmp_path / "k2").exists()
+    bad = CliRunner().invoke(main, [*args[:4], "--switch", "nowhere"], env=pg)
+    assert bad.exit_code == 2 and "HOST:PORT" in bad.output
