@@ -442,5 +442,16 @@ def _document_commands() -> None:
 
 _document_commands()
 
+
+def _deployment_commands() -> None:
+    from pvp.deploy.cli import backup, deploy, doctor
+
+    main.add_command(deploy)
+    main.add_command(backup)
+    main.add_command(doctor)
+
+
+_deployment_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

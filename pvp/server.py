@@ -22,6 +22,7 @@ from waitress.server import create_server
 from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.deploy.leader import Leadership, Stoppable
 from pvp.dispatcher.worker import DispatchWorker, start_dispatcher
 from pvp.freeswitch.authguard import FAILURE_EVENT, AuthGuard
 from pvp.freeswitch.process import WHERE, FreeSwitch, find_binary
@@ -175,11 +176,16 @@ def run(settings: Settings, db: Database, host: str, port: int) -> None:
     switch = start_freeswitch(settings, db, app.extensions["pvp.clock"])
     if switch is not None:
         settings = settings.model_copy(update={"freeswitch_conf_dir": str(switch.conf)})
-    services: Services | None = None
+    services: Stoppable | None = None
     documents: Any = None
     _stop_on_sigterm()
     try:
-        services = start_services(settings, db, app)
+        # Over PostgreSQL several control planes may run: one dispatcher leader among them.
+        services = Leadership(
+            db.engine,
+            lambda: start_services(settings, db, app),
+            stopped=lambda: app.extensions.pop("pvp.dispatcher", None),
+        )
         # The documents: commands through chat, answers and fax results, on their own ESL link.
         documents, app.extensions["pvp.fax"] = start_documents(
             settings, app.extensions["pvp.documents"]

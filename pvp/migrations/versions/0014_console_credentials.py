@@ -1,7 +1,7 @@
 """short-lived SIP credentials of the counsellors' browser consoles
 
 Revision ID: 0014
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-05 03:55:00.000000
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0006"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Production deployment on one machine: service units, backups, the deployment doctor."""
