@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium_flags import CHROMIUM_ARGS
 
 from pvp.config import Settings
 from pvp.db import Database
@@ -64,16 +65,6 @@ def plan(db: Database, settings: Settings) -> RoutingPlan:
 
 # --- A real headless Chromium (Debian's) driven by Playwright; no browser is downloaded. ---
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "test-artifacts"
 
 

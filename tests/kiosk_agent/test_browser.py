@@ -81,7 +81,7 @@ def set_up(bundle: Path, home: Path, policy_dir: Path, *more: str) -> Any:
 
 def reaches(chromium: Any, home: Path, url: str) -> str:
     """What the kiosk's Chromium, run as ``home``'s user, gets from ``url``."""
-    from conftest import CHROMIUM_ARGS  # tests/conftest.py: the flags every browser test uses
+    from chromium_flags import CHROMIUM_ARGS
 
     browser = chromium.browser_type.launch(
         executable_path=shutil.which("chromium") or "/usr/bin/chromium",

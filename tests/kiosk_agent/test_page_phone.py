@@ -40,7 +40,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def media_browser(chromium: Any) -> Any:
-    from conftest import CHROMIUM_ARGS  # tests/conftest.py
+    from chromium_flags import CHROMIUM_ARGS
 
     return chromium.browser_type.launch(
         executable_path=shutil.which("chromium") or "/usr/bin/chromium",

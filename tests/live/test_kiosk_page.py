@@ -192,7 +192,7 @@ class Kiosk:
 
 
 def kiosk_browser(chromium: Any, home: Path, media: Path) -> Any:
-    from conftest import CHROMIUM_ARGS  # tests/conftest.py
+    from chromium_flags import CHROMIUM_ARGS
 
     return chromium.browser_type.launch(
         executable_path=shutil.which("chromium") or "/usr/bin/chromium",

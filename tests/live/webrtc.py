@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from conftest import CHROMIUM_ARGS  # tests/conftest.py: the headless flags
+from chromium_flags import CHROMIUM_ARGS
 
 from pvp.kiosk.browser import trust_ca
 
