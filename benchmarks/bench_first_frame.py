@@ -210,7 +210,7 @@ def console_calls(sw: Switch, k: Any, pw: Any, where: Path, calls: int) -> dict[
     with sw.db.session() as session:
         create_user(session, LOGIN, PASSWORD, Role.COUNSELLOR, COUNSELLOR)
     sw.control_plane.app.config["SESSION_COOKIE_SECURE"] = False
-    browser = webrtc.launch(pw, where / "home", sw.ca, webrtc.write_media(where / "media"))
+    browser = webrtc.launch(pw.chromium, where / "home", sw.ca, webrtc.write_media(where / "media"))
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     base = f"http://127.0.0.1:{sw.settings.http_port}"
     page.goto(f"{base}/login")

@@ -155,7 +155,10 @@ def test_a_console_user_without_a_credential_is_not_found(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:
     assert is_not_found(directory(client, auth, "msa-43-c1_console"))
-    assert is_not_found(directory(client, auth, "_console"))
+    # No counsellor's console: an unknown user, met by the decoy nobody can sign in as.
+    nobody = directory(client, auth, "_console").find(".//user")
+    assert nobody is not None
+    assert nobody.find(".//variable[@name='user_context']").get("value") == "pvp-unauthenticated"
 
 
 def test_an_unknown_user_is_not_found(client: FlaskClient, auth: dict[str, str]) -> None:

@@ -11,13 +11,9 @@ import secrets
 
 from flask import Flask, Response, g
 
+# The counsellor's console and the kiosk screen are video phones: they play the call's media
+# and reach the switch over a secure WebSocket.
 PANEL_POLICY = (
-    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
-# The kiosk screen also plays the call's media and may reach the switch over WebSocket.
-SCREEN_POLICY = (
     "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; media-src 'self' blob: mediastream:; connect-src 'self' wss:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

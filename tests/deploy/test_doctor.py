@@ -78,7 +78,11 @@ def certified(tmp_path: Path) -> Settings:
 
 def test_fresh_certificates_pass(certified: Settings) -> None:
     found = doctor.check_certificates(certified)
-    assert [f.check for f in found] == ["certificate agent.pem", "certificate cafile.pem"]
+    assert [f.check for f in found] == [
+        "certificate agent.pem",
+        "certificate wss.pem",
+        "certificate cafile.pem",
+    ]
     assert all(f.ok for f in found), found
 
 

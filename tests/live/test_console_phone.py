@@ -34,19 +34,19 @@ BARESIP_VIDEO = (352, 288)  # tests/live/ua.py's fake camera
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory, switch: Switch) -> Iterator[Any]:
+def browser(
+    tmp_path_factory: pytest.TempPathFactory, switch: Switch, chromium: Any
+) -> Iterator[Any]:
     why = webrtc.missing()
     if why:
         pytest.skip(why)
-    from playwright.sync_api import sync_playwright
-
     where = tmp_path_factory.mktemp("console-browser")
     with switch.db.session() as session:
         create_user(session, LOGIN, PASSWORD, Role.COUNSELLOR, C1)
-    with sync_playwright() as pw:
-        chromium = webrtc.launch(pw, where / "home", switch.ca, webrtc.write_media(where / "media"))
-        yield chromium
-        chromium.close()
+    media = webrtc.write_media(where / "media")
+    phone = webrtc.launch(chromium.browser_type, where / "home", switch.ca, media)
+    yield phone
+    phone.close()
 
 
 @pytest.fixture

@@ -36,12 +36,13 @@ from pvp.kiosk.browser import trust_ca  # noqa: E402
 from pvp.kiosk.buttons import HangUp, Hook, Press  # noqa: E402
 from pvp.kiosk.heartbeat import Probes  # noqa: E402
 from pvp.kiosk.screen import View  # noqa: E402
-from pvp.messages import COMMAND_TYPE  # noqa: E402
+from pvp.messages import COMMAND_TYPE, Sealer, kiosk_key  # noqa: E402
 
 from .calls import call_of, eventually, registered, sees_far_camera  # noqa: E402
 from .conftest import WRAP_UP_SECONDS, Switch, started  # noqa: E402
 from .fake_media import CAMERA_SIZE, write_camera, write_speech  # noqa: E402
 from .ua import UserAgent  # noqa: E402
+from .webrtc import wait_js  # noqa: E402
 
 pytestmark = [
     pytest.mark.live,
@@ -106,6 +107,8 @@ def kiosk_config(sw: Any, directory: Path, knows_availability: bool = True) -> A
             else "http://127.0.0.1:9"
         },
         "ca_file": "ca.pem",
+        # The key the control plane seals this kiosk's commands with (pvp/messages.py).
+        "command_key": kiosk_key(settings.secret("kiosk_command_key"), KIOSK),
         "buttons": [{"service": "msa", "key": "KEY_F1", "label": "MSA"}],
         "hangup_key": "KEY_ESC",
         "hook_key": "KEY_PHONE",
@@ -125,7 +128,9 @@ def kiosk_config(sw: Any, directory: Path, knows_availability: bool = True) -> A
 
 def chat(sw: Any, body: dict[str, Any], content_type: str = COMMAND_TYPE) -> str:
     domain = sw.settings.sip_domain
-    text = json.dumps(body, separators=(",", ":"))
+    # Sealed as the control plane seals (the kiosk refuses anything else).
+    sealer = Sealer(sw.settings.secret("kiosk_command_key"))
+    text = sealer(KIOSK, json.dumps(body, separators=(",", ":")))
     return str(sw.esl.api(f"chat sip|pvp@{domain}|{KIOSK}@{domain}|{text}|{content_type}"))
 
 
@@ -304,7 +309,7 @@ def test_press_rings_the_counsellor_picture_sound_handset_and_hang_up(
         assert in_call["service_label"] == "MSA"
 
         # The kiosk page decodes the counsellor's camera at its size, and hears them.
-        k.page.wait_for_function(PAGE_SEES_BARS, timeout=12000, polling=50)
+        wait_js(k.page, PAGE_SEES_BARS, 12)
         first_bars = k.page.evaluate("performance.now()") - answered_at
         assert eventually(lambda: k.stats()["energy"] > 0.01, 10), k.stats()
         assert eventually(lambda: k.stats()["frames"] > 5, 5), k.stats()
@@ -348,7 +353,7 @@ def test_press_rings_the_counsellor_picture_sound_handset_and_hang_up(
         k.act(HangUp())
         msa.wait_event("CALL_CLOSED", timeout=5)
         k.view(View.IDLE)
-        k.page.wait_for_function("!document.body.classList.contains('in-call')", timeout=5000)
+        wait_js(k.page, "!document.body.classList.contains('in-call')", 5)
     assert rms_of(msa, -1.8, -0.3) > 300, "the counsellor heard nothing from the handset"
     print(
         f"\npress -> counsellor rings {ringing * 1000:.0f} ms; "
@@ -483,7 +488,7 @@ def test_answer_to_first_picture_with_a_browser_counsellor(
     with kiosk(fresh, tmp_path, chromium, media) as k:
         console = k.page.context.browser.new_context().new_page()
         console.goto(f"{base}/#{urllib.parse.quote(json.dumps(creds))}")
-        console.wait_for_function("window.registered === true", timeout=10000)
+        wait_js(console, "window.registered === true", 10)
         fresh.control_plane.set_status(COUNSELLOR, "available")
         assert eventually(lambda: fresh.worker.policy.counsellors[COUNSELLOR].registered, 10)
         kiosk_ms, counsellor_ms = [], []
@@ -491,17 +496,17 @@ def test_answer_to_first_picture_with_a_browser_counsellor(
         for _ in range(CALLS):
             console.evaluate("window.answeredAt = null")
             k.act(Press("msa"))
-            console.wait_for_function("window.answeredAt !== null", timeout=15000)
+            wait_js(console, "window.answeredAt !== null", 15)
             k.page.evaluate(WATCH_FIRST_PICTURE)
             console.evaluate(WATCH_FIRST_PICTURE)
-            k.page.wait_for_function("window.firstPicture !== null", timeout=10000)
-            console.wait_for_function("window.firstPicture !== null", timeout=10000)
+            wait_js(k.page, "window.firstPicture !== null", 10)
+            wait_js(console, "window.firstPicture !== null", 10)
             answered = console.evaluate("window.answeredAt")
             kiosk_ms.append(k.page.evaluate("window.firstPicture") - answered)
             counsellor_ms.append(console.evaluate("window.firstPicture") - answered)
             k.act(HangUp())
             k.view(View.IDLE)
-            console.wait_for_function("!window.phone.session", timeout=5000)
+            wait_js(console, "!window.phone.session", 5)
             time.sleep(WRAP_UP_SECONDS + 0.5)
             held.append(process_resources())
         console.context.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,12 @@ def write_media(directory: Path) -> Path:
     return directory
 
 
-def launch(playwright: Any, home: Path, ca_file: Path, media: Path) -> Any:
+def launch(browser_type: Any, home: Path, ca_file: Path, media: Path) -> Any:
     """A Chromium whose user (``home``) trusts ``ca_file``, with the fake devices of ``media``
-    (see :func:`write_media`)."""
+    (see :func:`write_media`). ``browser_type``: Playwright's ``chromium`` (one Playwright per
+    process: tests pass the session browser's ``browser_type``)."""
     trust_ca(home, ca_file)
-    return playwright.chromium.launch(
+    return browser_type.launch(
         executable_path=CHROMIUM,
         args=[
             *ARGS,
@@ -83,3 +85,13 @@ def inbound(page: Any, phone: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = page.evaluate(INBOUND_JS, handle)
     return result
+
+
+def wait_js(page: Any, expression: str, timeout: float = 10.0, poll: float = 0.05) -> None:
+    """Wait until ``expression`` is truthy in ``page``. Not ``wait_for_function``: the pages'
+    content security policy refuses the string evaluation it relies on."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not true within {timeout} s: {expression}")
+        time.sleep(poll)

@@ -39,7 +39,7 @@ def create_screen_app(
     """
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    headers.install(app, headers.SCREEN_POLICY)
+    headers.install(app, headers.PANEL_POLICY)
 
     @app.before_request
     def local_only() -> None:
