@@ -103,7 +103,7 @@ def test_a_walk_in_press_rings_the_queue_and_sound_and_picture_flow_both_ways(
     # Each side shows the other's camera, not park's black picture nor a grey half-frame.
     sees_far_camera(citizen)
     sees_far_camera(msa)
-    time.sleep(1)  # two seconds and more of talk
+    time.sleep(2.5)  # two seconds and more of talk: the pictures now start within a second
     hang_up(citizen)
     msa.wait_event("CALL_CLOSED", timeout=5)
 
