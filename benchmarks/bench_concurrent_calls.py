@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import ssl
+import statistics
 import sys
 import tempfile
 import time
@@ -331,16 +332,20 @@ async def open_phone(sw: Switch, user: str, password: str, context: ssl.SSLConte
     return phone
 
 
-async def inbound(phones: list[Phone]) -> tuple[int, int]:
-    got = lost = 0
+async def inbound(phones: list[Phone]) -> dict[tuple[str, str], tuple[int, int]]:
+    """Packets received and lost (sequence gaps) per client and kind (audio, video)."""
+    found: dict[tuple[str, str], tuple[int, int]] = {}
     for phone in phones:
         if phone.pc is not None:
             for receiver in phone.pc.getReceivers():
                 for stats in (await receiver.getStats()).values():
                     if stats.type == "inbound-rtp":
-                        got += stats.packetsReceived
-                        lost += max(0, stats.packetsLost)
-    return got, lost
+                        got, lost = found.get((phone.user, stats.kind), (0, 0))
+                        found[phone.user, stats.kind] = (
+                            got + stats.packetsReceived,
+                            lost + max(0, stats.packetsLost),
+                        )
+    return found
 
 
 def cpu_ticks(pid: int) -> int:
@@ -374,6 +379,8 @@ class Step:
     switch_cpu: float = 0.0
     machine_cpu: float = 0.0
     legs: list[str] = field(default_factory=list)
+    # Packets per second each client received, per kind.
+    rates: dict[str, list[float]] = field(default_factory=lambda: {"audio": [], "video": []})
 
     @property
     def loss(self) -> float:
@@ -400,6 +407,12 @@ class Step:
             f" lost {self.lost}/{self.got + self.lost}"
             f" ({self.loss:.2%}), FreeSWITCH CPU {self.switch_cpu:5.1f} % of a core, machine"
             f" {self.machine_cpu:5.1f} %, failed {self.failed}, transcoded {len(self.transcoded)}"
+            + "".join(
+                f"\n      {kind} received per client: min {min(r):4.0f}  median"
+                f" {statistics.median(r):4.0f} packets/s"
+                for kind, r in self.rates.items()
+                if r
+            )
         )
 
 
@@ -415,13 +428,16 @@ async def step(sw: Switch, phones: list[Phone], calls: int, hold: float) -> Step
             print(f"  a call failed: {outcome!r}"[:300])
     await asyncio.sleep(3)  # ICE, DTLS, first keyframes: the hold counts steady media
     used = phones[: 2 * calls]
-    got0, lost0 = await inbound(used)
+    before = await inbound(used)
     pid = sw.fs.proc.pid if sw.fs.proc else 0
     cpu0, (busy0, total0), began = cpu_ticks(pid), machine(), time.monotonic()
     await asyncio.sleep(hold)
     cpu1, (busy1, total1), seconds = cpu_ticks(pid), machine(), time.monotonic() - began
-    got1, lost1 = await inbound(used)
-    result.got, result.lost = got1 - got0, lost1 - lost0
+    after = await inbound(used)
+    for key, (got, lost) in after.items():
+        got0, lost0 = before.get(key, (0, 0))
+        result.got, result.lost = result.got + got - got0, result.lost + lost - lost0
+        result.rates[key[1]].append((got - got0) / seconds)
     result.switch_cpu = (cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") / seconds * 100
     result.machine_cpu = (busy1 - busy0) / max(1, total1 - total0) * 100
     result.legs = await asyncio.to_thread(legs, sw)
