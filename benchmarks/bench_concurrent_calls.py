@@ -13,7 +13,8 @@ Per step of N calls, held ``--hold`` seconds: packets lost as the receivers coun
 (sequence gaps) over the hold, FreeSWITCH's CPU (% of one core), the machine's CPU, and every
 leg's audio read/write codec and video codec (ESL) -- any leg not Opus/VP8 both ways is a
 transcoded one. The ramp stops at the first step with loss > 1 %, a transcoded leg, a failed
-call or a saturated CPU. The clients encode and decode VP8 at 320x240, 15 fps on the same two
+call, a saturated CPU, or clients that no longer keep up (the median video packet rate
+received per client halved since the first step). The clients encode and decode VP8 at 320x240, 15 fps on the same two
 cores: on this machine they, not the switch, are likely to saturate first.
 """
 
@@ -390,7 +391,10 @@ class Step:
     def transcoded(self) -> list[str]:
         return [leg for leg in self.legs if leg.lower() != "opus/opus vp8"]
 
-    def why_stop(self) -> str:
+    def why_stop(self, first: Step) -> str:
+        video, start = self.rates["video"], first.rates["video"]
+        if video and start and statistics.median(video) < statistics.median(start) / 2:
+            return "the clients no longer keep up (video received per client halved)"
         if self.failed:
             return f"{self.failed} call(s) failed"
         if self.loss > MAX_LOSS:
@@ -453,11 +457,12 @@ async def ramp(sw: Switch, passwords: dict[str, str], steps: list[int], hold: fl
     context = ssl.create_default_context(cafile=str(sw.ca))
     phones = [await open_phone(sw, user, pw, context) for user, pw in sorted(passwords.items())]
     phones.sort(key=lambda p: int(p.user.split("-")[1]))
-    best = 0
+    best, first = 0, None
     for calls in steps:
         result = await step(sw, phones, calls, hold)
+        first = first or result
         print(result.line(), flush=True)
-        why = result.why_stop()
+        why = result.why_stop(first)
         if why:
             print(f"stopped at {calls} calls: {why}")
             break
@@ -471,6 +476,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="2,4,8,12,16,24")
     parser.add_argument("--hold", type=float, default=20)
+    parser.add_argument("--keep", default="", help="a directory for the switch (its logs kept)")
     args = parser.parse_args()
     steps = [int(n) for n in args.steps.split(",")]
     binary = find_binary(Settings())
@@ -479,7 +485,7 @@ def main() -> int:
         return 2
     passwords: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="pvp-bench-calls-") as tmp:
-        tmp = os.environ.get("BENCH_KEEP", tmp)
+        tmp = args.keep or tmp
         sw = started(binary, Path(tmp) / "switch", extra_counsellors(2 * max(steps), passwords))
         try:
             asyncio.run(asyncio.wait_for(ramp(sw, passwords, steps, args.hold), 900))
