@@ -14,8 +14,8 @@ Per step of N calls, held ``--hold`` seconds: packets lost as the receivers coun
 leg's audio read/write codec and video codec (ESL) -- any leg not Opus/VP8 both ways is a
 transcoded one. The ramp stops at the first step with loss > 1 %, a transcoded leg, a failed
 call, a saturated CPU, or clients that no longer keep up (the median video packet rate
-received per client halved since the first step). The clients encode and decode VP8 at 320x240, 15 fps on the same two
-cores: on this machine they, not the switch, are likely to saturate first.
+received per client halved since the first step). The clients encode and decode VP8 at
+320x240, 15 fps on the same two cores: on this machine they, not the switch, saturate first.
 """
 
 from __future__ import annotations
