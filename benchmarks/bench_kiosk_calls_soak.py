@@ -28,14 +28,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_first_frame import COUNSELLOR, kiosk_home, processes_of, wait_idle  # noqa: E402
+from bench_first_frame import COUNSELLOR, browser_stack, kiosk_home, processes_of, wait_idle  # noqa: E402
 from live import webrtc  # noqa: E402
 from live.calls import registered  # noqa: E402
 from live.conftest import Switch, started  # noqa: E402
 from live.test_kiosk_page import PAGE_SEES_BARS, PERMANENCE, Kiosk, kiosk  # noqa: E402
 
-from pvp.config import Settings  # noqa: E402
-from pvp.freeswitch.process import WHERE, find_binary  # noqa: E402
 from pvp.kiosk.buttons import HangUp, Press  # noqa: E402
 from pvp.kiosk.screen import View  # noqa: E402
 
@@ -84,12 +82,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--every", type=int, default=50)
     args = parser.parse_args()
-    binary = find_binary(Settings())
+    binary, why = browser_stack()
     if binary is None:
-        print(f"FreeSWITCH not found: {WHERE}")
-        return 2
-    why = webrtc.missing()
-    if why:
         print(why)
         return 2
     from playwright.sync_api import sync_playwright
