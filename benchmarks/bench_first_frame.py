@@ -250,6 +250,15 @@ def console_calls(sw: Switch, k: Any, pw: Any, where: Path, calls: int) -> dict[
     return figures
 
 
+def browser_stack() -> tuple[Path | None, str]:
+    """FreeSWITCH's binary and "", or None and why the browser benchmarks cannot run."""
+    binary = find_binary(Settings())
+    if binary is None:
+        return None, f"FreeSWITCH not found: {WHERE}"
+    why = webrtc.missing()
+    return (None, why) if why else (binary, "")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20)
@@ -257,12 +266,8 @@ def main() -> int:
     parser.add_argument("--no-info-refresh", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the logs (FreeSWITCH's too)")
     args = parser.parse_args()
-    binary = find_binary(Settings())
+    binary, why = browser_stack()
     if binary is None:
-        print(f"FreeSWITCH not found: {WHERE}")
-        return 2
-    why = webrtc.missing()
-    if why:
         print(why)
         return 2
     from playwright.sync_api import sync_playwright
