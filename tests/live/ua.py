@@ -83,8 +83,9 @@ class UserAgent:
         self._responses: queue.Queue[dict[str, Any]] = queue.Queue()
         self._seen: list[dict[str, Any]] = []
         self._token = 0
-        # A free port can be taken by another process before baresip binds it: try again.
-        for attempt in range(3):
+        # A free port can be taken by another process before baresip binds it; then the
+        # control socket may even connect to that other process. Read baresip's own word.
+        for attempt in range(5):
             self.ctrl_port, self.sip_port = free_port(), free_port()
             self._write_config(ca_file)
             self._log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115
@@ -96,18 +97,38 @@ class UserAgent:
                 stdin=subprocess.DEVNULL,
             )
             try:
+                self._wait_ready()
                 self._sock = self._connect()
                 break
             except RuntimeError:
                 self._stop_process()
-                if attempt == 2:
+                if attempt == 4:
                     raise
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        created = self.command("uanew", self.account.line())
+        try:
+            created = self.command("uanew", self.account.line())
+        except queue.Empty:
+            self.close()
+            raise RuntimeError(f"baresip did not answer uanew; see {self.dir}") from None
         if not created.get("ok"):
             self.close()
             raise RuntimeError(f"baresip refused the account: {created}")
+
+    def _wait_ready(self) -> None:
+        """Until baresip says it is ready; a port it could not bind means another try."""
+        log_file = self.dir / "baresip.log"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            text = log_file.read_bytes()
+            if b"Address already in use" in text:
+                raise RuntimeError(f"baresip could not bind its ports; see {log_file}")
+            if b"baresip is ready" in text:
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"baresip did not start; see {log_file}")
 
     def _write_config(self, ca_file: Path | None) -> None:
         lines = [
