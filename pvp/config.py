@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # next (docs/deployment.md). Empty: this control plane only (public_url). `pvp doctor`
     # checks each of them.
     control_plane_urls: str = ""
+    # Kamailio in front of a FreeSWITCH pool (`pvp deploy kamailio --ctl-socket`): its control
+    # socket, where `pvp doctor` asks for the dispatcher set. Empty: no Kamailio.
+    kamailio_ctl_socket: str = ""
 
     # The CA certificate kiosks check the switch's TLS certificate against (goes into bundles).
     ca_file: str = ""
