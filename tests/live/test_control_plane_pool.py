@@ -1,0 +1,253 @@
+"""Two control planes over one PostgreSQL, both in FreeSWITCH's xml_curl bindings: the one
+that is the first binding and the dispatcher leader is killed (SIGKILL) while a citizen
+waits. A new kiosk still registers and presses (directory and dialplan from the other), and
+the new leader serves the waiting citizen in their place.
+
+The first control plane is a real ``pvp serve`` process (so that it can be killed), the second
+runs in this process as the harness's other tests run it, under the same leader lease. Also
+measured: a directory lookup with the first control plane dead (refused: next binding at once)
+and hung (SIGSTOP: the binding's timeout), and the takeover. Skips where FreeSWITCH, baresip or
+PostgreSQL's server binaries are absent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import flask
+import pytest
+from sqlalchemy import select
+from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
+
+from pvp.db import Database
+from pvp.deploy.leader import Leadership, Stoppable, lease_holders
+from pvp.model import QueueEntry
+from pvp.provisioning import rotate_secret
+
+from .calls import (
+    answer,
+    call_of,
+    ended_record,
+    eventually,
+    hang_up,
+    press,
+    record,
+    registered,
+    rings,
+    waiting_calls,
+)
+from .conftest import ControlPlane, Switch
+from .test_dispatch import C1, PERMANENCE, kiosk, talking
+from .ua import free_port
+
+pytestmark = pytest.mark.live
+
+
+class ServeProcess:
+    """``pvp serve --freeswitch off`` on the switch's settings, its own port, its log."""
+
+    def __init__(self, sw: Switch, port: int, log: Path) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        env = dict(os.environ)
+        settings = sw.settings.model_copy(update={"http_port": port, "fake_now": PERMANENCE})
+        for name, value in settings.model_dump().items():
+            if value is not None:
+                env[f"PVP_{name.upper()}"] = str(value)
+        env["PVP_FREESWITCH_CONF_DIR"] = ""  # the switch's files are another machine's
+        pvp = Path(sys.executable).with_name("pvp")
+        command = [str(pvp), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [*command, "--freeswitch", "off"], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def logged(self, text: str) -> bool:
+        return text in self.log.read_text(errors="replace")
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/", timeout=1):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc.wait()
+
+
+class Asked:
+    """The xml_curl requests one control plane answered: (section, user)."""
+
+    def __init__(self, app: flask.Flask) -> None:
+        self.seen: list[tuple[str, str]] = []
+        flask.request_started.connect(self._started, app, weak=False)
+
+    def _started(self, sender: Any, **extra: Any) -> None:
+        path = flask.request.path
+        if path.startswith("/freeswitch/"):
+            form = flask.request.form
+            who = form.get("user") or form.get("Caller-Username") or ""
+            self.seen.append((path.rsplit("/", 1)[-1], who))
+
+
+def _lead(plane: ControlPlane) -> Leadership:
+    """The plane's dispatcher under the leader lease, with `pvp serve`'s timings."""
+
+    def start() -> Stoppable:
+        plane.start_services()
+        assert plane.services is not None
+        return plane.services
+
+    def stopped() -> None:
+        plane.services = None
+
+    return Leadership(plane.db.engine, start, stopped)
+
+
+def _lookup_seconds(sw: Switch, user: str) -> float:
+    """One directory lookup through xml_curl (FreeSWITCH's cache flushed first)."""
+    domain = sw.settings.sip_domain
+    sw.esl.api(f"xml_flush_cache id {user} {domain}")
+    start = time.monotonic()
+    answer = sw.esl.api(f"user_exists id {user} {domain}")
+    took = time.monotonic() - start
+    assert answer.strip() == "true", answer
+    return took
+
+
+def _queued(sw: Switch) -> list[str]:
+    """The kiosks waiting, as the leader wrote them into the database, in arrival order."""
+    with sw.db.session() as session:
+        rows = session.scalars(
+            select(QueueEntry).order_by(QueueEntry.arrived_at, QueueEntry.seq)
+        ).all()
+        return [r.kiosk_id for r in rows if r.state == "waiting"]
+
+
+@pytest.fixture
+def two_planes(
+    make_switch: Callable[..., Switch],
+    postgres_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[Switch, int, int]]:
+    """A switch whose xml_curl asks 127.0.0.1:first, then 127.0.0.1:second."""
+    first, second = free_port(), free_port()
+    monkeypatch.setenv("PVP_DATABASE_URL", postgres_url)  # the harness's Settings read them
+    monkeypatch.setenv(
+        "PVP_CONTROL_PLANE_URLS", f"http://127.0.0.1:{first},http://127.0.0.1:{second}"
+    )
+    sw = make_switch(None)
+    assert sw.db.engine.dialect.name == "postgresql"
+    sw.control_plane.stop()  # the harness's own: the two planes below take its place
+    yield sw, first, second
+
+
+def test_the_first_control_plane_and_leader_killed_the_other_answers_the_switch_and_serves(
+    two_planes: tuple[Switch, int, int], tmp_path: Path
+) -> None:
+    sw, first_port, second_port = two_planes
+    first = ServeProcess(sw, first_port, tmp_path / "first.log")
+    second = ControlPlane(
+        sw.settings.model_copy(update={"http_port": second_port}),
+        Database(sw.settings.resolved_database_url()),
+        sw.clock,
+    )
+    lead_second: Leadership | None = None
+    try:
+        assert eventually(first.answers, timeout=30), first.log.read_text()
+        assert eventually(
+            lambda: any(f"pid {first.proc.pid}" in h.application for h in _holders(sw)), 15
+        ), first.log.read_text()
+        second.start_http()
+        asked = Asked(second.app)
+        lead_second = _lead(second)
+        sw.travel_to(PERMANENCE)
+
+        msa = registered(sw.agent(C1, "udp", tone=880))  # console offline: the citizen waits
+        assert eventually(lambda: first.logged(f"counsellor {C1} SIP: False -> True"), 15), (
+            first.log.read_text()
+        )
+        citizen = kiosk(sw, "kiosk-vorey-1")
+        press(citizen, "msa")
+        assert eventually(lambda: _queued(sw) == ["kiosk-vorey-1"], 15)
+        assert second.services is None  # a standby: exactly one dispatcher
+        assert not asked.seen  # the first binding answered everything so far
+
+        both_up = min(_lookup_seconds(sw, "kiosk-cunlhat-1") for _ in range(5))
+        # Hung (accepts, never answers): each lookup waits the binding's timeout.
+        first.proc.send_signal(signal.SIGSTOP)
+        try:
+            hung = _lookup_seconds(sw, "kiosk-cunlhat-1")
+        finally:
+            first.proc.send_signal(signal.SIGCONT)
+        timeout = sw.settings.xml_curl_timeout_seconds
+        assert timeout - 0.1 < hung < timeout + 1.5, hung
+        assert ("directory", "kiosk-cunlhat-1") in asked.seen
+
+        # Only the control planes know this kiosk's new secret, not the static fallback.
+        with sw.db.session() as session:
+            sw.passwords["kiosk-vorey-2"] = rotate_secret(
+                session, "kiosk-vorey-2", sw.settings.sip_domain
+            )
+        first.proc.kill()
+        killed_at = time.monotonic()
+        first.proc.wait()
+        dead = max(_lookup_seconds(sw, "kiosk-cunlhat-1") for _ in range(5))
+        assert dead < 0.5, dead  # refused: the next binding at once
+
+        assert eventually(lambda: second.services is not None, timeout=20)
+        takeover = time.monotonic() - killed_at
+        print(
+            f"lookup: both up {both_up * 1000:.1f} ms, first dead {dead * 1000:.1f} ms,"
+            f" first hung {hung:.2f} s; takeover {takeover:.2f} s"
+        )
+        assert takeover < 8
+        sw.control_plane = second
+        assert waiting_calls(sw) == ["kiosk-vorey-1"]  # the same place in the queue
+
+        newcomer = kiosk(sw, "kiosk-vorey-2")  # its directory entry from the second plane
+        assert ("directory", "kiosk-vorey-2") in asked.seen
+        press(newcomer, "msa")  # routed by the second plane's dialplan: it queues
+        assert eventually(lambda: waiting_calls(sw) == ["kiosk-vorey-1", "kiosk-vorey-2"])
+        assert any(section == "dialplan" for section, _ in asked.seen)
+
+        call = call_of(sw, "kiosk-vorey-1")
+        second.set_status(C1, "available")
+        rings(msa, "kiosk-vorey-1")
+        answer(msa)
+        assert eventually(lambda: talking(sw, "kiosk-vorey-1"))
+        assert eventually(lambda: record(sw, call).answered_at is not None)
+        hang_up(citizen)
+        done = ended_record(sw, call)
+        assert done.outcome == "served" and done.counsellor_id == C1, done.reason
+        hang_up(newcomer)
+    finally:
+        first.stop()
+        if lead_second is not None:
+            lead_second.stop()
+        second.stop()
+        second.db.engine.dispose()
+
+
+def _holders(sw: Switch) -> list[Any]:
+    with sw.db.engine.connect() as conn:
+        return lease_holders(conn)
