@@ -30,7 +30,7 @@ from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cl
 
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.deploy.leader import Leadership, Stoppable, lease_holders
+from pvp.deploy.leader import Leadership, lease_holders
 from pvp.documents import switch
 from pvp.documents.fax import RX_EVENT
 from pvp.documents.pdf import pdf_to_fax_tiff
@@ -54,6 +54,7 @@ from .calls import (
 )
 from .conftest import ControlPlane, Switch
 from .test_dispatch import C1, PERMANENCE, kiosk, talking
+from .test_dispatcher_leader import lead
 from .ua import free_port
 
 pytestmark = pytest.mark.live
@@ -116,20 +117,6 @@ class Asked:
             self.seen.append((path.rsplit("/", 1)[-1], who))
 
 
-def _lead(plane: ControlPlane) -> Leadership:
-    """The plane's dispatcher under the leader lease, with `pvp serve`'s timings."""
-
-    def start() -> Stoppable:
-        plane.start_services()
-        assert plane.services is not None
-        return plane.services
-
-    def stopped() -> None:
-        plane.services = None
-
-    return Leadership(plane.db.engine, start, stopped)
-
-
 def _lookup_seconds(sw: Switch, user: str) -> float:
     """One directory lookup through xml_curl (FreeSWITCH's cache flushed first)."""
     domain = sw.settings.sip_domain
@@ -190,7 +177,7 @@ def test_the_first_control_plane_and_leader_killed_the_other_answers_the_switch_
         ), first.log.read_text()
         second.start_http()
         asked = Asked(second.app)
-        lead_second = _lead(second)
+        lead_second = lead(second, check_seconds=1.0)  # `pvp serve`'s
         sw.travel_to(PERMANENCE)
 
         msa = registered(sw.agent(C1, "udp", tone=880))  # console offline: the citizen waits

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.live
 CHECK_SECONDS = 0.3
 
 
-def _lead(plane: ControlPlane) -> Leadership:
+def lead(plane: ControlPlane, check_seconds: float = CHECK_SECONDS) -> Leadership:
     """The plane's dispatcher run under the leader lease, as `pvp serve` runs it."""
 
     def start() -> Stoppable:
@@ -47,7 +47,7 @@ def _lead(plane: ControlPlane) -> Leadership:
     def stopped() -> None:
         plane.services = None
 
-    return Leadership(plane.db.engine, start, stopped, check_seconds=CHECK_SECONDS)
+    return Leadership(plane.db.engine, start, stopped, check_seconds=check_seconds)
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_the_dispatcher_leader_dies_and_the_other_control_plane_serves_the_waiti
     sw = pg_switch
     first = sw.control_plane
     first.start_http()
-    lead_first = _lead(first)
+    lead_first = lead(first)
     second = ControlPlane(
         sw.settings.model_copy(update={"http_port": free_port()}),
         Database(sw.settings.resolved_database_url()),
@@ -79,7 +79,7 @@ def test_the_dispatcher_leader_dies_and_the_other_control_plane_serves_the_waiti
     lead_second: Leadership | None = None
     try:
         assert eventually(lambda: first.services is not None)
-        lead_second = _lead(second)
+        lead_second = lead(second)
         time.sleep(5 * CHECK_SECONDS)
         assert second.services is None  # a standby: exactly one dispatcher
 
