@@ -30,7 +30,9 @@ from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cl
 
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.deploy.doctor import check_xml_curl
 from pvp.deploy.leader import Leadership, lease_holders
+from pvp.deploy.pool import check_leader
 from pvp.documents import switch
 from pvp.documents.fax import RX_EVENT
 from pvp.documents.pdf import pdf_to_fax_tiff
@@ -128,6 +130,11 @@ def _lookup_seconds(sw: Switch, user: str) -> float:
     return took
 
 
+def _page(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return str(answer.read().decode())
+
+
 def _median_lookup(sw: Switch, user: str) -> float:
     return sorted(_lookup_seconds(sw, user) for _ in range(5))[2]
 
@@ -189,6 +196,11 @@ def test_the_first_control_plane_and_leader_killed_the_other_answers_the_switch_
         assert eventually(lambda: _queued(sw) == ["kiosk-vorey-1"], 15)
         assert second.services is None  # a standby: exactly one dispatcher
         assert not asked.seen  # the first binding answered everything so far
+        # Both serve the panel; the doctor names the leader by its process.
+        for url in (first.url, f"http://127.0.0.1:{second_port}"):
+            assert "Connexion" in _page(f"{url}/login"), url
+        leader = check_leader(sw.settings)
+        assert leader.ok and f"pid {first.proc.pid}" in leader.french, leader
 
         both_up = _median_lookup(sw, "kiosk-cunlhat-1")
         # Hung (accepts, never answers): each lookup waits the binding's timeout.
@@ -221,6 +233,11 @@ def test_the_first_control_plane_and_leader_killed_the_other_answers_the_switch_
         assert takeover < 8
         sw.control_plane = second
         assert waiting_calls(sw) == ["kiosk-vorey-1"]  # the same place in the queue
+        # The doctor: the first control plane does not answer, the second does and leads.
+        answering = [check_xml_curl(sw.settings, url).ok for url in sw.settings.control_planes()]
+        assert answering == [False, True]
+        leader = check_leader(sw.settings)
+        assert leader.ok and f"pid {os.getpid()}" in leader.french, leader
 
         newcomer = kiosk(sw, "kiosk-vorey-2")  # its directory entry from the second plane
         assert ("directory", "kiosk-vorey-2") in asked.seen
