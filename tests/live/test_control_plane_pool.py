@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -287,7 +288,7 @@ def test_a_fax_received_is_stored_once_by_the_leader_not_once_per_control_plane(
     clients = []
     for leads in (True, False):  # the leader, then a standby
         client = ESLClient("127.0.0.1", fs.esl_port, fs.password, events=switch.EVENTS)
-        switch.attach(client, DocumentService.create(db, settings), lambda leads=leads: leads)
+        switch.attach(client, DocumentService.create(db, settings), partial(bool, leads))
         client.start()
         clients.append(client)
     try:
