@@ -134,13 +134,19 @@ def _free_udp_port() -> int:
 
 @pytest.fixture
 def kamailio(
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     postgres_url: str,  # noqa: F811
 ) -> Iterator[tuple[Settings, int, int]]:
-    """Kamailio with a pool of two: a responder (alive) and a port nobody answers on."""
+    """Kamailio with a pool of two: a responder (alive) and a port nobody answers on, or
+    (parametrized "both alive") two responders."""
     if not Path(KAMAILIO).exists():
         pytest.skip("kamailio not found (Debian's kamailio and kamailio-postgres-modules)")
-    alive, dead = OptionsResponder(), _free_udp_port()
+    alive, other = OptionsResponder(), OptionsResponder()
+    both_alive = getattr(request, "param", "") == "both alive"
+    dead = other.port if both_alive else _free_udp_port()
+    if not both_alive:
+        other.close()
     work = tmp_path / "kamailio"
     work.mkdir()
     site = KamailioSite(
@@ -170,6 +176,8 @@ def kamailio(
             proc.kill()
             proc.wait()
         alive.close()
+        if both_alive:
+            other.close()
 
 
 def test_without_kamailio_there_is_nothing_to_check(tmp_path: Path) -> None:
@@ -198,3 +206,14 @@ def test_a_switch_that_stops_answering_the_probes_is_named(
     assert "1 commutateur(s) sur 2" in found.french
     assert f"127.0.0.1:{alive}" not in found.french
     assert f"sip:127.0.0.1:{dead}" in found.english
+
+
+@pytest.mark.parametrize("kamailio", ["both alive"], indirect=True)
+def test_a_pool_whose_switches_all_answer_passes(kamailio: tuple[Settings, int, int]) -> None:
+    settings, first, second = kamailio
+    # Give the probes a few rounds to have marked anything inactive.
+    time.sleep(4)
+    (found,) = check_kamailio(settings)
+    assert found.ok, found.english
+    assert found.french == "Kamailio répartit les appels sur 2 commutateur(s), tous actifs."
+    assert f"sip:127.0.0.1:{first}" in found.english and f"sip:127.0.0.1:{second}" in found.english
