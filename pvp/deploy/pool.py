@@ -90,23 +90,27 @@ def check_kamailio(settings: Settings, timeout: float = 5) -> list[Finding]:
     socket_path = settings.kamailio_ctl_socket.removeprefix("unix:")
     kamcmd = shutil.which("kamcmd") or KAMCMD
     command = [kamcmd, "-s", f"unix:{socket_path}", "dispatcher.list"]
-    try:
-        answer = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        answer = None
-        error = str(exc)
-    if answer is None or answer.returncode != 0 or not Path(socket_path).exists():
-        error = answer.stderr.strip() if answer is not None else error
+    listing, error = None, "no socket"
+    if Path(socket_path).exists():
+        try:
+            answer = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            error = str(exc)
+        else:
+            listing, error = (
+                (answer.stdout, "") if answer.returncode == 0 else (None, answer.stderr)
+            )
+    if listing is None:
         return [
             problem(
                 "kamailio",
                 f"Kamailio ne répond pas sur son socket de contrôle {socket_path} : vérifiez"
                 " qu'il tourne (`systemctl status kamailio`) et kamailio_ctl_socket dans"
                 " /etc/pvp/pvp.toml. Sans lui, ni borne ni conseiller ne peut s'inscrire.",
-                f"kamailio {socket_path}: dispatcher.list failed: {error or 'no socket'}",
+                f"kamailio {socket_path}: dispatcher.list failed: {error.strip()}",
             )
         ]
-    switches = dispatcher_set(answer.stdout)
+    switches = dispatcher_set(listing)
     if not switches:
         return [
             problem(
