@@ -45,20 +45,16 @@ from pvp.provisioning import rotate_secret
 
 from ._minimal_fs import MinimalSwitch
 from .calls import (
-    answer,
     call_of,
-    ended_record,
     eventually,
     hang_up,
     press,
-    record,
     registered,
-    rings,
     waiting_calls,
 )
 from .conftest import ControlPlane, Switch
-from .test_dispatch import C1, PERMANENCE, kiosk, talking
-from .test_dispatcher_leader import lead
+from .test_dispatch import C1, PERMANENCE, kiosk
+from .test_dispatcher_leader import lead, served_by_the_new_leader
 from .ua import free_port
 
 pytestmark = pytest.mark.live
@@ -252,15 +248,7 @@ def test_the_first_control_plane_and_leader_killed_the_other_answers_the_switch_
         leader = check_leader(sw.settings)
         assert leader.ok and f"pid {os.getpid()}" in leader.french, leader
 
-        call = call_of(sw, "kiosk-vorey-1")
-        second.set_status(C1, "available")
-        rings(msa, "kiosk-vorey-1")
-        answer(msa)
-        assert eventually(lambda: talking(sw, "kiosk-vorey-1"))
-        assert eventually(lambda: record(sw, call).answered_at is not None)
-        hang_up(citizen)
-        done = ended_record(sw, call)
-        assert done.outcome == "served" and done.counsellor_id == C1, done.reason
+        served_by_the_new_leader(sw, msa, citizen, call_of(sw, "kiosk-vorey-1"))
         hang_up(newcomer)
     finally:
         first.stop()
