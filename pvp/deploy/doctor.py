@@ -263,7 +263,10 @@ def check_xml_curl(settings: Settings, base: str | None = None, timeout: float =
             " vérifiez sip_domain dans /etc/pvp/pvp.toml.",
             f"xml_curl {url}: no domain {settings.sip_domain} in the answer",
         )
-    return _ok("xml_curl", "Le plan de contrôle répond au commutateur.", f"xml_curl {url} ok")
+    where = url.removesuffix("/freeswitch/directory")
+    return _ok(
+        "xml_curl", f"Le plan de contrôle {where} répond au commutateur.", f"xml_curl {url} ok"
+    )
 
 
 # ---- disk and database -----------------------------------------------------------------
