@@ -252,16 +252,28 @@ def freeswitch() -> None:
     help="Also write a self-signed CA and server "
     "certificate into OUT/certs (tests and demos; a site installs its own).",
 )
+@click.option(
+    "--control-plane",
+    "control_planes",
+    multiple=True,
+    help="A control plane's URL FreeSWITCH asks (xml_curl), in order; repeat for several "
+    "(default: the setting control_plane_urls, else public_url)",
+)
 @pass_ctx
-def freeswitch_render(ctx: Context, out: Path, test_certs: bool) -> None:
+def freeswitch_render(
+    ctx: Context, out: Path, test_certs: bool, control_planes: tuple[str, ...]
+) -> None:
     """Write FreeSWITCH's configuration tree, with the static directory and dialplan."""
     from pvp.clock import clock_from_settings
     from pvp.freeswitch.certs import write_test_certs
     from pvp.freeswitch.config import RenderError, render
 
     today = clock_from_settings(ctx.settings).now().astimezone(ctx.tz).date()
+    settings = ctx.settings
+    if control_planes:
+        settings = settings.model_copy(update={"control_plane_urls": ",".join(control_planes)})
     try:
-        rendered = render(ctx.settings, ctx.db, out, today)
+        rendered = render(settings, ctx.db, out, today)
     except RenderError as exc:
         raise Refused(str(exc)) from None
     click.echo(f"{len(rendered.files)} files written to {out} (fallback as of {today})")

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     checkin_after_minutes: int = 20
     # How FreeSWITCH and kiosks reach the control plane (default: http://http_host:http_port).
     public_url: str = ""
+    # The control planes FreeSWITCH asks for its directory and dialplan (xml_curl), in order,
+    # comma-separated: with several over one PostgreSQL, a dead one is passed over for the
+    # next (docs/deployment.md). Empty: this control plane only (public_url). `pvp doctor`
+    # checks each of them.
+    control_plane_urls: str = ""
+    # Kamailio in front of a FreeSWITCH pool (`pvp deploy kamailio --ctl-socket`): its control
+    # socket, where `pvp doctor` asks for the dispatcher set. Empty: no Kamailio.
+    kamailio_ctl_socket: str = ""
 
     # The CA certificate kiosks check the switch's TLS certificate against (goes into bundles).
     ca_file: str = ""
@@ -150,6 +158,11 @@ class Settings(BaseSettings):
 
     def base_url(self) -> str:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+    def control_planes(self) -> list[str]:
+        """The control planes' base URLs, in the order FreeSWITCH tries them."""
+        urls = [u.strip().rstrip("/") for u in self.control_plane_urls.split(",") if u.strip()]
+        return urls or [self.base_url().rstrip("/")]
 
     def secret(self, name: str) -> str:
         """A configured secret, or one generated once and kept (mode 0600) in the data dir."""

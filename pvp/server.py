@@ -181,14 +181,15 @@ def run(settings: Settings, db: Database, host: str, port: int) -> None:
     _stop_on_sigterm()
     try:
         # Over PostgreSQL several control planes may run: one dispatcher leader among them.
-        services = Leadership(
+        leadership = services = Leadership(
             db.engine,
             lambda: start_services(settings, db, app),
             stopped=lambda: app.extensions.pop("pvp.dispatcher", None),
         )
-        # The documents: commands through chat, answers and fax results, on their own ESL link.
+        # The documents: commands through chat, answers and fax results (the leader's), on
+        # their own ESL link.
         documents, app.extensions["pvp.fax"] = start_documents(
-            settings, app.extensions["pvp.documents"]
+            settings, app.extensions["pvp.documents"], lambda: leadership.running is not None
         )
         start_watcher(settings, db)  # supervision alerts, checked in the background
         start_mailer(settings, db)  # citizens' convocations, reminders and notices

@@ -351,3 +351,51 @@ def test_test_certificates_include_the_websocket_one(tmp_path: Path) -> None:
     assert wss == (tmp_path / "certs/agent.pem").read_bytes()
     assert b"PRIVATE KEY" in wss and ca.read_bytes() in wss
     assert stat.S_IMODE((tmp_path / "certs/wss.pem").stat().st_mode) == 0o600
+
+
+def _gateway_urls(tree: Path, section: str) -> list[str]:
+    curl = parse(tree / "autoload_configs/xml_curl.conf.xml")
+    return [
+        p.get("value", "")
+        for p in curl.iter("param")
+        if p.get("name") == "gateway-url" and p.get("bindings") == section
+    ]
+
+
+def test_the_switch_asks_every_control_plane_in_the_order_given(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from pvp.cli import main
+
+    out = tmp_path / "fs"
+    result = CliRunner().invoke(
+        main,
+        ["freeswitch", "render", "--out", str(out)]
+        + ["--control-plane", "http://10.0.0.2:8470/", "--control-plane", "http://10.0.0.1:8470"],
+        env={"PVP_DATA_DIR": str(settings.data_dir)},
+    )
+    assert result.exit_code == 0, result.output
+    # mod_xml_curl tries a section's bindings in document order: the first one named first.
+    assert _gateway_urls(out, "directory") == [
+        "http://10.0.0.2:8470/freeswitch/directory",
+        "http://10.0.0.1:8470/freeswitch/directory",
+    ]
+    assert _gateway_urls(out, "dialplan") == [
+        "http://10.0.0.2:8470/freeswitch/dialplan",
+        "http://10.0.0.1:8470/freeswitch/dialplan",
+    ]
+    names = [
+        b.get("name") for b in parse(out / "autoload_configs/xml_curl.conf.xml").iter("binding")
+    ]
+    assert len(set(names)) == 4
+
+
+def test_a_control_plane_url_that_is_not_http_is_refused(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    bad = settings.model_copy(update={"control_plane_urls": "http://10.0.0.1:8470,10.0.0.2"})
+    with pytest.raises(RenderError, match="control_plane_urls"):
+        render(bad, db, tmp_path / "fs", TODAY)
+    assert not (tmp_path / "fs").exists()

@@ -3,8 +3,10 @@
 Each check gives a :class:`Finding` with a French sentence for the site's staff (what is
 wrong and what to do) and an English one for the logs. Checks: the switch answers on its
 event socket, its certificates are valid for 30 more days, the control plane answers
-mod_xml_curl with the credentials the switch uses, the clocks of switch and control plane
-agree, the data directory has room, and the database schema is at the newest migration.
+mod_xml_curl with the credentials the switch uses (each control plane the switch asks), the
+clocks of switch and control plane agree, the data directory has room, the database schema
+is at the newest migration, one control plane leads the dispatcher, and Kamailio (when one
+is configured) sees its switches (pvp/deploy/pool.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import urllib.request
 import warnings
 from base64 import b64encode
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +31,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from pvp.config import Settings
 from pvp.db import make_engine
 from pvp.deploy.backup import current_revision, head_revision
+from pvp.deploy.findings import Finding
+from pvp.deploy.findings import ok as _ok
+from pvp.deploy.findings import problem as _problem
+from pvp.deploy.pool import check_kamailio, check_leader
 from pvp.freeswitch.certs import certs_dir
 from pvp.freeswitch.eslframe import Frame, FrameParser
 
@@ -39,22 +44,6 @@ CERT_MARGIN = timedelta(days=30)
 CLOCK_TOLERANCE_SECONDS = 2.0
 MIN_FREE_BYTES = 2 * 1024**3
 MIN_FREE_FRACTION = 0.05
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    ok: bool
-    french: str
-    english: str
-
-
-def _ok(check: str, french: str, english: str) -> Finding:
-    return Finding(check, True, french, english)
-
-
-def _problem(check: str, french: str, english: str) -> Finding:
-    return Finding(check, False, french, english)
 
 
 # ---- the switch -----------------------------------------------------------------------
@@ -233,9 +222,10 @@ def _certificate(path: Path, now: datetime) -> Finding:
 # ---- the control plane's xml_curl ------------------------------------------------------
 
 
-def check_xml_curl(settings: Settings, timeout: float = 3) -> Finding:
-    """The directory answers the switch's own request, with the switch's credentials."""
-    url = settings.base_url().rstrip("/") + "/freeswitch/directory"
+def check_xml_curl(settings: Settings, base: str | None = None, timeout: float = 3) -> Finding:
+    """The directory answers the switch's own request, with the switch's credentials, at
+    ``base`` (a control plane's URL; this one's by default)."""
+    url = (base or settings.base_url()).rstrip("/") + "/freeswitch/directory"
     body = urllib.parse.urlencode({"section": "directory", "domain": settings.sip_domain})
     credentials = f"{settings.xml_curl_user}:{settings.secret('xml_curl_password')}"
     request = urllib.request.Request(url, data=body.encode(), method="POST")
@@ -273,7 +263,10 @@ def check_xml_curl(settings: Settings, timeout: float = 3) -> Finding:
             " vérifiez sip_domain dans /etc/pvp/pvp.toml.",
             f"xml_curl {url}: no domain {settings.sip_domain} in the answer",
         )
-    return _ok("xml_curl", "Le plan de contrôle répond au commutateur.", f"xml_curl {url} ok")
+    where = url.removesuffix("/freeswitch/directory")
+    return _ok(
+        "xml_curl", f"Le plan de contrôle {where} répond au commutateur.", f"xml_curl {url} ok"
+    )
 
 
 # ---- disk and database -----------------------------------------------------------------
@@ -337,7 +330,9 @@ def examine(settings: Settings) -> list[Finding]:
     """Every check, in the order a site fixes things."""
     findings = [check_database(settings), check_disk(settings)]
     findings += check_switch(settings)
-    findings.append(check_xml_curl(settings))
+    findings += [check_xml_curl(settings, url) for url in settings.control_planes()]
+    findings.append(check_leader(settings))
+    findings += check_kamailio(settings)
     findings += check_certificates(settings)
     for finding in findings:
         (log.info if finding.ok else log.error)("%s: %s", finding.check, finding.english)

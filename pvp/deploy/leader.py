@@ -14,8 +14,11 @@ With SQLite (one machine, one process) the dispatcher simply runs.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import create_engine, text
@@ -27,6 +30,37 @@ log = logging.getLogger("pvp.leader")
 
 # pg_advisory_lock's 64-bit key: "PVPDISP" in ASCII, unlikely to meet another application's.
 DISPATCHER_LOCK = 0x50565044495350
+# The lease's session names its control plane (pg_stat_activity.application_name), so that
+# `pvp doctor` and an administrator can tell which one leads.
+LEASE_APPLICATION = "pvp-leader-lease"
+
+
+def lease_name() -> str:
+    return f"{LEASE_APPLICATION} {socket.gethostname()} pid {os.getpid()}"[:63]
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    """A session holding the dispatcher lock: the leader's (or something else's)."""
+
+    pid: int  # the PostgreSQL backend's
+    application: str
+    client: str  # the client's address, "local" over a Unix socket
+
+
+def lease_holders(conn: Connection, key: int = DISPATCHER_LOCK) -> list[LeaseHolder]:
+    """Who holds the dispatcher lock now: one session, or none between two leaders."""
+    rows = conn.execute(
+        text(
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local')"
+            " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.database = ("
+            "   SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND ((l.classid::bigint << 32) | l.objid::bigint) = :k ORDER BY a.pid"
+        ),
+        {"k": key},
+    ).all()
+    return [LeaseHolder(int(pid), str(app), str(client)) for pid, app, client in rows]
 
 
 class Stoppable(Protocol):
@@ -46,7 +80,10 @@ class LeaderLease:
         key: int = DISPATCHER_LOCK,
     ) -> None:
         # No pool: closing the lease's connection must end its session, releasing the lock.
-        self.engine, self.key = create_engine(engine.url, poolclass=NullPool), key
+        self.engine = create_engine(
+            engine.url, poolclass=NullPool, connect_args={"application_name": lease_name()}
+        )
+        self.key = key
         self.on_elected, self.on_deposed = on_elected, on_deposed
         self.check_seconds = check_seconds
         self.settle_seconds = 2 * check_seconds if settle_seconds is None else settle_seconds

@@ -9,6 +9,7 @@ go out through ``chat``, kiosks' answer MESSAGEs and fax results come back as ev
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -49,14 +50,27 @@ def record_privacy(db: Database, kiosk: str, private: bool) -> bool:
         return True
 
 
-def attach(esl: Any, documents: DocumentService) -> FaxService:
-    """Commands out through ``chat``; answers and fax results in; the fax service."""
+def _always() -> bool:
+    return True
+
+
+def attach(
+    esl: Any, documents: DocumentService, handles_arrivals: Callable[[], bool] = _always
+) -> FaxService:
+    """Commands out through ``chat``; answers and fax results in; the fax service.
+
+    Every control plane of a pool sends commands, but FreeSWITCH gives each of them every
+    MESSAGE and fax result: only the one ``handles_arrivals`` says (the dispatcher leader)
+    records them, or a received fax would be stored and printed once per control plane.
+    """
     domain = documents.settings.sip_domain
     sealer = Sealer(documents.settings.secret("kiosk_command_key"))
     documents.transport = ChatTransport(esl.api, domain, sealer)
     fax = FaxService(documents, esl)
 
     def on_message(event: Any) -> None:
+        if not handles_arrivals():
+            return
         flat = _flat(event)
         found = answer_from_event(flat, domain)
         if found is not None:
@@ -67,8 +81,13 @@ def attach(esl: Any, documents: DocumentService) -> FaxService:
             record_privacy(documents.db, *status)
 
     esl.on("MESSAGE", on_message)
-    for subclass in (TX_EVENT, RX_EVENT):
-        esl.on(f"CUSTOM {subclass}", lambda event: fax.on_event(_flat(event)))
+    esl.on(f"CUSTOM {TX_EVENT}", lambda event: fax.on_event(_flat(event)))  # its sender waits
+
+    def on_fax_received(event: Any) -> None:
+        if handles_arrivals():
+            fax.on_event(_flat(event))
+
+    esl.on(f"CUSTOM {RX_EVENT}", on_fax_received)
     return fax
 
 
@@ -80,7 +99,9 @@ def _client(settings: Settings) -> Any:
     )
 
 
-def start(settings: Settings, documents: DocumentService) -> tuple[Any, FaxService]:
+def start(
+    settings: Settings, documents: DocumentService, handles_arrivals: Callable[[], bool] = _always
+) -> tuple[Any, FaxService]:
     """``pvp serve``: the documents' own Event Socket connection, in the background.
 
     Its own connection, so its subscriptions (MESSAGE, fax results) and its ``chat`` calls,
@@ -88,7 +109,7 @@ def start(settings: Settings, documents: DocumentService) -> tuple[Any, FaxServi
     The client reconnects by itself; until it is connected, commands answer 502.
     """
     client = _client(settings)
-    fax = attach(client, documents)
+    fax = attach(client, documents, handles_arrivals)
     client.start()
     return client, fax
 

@@ -12,6 +12,7 @@ import importlib.resources
 import ipaddress
 import os
 import shutil
+import urllib.parse
 import xml.etree.ElementTree as ET
 import zoneinfo
 from dataclasses import dataclass
@@ -86,6 +87,16 @@ def webrtc_networks(settings: Settings) -> list[str]:
     return networks
 
 
+def control_planes(settings: Settings) -> list[str]:
+    """The control planes' URLs for xml_curl; RenderError on one that is not http(s)."""
+    urls = settings.control_planes()
+    for url in urls:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise RenderError(f"control_plane_urls: {url!r} is not an http(s) URL")
+    return urls
+
+
 def template_context(settings: Settings) -> dict[str, object]:
     user, password = settings.xml_curl_user, settings.secret("xml_curl_password")
     if ":" in user:
@@ -93,7 +104,7 @@ def template_context(settings: Settings) -> dict[str, object]:
     return {
         "webrtc_networks": webrtc_networks(settings),
         "s": settings,
-        "base_url": settings.base_url().rstrip("/"),
+        "control_planes": control_planes(settings),
         "esl_password": settings.secret("esl_password"),
         "xml_curl_credentials": f"{user}:{password}",
         "posix_tz": posix_tz(settings.timezone),

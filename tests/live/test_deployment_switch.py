@@ -44,7 +44,8 @@ def test_doctor_on_a_healthy_deployment_finds_nothing_to_fix(fresh: Switch) -> N
     assert result.exit_code == 0, result.stdout
     assert "Commutateur FreeSWITCH joignable." in result.stdout
     assert "Horloges synchronisées." in result.stdout
-    assert "Le plan de contrôle répond au commutateur." in result.stdout
+    plane = fresh.settings.base_url()
+    assert f"Le plan de contrôle {plane} répond au commutateur." in result.stdout
     assert "Tout va bien." in result.stdout
 
 

@@ -29,14 +29,14 @@ from .calls import (
 )
 from .conftest import ControlPlane, Switch
 from .test_dispatch import C1, PERMANENCE, counsellor, kiosk, talking
-from .ua import free_port
+from .ua import UserAgent, free_port
 
 pytestmark = pytest.mark.live
 
 CHECK_SECONDS = 0.3
 
 
-def _lead(plane: ControlPlane) -> Leadership:
+def lead(plane: ControlPlane, check_seconds: float = CHECK_SECONDS) -> Leadership:
     """The plane's dispatcher run under the leader lease, as `pvp serve` runs it."""
 
     def start() -> Stoppable:
@@ -47,7 +47,20 @@ def _lead(plane: ControlPlane) -> Leadership:
     def stopped() -> None:
         plane.services = None
 
-    return Leadership(plane.db.engine, start, stopped, check_seconds=CHECK_SECONDS)
+    return Leadership(plane.db.engine, start, stopped, check_seconds=check_seconds)
+
+
+def served_by_the_new_leader(sw: Switch, msa: UserAgent, citizen: UserAgent, call: str) -> None:
+    """C1 becomes available on the new leader (``sw.control_plane``): the waiting citizen of
+    ``kiosk-vorey-1`` rings there, is answered, talks and hangs up served by C1."""
+    sw.control_plane.set_status(C1, "available")
+    rings(msa, "kiosk-vorey-1")
+    answer(msa)
+    assert eventually(lambda: talking(sw, "kiosk-vorey-1"))
+    assert eventually(lambda: record(sw, call).answered_at is not None)
+    hang_up(citizen)
+    done = ended_record(sw, call)
+    assert done.outcome == "served" and done.counsellor_id == C1, done.reason
 
 
 @pytest.fixture
@@ -69,7 +82,7 @@ def test_the_dispatcher_leader_dies_and_the_other_control_plane_serves_the_waiti
     sw = pg_switch
     first = sw.control_plane
     first.start_http()
-    lead_first = _lead(first)
+    lead_first = lead(first)
     second = ControlPlane(
         sw.settings.model_copy(update={"http_port": free_port()}),
         Database(sw.settings.resolved_database_url()),
@@ -79,7 +92,7 @@ def test_the_dispatcher_leader_dies_and_the_other_control_plane_serves_the_waiti
     lead_second: Leadership | None = None
     try:
         assert eventually(lambda: first.services is not None)
-        lead_second = _lead(second)
+        lead_second = lead(second)
         time.sleep(5 * CHECK_SECONDS)
         assert second.services is None  # a standby: exactly one dispatcher
 
@@ -109,14 +122,7 @@ def test_the_dispatcher_leader_dies_and_the_other_control_plane_serves_the_waiti
 
         sw.control_plane = second
         assert waiting_calls(sw) == ["kiosk-vorey-1"]  # the same place in the queue
-        second.set_status(C1, "available")
-        rings(msa, "kiosk-vorey-1")
-        answer(msa)
-        assert eventually(lambda: talking(sw, "kiosk-vorey-1"))
-        assert eventually(lambda: record(sw, call).answered_at is not None)
-        hang_up(citizen)
-        done = ended_record(sw, call)
-        assert done.outcome == "served" and done.counsellor_id == C1, done.reason
+        served_by_the_new_leader(sw, msa, citizen, call)
     finally:
         if lead_second is not None:
             lead_second.stop()

@@ -17,6 +17,7 @@ import pytest
 from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp.deploy.kamailio import KamailioSite, render_kamailio
+from pvp.deploy.pool import dispatcher_set
 
 from ._minimal_fs import MinimalSwitch
 from .conftest import Switch, free_udp_tcp_port
@@ -58,15 +59,7 @@ class Kamailio:
             text=True,
             timeout=10,
         ).stdout
-        found: dict[str, str] = {}
-        uri = ""
-        for line in out.splitlines():
-            key, _, value = line.strip().partition(":")
-            if key == "URI":
-                uri = value.strip()
-            elif key == "FLAGS" and uri:
-                found[uri] = value.strip()
-        return found
+        return dispatcher_set(out)
 
     def stop(self) -> None:
         self.proc.terminate()
