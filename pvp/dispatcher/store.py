@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from pvp.calendar import Mode
 from pvp.db import Database
-from pvp.dispatcher.commands import RecordUpdate
 from pvp.dispatcher.estimate import WaitEstimator
+from pvp.dispatcher.outputs import RecordUpdate
 from pvp.dispatcher.policy import DispatchPolicy, RestoredCall
 from pvp.dispatcher.state import Arrival, CallState, QueueConfig, WaitingCall
 from pvp.model import (

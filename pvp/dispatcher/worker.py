@@ -42,7 +42,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from pvp.calendar import Mode
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.dispatcher.commands import (
+from pvp.dispatcher.notifier import KioskNotifier, SipMessageNotifier
+from pvp.dispatcher.outputs import (
     Bridge,
     CancelOffer,
     Command,
@@ -51,7 +52,6 @@ from pvp.dispatcher.commands import (
     PositionChanged,
     RecordUpdate,
 )
-from pvp.dispatcher.notifier import KioskNotifier, SipMessageNotifier
 from pvp.dispatcher.state import Arrival, CallState
 from pvp.dispatcher.store import QueueStore, build_policy
 from pvp.freeswitch import keyframes, registrations
