@@ -24,6 +24,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.deploy.leader import Leadership, Stoppable
 from pvp.dispatcher.worker import DispatchWorker, start_dispatcher
+from pvp.errors import PvpError
 from pvp.freeswitch.authguard import FAILURE_EVENT, AuthGuard
 from pvp.freeswitch.process import WHERE, FreeSwitch, find_binary
 from pvp.freeswitch.refresh import FallbackRefresher
@@ -31,7 +32,9 @@ from pvp.freeswitch.refresh import FallbackRefresher
 log = logging.getLogger("pvp.server")
 
 
-class FreeSwitchUnavailable(RuntimeError):
+class FreeSwitchUnavailable(
+    PvpError, RuntimeError, code="freeswitch_unavailable", summary="FreeSWITCH indisponible"
+):
     """``run_freeswitch = "on"`` and FreeSWITCH cannot be started."""
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from pvp.errors import PvpError
+
 # A legitimate plan reuses a few anchors (a window shared by sites): its expansion is a small
 # multiple of its size. A bomb's is astronomical.
 MAX_EXPANSION = 10
@@ -30,7 +32,7 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class YamlError(ValueError):
+class YamlError(PvpError, ValueError, code="bad_yaml"):
     """A document refused; the message is French and names the place when it can."""
 
 

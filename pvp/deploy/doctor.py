@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pvp.config import Settings
 from pvp.db import make_engine
 from pvp.deploy.backup import current_revision, head_revision
+from pvp.errors import PvpError
 from pvp.freeswitch.certs import certs_dir
 from pvp.freeswitch.eslframe import Frame, FrameParser
 
@@ -60,7 +61,7 @@ def _problem(check: str, french: str, english: str) -> Finding:
 # ---- the switch -----------------------------------------------------------------------
 
 
-class SwitchError(OSError):
+class SwitchError(PvpError, OSError, code="switch_unreachable", summary="commutateur injoignable"):
     pass
 
 

@@ -31,6 +31,7 @@ from pvp.documents.store import (
     transfers_json,
 )
 from pvp.documents.transfer import encode_with_document
+from pvp.errors import PvpError, Refused
 from pvp.messages import Answer, Command, Status, encode_command
 from pvp.model import (
     CallRecord,
@@ -47,16 +48,7 @@ NOT_IN_CALL = "la borne n'est pas en communication avec ce conseiller"
 MAX_SCAN_PAGES = 20
 
 
-class Refused(Exception):
-    """A request refused before anything changed; ``status`` is the HTTP status."""
-
-    def __init__(self, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-
-class TransportError(RuntimeError):
+class TransportError(PvpError, RuntimeError, code="kiosk_unreachable", summary="borne injoignable"):
     """The command could not be handed to the kiosk (switch down, kiosk unregistered)."""
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.errors import PvpError
 from pvp.freeswitch.directory import all_users, domain_element
 from pvp.freeswitch.fallback import kiosk_context
 from pvp.freeswitch.xmldoc import include, to_bytes
@@ -41,7 +42,12 @@ SECRET_FILES = frozenset(
 )
 
 
-class RenderError(RuntimeError):
+class RenderError(
+    PvpError,
+    RuntimeError,
+    code="render_failed",
+    summary="configuration du commutateur impossible à produire",
+):
     """The configuration cannot be rendered (missing templates, bad settings)."""
 
 

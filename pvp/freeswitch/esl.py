@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from pvp.errors import PvpError
 from pvp.freeswitch.eslframe import Event, Frame, FrameError, FrameParser, decode_event
 
 log = logging.getLogger("pvp.esl")
@@ -31,11 +32,18 @@ Handler = Callable[[Event], None]
 ANY = "*"
 
 
-class ESLError(RuntimeError):
+class ESLError(
+    PvpError,
+    RuntimeError,
+    code="switch_link_failed",
+    summary="échec de la liaison avec le commutateur",
+):
     """FreeSWITCH refused a command, or the Event Socket is not connected."""
 
 
-class NotConnected(ESLError):
+class NotConnected(
+    ESLError, code="switch_not_connected", summary="liaison avec le commutateur indisponible"
+):
     pass
 
 

@@ -177,7 +177,11 @@ def test_a_counsellor_not_in_the_call_is_refused(control: Control) -> None:
     call = start_call(control.db)
     got = post_pdf(control, call, text_pdf("Formulaire"), user=OTHER_COUNSELLOR)
     assert got.status_code == 403
-    assert got.json()["error"] == "la borne n'est pas en communication avec ce conseiller"
+    assert got.json() == {
+        "error": "la borne n'est pas en communication avec ce conseiller",
+        "code": "refused",
+        "status": 403,
+    }
     scan = requests.post(
         f"{control.url}/api/v1/calls/{call}/scans",
         json={"pages": 1},
