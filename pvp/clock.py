@@ -13,7 +13,6 @@ import logging
 import threading
 from datetime import UTC, datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from pvp.config import Settings
 from pvp.timeparse import parse_instant
@@ -53,6 +52,6 @@ class ShiftedClock:
 def clock_from_settings(settings: Settings) -> Clock:
     if not settings.fake_now:
         return SystemClock()
-    start = parse_instant(settings.fake_now, ZoneInfo(settings.timezone))
+    start = parse_instant(settings.fake_now, settings.zone)
     log.warning("TEST CLOCK: the control plane pretends it is %s (PVP_FAKE_NOW)", start)
     return ShiftedClock(start)

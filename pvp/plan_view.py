@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -39,7 +38,7 @@ def load_routing_plan(
     session: Session, settings: Settings, since: datetime | None = None
 ) -> RoutingPlan:
     """Read everything a decision needs; active bookings from ``since`` on (all if None)."""
-    tz = ZoneInfo(settings.timezone)
+    tz = settings.zone
     holidays = french_holidays()
     services = frozenset(session.scalars(select(Service.code)))
     kiosks = {
@@ -99,7 +98,7 @@ class PlanCache:
 
     def get(self) -> RoutingPlan:
         revision = self._db.revision()
-        now = self._clock.now().astimezone(ZoneInfo(self._settings.timezone))
+        now = self._clock.now().astimezone(self._settings.zone)
         today = now.date()
         with self._lock:
             # Reload daily too: bookings are read from a day back, and days move on.

@@ -101,7 +101,6 @@ def start_freeswitch(settings: Settings, db: Database, clock: Clock) -> FreeSwit
     no ``freeswitch_certs_dir``, self-signed demo certificates are made once in
     ``data_dir/freeswitch/certs``: a real site installs its own PKI's files.
     """
-    from zoneinfo import ZoneInfo
 
     from pvp.freeswitch.certs import certs_dir, write_demo_certs
     from pvp.freeswitch.config import render
@@ -127,7 +126,7 @@ def start_freeswitch(settings: Settings, db: Database, clock: Clock) -> FreeSwit
     home = settings.data_dir / "freeswitch"
     conf = Path(settings.freeswitch_conf_dir or home / "conf")
     certs = certs_dir(settings)
-    today = clock.now().astimezone(ZoneInfo(settings.timezone)).date()
+    today = clock.now().astimezone(settings.zone).date()
     render(settings, db, conf, today)
     missing = [name for name in ("agent.pem", "wss.pem") if not (certs / name).exists()]
     if missing:

@@ -184,7 +184,7 @@ def render_fallback(
 
 
 def _midnight(day: date, settings: Settings) -> datetime:
-    return datetime.combine(day, time(0), zoneinfo.ZoneInfo(settings.timezone))
+    return datetime.combine(day, time(0), settings.zone)
 
 
 def render(settings: Settings, db: Database, out: Path, today: date) -> Rendered:
