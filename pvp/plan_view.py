@@ -13,7 +13,15 @@ from pvp.calendar import Closure, DayRules, Mode, Schedule, Window, french_holid
 from pvp.clock import Clock, SystemClock
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.model import Appointment, ClosureDay, Kiosk, OpeningWindow, RouteRule, Service
+from pvp.model import (
+    Appointment,
+    ClosureDay,
+    ExpertQueue,
+    Kiosk,
+    OpeningWindow,
+    RouteRule,
+    Service,
+)
 from pvp.routing import ACTIVE_APPOINTMENT, Booking, KioskInfo, Route, RoutingPlan
 
 
@@ -32,6 +40,12 @@ def window_from_row(row: OpeningWindow) -> Window:
         valid_until=row.valid_until,
         except_dates=frozenset(date.fromisoformat(d) for d in _csv(row.except_dates)),
     )
+
+
+def queue_max_waits(session: Session) -> dict[str, int]:
+    """Each expert queue's longest wait in seconds, by queue id (the dialplan's park timeout)."""
+    rows = session.execute(select(ExpertQueue.id, ExpertQueue.max_wait_seconds))
+    return {queue: wait for queue, wait in rows}
 
 
 def load_routing_plan(

@@ -36,7 +36,7 @@ class YamlError(PvpError, ValueError, code="bad_yaml"):
     """A document refused; the message is French and names the place when it can."""
 
 
-class PlanLoader(_Base):  # type: ignore[misc]
+class PlanLoader(_Base):
     """YAML 1.1 reads ``14:00`` as the base-60 integer 840; clock times stay strings."""
 
 

@@ -27,8 +27,8 @@ from pvp.errors import PvpError
 from pvp.freeswitch.directory import all_users, domain_element
 from pvp.freeswitch.fallback import kiosk_context
 from pvp.freeswitch.xmldoc import include, to_bytes
-from pvp.model import ClosureDay, ExpertQueue
-from pvp.plan_view import load_routing_plan
+from pvp.model import ClosureDay
+from pvp.plan_view import load_routing_plan, queue_max_waits
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "freeswitch"
@@ -170,7 +170,7 @@ def render_fallback(
             (c.site_id, c.service_code, c.first_day, c.last_day, c.reason)
             for c in session.scalars(select(ClosureDay).order_by(ClosureDay.first_day))
         ]
-        waits = dict(session.execute(select(ExpertQueue.id, ExpertQueue.max_wait_seconds)).all())
+        waits = queue_max_waits(session)
     directory = include([domain_element(settings, users, cache_ms=0)])
     _write(out, "directory/pvp.xml", to_bytes(directory, pretty=True), written)
     context = kiosk_context(plan, settings, today, closures, waits)
