@@ -26,9 +26,14 @@ class Clock(Protocol):
         ...
 
 
+def utc_now() -> datetime:
+    """The system's current instant, aware (UTC): the default clock of the services."""
+    return datetime.now(UTC)
+
+
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return utc_now()
 
 
 class ShiftedClock:

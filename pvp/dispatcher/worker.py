@@ -33,13 +33,14 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from pvp.calendar import Mode
+from pvp.clock import utc_now
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.dispatcher.notifier import KioskNotifier, SipMessageNotifier
@@ -101,10 +102,6 @@ END_CAUSES = {
     CallOutcome.FAILED: "NORMAL_TEMPORARY_FAILURE",
 }
 DialString = Callable[[str], str]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _safe_value(text: str) -> str:

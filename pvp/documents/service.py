@@ -13,12 +13,13 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from pvp.clock import utc_now
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.documents import links
@@ -59,10 +60,6 @@ class CommandTransport(Protocol):
 
 def new_command_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(8)}"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
