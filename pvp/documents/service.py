@@ -62,6 +62,11 @@ def new_command_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(8)}"
 
 
+def _document_refused(exc: DocumentError) -> Refused:
+    """A PDF the store refused: 413 when it is too large (its reason says so), else 400."""
+    return Refused(str(exc), 413 if "volumineux" in str(exc) else 400, code=exc.code)
+
+
 @dataclass
 class DocumentService:
     db: Database
@@ -144,7 +149,7 @@ class DocumentService:
         try:
             digest, _pages = self.store.check(pdf, expected_sha256)
         except DocumentError as exc:
-            raise Refused(str(exc), 413 if "volumineux" in str(exc) else 400) from None
+            raise _document_refused(exc) from None
         now = self.clock()
         command_id = new_command_id("d" if action == "display" else "p")
         command = Command(command_id, action, {"title": title}, call=call_id, sender=counsellor)
@@ -204,7 +209,7 @@ class DocumentService:
         try:
             transport.send(record.kiosk_id, encode_command(command))
         except TransportError as exc:
-            raise Refused(f"borne injoignable : {exc}", 502) from None
+            raise Refused(f"borne injoignable : {exc}", 502, code=exc.code) from None
         return command_id
 
     def _transfer(
@@ -246,7 +251,7 @@ class DocumentService:
                 self.finish(
                     session, command_id, TransferStatus.FAILED, f"borne injoignable : {exc}"
                 )
-            raise Refused(f"borne injoignable : {exc}", 502) from None
+            raise Refused(f"borne injoignable : {exc}", 502, code=exc.code) from None
 
     # ---- kiosk -> control plane -----------------------------------------------------
 
@@ -316,7 +321,7 @@ class DocumentService:
         try:
             digest, pages = self.store.check(pdf, expected_sha256)
         except DocumentError as exc:
-            raise Refused(str(exc), 413 if "volumineux" in str(exc) else 400) from None
+            raise _document_refused(exc) from None
         if already is not None:
             if already != digest:
                 raise Refused("un autre document a déjà été reçu pour cette numérisation", 409)
@@ -336,10 +341,12 @@ class DocumentService:
             try:
                 document = links.redeem(session, token, kiosk, self.clock())
                 data = self.store.read(document.sha256)
-            except LookupError as exc:
-                status = exc.status if isinstance(exc, links.LinkError) else 410
+            except links.LinkError as exc:
                 session.rollback()
-                raise Refused(str(exc), status) from None
+                raise Refused(str(exc), exc.status, code=exc.code) from None
+            except LookupError as exc:  # the document itself is gone (purged)
+                session.rollback()
+                raise Refused(str(exc), 410) from None
         return data
 
     # ---- the console's views --------------------------------------------------------

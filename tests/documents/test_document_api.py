@@ -170,6 +170,7 @@ def test_a_document_over_the_size_limit_is_refused(control: Control) -> None:
     control.service.store.max_bytes = len(pdf) - 1
     got = post_pdf(control, call, pdf)
     assert got.status_code == 413 and "trop volumineux" in got.json()["error"]
+    assert got.json()["code"] == "document_refused"  # the store's error, passed on
     nothing_stored(control)
 
 
