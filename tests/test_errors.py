@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
 import re
+from pathlib import Path
 
 import pytest
 
 import pvp
+import pvp.errors
 from pvp.errors import PvpError, Refused
 
 
@@ -68,3 +71,11 @@ def test_errors_keep_the_builtin_kind_callers_catch() -> None:
 
     assert issubclass(PlanError, ValueError) and issubclass(YamlError, ValueError)
     assert Refused("x").status == 400 and Refused("x").code == "refused"
+
+
+def test_the_base_imports_nothing_from_pvp_so_the_kiosk_can_build_on_it() -> None:
+    tree = ast.parse(Path(pvp.errors.__file__).read_text(encoding="utf-8"))
+    imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    imported += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert "re" in imported  # the walk saw the imports
+    assert [m for m in imported if m == "pvp" or m.startswith("pvp.")] == []
