@@ -242,10 +242,10 @@ def restore(settings: Settings, db: Database, archive: Path) -> BackupReport:
         if db.engine.dialect.name == "postgresql":
             _reset_sequences(conn)
         # Inside the transaction: a disk error here leaves the database empty again.
-        for name, pdf in documents.items():
-            target = root / name
+        for relative, content in documents.items():
+            target = root / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(target, pdf)
+            write_atomically(target, content)
     if SECRETS in members and not (settings.data_dir / SECRETS).exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / SECRETS).touch(mode=0o600)
