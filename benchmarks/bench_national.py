@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pvp.calendar import Mode  # noqa: E402
 from pvp.db import Database  # noqa: E402
-from pvp.dispatcher.commands import Bridge, Command, Offer, RecordUpdate  # noqa: E402
+from pvp.dispatcher.outputs import Bridge, Command, Offer, RecordUpdate  # noqa: E402
 from pvp.dispatcher.policy import DispatchPolicy  # noqa: E402
 from pvp.dispatcher.state import Arrival  # noqa: E402
 from pvp.dispatcher.store import QueueStore  # noqa: E402

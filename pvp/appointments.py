@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from pvp.calendar import Mode
 from pvp.db import bump_revision
+from pvp.errors import PvpError
 from pvp.model import (
     Appointment,
     AppointmentStatus,
@@ -24,7 +25,7 @@ from pvp.routing import ACTIVE_APPOINTMENT, RoutingPlan
 MIN_MINUTES, MAX_MINUTES = 5, 180
 
 
-class BookingRefused(ValueError):
+class BookingRefused(PvpError, ValueError, code="booking_refused"):
     """A booking the rules forbid; the message says why, in French, for the person booking."""
 
 

@@ -50,6 +50,7 @@ def bundle_contents(
         "kiosk": kiosk.id,
         "site": kiosk.site_id,
         "commune": kiosk.site.commune,
+        "timezone": settings.timezone,  # the kiosk screen speaks of times in it
         "sip": {
             "domain": settings.sip_domain,
             "user": kiosk.id,

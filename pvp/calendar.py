@@ -1,6 +1,6 @@
 """Opening windows, holidays and closures: the pure calendar under every routing decision.
 
-Wall-clock times are Europe/Paris (or the deployment's zone). Instants are handled in UTC:
+Wall-clock times are in the deployment's zone (setting ``timezone``). Instants are handled in UTC:
 Python compares and subtracts two datetimes of the *same* zone by wall clock, which is wrong
 across a daylight-saving change, so every instant this module returns is aware and UTC.
 No I/O: the public-holiday table comes from the ``holidays`` library, which computes it

@@ -14,6 +14,7 @@ import click
 from pvp import appointments, inventory
 from pvp.config import Settings, load_settings
 from pvp.db import Database
+from pvp.errors import PvpError, Refused
 from pvp.model import AppointmentStatus, ConsoleStatus
 from pvp.plan import PlanError, load_plan
 from pvp.plan_view import load_routing_plan
@@ -22,13 +23,16 @@ from pvp.routing import RoutingError, decide
 from pvp.timeparse import parse_instant
 
 
-class Refused(click.ClickException):
-    """A request PVP understood and refuses: exit status 2, the reason on stderr."""
+class Commands(click.Group):
+    """The ``pvp`` group: a PvpError raised below it is shown, French message and code, not a
+    traceback; exit status 2 (a request understood and refused)."""
 
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"pvp: {self.message}", err=True)
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PvpError as exc:
+            click.echo(f"pvp: {exc.shown()}", err=True)
+            ctx.exit(2)
 
 
 class Context:
@@ -61,7 +65,7 @@ def _instant(ctx: Context, text: str) -> Any:
         raise Refused(str(exc)) from None
 
 
-@click.group()
+@click.group(cls=Commands)
 def main() -> None:
     """Point Visio Public control plane."""
 
@@ -85,7 +89,9 @@ def provision_import(ctx: Context, plan_file: Path, secrets_out: Path | None) ->
         plan = load_plan(plan_file)
     except PlanError as exc:
         click.echo(str(exc), err=True)
-        raise Refused(f"{plan_file}: {len(exc.problems)} problem(s), nothing imported") from None
+        raise Refused(
+            f"{plan_file}: {len(exc.problems)} problem(s), nothing imported", code=exc.code
+        ) from None
     with ctx.db.session() as session:
         report = apply_plan(session, plan, ctx.settings.sip_domain)
     if not report.changed:
@@ -153,7 +159,7 @@ def route(ctx: Context, kiosk: str, service: str, at_text: str | None) -> None:
     try:
         decision = decide(plan, kiosk, service, at)
     except RoutingError as exc:
-        raise Refused(str(exc)) from None
+        raise Refused(str(exc), code=exc.code) from None
     click.echo(json.dumps(decision.to_json(), ensure_ascii=False))
 
 
@@ -222,7 +228,7 @@ def appointment_add(
             )
             ident = booked.id
     except appointments.BookingRefused as exc:
-        raise Refused(f"rendez-vous refusé : {exc}") from None
+        raise Refused(f"rendez-vous refusé : {exc}", code=exc.code) from None
     click.echo(ident)
 
 
@@ -275,7 +281,7 @@ def freeswitch_render(
     try:
         rendered = render(settings, ctx.db, out, today)
     except RenderError as exc:
-        raise Refused(str(exc)) from None
+        raise Refused(str(exc), code=exc.code) from None
     click.echo(f"{len(rendered.files)} files written to {out} (fallback as of {today})")
     if test_certs:
         write_test_certs(out / "certs", [ctx.settings.sip_host, ctx.settings.sip_domain])
@@ -355,7 +361,7 @@ def serve(
     try:
         run(settings, ctx.db, host or settings.http_host, port or settings.http_port)
     except FreeSwitchUnavailable as exc:
-        raise Refused(str(exc)) from None
+        raise Refused(str(exc), code=exc.code) from None
 
 
 @main.command("kiosk")

@@ -13,7 +13,6 @@ import logging
 import threading
 from datetime import UTC, datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from pvp.config import Settings
 from pvp.timeparse import parse_instant
@@ -27,9 +26,14 @@ class Clock(Protocol):
         ...
 
 
+def utc_now() -> datetime:
+    """The system's current instant, aware (UTC): the default clock of the services."""
+    return datetime.now(UTC)
+
+
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return utc_now()
 
 
 class ShiftedClock:
@@ -53,6 +57,6 @@ class ShiftedClock:
 def clock_from_settings(settings: Settings) -> Clock:
     if not settings.fake_now:
         return SystemClock()
-    start = parse_instant(settings.fake_now, ZoneInfo(settings.timezone))
+    start = parse_instant(settings.fake_now, settings.zone)
     log.warning("TEST CLOCK: the control plane pretends it is %s (PVP_FAKE_NOW)", start)
     return ShiftedClock(start)

@@ -13,9 +13,14 @@ import secrets
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The one place naming a zone: everything else reads Settings.timezone (or, on a kiosk PC,
+# the bundle's copy of it).
+DEFAULT_TIMEZONE = "Europe/Paris"
 
 
 def _default_data_dir() -> Path:
@@ -29,7 +34,7 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: a SQLite file in data_dir
     http_host: str = "127.0.0.1"
     http_port: int = 8470
-    timezone: str = "Europe/Paris"
+    timezone: str = DEFAULT_TIMEZONE  # the deployment's wall clock (IANA name)
     # The deployment's single SIP domain: digest realm of every a1-hash.
     sip_domain: str = "pvp.auvergne.local"
     # Minutes around an appointment's start during which a press counts as that citizen.
@@ -155,6 +160,11 @@ class Settings(BaseSettings):
     # The deployment's document-signing key (docs/signing.md): signing-key.pem, signing-cert.pem
     # and, when issued by a CA, ca-chain.pem. Empty: data_dir/signing. Rotation: a new directory.
     signing_dir: Path | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The deployment's time zone, which every wall-clock time is read and shown in."""
+        return ZoneInfo(self.timezone)
 
     def base_url(self) -> str:
         return self.public_url or f"http://{self.http_host}:{self.http_port}"

@@ -68,7 +68,7 @@ def convocation(
         start=appointment.start,
         minutes=appointment.minutes,
         bring=contact.bring,
-        tz=ZoneInfo(cfg.timezone),
+        tz=cfg.zone,
         sequence=changes or 0,
         domain=cfg.sip_domain,
         retention_days=cfg.convocation_retention_days,
@@ -139,7 +139,7 @@ def still_due(notice: CitizenNotice, appointment: Appointment, now: datetime) ->
 
 def _claim_new(db: Database, cfg: Settings, now: datetime) -> None:
     """Queue the notices owed, one committed row each (its key refuses a second)."""
-    tz = ZoneInfo(cfg.timezone)
+    tz = cfg.zone
     with db.session() as session:
         pairs = session.execute(
             select(Appointment, CitizenContact)

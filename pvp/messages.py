@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pvp.errors import PvpError
+
 VERSION = 1
 COMMAND_TYPE = "application/vnd.pvp.command+json"
 ANSWER_TYPE = "application/vnd.pvp.answer+json"
@@ -29,7 +31,7 @@ SEAL_WINDOW = 300
 SEAL_OVERHEAD = 96
 
 
-class MessageError(ValueError):
+class MessageError(PvpError, ValueError, code="bad_message"):
     """A body that is not a valid message; ``command_id`` is set when one could be read."""
 
     def __init__(self, reason: str, command_id: str | None = None) -> None:
@@ -38,7 +40,7 @@ class MessageError(ValueError):
         self.command_id = command_id
 
 
-class SealError(MessageError):
+class SealError(MessageError, code="bad_seal"):
     """A body the control plane did not seal for this kiosk, or sealed too long ago."""
 
 
@@ -130,7 +132,7 @@ def decode_command(body: str | bytes) -> Command:
 def decode_answer(body: str | bytes) -> Answer:
     value = _load(body, "answer")
     try:
-        status = Status(value.get("status"))
+        status = Status(str(value.get("status")))
     except ValueError:
         raise MessageError(f"statut inconnu : {value.get('status')!r}", value["id"]) from None
     reason, details = value.get("reason"), value.get("details") or {}

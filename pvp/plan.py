@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pvp.calendar import Mode, Window, weekday_number
+from pvp.errors import PvpError
 from pvp.identities import SERVICE_CODES, reserved_reason
 from pvp.yamlload import YamlError, load_yaml
 
@@ -23,7 +24,7 @@ __all__ = ["IDENT", "SERVICE_CODES", "Plan", "PlanError", "kiosk_id", "load_plan
 IDENT = r"^[a-z0-9][a-z0-9.\-]{0,62}$"  # also a valid SIP user part
 
 
-class PlanError(ValueError):
+class PlanError(PvpError, ValueError, code="plan_refused"):
     """A plan that must not be imported; ``problems`` names each entry and field."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -14,7 +13,15 @@ from pvp.calendar import Closure, DayRules, Mode, Schedule, Window, french_holid
 from pvp.clock import Clock, SystemClock
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.model import Appointment, ClosureDay, Kiosk, OpeningWindow, RouteRule, Service
+from pvp.model import (
+    Appointment,
+    ClosureDay,
+    ExpertQueue,
+    Kiosk,
+    OpeningWindow,
+    RouteRule,
+    Service,
+)
 from pvp.routing import ACTIVE_APPOINTMENT, Booking, KioskInfo, Route, RoutingPlan
 
 
@@ -35,11 +42,17 @@ def window_from_row(row: OpeningWindow) -> Window:
     )
 
 
+def queue_max_waits(session: Session) -> dict[str, int]:
+    """Each expert queue's longest wait in seconds, by queue id (the dialplan's park timeout)."""
+    rows = session.execute(select(ExpertQueue.id, ExpertQueue.max_wait_seconds))
+    return {queue: wait for queue, wait in rows}
+
+
 def load_routing_plan(
     session: Session, settings: Settings, since: datetime | None = None
 ) -> RoutingPlan:
     """Read everything a decision needs; active bookings from ``since`` on (all if None)."""
-    tz = ZoneInfo(settings.timezone)
+    tz = settings.zone
     holidays = french_holidays()
     services = frozenset(session.scalars(select(Service.code)))
     kiosks = {
@@ -99,7 +112,7 @@ class PlanCache:
 
     def get(self) -> RoutingPlan:
         revision = self._db.revision()
-        now = self._clock.now().astimezone(ZoneInfo(self._settings.timezone))
+        now = self._clock.now().astimezone(self._settings.zone)
         today = now.date()
         with self._lock:
             # Reload daily too: bookings are read from a day back, and days move on.

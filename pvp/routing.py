@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pvp.calendar import ClosureKind, Mode, Schedule
+from pvp.errors import PvpError
 
 APPOINTMENT_ONLY = frozenset({Mode.APPOINTMENT})
 ANY_MODE = None
@@ -39,7 +40,7 @@ class Reason(enum.StrEnum):
     NO_ROUTE = "no_route"
 
 
-class RoutingError(LookupError):
+class RoutingError(PvpError, LookupError, code="unknown_route", summary="borne ou service inconnu"):
     """A press that cannot even be evaluated: unknown kiosk or service code."""
 
 

@@ -24,6 +24,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.deploy.leader import Leadership, Stoppable
 from pvp.dispatcher.worker import DispatchWorker, start_dispatcher
+from pvp.errors import PvpError
 from pvp.freeswitch.authguard import FAILURE_EVENT, AuthGuard
 from pvp.freeswitch.process import WHERE, FreeSwitch, find_binary
 from pvp.freeswitch.refresh import FallbackRefresher
@@ -31,7 +32,9 @@ from pvp.freeswitch.refresh import FallbackRefresher
 log = logging.getLogger("pvp.server")
 
 
-class FreeSwitchUnavailable(RuntimeError):
+class FreeSwitchUnavailable(
+    PvpError, RuntimeError, code="freeswitch_unavailable", summary="FreeSWITCH indisponible"
+):
     """``run_freeswitch = "on"`` and FreeSWITCH cannot be started."""
 
 
@@ -98,7 +101,6 @@ def start_freeswitch(settings: Settings, db: Database, clock: Clock) -> FreeSwit
     no ``freeswitch_certs_dir``, self-signed demo certificates are made once in
     ``data_dir/freeswitch/certs``: a real site installs its own PKI's files.
     """
-    from zoneinfo import ZoneInfo
 
     from pvp.freeswitch.certs import certs_dir, write_demo_certs
     from pvp.freeswitch.config import render
@@ -124,7 +126,7 @@ def start_freeswitch(settings: Settings, db: Database, clock: Clock) -> FreeSwit
     home = settings.data_dir / "freeswitch"
     conf = Path(settings.freeswitch_conf_dir or home / "conf")
     certs = certs_dir(settings)
-    today = clock.now().astimezone(ZoneInfo(settings.timezone)).date()
+    today = clock.now().astimezone(settings.zone).date()
     render(settings, db, conf, today)
     missing = [name for name in ("agent.pem", "wss.pem") if not (certs / name).exists()]
     if missing:

@@ -11,10 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pvp.errors import PvpError
+
 MAX_COUNSELLORS = 200  # beyond any permanence of the region: a search bound, not a limit
 
 
-class StaffingError(ValueError):
+class StaffingError(
+    PvpError, ValueError, code="bad_staffing_input", summary="données de dimensionnement invalides"
+):
     """Figures that the formula cannot use (negative rate, no talk time)."""
 
 

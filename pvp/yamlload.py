@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from pvp.errors import PvpError
+
 # A legitimate plan reuses a few anchors (a window shared by sites): its expansion is a small
 # multiple of its size. A bomb's is astronomical.
 MAX_EXPANSION = 10
@@ -30,11 +32,11 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class YamlError(ValueError):
+class YamlError(PvpError, ValueError, code="bad_yaml"):
     """A document refused; the message is French and names the place when it can."""
 
 
-class PlanLoader(_Base):  # type: ignore[misc]
+class PlanLoader(_Base):
     """YAML 1.1 reads ``14:00`` as the base-60 integer 840; clock times stay strings."""
 
 

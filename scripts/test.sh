@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check pvp tests benchmarks
+.venv/bin/ruff format --check pvp tests benchmarks
+.venv/bin/mypy pvp  # strict on the pure core and the shared packages: pyproject.toml
 status=0
 .venv/bin/pytest "$@" || status=$?
 # pytest's 5 means "no test collected": a failure for a suite that must run tests.

@@ -135,6 +135,9 @@ def test_appointment_outside_windows_is_refused(pvp) -> None:
     )
     assert out.exit_code == 2
     assert "hors des plages" in out.output and "prochaine plage : 15/11/2006 09:00" in out.output
+    # The French reason for the operator, then the stable code a script can match.
+    assert out.output.startswith("pvp: rendez-vous refusé : ")
+    assert out.output.rstrip().endswith("[booking_refused]")
 
 
 def test_the_installed_entry_point_imports_and_routes(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pvp.config import Settings
 from pvp.db import Database, alembic_config
+from pvp.errors import PvpError
 from pvp.fsutil import write_atomically
 from pvp.model import Base
 
@@ -35,7 +36,7 @@ FORMAT = 1
 SECRETS = "secrets.json"
 
 
-class BackupError(Exception):
+class BackupError(PvpError, code="backup_failed", summary="sauvegarde ou restauration impossible"):
     """An archive that cannot be made or restored; the message says why (English)."""
 
 

@@ -35,8 +35,9 @@ from pvp.deploy.findings import Finding
 from pvp.deploy.findings import ok as _ok
 from pvp.deploy.findings import problem as _problem
 from pvp.deploy.pool import check_kamailio, check_leader
+from pvp.errors import PvpError
 from pvp.freeswitch.certs import certs_dir
-from pvp.freeswitch.eslframe import Frame, FrameParser
+from pvp.freeswitch.esl import ESLError, FrameSocket
 
 log = logging.getLogger("pvp.doctor")
 
@@ -49,33 +50,22 @@ MIN_FREE_FRACTION = 0.05
 # ---- the switch -----------------------------------------------------------------------
 
 
-class SwitchError(OSError):
+class SwitchError(PvpError, OSError, code="switch_unreachable", summary="commutateur injoignable"):
     pass
 
 
 def ask_switch(settings: Settings, commands: list[str], timeout: float = 3) -> list[str]:
     """Authenticate on the event socket and run ``api`` commands; their answers."""
-    parser = FrameParser()
-    frames: list[Frame] = []
     with socket.create_connection((settings.esl_host, settings.esl_port), timeout) as sock:
-
-        def next_frame() -> Frame:
-            while not frames:
-                data = sock.recv(65536)
-                if not data:
-                    raise SwitchError("the event socket closed the connection")
-                frames.extend(parser.feed(data))
-            return frames.pop(0)
-
-        if next_frame().content_type != "auth/request":
-            raise SwitchError("no Event Socket greeting")
-        sock.sendall(f"auth {settings.secret('esl_password')}\n\n".encode())
-        if not next_frame().reply_text.startswith("+OK"):
-            raise SwitchError("event socket password refused")
-        answers = []
-        for command in commands:
-            sock.sendall(f"api {command}\n\n".encode())
-            answers.append(next_frame().text)
+        link = FrameSocket(sock)
+        try:
+            link.authenticate(settings.secret("esl_password"))
+            answers = []
+            for command in commands:
+                sock.sendall(f"api {command}\n\n".encode())
+                answers.append(link.next().text)
+        except ESLError as exc:
+            raise SwitchError(str(exc)) from exc
         return answers
 
 

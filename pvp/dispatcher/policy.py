@@ -52,7 +52,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from pvp.dispatcher.commands import (
+from pvp.dispatcher.estimate import WaitEstimator
+from pvp.dispatcher.outputs import (
     Bridge,
     CancelOffer,
     Command,
@@ -61,7 +62,6 @@ from pvp.dispatcher.commands import (
     PositionChanged,
     RecordUpdate,
 )
-from pvp.dispatcher.estimate import WaitEstimator
 from pvp.dispatcher.state import (
     Activity,
     Arrival,

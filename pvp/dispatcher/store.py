@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from pvp.calendar import Mode
 from pvp.db import Database
-from pvp.dispatcher.commands import RecordUpdate
 from pvp.dispatcher.estimate import WaitEstimator
+from pvp.dispatcher.outputs import RecordUpdate
 from pvp.dispatcher.policy import DispatchPolicy, RestoredCall
 from pvp.dispatcher.state import Arrival, CallState, QueueConfig, WaitingCall
+from pvp.errors import PvpError
 from pvp.model import (
     CallRecord,
     ConsoleStatus,
@@ -36,7 +37,9 @@ log = logging.getLogger("pvp.dispatcher.store")
 TALK_SAMPLES = 20
 
 
-class UnknownCounsellor(LookupError):
+class UnknownCounsellor(
+    PvpError, LookupError, code="unknown_counsellor", summary="conseiller inconnu"
+):
     pass
 
 

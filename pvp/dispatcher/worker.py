@@ -33,24 +33,17 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from pvp.calendar import Mode
+from pvp.clock import utc_now
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.dispatcher.commands import (
-    Bridge,
-    CancelOffer,
-    Command,
-    EndWait,
-    Offer,
-    PositionChanged,
-    RecordUpdate,
-)
+from pvp.dispatcher import outputs
 from pvp.dispatcher.notifier import KioskNotifier, SipMessageNotifier
 from pvp.dispatcher.state import Arrival, CallState
 from pvp.dispatcher.store import QueueStore, build_policy
@@ -101,10 +94,6 @@ END_CAUSES = {
     CallOutcome.FAILED: "NORMAL_TEMPORARY_FAILURE",
 }
 DialString = Callable[[str], str]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _safe_value(text: str) -> str:
@@ -186,7 +175,7 @@ class DispatchWorker:
 
     # -------------------------------------------------------------- internals
 
-    def _step(self, action: Callable[[datetime], list[Command]]) -> None:
+    def _step(self, action: Callable[[datetime], list[outputs.Command]]) -> None:
         """Run one policy input, its commands, and write the new state: all under the lock."""
         with self._lock:
             commands = action(self.clock())
@@ -285,7 +274,7 @@ class DispatchWorker:
         self._bgapi(f"uuid_broadcast {call_id} endless_playback::{sound} aleg")
         self._step(partial(self._admit, arrival))
 
-    def _admit(self, arrival: Arrival, now: datetime) -> list[Command]:
+    def _admit(self, arrival: Arrival, now: datetime) -> list[outputs.Command]:
         # Under the step's lock: a tick in between would forget a kiosk not yet queued.
         self._kiosks[arrival.call] = arrival.kiosk
         return self.policy.caller_parked(arrival, now)
@@ -351,7 +340,9 @@ class DispatchWorker:
         self._parked_legs.discard(channel)
         self._to_bridge.pop(channel, None)
 
-    def _offer_ended(self, call: str, counsellor: str, cause: str, now: datetime) -> list[Command]:
+    def _offer_ended(
+        self, call: str, counsellor: str, cause: str, now: datetime
+    ) -> list[outputs.Command]:
         log.info("offer of %s to %s ended: %s", call, counsellor, cause)
         if cause in NO_ANSWER:
             return self.policy.offer_unanswered(call, counsellor, now)
@@ -361,13 +352,13 @@ class DispatchWorker:
             return self.policy.offer_unreachable(call, counsellor, now)
         return self.policy.offer_failed(call, counsellor, now)
 
-    def _execute(self, commands: list[Command]) -> None:
-        records: list[RecordUpdate] = []
+    def _execute(self, commands: list[outputs.Command]) -> None:
+        records: list[outputs.RecordUpdate] = []
         for command in commands:
             match command:
-                case Offer():
+                case outputs.Offer():
                     self._originate(command)
-                case CancelOffer(call, counsellor):
+                case outputs.CancelOffer(call, counsellor):
                     # A ringing offer, or an answered leg never joined to the caller.
                     for legs in (self._offer_legs, self._talk_legs):
                         leg = legs.get(call)
@@ -376,7 +367,7 @@ class DispatchWorker:
                             self._parked_legs.discard(leg)
                             self._to_bridge.pop(leg, None)
                             self._bgapi(f"uuid_kill {leg} ORIGINATOR_CANCEL")
-                case Bridge(call, counsellor):
+                case outputs.Bridge(call, counsellor):
                     leg = self._offer_legs.pop(call, None)
                     if leg is None:
                         log.error("call %s: no leg of %s to bridge", call, counsellor)
@@ -387,19 +378,19 @@ class DispatchWorker:
                     else:  # answered, still on its way into park(): bridged once there
                         self._to_bridge[leg] = call
                     self.notifier.connected(self._kiosks.get(call, ""), call, counsellor)
-                case EndWait(call, outcome, reason):
+                case outputs.EndWait(call, outcome, reason):
                     self.notifier.wait_ended(self._kiosks.get(call, ""), call, outcome, reason)
                     cause = "CALL_REJECTED" if reason == "all_declined" else END_CAUSES[outcome]
                     self._api(f"uuid_setvar {call} pvp_outcome {outcome}")
                     self._bgapi(f"uuid_kill {call} {cause}")
-                case PositionChanged(call, position, wait):
+                case outputs.PositionChanged(call, position, wait):
                     kiosk = self._kiosks.get(call, "")
                     self.notifier.position(kiosk, call, position, wait)
-                case RecordUpdate():
+                case outputs.RecordUpdate():
                     records.append(command)
         self.store.apply(records)
 
-    def _originate(self, offer: Offer) -> None:
+    def _originate(self, offer: outputs.Offer) -> None:
         leg = str(uuid.uuid4())
         call = self.policy.calls.get(offer.call)
         kiosk = _safe_value(call.arrival.kiosk if call else "")

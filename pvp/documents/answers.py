@@ -10,7 +10,8 @@ returns goes to :meth:`pvp.documents.service.DocumentService.record_answer`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from pvp.messages import (
     ANSWER_TYPE,
@@ -24,28 +25,32 @@ from pvp.messages import (
 log = logging.getLogger(__name__)
 
 CONTROL_PLANE_USER = "pvp"
+T = TypeVar("T")
 
 
-def _kiosk_message(event: Mapping[str, str], domain: str, kind: str) -> tuple[str, str] | None:
-    """``(kiosk, body)`` of a kiosk's MESSAGE of content type ``kind`` to the control plane."""
+def _kiosk_message(
+    event: Mapping[str, str], domain: str, kind: str, decode: Callable[[str], T]
+) -> tuple[str, T] | None:
+    """``(kiosk, decoded body)`` of a kiosk's MESSAGE of content type ``kind`` to the control
+    plane; None for any other event, and (logged) for a body ``decode`` cannot read."""
     if event.get("Event-Name") != "MESSAGE" or event.get("type") != kind:
         return None
     if event.get("to_user") != CONTROL_PLANE_USER or event.get("from_host") != domain:
         return None
-    return event.get("from_user") or "", event.get("_body") or event.get("body") or ""
+    kiosk = event.get("from_user") or ""
+    try:
+        return kiosk, decode(event.get("_body") or event.get("body") or "")
+    except MessageError as exc:
+        log.warning("unreadable %s from %s: %s", kind, kiosk, exc.reason)
+        return None
 
 
 def status_from_event(event: Mapping[str, str], domain: str) -> tuple[str, bool] | None:
     """``(kiosk, private)`` from a kiosk's status MESSAGE (the handset lifted or hung up)."""
-    found = _kiosk_message(event, domain, STATUS_TYPE)
+    found = _kiosk_message(event, domain, STATUS_TYPE, decode_status)
     if found is None:
         return None
-    kiosk, body = found
-    try:
-        status = decode_status(body)
-    except MessageError as exc:
-        log.warning("unreadable status from %s: %s", kiosk, exc.reason)
-        return None
+    kiosk, status = found
     if status["kiosk"] != kiosk:
         log.warning("status from %s names another kiosk: %s", kiosk, status["kiosk"])
         return None
@@ -58,13 +63,4 @@ def answer_from_event(event: Mapping[str, str], domain: str) -> tuple[str, Answe
     ``event`` is the event's headers with its body under ``_body`` (ESL json format) or
     ``body``.
     """
-    found = _kiosk_message(event, domain, ANSWER_TYPE)
-    if found is None:
-        return None
-    kiosk, body = found
-    try:
-        answer = decode_answer(body)
-    except MessageError as exc:
-        log.warning("unreadable answer from %s: %s", kiosk, exc.reason)
-        return None
-    return kiosk, answer
+    return _kiosk_message(event, domain, ANSWER_TYPE, decode_answer)

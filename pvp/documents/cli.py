@@ -17,7 +17,7 @@ import click
 from pvp.documents.fax import FaxService
 from pvp.documents.pdf import DocumentError, validate_pdf
 from pvp.documents.service import DocumentService
-from pvp.documents.service import Refused as ServiceRefused
+from pvp.errors import Refused
 
 if TYPE_CHECKING:
     from pvp.cli import Context
@@ -35,12 +35,6 @@ def pass_ctx(command: Callable[..., None]) -> Callable[..., None]:
         command(click.get_current_context().ensure_object(Context), *args, **kwargs)
 
     return wrapped
-
-
-def Refused(message: str) -> click.ClickException:  # noqa: N802 - reads as the class it makes
-    from pvp.cli import Refused as CliRefused
-
-    return CliRefused(message)
 
 
 def _service(ctx: Context) -> DocumentService:
@@ -69,7 +63,7 @@ def _read_pdf(path: Path, max_pages: int) -> bytes:
     try:
         validate_pdf(data, max_pages)
     except DocumentError as exc:
-        raise Refused(f"{path}: {exc}") from None
+        raise Refused(f"{path}: {exc}", code=exc.code) from None
     return data
 
 
@@ -80,10 +74,7 @@ CALL_HELP = (
 
 
 def _call(service: DocumentService, counsellor: str, ref: str | None) -> str:
-    try:
-        return service.find_call(counsellor, ref)
-    except ServiceRefused as exc:
-        raise Refused(exc.reason) from None
+    return service.find_call(counsellor, ref)
 
 
 @click.group("doc")
@@ -106,10 +97,7 @@ def send(
     service = _service(ctx)
     call_id = _call(service, counsellor, call_ref)
     _attach(ctx, service)
-    try:
-        _echo(service.send_document(counsellor, call_id, action, data, title or pdf.stem))
-    except ServiceRefused as exc:
-        raise Refused(exc.reason) from None
+    _echo(service.send_document(counsellor, call_id, action, data, title or pdf.stem))
 
 
 @doc.command("page")
@@ -122,10 +110,7 @@ def page(ctx: Context, counsellor: str, call_ref: str | None, page: int) -> None
     service = _service(ctx)
     call_id = _call(service, counsellor, call_ref)
     _attach(ctx, service)
-    try:
-        click.echo(service.turn_page(counsellor, call_id, page))
-    except ServiceRefused as exc:
-        raise Refused(exc.reason) from None
+    click.echo(service.turn_page(counsellor, call_id, page))
 
 
 @doc.command("scan")
@@ -138,10 +123,7 @@ def scan(ctx: Context, counsellor: str, call_ref: str | None, pages: int) -> Non
     service = _service(ctx)
     call_id = _call(service, counsellor, call_ref)
     _attach(ctx, service)
-    try:
-        _echo(service.request_scan(counsellor, call_id, pages))
-    except ServiceRefused as exc:
-        raise Refused(exc.reason) from None
+    _echo(service.request_scan(counsellor, call_id, pages))
 
 
 @doc.command("fax")
@@ -160,10 +142,7 @@ def fax(ctx: Context, number: str, counsellor: str, call_ref: str | None, pdf: P
     data = _read_pdf(pdf, ctx.settings.document_max_pages)
     service = _service(ctx)
     call_id = _call(service, counsellor, call_ref) if call_ref else None
-    try:
-        _echo(_attach(ctx, service).send(counsellor, number, data, call_id=call_id))
-    except ServiceRefused as exc:
-        raise Refused(exc.reason) from None
+    _echo(_attach(ctx, service).send(counsellor, number, data, call_id=call_id))
 
 
 @doc.command("purge")

@@ -42,14 +42,14 @@ def _counsellor_ha1(user: str) -> str | None:
 
 
 def answers_refusals(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A service's Refused becomes ``{"error": <French reason>, "status": n}`` with status n."""
+    """A service's Refused becomes ``{"error": <French reason>, "code": c, "status": n}``."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return view(*args, **kwargs)
         except Refused as exc:
-            return jsonify(error=exc.reason, status=exc.status), exc.status
+            return jsonify(error=exc.message, code=exc.code, status=exc.status), exc.status
 
     return wrapped
 

@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from pvp.errors import PvpError
 from pvp.model import Document, DocumentLink
 
 TOKEN_BYTES = 32
 
 
-class LinkError(LookupError):
+class LinkError(PvpError, LookupError, code="document_link_refused"):
     """A link that cannot be used; ``status`` is the HTTP status, ``str()`` French."""
 
     def __init__(self, reason: str, status: int) -> None:

@@ -20,6 +20,7 @@ import pypdf
 from PIL import Image
 
 from pvp.documents.pdfscreen import MAX_PAGES, ScreeningError, declared_pages, screen_objects
+from pvp.errors import PvpError
 
 # Every failure below reaches a counsellor as it is: French, short, actionable.
 NOT_A_PDF = "le fichier n'est pas un PDF"
@@ -36,7 +37,7 @@ FAX_SIZE_PX = (1728, 2292)
 GHOSTSCRIPT_TIMEOUT_S = 120.0
 
 
-class DocumentError(ValueError):
+class DocumentError(PvpError, ValueError, code="document_refused"):
     """A document PVP cannot use; ``str()`` is the French reason shown to a person."""
 
 

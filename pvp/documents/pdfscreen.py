@@ -16,6 +16,8 @@ from typing import Any
 import pypdf
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
+from pvp.errors import PvpError
+
 MAX_STREAM_INFLATED = 64 * 1024 * 1024  # one A4 page scanned at 400 dpi in colour is ~45 MiB
 MAX_TOTAL_INFLATED = 512 * 1024 * 1024
 MAX_PAGES = 1000  # when the caller gives no bound of its own
@@ -46,7 +48,7 @@ ACTIVE_ACTIONS = frozenset(
 FLATE = frozenset({"/FlateDecode", "/Fl"})
 
 
-class ScreeningError(ValueError):
+class ScreeningError(PvpError, ValueError, code="pdf_refused"):
     """Why the PDF is refused (French, shown as it is)."""
 
 

@@ -13,12 +13,13 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from pvp.clock import utc_now
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.documents import links
@@ -31,6 +32,7 @@ from pvp.documents.store import (
     transfers_json,
 )
 from pvp.documents.transfer import encode_with_document
+from pvp.errors import PvpError, Refused
 from pvp.messages import Answer, Command, Status, encode_command
 from pvp.model import (
     CallRecord,
@@ -47,16 +49,7 @@ NOT_IN_CALL = "la borne n'est pas en communication avec ce conseiller"
 MAX_SCAN_PAGES = 20
 
 
-class Refused(Exception):
-    """A request refused before anything changed; ``status`` is the HTTP status."""
-
-    def __init__(self, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-
-class TransportError(RuntimeError):
+class TransportError(PvpError, RuntimeError, code="kiosk_unreachable", summary="borne injoignable"):
     """The command could not be handed to the kiosk (switch down, kiosk unregistered)."""
 
 
@@ -69,8 +62,9 @@ def new_command_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(8)}"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def _document_refused(exc: DocumentError) -> Refused:
+    """A PDF the store refused: 413 when it is too large (its reason says so), else 400."""
+    return Refused(str(exc), 413 if "volumineux" in str(exc) else 400, code=exc.code)
 
 
 @dataclass
@@ -155,7 +149,7 @@ class DocumentService:
         try:
             digest, _pages = self.store.check(pdf, expected_sha256)
         except DocumentError as exc:
-            raise Refused(str(exc), 413 if "volumineux" in str(exc) else 400) from None
+            raise _document_refused(exc) from None
         now = self.clock()
         command_id = new_command_id("d" if action == "display" else "p")
         command = Command(command_id, action, {"title": title}, call=call_id, sender=counsellor)
@@ -215,7 +209,7 @@ class DocumentService:
         try:
             transport.send(record.kiosk_id, encode_command(command))
         except TransportError as exc:
-            raise Refused(f"borne injoignable : {exc}", 502) from None
+            raise Refused(f"borne injoignable : {exc}", 502, code=exc.code) from None
         return command_id
 
     def _transfer(
@@ -257,7 +251,7 @@ class DocumentService:
                 self.finish(
                     session, command_id, TransferStatus.FAILED, f"borne injoignable : {exc}"
                 )
-            raise Refused(f"borne injoignable : {exc}", 502) from None
+            raise Refused(f"borne injoignable : {exc}", 502, code=exc.code) from None
 
     # ---- kiosk -> control plane -----------------------------------------------------
 
@@ -327,7 +321,7 @@ class DocumentService:
         try:
             digest, pages = self.store.check(pdf, expected_sha256)
         except DocumentError as exc:
-            raise Refused(str(exc), 413 if "volumineux" in str(exc) else 400) from None
+            raise _document_refused(exc) from None
         if already is not None:
             if already != digest:
                 raise Refused("un autre document a déjà été reçu pour cette numérisation", 409)
@@ -347,10 +341,12 @@ class DocumentService:
             try:
                 document = links.redeem(session, token, kiosk, self.clock())
                 data = self.store.read(document.sha256)
-            except LookupError as exc:
-                status = exc.status if isinstance(exc, links.LinkError) else 410
+            except links.LinkError as exc:
                 session.rollback()
-                raise Refused(str(exc), status) from None
+                raise Refused(str(exc), exc.status, code=exc.code) from None
+            except LookupError as exc:  # the document itself is gone (purged)
+                session.rollback()
+                raise Refused(str(exc), 410) from None
         return data
 
     # ---- the console's views --------------------------------------------------------

@@ -30,6 +30,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.stamp.static import StaticContentStamp, StaticStampStyle
 
+from pvp.certificates import certificate, pem_private_key
 from pvp.documents.pdf import DocumentError, PdfInfo
 
 T = TypeVar("T")
@@ -276,13 +277,13 @@ def create_signing_key(
         issuer, issuer_key = ca.subject, loaded
     now = datetime.now(UTC)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=days))
+        certificate(
+            subject,
+            issuer,
+            key.public_key(),
+            now - timedelta(minutes=5),
+            now + timedelta(days=days),
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -301,13 +302,8 @@ def create_signing_key(
         .sign(issuer_key, hashes.SHA256())
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    key_bytes = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
     key_path.touch(mode=0o600)
-    key_path.write_bytes(key_bytes)
+    key_path.write_bytes(pem_private_key(key))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     if ca_cert is not None:
         (out_dir / "ca-chain.pem").write_bytes(ca_cert.read_bytes())

@@ -15,9 +15,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from pvp.clock import utc_now
 from pvp.config import Settings
 
 log = logging.getLogger("pvp.freeswitch.authguard")
@@ -29,10 +30,6 @@ class Headers(Protocol):
     """An ESL event's headers (or a plain mapping, in tests)."""
 
     def get(self, name: str, default: str, /) -> str | None: ...
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -58,7 +55,7 @@ class AuthGuard:
         threshold: int = 10,
         window: timedelta = timedelta(seconds=60),
         block_for: timedelta = timedelta(minutes=15),
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         on_block: Callable[[Block], None] | None = None,
     ) -> None:
         self.threshold, self.window, self.block_for = threshold, window, block_for

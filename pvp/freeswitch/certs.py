@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from pvp.certificates import certificate, pem_private_key
 from pvp.config import Settings
 
 VALIDITY = timedelta(days=365)
@@ -80,27 +81,13 @@ def _alt_names(hosts: list[str]) -> list[x509.GeneralName]:
     return names
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
 def write_test_certs(directory: Path, hosts: list[str]) -> Path:
     """Write ``cafile.pem``, ``agent.pem`` and ``wss.pem`` for ``hosts``; the CA's path."""
     now = datetime.now(UTC) - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("PVP test CA")
     ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + VALIDITY)
+        certificate(ca_name, ca_name, ca_key.public_key(), now, now + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),
@@ -110,13 +97,7 @@ def write_test_certs(directory: Path, hosts: list[str]) -> Path:
     )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(hosts[0]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + VALIDITY)
+        certificate(_name(hosts[0]), ca_name, key.public_key(), now, now + VALIDITY)
         .add_extension(x509.SubjectAlternativeName(_alt_names(hosts)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -130,7 +111,7 @@ def write_test_certs(directory: Path, hosts: list[str]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     ca_pem = ca.public_bytes(serialization.Encoding.PEM)
     (directory / CA_FILE).write_bytes(ca_pem)
-    chain = _pem_key(key) + cert.public_bytes(serialization.Encoding.PEM) + ca_pem
+    chain = pem_private_key(key) + cert.public_bytes(serialization.Encoding.PEM) + ca_pem
     for name in ("agent.pem", "wss.pem"):
         path = directory / name
         path.touch(mode=0o600, exist_ok=True)

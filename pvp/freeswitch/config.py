@@ -24,11 +24,12 @@ from sqlalchemy import select
 
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.errors import PvpError
 from pvp.freeswitch.directory import all_users, domain_element
 from pvp.freeswitch.fallback import kiosk_context
 from pvp.freeswitch.xmldoc import include, to_bytes
-from pvp.model import ClosureDay, ExpertQueue
-from pvp.plan_view import load_routing_plan
+from pvp.model import ClosureDay
+from pvp.plan_view import load_routing_plan, queue_max_waits
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "freeswitch"
@@ -42,7 +43,12 @@ SECRET_FILES = frozenset(
 )
 
 
-class RenderError(RuntimeError):
+class RenderError(
+    PvpError,
+    RuntimeError,
+    code="render_failed",
+    summary="configuration du commutateur impossible à produire",
+):
     """The configuration cannot be rendered (missing templates, bad settings)."""
 
 
@@ -175,7 +181,7 @@ def render_fallback(
             (c.site_id, c.service_code, c.first_day, c.last_day, c.reason)
             for c in session.scalars(select(ClosureDay).order_by(ClosureDay.first_day))
         ]
-        waits = dict(session.execute(select(ExpertQueue.id, ExpertQueue.max_wait_seconds)).all())
+        waits = queue_max_waits(session)
     directory = include([domain_element(settings, users, cache_ms=0)])
     _write(out, "directory/pvp.xml", to_bytes(directory, pretty=True), written)
     context = kiosk_context(plan, settings, today, closures, waits)
@@ -189,7 +195,7 @@ def render_fallback(
 
 
 def _midnight(day: date, settings: Settings) -> datetime:
-    return datetime.combine(day, time(0), zoneinfo.ZoneInfo(settings.timezone))
+    return datetime.combine(day, time(0), settings.zone)
 
 
 def render(settings: Settings, db: Database, out: Path, today: date) -> Rendered:

@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from pvp.errors import PvpError
 from pvp.freeswitch.eslframe import Event, Frame, FrameError, FrameParser, decode_event
 
 log = logging.getLogger("pvp.esl")
@@ -31,11 +32,18 @@ Handler = Callable[[Event], None]
 ANY = "*"
 
 
-class ESLError(RuntimeError):
+class ESLError(
+    PvpError,
+    RuntimeError,
+    code="switch_link_failed",
+    summary="échec de la liaison avec le commutateur",
+):
     """FreeSWITCH refused a command, or the Event Socket is not connected."""
 
 
-class NotConnected(ESLError):
+class NotConnected(
+    ESLError, code="switch_not_connected", summary="liaison avec le commutateur indisponible"
+):
     pass
 
 
@@ -56,6 +64,31 @@ class Backoff:
 def handler_key(name: str, subclass: str = "") -> str:
     """``CHANNEL_PARK`` or ``CUSTOM sofia::register``: how handlers are registered."""
     return f"{name} {subclass}" if subclass else name
+
+
+class FrameSocket:
+    """A blocking Event Socket read frame by frame, and its greeting and password exchange:
+    the long-lived client below and the one-shot questions of ``pvp doctor`` share it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._parser = FrameParser()
+        self._frames: deque[Frame] = deque()
+
+    def next(self) -> Frame:
+        while not self._frames:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ESLError("connection closed by FreeSWITCH")
+            self._frames.extend(self._parser.feed(data))
+        return self._frames.popleft()
+
+    def authenticate(self, password: str) -> None:
+        if self.next().content_type != "auth/request":
+            raise ESLError("no auth/request from the Event Socket")
+        self.sock.sendall(f"auth {password}\n\n".encode())
+        if not self.next().reply_text.startswith("+OK"):
+            raise ESLError("Event Socket password refused")
 
 
 class ESLClient:
@@ -181,26 +214,12 @@ class ESLClient:
     def _connect_and_read(self) -> None:
         sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         sock.settimeout(None)
-        parser = FrameParser()
-        frames: deque[Frame] = deque()
-
-        def next_frame() -> Frame:
-            while not frames:
-                data = sock.recv(65536)
-                if not data:
-                    raise ESLError("connection closed by FreeSWITCH")
-                frames.extend(parser.feed(data))
-            return frames.popleft()
-
+        link = FrameSocket(sock)
         with self._lock:
             self._sock = sock
-        if next_frame().content_type != "auth/request":
-            raise ESLError("no auth/request from the Event Socket")
-        sock.sendall(f"auth {self._password}\n\n".encode())
-        if not next_frame().reply_text.startswith("+OK"):
-            raise ESLError("Event Socket password refused")
+        link.authenticate(self._password)
         sock.sendall(f"event {self._format} {' '.join(self._subscriptions())}\n\n".encode())
-        if not next_frame().reply_text.startswith("+OK"):
+        if not link.next().reply_text.startswith("+OK"):
             raise ESLError("event subscription refused")
         self.connections += 1
         log.info("ESL connected to %s:%s", self.host, self.port)
@@ -208,7 +227,7 @@ class ESLClient:
         for callback in self._on_connect:
             self._queue.put(callback)
         while True:
-            self._handle(next_frame())
+            self._handle(link.next())
 
     def _subscriptions(self) -> list[str]:
         plain = [e for e in self._events if not e.startswith("CUSTOM")]

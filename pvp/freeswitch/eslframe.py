@@ -13,10 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from pvp.errors import PvpError
+
 MAX_HEADER_BYTES = 64 * 1024  # a header block this long is a broken stream, not a frame
 
 
-class FrameError(ValueError):
+class FrameError(
+    PvpError, ValueError, code="bad_switch_frame", summary="trame du commutateur illisible"
+):
     """The stream is not the Event Socket protocol (or is corrupted)."""
 
 

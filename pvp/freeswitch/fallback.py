@@ -173,22 +173,22 @@ def kiosk_context(
             )
             for when in dated([day]):
                 ctx.add(f"holiday/{day}", outcome, services=services, when=when)
-    for site, service, first_day, last_day, text in closures:
+    for only_site, only_service, first_day, last_day, text in closures:  # None: all
         if last_day < today or first_day > horizon:
             continue
         outcome = Outcome(
             DecisionKind.CLOSED,
-            service or "${destination_number}",
+            only_service or "${destination_number}",
             reason=Reason.LOCAL_CLOSURE.value,
             detail=text,
         )
         days = _days(max(first_day, today), min(last_day, horizon))
         for when in dated(days):
             ctx.add(
-                f"closure/{site or '*'}/{service or '*'}/{first_day}",
+                f"closure/{only_site or '*'}/{only_service or '*'}/{first_day}",
                 outcome,
-                site=site,
-                services=[service] if service else services,
+                site=only_site,
+                services=[only_service] if only_service else services,
                 when=when,
             )
 

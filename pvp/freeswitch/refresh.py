@@ -18,7 +18,6 @@ import logging
 import threading
 from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from pvp.clock import Clock
 from pvp.config import Settings
@@ -66,7 +65,7 @@ class FallbackRefresher:
     def check(self) -> bool:
         """Render again if the plan or the day changed; True when files were written."""
         with self._lock:
-            today = self.clock.now().astimezone(ZoneInfo(self.settings.timezone)).date()
+            today = self.clock.now().astimezone(self.settings.zone).date()
             revision = self.db.revision()
             wrote = False
             if self.rendered != (revision, today):

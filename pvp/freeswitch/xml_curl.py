@@ -19,7 +19,6 @@ import threading
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import select
 
 from pvp.clock import Clock
 from pvp.config import Settings
@@ -36,8 +35,8 @@ from pvp.freeswitch.directory import (
     domain_element,
 )
 from pvp.freeswitch.xmldoc import document, not_found, to_bytes
-from pvp.model import Counsellor, ExpertQueue
-from pvp.plan_view import PlanCache
+from pvp.model import Counsellor
+from pvp.plan_view import PlanCache, queue_max_waits
 from pvp.routing import RoutingError, RoutingPlan, decide
 
 log = logging.getLogger("pvp.freeswitch.xml_curl")
@@ -208,6 +207,6 @@ def _queue_max_waits(plan: RoutingPlan) -> dict[str, int]:
         return cached[1]
     db: Database = current_app.extensions["pvp.db"]
     with _lock, db.sessions() as session:
-        waits = dict(session.execute(select(ExpertQueue.id, ExpertQueue.max_wait_seconds)).all())
+        waits = queue_max_waits(session)
     current_app.extensions["pvp.queue_max_waits"] = (plan, waits)
     return waits

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from typing import Any
 
 DOCUMENT_TYPE = "freeswitch/xml"
 
@@ -21,7 +22,7 @@ def not_found() -> bytes:
     return to_bytes(root)
 
 
-def include(children: Iterable[ET.Element]) -> ET.Element:
+def include(children: Iterable[ET.Element[Any]]) -> ET.Element:  # comments too
     """An ``<include>`` wrapper: the form of a file pulled in by X-PRE-PROCESS include."""
     root = ET.Element("include")
     root.extend(children)

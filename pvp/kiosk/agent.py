@@ -23,7 +23,8 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -110,7 +111,6 @@ from pvp.messages import (
 from pvp.web.serving import ThreadedServer
 
 log = logging.getLogger("pvp.kiosk.agent")
-PARIS = ZoneInfo("Europe/Paris")
 # The kiosk screen's port (on 127.0.0.1); a bundle may move it under "agent".
 DEFAULT_SCREEN_PORT = 8480
 MAX_NOTICE = 300  # characters of a counsellor's text line
@@ -149,6 +149,12 @@ class AgentConfig:
     @property
     def kiosk(self) -> str:
         return str(self.bundle["kiosk"])
+
+    @property
+    def zone(self) -> tzinfo | None:
+        """The deployment's zone from the bundle; a bundle older than that field: the PC's."""
+        name = self.bundle.get("timezone")
+        return ZoneInfo(name) if name else datetime.now().astimezone().tzinfo
 
     @property
     def domain(self) -> str:
@@ -206,12 +212,13 @@ def switch_input(body: bytes) -> Input:
 @dataclass
 class KioskAgent:
     config: AgentConfig
-    clock: Callable[[], datetime] = lambda: datetime.now(PARIS)
+    clock: Callable[[], datetime] | None = None  # default: now in the bundle's zone
     screen: Screen = field(default_factory=Screen)
     machine: KioskMachine = field(default_factory=KioskMachine)
 
     def __post_init__(self) -> None:
         cfg = self.config
+        self._clock = self.clock or partial(datetime.now, cfg.zone)
         self.state_dir = cfg.state_dir
         self.phone = PagePhone(self._on_phone_report)
         self.switch_reachable = False  # the page's WebSocket to the switch is open
@@ -366,7 +373,7 @@ class KioskAgent:
 
     def handle(self, event: Input) -> None:
         """Feed the machine (on the loop) and carry out what it asks."""
-        self.machine.now = self.clock()
+        self.machine.now = self._clock()
         self._apply(self.machine.handle(event))
 
     def _threadsafe(self, call: Callable[[], None]) -> None:
@@ -378,7 +385,7 @@ class KioskAgent:
 
     def idle_buttons(self) -> list[ButtonStatus]:
         decisions = {d.get("service"): d for d in self.availability.decisions()}
-        now = self.clock()
+        now = self._clock()
         out = []
         for button in self.config.bundle["buttons"]:
             decision = decisions.get(button["service"])

@@ -15,12 +15,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from pvp.errors import PvpError
+
 CA_NICKNAME = "PVP deployment CA"
 POLICY_FILE = "pvp-kiosk.json"
 DEFAULT_POLICIES_DIR = Path("/etc/chromium/policies/managed")
 
 
-class BrowserSetupError(RuntimeError):
+class BrowserSetupError(
+    PvpError, RuntimeError, code="browser_unready", summary="navigateur non prêt"
+):
     """The kiosk browser cannot be set up (no certutil, unreadable CA, ...)."""
 
 

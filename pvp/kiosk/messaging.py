@@ -41,6 +41,7 @@ from aiosipua.auth import answer_challenge
 from aiosipua.utils import generate_branch, generate_call_id, generate_tag
 
 from pvp import __version__
+from pvp.errors import PvpError
 from pvp.kiosk.sipframe import FramingError, Ping, SipStreamDecoder
 from pvp.messages import ANSWER_TYPE, Answer, encode_answer
 
@@ -57,7 +58,7 @@ class RegistrationState(enum.StrEnum):
     FAILED = "failed"  # refused (403…) or TLS verification failed; retried later
 
 
-class MessagingError(Exception):
+class MessagingError(PvpError, code="kiosk_messaging", summary="messagerie en échec"):
     """A request could not be sent or got no final answer."""
 
 
@@ -442,7 +443,7 @@ class MessagingEndpoint:
                 log.exception("registration listener failed")
 
 
-class RegistrationRefused(MessagingError):
+class RegistrationRefused(MessagingError, code="registration_refused", summary="SIP refusé"):
     """The switch answered REGISTER with a failure (403 for a wrong secret…)."""
 
 

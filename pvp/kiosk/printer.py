@@ -23,6 +23,7 @@ from typing import Any
 import cups
 
 from pvp.documents.pdf import validate_pdf
+from pvp.errors import PvpError
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class PrintJob:
     state: JobState
 
 
-class PrintError(Exception):
+class PrintError(PvpError, code="print_failed"):
     """A print that did not happen; ``str()`` is the French reason."""
 
     def __init__(

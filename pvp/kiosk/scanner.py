@@ -23,6 +23,8 @@ import _sane
 import sane
 from PIL import Image
 
+from pvp.errors import PvpError
+
 log = logging.getLogger(__name__)
 
 A4_MM = (210.0, 297.0)
@@ -69,7 +71,7 @@ _STATUS_TEXT: Mapping[str, ScanProblem] = {
 }
 
 
-class ScanError(Exception):
+class ScanError(PvpError, code="scan_failed"):
     """A scan that did not give the pages asked for; ``str()`` is the French reason."""
 
     def __init__(

@@ -14,6 +14,7 @@ import requests
 from requests.auth import HTTPDigestAuth
 
 from pvp.documents.pdf import DocumentError
+from pvp.errors import PvpError
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ TIMEOUT_S = 30.0
 UPLOAD_TRIES = 3
 
 
-class UplinkError(RuntimeError):
+class UplinkError(PvpError, RuntimeError, code="uplink_failed"):
     """The control plane refused or could not be reached; ``str()`` is French."""
 
     def __init__(self, reason: str, status: int | None = None) -> None:

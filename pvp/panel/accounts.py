@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from pvp.errors import PvpError
 from pvp.freeswitch import console_users
 from pvp.model import Role, User
 from pvp.panel import audit
@@ -19,7 +20,7 @@ from pvp.panel import audit
 MIN_PASSWORD = 10
 
 
-class AccountError(ValueError):
+class AccountError(PvpError, ValueError, code="account_refused"):
     """An account change refused as asked; the message is French."""
 
 

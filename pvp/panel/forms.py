@@ -11,6 +11,8 @@ from wtforms import Field, IntegerField, SelectChoice, SelectMultipleField, widg
 from wtforms.meta import DefaultMeta
 from wtforms.validators import ValidationError
 
+from pvp.errors import PvpError
+
 
 class PanelForm(FlaskForm):
     class Meta(FlaskForm.Meta):
@@ -97,7 +99,7 @@ def phone_number(form: Any, field: Field) -> None:
             raise ValidationError(str(exc)) from None
 
 
-class FieldError(ValueError):
+class FieldError(PvpError, ValueError, code="bad_field"):
     """A check made against the database, for one form field; the message is French."""
 
     def __init__(self, field: str, message: str) -> None:

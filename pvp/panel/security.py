@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.errors import PvpError
 from pvp.identities import reserved_reason
 from pvp.model import Counsellor, LoginFailure, Role, Service, Site, User
 from pvp.panel.accounts import AccountError, check_new_password
@@ -155,7 +156,7 @@ def create_user(
     return user
 
 
-class Throttled(Exception):
+class Throttled(PvpError, code="throttled"):
     def __init__(self, minutes: int) -> None:
         super().__init__(minutes)
         self.minutes = minutes

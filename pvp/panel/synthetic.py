@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from pvp.config import DEFAULT_TIMEZONE
 from pvp.model import Appointment, CallRecord, Kiosk, QueueMembership, RouteRule
 
 DECISIONS = {"walk_in": 45, "appointment": 30, "closed": 20, "appointment_required": 5}
@@ -23,7 +24,7 @@ NO_SHOW_PER_APPOINTMENT = 0.08
 
 
 def generate_year(
-    session: Session, year: int, calls: int, seed: int = 2006, tz: str = "Europe/Paris"
+    session: Session, year: int, calls: int, seed: int = 2006, tz: str = DEFAULT_TIMEZONE
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Insert ``calls`` call records of ``year``; the inserted rows are returned as dicts."""
     rng = random.Random(seed)

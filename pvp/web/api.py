@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import ValidationError
@@ -46,7 +45,7 @@ def bad_request(message: str, field: str | None = None) -> Any:
 
 
 def _instant_param() -> datetime:
-    tz = ZoneInfo(_settings().timezone)
+    tz = _settings().zone
     text = request.args.get("at")
     if text is None:
         return _clock().now().astimezone(tz)

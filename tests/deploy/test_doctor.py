@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from click.testing import CliRunner
+from esl.fake_switch import FakeSwitch
 
 from pvp.cli import main
 from pvp.config import Settings
@@ -148,6 +149,19 @@ def test_no_switch_says_to_start_it_and_leaves_the_clocks_uncompared(tmp_path: P
     switch, clock = doctor.check_switch(Settings(data_dir=tmp_path, esl_port=_closed_port()))
     assert not switch.ok and "systemctl start pvp-freeswitch" in switch.french
     assert not clock.ok and "non comparées" in clock.french
+
+
+def test_a_switch_refusing_the_password_says_which_setting_to_check(tmp_path: Path) -> None:
+    switch = FakeSwitch(password="not-the-sites")
+    try:
+        settings = Settings(data_dir=tmp_path, esl_port=switch.port, esl_password="ours")
+        found, clock = doctor.check_switch(settings)
+    finally:
+        switch.server.close()
+    assert not found.ok and "refuse la connexion de contrôle" in found.french
+    assert "esl_password" in found.french and "password refused" in found.english
+    assert "ours" not in found.english + found.french
+    assert not clock.ok
 
 
 # ---- the command ------------------------------------------------------------------------

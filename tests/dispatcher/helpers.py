@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from pvp.calendar import Mode
-from pvp.dispatcher.commands import Command
+from pvp.dispatcher.outputs import Command
 from pvp.dispatcher.policy import DispatchPolicy
 from pvp.dispatcher.state import Arrival, QueueConfig
 from pvp.model import ConsoleStatus

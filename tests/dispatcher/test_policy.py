@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pvp.dispatcher.commands import (
+from pvp.dispatcher.outputs import (
     Bridge,
     CancelOffer,
     EndWait,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pvp.dispatcher.commands import (
+from pvp.dispatcher.outputs import (
     Bridge,
     CancelOffer,
     Command,

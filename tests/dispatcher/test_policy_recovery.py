@@ -3,7 +3,7 @@ counsellor, and answered calls whose bridge never happened."""
 
 from __future__ import annotations
 
-from pvp.dispatcher.commands import Bridge, CancelOffer, EndWait, Offer, RecordUpdate
+from pvp.dispatcher.outputs import Bridge, CancelOffer, EndWait, Offer, RecordUpdate
 from pvp.dispatcher.state import Activity, CallState
 from pvp.model import CallOutcome
 

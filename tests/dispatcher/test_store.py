@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from pvp.db import Database
-from pvp.dispatcher.commands import CancelOffer, Offer, RecordUpdate
+from pvp.dispatcher.outputs import CancelOffer, Offer, RecordUpdate
 from pvp.dispatcher.state import Activity, CallState
 from pvp.dispatcher.store import QueueStore, UnknownCounsellor, build_policy, set_console_status
 from pvp.model import CallOutcome, CallRecord, ConsoleStatus, QueueEntry

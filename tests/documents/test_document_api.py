@@ -170,6 +170,7 @@ def test_a_document_over_the_size_limit_is_refused(control: Control) -> None:
     control.service.store.max_bytes = len(pdf) - 1
     got = post_pdf(control, call, pdf)
     assert got.status_code == 413 and "trop volumineux" in got.json()["error"]
+    assert got.json()["code"] == "document_refused"  # the store's error, passed on
     nothing_stored(control)
 
 
@@ -177,7 +178,11 @@ def test_a_counsellor_not_in_the_call_is_refused(control: Control) -> None:
     call = start_call(control.db)
     got = post_pdf(control, call, text_pdf("Formulaire"), user=OTHER_COUNSELLOR)
     assert got.status_code == 403
-    assert got.json()["error"] == "la borne n'est pas en communication avec ce conseiller"
+    assert got.json() == {
+        "error": "la borne n'est pas en communication avec ce conseiller",
+        "code": "refused",
+        "status": 403,
+    }
     scan = requests.post(
         f"{control.url}/api/v1/calls/{call}/scans",
         json={"pages": 1},

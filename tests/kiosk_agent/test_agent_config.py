@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +15,7 @@ from pvp.bundle import write_bundle
 from pvp.cli import main
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.kiosk import french
 from pvp.kiosk.agent import AgentConfig, switch_input
 from pvp.kiosk.phone import AudioDevices
 from pvp.kiosk.state import Connected, QueueEnded, QueuePosition
@@ -39,6 +42,22 @@ def test_a_provisioned_bundle_gives_the_page_phone_messaging_and_devices(
     sealer = Sealer(settings.secret("kiosk_command_key"))
     assert cfg.command_key == sealer.key("kiosk-vorey-1") != sealer.key("kiosk-langeac-1")
     assert unseal(sealer("kiosk-vorey-1", '{"type":"connected"}'), cfg.command_key, time.time())
+
+
+def test_the_kiosk_speaks_of_times_in_the_deployments_zone(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    # A deployment in French Guiana: the zone comes from the settings, through the bundle.
+    settings.timezone = "America/Cayenne"
+    settings.ca_file = str(tmp_path / "ca.pem")
+    Path(settings.ca_file).write_text("-----BEGIN CERTIFICATE-----\n")
+    with db.session() as session:
+        write_bundle(session, settings, "kiosk-vorey-1", tmp_path / "bundle")
+    cfg = AgentConfig.from_bundle(tmp_path / "bundle", tmp_path / "state")
+    assert cfg.zone == ZoneInfo("America/Cayenne")
+    now = datetime(2006, 11, 14, 12, 0, tzinfo=cfg.zone)
+    opens = datetime(2006, 11, 15, 12, 0, tzinfo=UTC)  # 9 h in Cayenne, 13 h in Paris
+    assert french.opening(opens, now) == "demain à 9\u00a0h\u00a000"
 
 
 def test_a_bundle_naming_devices_wrongly_is_refused(tmp_path: Path) -> None:
