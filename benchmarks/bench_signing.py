@@ -22,8 +22,8 @@ from PIL import Image, ImageDraw
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
+from pvp.common.pdf import validate_pdf
 from pvp.documents import signing
-from pvp.documents.pdf import validate_pdf
 
 
 def form(pages: int) -> bytes:

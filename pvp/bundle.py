@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from pvp.config import Settings
 from pvp.freeswitch.certs import kiosk_ca
-from pvp.messages import kiosk_key
 from pvp.model import Kiosk, Service
 from pvp.provisioning import rotate_secret
+from pvp.wire.messages import kiosk_key
 
 BUNDLE_FILE = "kiosk.json"
 CA_FILE = "ca.pem"  # the CA the kiosk checks the switch's certificate against
@@ -60,7 +60,7 @@ def bundle_contents(
             "wss_port": settings.sip_wss_port,  # the page's calls: WebRTC, DTLS-SRTP
         },
         "control_plane": {"url": settings.base_url()},
-        # The kiosk checks every command's seal with it (pvp/messages.py); it commands this
+        # The kiosk checks every command's seal with it (pvp/wire/messages.py); it commands this
         # kiosk only, so a key read off one kiosk PC is worth nothing on another.
         "command_key": kiosk_key(settings.secret("kiosk_command_key"), kiosk.id),
         "ca_file": CA_FILE,

@@ -11,10 +11,10 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from pvp.common.fsutil import write_atomically
 from pvp.config import Settings
 from pvp.freeswitch.certs import certs_dir
 from pvp.freeswitch.process import DEFAULT_BINARY, RUNTIME_DIRS, FreeSwitch, find_binary
-from pvp.fsutil import write_atomically
 
 FREESWITCH = "pvp-freeswitch.service"
 CONTROL = "pvp-control.service"

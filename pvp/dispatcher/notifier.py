@@ -13,8 +13,8 @@ from functools import partial
 from typing import Any, Protocol
 
 from pvp.freeswitch.esl import ESLClient, ESLError
-from pvp.messages import Sealer
 from pvp.model import CallOutcome
+from pvp.wire.messages import Sealer
 
 log = logging.getLogger("pvp.dispatcher.notifier")
 

@@ -58,8 +58,8 @@ from pvp.freeswitch import keyframes, registrations
 from pvp.freeswitch.authguard import FAILURE_EVENT
 from pvp.freeswitch.esl import ESLClient, ESLError
 from pvp.freeswitch.eslframe import Event
-from pvp.messages import Sealer
 from pvp.model import CallOutcome, ConsoleStatus
+from pvp.wire.messages import Sealer
 
 log = logging.getLogger("pvp.dispatcher.worker")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from pvp.messages import (
+from pvp.wire.messages import (
     ANSWER_TYPE,
     STATUS_TYPE,
     Answer,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from pvp.documents.service import TransportError
 from pvp.freeswitch.esl import NotConnected
-from pvp.messages import COMMAND_TYPE, Sealer
+from pvp.wire.messages import COMMAND_TYPE, Sealer
 
 log = logging.getLogger(__name__)
 

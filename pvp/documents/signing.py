@@ -30,7 +30,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.stamp.static import StaticContentStamp, StaticStampStyle
 
-from pvp.documents.pdf import DocumentError, PdfInfo
+from pvp.common.pdf import DocumentError, PdfInfo
 
 T = TypeVar("T")
 MAX_FIELDS = 10

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import requests
 from requests.auth import HTTPDigestAuth
 
-from pvp.identities import CONTROL_PLANE_USER
+from pvp.common.serving import ThreadedServer
 from pvp.kiosk.availability import AvailabilityCache, ButtonStatus, describe
 from pvp.kiosk.buttons import Action, ButtonReader, HangUp, Hook, KeyMap, Press, keyboards
 from pvp.kiosk.commands import CommandRouter, Reply, media_type
@@ -96,7 +96,8 @@ from pvp.kiosk.state import (
     UseAudio,
 )
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import (
+from pvp.wire.identities import CONTROL_PLANE_USER
+from pvp.wire.messages import (
     COMMAND_TYPE,
     STATUS_TYPE,
     Answer,
@@ -107,7 +108,6 @@ from pvp.messages import (
     encode_status,
     unseal,
 )
-from pvp.web.serving import ThreadedServer
 
 log = logging.getLogger("pvp.kiosk.agent")
 PARIS = ZoneInfo("Europe/Paris")

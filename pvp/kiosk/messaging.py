@@ -42,7 +42,7 @@ from aiosipua.utils import generate_branch, generate_call_id, generate_tag
 
 from pvp import __version__
 from pvp.kiosk.sipframe import FramingError, Ping, SipStreamDecoder
-from pvp.messages import ANSWER_TYPE, Answer, encode_answer
+from pvp.wire.messages import ANSWER_TYPE, Answer, encode_answer
 
 log = logging.getLogger("pvp.kiosk.messaging")
 

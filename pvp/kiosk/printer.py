@@ -22,7 +22,7 @@ from typing import Any
 
 import cups
 
-from pvp.documents.pdf import validate_pdf
+from pvp.common.pdf import validate_pdf
 
 log = logging.getLogger(__name__)
 

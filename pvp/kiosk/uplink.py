@@ -13,7 +13,7 @@ import time
 import requests
 from requests.auth import HTTPDigestAuth
 
-from pvp.documents.pdf import DocumentError
+from pvp.common.pdf import DocumentError
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.identities import reserved_reason
 from pvp.model import Counsellor, LoginFailure, Role, Service, Site, User
 from pvp.panel.accounts import AccountError, check_new_password
+from pvp.wire.identities import reserved_reason
 
 csrf = CSRFProtect()
 login_manager = LoginManager()

@@ -17,8 +17,8 @@ from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
 from signing_fixtures import assert_stamped_in, validate
 
+from pvp.common.pdf import DocumentError, validate_pdf
 from pvp.documents import signing
-from pvp.documents.pdf import DocumentError, validate_pdf
 from pvp.documents.signing import Seal, SignatureField, SigningKey
 
 SEAL = Seal("anpe-le-puy-c1", "Signé à la borne kiosk-vorey-1", "Vorey")

@@ -7,8 +7,8 @@ import time
 
 from pvp.dispatcher.notifier import SipMessageNotifier, chat_body
 from pvp.freeswitch.esl import Backoff, ESLClient
-from pvp.messages import Sealer, kiosk_key, unseal
 from pvp.model import CallOutcome
+from pvp.wire.messages import Sealer, kiosk_key, unseal
 
 from .fake_switch import FakeSwitch
 

@@ -16,7 +16,7 @@ from pvp.db import Database
 from pvp.kiosk.agent import AgentConfig, switch_input
 from pvp.kiosk.phone import AudioDevices
 from pvp.kiosk.state import Connected, QueueEnded, QueuePosition
-from pvp.messages import Sealer, unseal
+from pvp.wire.messages import Sealer, unseal
 
 
 def test_a_provisioned_bundle_gives_the_page_phone_messaging_and_devices(

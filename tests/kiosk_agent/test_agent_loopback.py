@@ -32,7 +32,7 @@ from pvp.kiosk.messaging import MessagingConfig
 from pvp.kiosk.phone import AudioDevices
 from pvp.kiosk.screen import View
 from pvp.kiosk.state import NoticeExpired
-from pvp.messages import (
+from pvp.wire.messages import (
     ANSWER_TYPE,
     COMMAND_TYPE,
     SEAL_WINDOW,

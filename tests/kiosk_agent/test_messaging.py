@@ -19,7 +19,7 @@ from pvp.kiosk.messaging import (
     MessagingEndpoint,
     RegistrationState,
 )
-from pvp.messages import ANSWER_TYPE, COMMAND_TYPE, Answer, Status, decode_answer
+from pvp.wire.messages import ANSWER_TYPE, COMMAND_TYPE, Answer, Status, decode_answer
 
 from .certs import SWITCH_NAME, Identity, Pki
 from .runner import run
