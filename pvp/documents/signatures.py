@@ -20,15 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvp.common.pdf import DocumentError, validate_pdf
-from pvp.documents.signing import (
-    NO_FIELD,
-    Seal,
-    SigningKey,
-    check_fields,
-    form_fields,
-    signature_image,
-    stamp_and_seal,
-)
+from pvp.common.signature import NO_FIELD, check_fields, signature_image
+from pvp.documents.signing import Seal, SigningKey, form_fields, stamp_and_seal
 from pvp.documents.store import transfer_json
 from pvp.model import CallRecord, DocumentKind, DocumentTransfer, TransferStatus
 from pvp.panel import audit

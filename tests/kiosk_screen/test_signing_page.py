@@ -29,7 +29,8 @@ from kiosk_screen.test_screen_layout import DOCS_IMG, FAKE_CALL, SMALLEST_TEXT
 from requests.auth import HTTPDigestAuth
 from signing_fixtures import assert_stamped_in, validate
 
-from pvp.documents.signing import SignatureField, create_signing_key
+from pvp.common.signature import SignatureField
+from pvp.documents.signing import create_signing_key
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.kiosk.signing import SigningPad, signing_blueprint
