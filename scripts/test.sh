@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check pvp tests benchmarks
+.venv/bin/lint-imports  # the import contract in setup.cfg: two programs over one shared package
 status=0
 .venv/bin/pytest "$@" || status=$?
 # pytest's 5 means "no test collected": a failure for a suite that must run tests.
