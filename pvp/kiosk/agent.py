@@ -96,6 +96,7 @@ from pvp.kiosk.state import (
     UseAudio,
 )
 from pvp.kiosk.uplink import ControlPlaneClient
+from pvp.wire import queue_news
 from pvp.wire.identities import CONTROL_PLANE_USER
 from pvp.wire.messages import (
     COMMAND_TYPE,
@@ -183,24 +184,17 @@ class AgentConfig:
 
 
 def switch_input(body: bytes) -> Input:
-    """A switch message (``application/json``) as a machine input; ValueError if malformed."""
-    value = json.loads(body)
-    if not isinstance(value, dict):
-        raise ValueError("not an object")
-    call = value.get("call")
-    call = call if isinstance(call, str) else None
-    match value.get("type"):
-        case "queue":
-            position, wait = value.get("position"), value.get("wait")
-            if not isinstance(position, int) or not (wait is None or isinstance(wait, int)):
-                raise ValueError("queue position and wait must be integers")
+    """Queue news from the switch (``application/json``) as a machine input.
+
+    Raises queue_news.NewsError (a ValueError) if the body is no queue news.
+    """
+    match queue_news.decode(body):
+        case queue_news.Position(call, position, wait):
             return QueuePosition(call, position, wait)
-        case "queue_end":
-            message = value.get("message")
-            return QueueEnded(call, message if isinstance(message, str) else "")
-        case "connected":
+        case queue_news.WaitEnded(call, message):
+            return QueueEnded(call, message)
+        case queue_news.Connected(call):
             return Connected(call)
-    raise ValueError(f"unknown switch message type {value.get('type')!r}")
 
 
 @dataclass
@@ -434,7 +428,7 @@ class KioskAgent:
             log.warning("MESSAGE from %r refused: not the control plane", message.sender)
             return 403
         kind = media_type(message.content_type)
-        if kind not in (COMMAND_TYPE, "application/json"):
+        if kind not in (COMMAND_TYPE, queue_news.CONTENT_TYPE):
             return 415
         # The From proves nothing (any account can send one): the seal is checked before
         # anything of the body is used, and a refused body reaches no handler and no answer.
@@ -450,7 +444,7 @@ class KioskAgent:
             return 403
         if kind == COMMAND_TYPE:
             return self.router.receive(message.body).sip_status
-        if kind == "application/json":
+        if kind == queue_news.CONTENT_TYPE:
             try:
                 event = switch_input(message.body)
             except ValueError as exc:

@@ -130,7 +130,7 @@ def decode_command(body: str | bytes) -> Command:
 def decode_answer(body: str | bytes) -> Answer:
     value = _load(body, "answer")
     try:
-        status = Status(value.get("status"))
+        status = Status(str(value.get("status")))
     except ValueError:
         raise MessageError(f"statut inconnu : {value.get('status')!r}", value["id"]) from None
     reason, details = value.get("reason"), value.get("details") or {}
