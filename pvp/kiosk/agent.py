@@ -58,7 +58,7 @@ from pvp.kiosk.messaging import (
 from pvp.kiosk.phone import AudioDevices, PagePhone, PhoneReport, phone_blueprint
 from pvp.kiosk.printer import Printer
 from pvp.kiosk.scanner import Scanner
-from pvp.kiosk.screen import Screen, View
+from pvp.kiosk.screen import DEFAULT_SCREEN_PORT, Screen, View
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.kiosk.seen import SeenMessages
 from pvp.kiosk.signing import SigningPad, signing_blueprint
@@ -112,8 +112,6 @@ from pvp.wire.messages import (
 
 log = logging.getLogger("pvp.kiosk.agent")
 PARIS = ZoneInfo("Europe/Paris")
-# The kiosk screen's port (on 127.0.0.1); a bundle may move it under "agent".
-DEFAULT_SCREEN_PORT = 8480
 MAX_NOTICE = 300  # characters of a counsellor's text line
 # The first heartbeat waits this long for the registration's outcome, so supervision never
 # shows a kiosk that is about to register as unregistered for a whole heartbeat period.

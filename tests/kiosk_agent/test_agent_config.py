@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -14,6 +15,7 @@ from pvp.cli import main
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.kiosk.agent import AgentConfig, switch_input
+from pvp.kiosk.cli import main as kiosk_main
 from pvp.kiosk.phone import AudioDevices
 from pvp.kiosk.state import Connected, QueueEnded, QueuePosition
 from pvp.wire.messages import Sealer, unseal
@@ -64,8 +66,12 @@ def test_switch_messages() -> None:
         raise AssertionError(f"{bad!r} accepted")
 
 
-def test_pvp_kiosk_refuses_an_unusable_bundle(tmp_path: Path) -> None:
+# `pvp-kiosk run` on a kiosk PC; `pvp kiosk` where the control plane is installed too.
+@pytest.mark.parametrize(("command", "args"), [(kiosk_main, ["run"]), (main, ["kiosk"])])
+def test_the_kiosk_command_refuses_an_unusable_bundle(
+    tmp_path: Path, command: click.Command, args: list[str]
+) -> None:
     (tmp_path / "kiosk.json").write_text('{"kiosk": "k"}')
-    result = CliRunner().invoke(main, ["kiosk", "--bundle", str(tmp_path)])
+    result = CliRunner().invoke(command, [*args, "--bundle", str(tmp_path)])
     assert result.exit_code == 2
     assert "unusable bundle" in result.output

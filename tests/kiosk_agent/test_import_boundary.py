@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 # Third-party packages only the control plane installs (setup.cfg's `control` extra).
 CONTROL_PLANE_PACKAGES = (
     "sqlalchemy",
@@ -32,8 +34,9 @@ def loaded_by(module: str) -> list[str]:
     return list(json.loads(out.stdout))
 
 
-def test_the_kiosk_agent_loads_no_control_plane_package() -> None:
-    loaded = loaded_by("pvp.kiosk.agent")
+@pytest.mark.parametrize("module", ["pvp.kiosk.agent", "pvp.kiosk.cli"])
+def test_the_kiosk_program_loads_no_control_plane_package(module: str) -> None:
+    loaded = loaded_by(module)
     tops = {name.split(".")[0] for name in loaded}
     assert sorted(tops.intersection(CONTROL_PLANE_PACKAGES)) == []
     ours = [m for m in loaded if m == "pvp" or m.startswith("pvp.")]
