@@ -7,13 +7,12 @@ needs none of the kiosk's device libraries.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from pvp.common.cli import Refused
-from pvp.kiosk.screen import DEFAULT_SCREEN_PORT
+from pvp.wire import bundle as wire_bundle
 
 
 @click.command("run")
@@ -43,7 +42,7 @@ def run(
         config = AgentConfig.from_bundle(
             bundle_dir, state_dir or bundle_dir / "state", screen_port, heartbeat_period
         )
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError) as exc:  # a BundleError is a ValueError
         raise Refused(f"{bundle_dir}: unusable bundle: {exc}") from None
     asyncio.run(run_agent(config))
 
@@ -77,12 +76,12 @@ def browser(
     )
 
     try:
-        bundle = json.loads((bundle_dir / "kiosk.json").read_text())
-        ca = bundle.get("ca_file")
-        if not ca:
+        bundle = wire_bundle.read(bundle_dir)
+        ca = bundle.ca_path(bundle_dir)
+        if ca is None:
             raise BrowserSetupError("the bundle names no CA (set ca_file before issuing it)")
-        port = screen_port or int(bundle.get("agent", {}).get("screen_port", DEFAULT_SCREEN_PORT))
-        db = trust_ca(home, bundle_dir / ca)
+        port = screen_port or bundle.agent.screen_port
+        db = trust_ca(home, ca)
         policy = write_policies(policies_dir or DEFAULT_POLICIES_DIR, f"http://127.0.0.1:{port}")
     except (OSError, ValueError, BrowserSetupError) as exc:
         raise Refused(str(exc)) from None

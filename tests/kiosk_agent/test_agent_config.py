@@ -18,6 +18,7 @@ from pvp.kiosk.agent import AgentConfig, switch_input
 from pvp.kiosk.cli import main as kiosk_main
 from pvp.kiosk.phone import AudioDevices
 from pvp.kiosk.state import Connected, QueueEnded, QueuePosition
+from pvp.wire.bundle import BundleError
 from pvp.wire.messages import Sealer, unseal
 
 
@@ -75,3 +76,21 @@ def test_the_kiosk_command_refuses_an_unusable_bundle(
     result = CliRunner().invoke(command, [*args, "--bundle", str(tmp_path)])
     assert result.exit_code == 2
     assert "unusable bundle" in result.output
+
+
+def test_a_bundle_that_does_not_fit_is_refused_naming_each_field(tmp_path: Path) -> None:
+    bundle = {
+        "kiosk": "kiosk-vorey-1",
+        "sip": {"domain": "pvp.test", "user": "kiosk-vorey-1", "registrar_host": "fs"},
+        "control_plane": {"url": "https://pvp.test"},
+        "buttons": [{"service": "msa", "key": "KEY_F1"}],
+        "agent": {"screen_port": "huit mille"},
+    }
+    (tmp_path / "kiosk.json").write_text(json.dumps(bundle))
+    with pytest.raises(BundleError) as refused:
+        AgentConfig.from_bundle(tmp_path, tmp_path / "state")
+    assert "sip.password: Field required" in str(refused.value)
+    assert "agent.screen_port: Input should be a valid integer" in str(refused.value)
+    (tmp_path / "kiosk.json").write_text("{")
+    with pytest.raises(BundleError, match="not JSON"):
+        AgentConfig.from_bundle(tmp_path, tmp_path / "state")

@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-# The kiosk screen's port (on 127.0.0.1); a bundle may move it under "agent".
-DEFAULT_SCREEN_PORT = 8480
-
 log = logging.getLogger("pvp.kiosk.screen")
 
 
