@@ -1,14 +1,15 @@
-"""Child processes that must not outlive PVP (FreeSWITCH, baresip in tests)."""
+"""Child processes that must not outlive PVP (FreeSWITCH under `pvp serve`).
+
+The one place PVP starts a long-lived child: the kiosk agent starts none since the kiosk page
+carries the call (its baresip supervisor left with baresip); systemd supervises the programs.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
-import logging
 import signal
 
 _PR_SET_PDEATHSIG = 1
-log = logging.getLogger(__name__)
 
 
 def die_with_parent() -> None:
@@ -19,17 +20,3 @@ def die_with_parent() -> None:
     """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-async def terminate(process: asyncio.subprocess.Process | None, timeout: float) -> None:
-    """SIGTERM a child (it may say goodbye: baresip unregisters), SIGKILL if it lingers."""
-    if process is None or process.returncode is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        async with asyncio.timeout(timeout):
-            await process.wait()
-    except TimeoutError:
-        log.warning("pid %s ignored SIGTERM for %s s; killing it", process.pid, timeout)
-        process.kill()
-        await process.wait()
