@@ -112,7 +112,6 @@ from pvp.wire.messages import (
 )
 
 log = logging.getLogger("pvp.kiosk.agent")
-PARIS = ZoneInfo("Europe/Paris")
 MAX_NOTICE = 300  # characters of a counsellor's text line
 # The first heartbeat waits this long for the registration's outcome, so supervision never
 # shows a kiosk that is about to register as unregistered for a whole heartbeat period.
@@ -195,12 +194,14 @@ def switch_input(body: bytes) -> Input:
 @dataclass
 class KioskAgent:
     config: AgentConfig
-    clock: Callable[[], datetime] = lambda: datetime.now(PARIS)
+    clock: Callable[[], datetime] | None = None  # default: now, in the bundle's time zone
     screen: Screen = field(default_factory=Screen)
     machine: KioskMachine = field(default_factory=KioskMachine)
 
     def __post_init__(self) -> None:
         cfg = self.config
+        zone = ZoneInfo(cfg.bundle.timezone)
+        self.now: Callable[[], datetime] = self.clock or (lambda: datetime.now(zone))
         self.state_dir = cfg.state_dir
         self.phone = PagePhone(self._on_phone_report)
         self.switch_reachable = False  # the page's WebSocket to the switch is open
@@ -355,7 +356,7 @@ class KioskAgent:
 
     def handle(self, event: Input) -> None:
         """Feed the machine (on the loop) and carry out what it asks."""
-        self.machine.now = self.clock()
+        self.machine.now = self.now()
         self._apply(self.machine.handle(event))
 
     def _threadsafe(self, call: Callable[[], None]) -> None:
@@ -367,7 +368,7 @@ class KioskAgent:
 
     def idle_buttons(self) -> list[ButtonStatus]:
         decisions = {d.get("service"): d for d in self.availability.decisions()}
-        now = self.clock()
+        now = self.now()
         out = []
         for button in self.config.bundle.buttons:
             decision = decisions.get(button.service)
