@@ -71,7 +71,7 @@ class SipMessageNotifier(JsonNotifier):
 
     def _send(self, kiosk: str, news: queue_news.News) -> None:
         payload = queue_news.payload(news)
-        body = queue_news.one_line(payload)
+        body = queue_news.encode(news)
         if self.sealer is not None:
             body = self.sealer(kiosk, body)
         try:

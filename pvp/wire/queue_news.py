@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from pvp.wire.messages import one_line
+
 CONTENT_TYPE = "application/json"
 
 
@@ -56,11 +58,6 @@ def payload(news: News) -> dict[str, Any]:
             }
         case Connected(call, counsellor):
             return {"type": "connected", "call": call, "counsellor": counsellor}
-
-
-def one_line(value: dict[str, Any]) -> str:
-    """JSON on one line with no ``|`` (FreeSWITCH's ``chat`` splits its arguments on it)."""
-    return json.dumps(value, ensure_ascii=True, separators=(",", ":")).replace("|", "\\u007c")
 
 
 def encode(news: News) -> str:

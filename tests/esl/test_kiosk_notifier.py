@@ -8,8 +8,7 @@ import time
 from pvp.dispatcher.notifier import SipMessageNotifier
 from pvp.freeswitch.esl import Backoff, ESLClient
 from pvp.model import CallOutcome
-from pvp.wire.messages import Sealer, kiosk_key, unseal
-from pvp.wire.queue_news import one_line
+from pvp.wire.messages import Sealer, kiosk_key, one_line, unseal
 
 from .fake_switch import FakeSwitch
 
