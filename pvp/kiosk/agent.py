@@ -1,4 +1,4 @@
-"""The kiosk agent (``pvp kiosk --bundle DIR``): wires the kiosk's parts around its state machine.
+"""The kiosk agent (``pvp-kiosk run --bundle DIR``): the kiosk's parts around its state machine.
 
     buttons ─┐                               ┌─ screen (Flask + SSE on 127.0.0.1)
     screen ──┤   inputs    ┌─────────────┐   ├─ the page's phone (dial, hang up, audio)
