@@ -73,7 +73,6 @@ def bundle_contents(
         "hangup_key": "KEY_ESC",
         "hook_key": "KEY_PHONE",
         "site_agent_phone": site_agent_phone(kiosk, settings),
-        "timezone": settings.timezone,
         "speaker_audio": dict(SPEAKER_AUDIO),
         "handset_audio": dict(HANDSET_AUDIO),
     }

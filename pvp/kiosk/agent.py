@@ -112,6 +112,7 @@ from pvp.wire.messages import (
 )
 
 log = logging.getLogger("pvp.kiosk.agent")
+PARIS = ZoneInfo("Europe/Paris")
 MAX_NOTICE = 300  # characters of a counsellor's text line
 # The first heartbeat waits this long for the registration's outcome, so supervision never
 # shows a kiosk that is about to register as unregistered for a whole heartbeat period.
@@ -194,14 +195,12 @@ def switch_input(body: bytes) -> Input:
 @dataclass
 class KioskAgent:
     config: AgentConfig
-    clock: Callable[[], datetime] | None = None  # default: now, in the bundle's time zone
+    clock: Callable[[], datetime] = lambda: datetime.now(PARIS)
     screen: Screen = field(default_factory=Screen)
     machine: KioskMachine = field(default_factory=KioskMachine)
 
     def __post_init__(self) -> None:
         cfg = self.config
-        zone = ZoneInfo(cfg.bundle.timezone)
-        self.now: Callable[[], datetime] = self.clock or (lambda: datetime.now(zone))
         self.state_dir = cfg.state_dir
         self.phone = PagePhone(self._on_phone_report)
         self.switch_reachable = False  # the page's WebSocket to the switch is open
@@ -356,7 +355,7 @@ class KioskAgent:
 
     def handle(self, event: Input) -> None:
         """Feed the machine (on the loop) and carry out what it asks."""
-        self.machine.now = self.now()
+        self.machine.now = self.clock()
         self._apply(self.machine.handle(event))
 
     def _threadsafe(self, call: Callable[[], None]) -> None:
@@ -368,7 +367,7 @@ class KioskAgent:
 
     def idle_buttons(self) -> list[ButtonStatus]:
         decisions = {d.get("service"): d for d in self.availability.decisions()}
-        now = self.now()
+        now = self.clock()
         out = []
         for button in self.config.bundle.buttons:
             decision = decisions.get(button.service)

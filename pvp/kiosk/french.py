@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime
 
+PARIS = ZoneInfo("Europe/Paris")
 # Loaded once, here: Babel's lazy locale loading is not thread-safe, and the screen, the
 # heartbeat and the agent's loop all format dates (a KeyError 'fr_FR' was seen under load).
 FRENCH = Locale.parse("fr_FR")
 
 
-def opening(instant: datetime, now: datetime) -> str:
-    """``aujourd'hui à 14 h 00``, ``demain à 9 h 00``, ``mercredi 15 novembre à 9 h 00``, in
-    the time zone of ``now`` (the kiosk's clock: its bundle's zone)."""
-    tz = now.tzinfo
-    if tz is None:
-        raise ValueError("now has no time zone")
-    local, today = instant.astimezone(tz), now.date()
+def opening(instant: datetime, now: datetime, tz: ZoneInfo = PARIS) -> str:
+    """``aujourd'hui à 14 h 00``, ``demain à 9 h 00``, ``mercredi 15 novembre à 9 h 00``."""
+    local, today = instant.astimezone(tz), now.astimezone(tz).date()
     # Non-breaking spaces: "9 h 00" must never be split across two lines of a button.
     hour = format_datetime(local, "H 'h' mm", tzinfo=tz, locale=FRENCH).replace(" ", "\u00a0")
     if local.date() == today:

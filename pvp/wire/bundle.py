@@ -80,7 +80,6 @@ class Bundle(_Part):
     handset_audio: Any = None
     agent: AgentOptions = AgentOptions()
     input_devices: tuple[str, ...] = ()
-    timezone: str = "Europe/Paris"  # the deployment's (its settings'): the screen's local time
     printer_queue: str = "kiosk"
     scanner_device: str | None = None
 

@@ -79,12 +79,3 @@ def test_cache_refreshes_from_the_control_plane_as_the_kiosk(db, settings, serve
     cache = AvailabilityCache(base, "kiosk-vorey-1", path, session)
     assert cache.refresh() is True
     assert [d["service"] for d in cache.decisions()] == ["anpe", "urssaf", "cram", "msa"]
-
-
-def test_an_opening_is_said_in_the_kiosk_clock_zone() -> None:
-    # A kiosk of a deployment in Guiana: its bundle's zone, not Paris's, makes its clock.
-    cayenne = ZoneInfo("America/Cayenne")
-    now = datetime(2006, 11, 24, 10, 0, tzinfo=cayenne)
-    assert french.opening(datetime(2006, 11, 24, 18, 0, tzinfo=PARIS), now) == (
-        "aujourd'hui à 14\u00a0h\u00a000"
-    )
