@@ -80,6 +80,9 @@ class Bundle(_Part):
     handset_audio: Any = None
     agent: AgentOptions = AgentOptions()
     input_devices: tuple[str, ...] = ()
+    # The deployment's zone (its settings'), which the kiosk screen speaks of times in; a bundle
+    # older than this field has none: the PC's own zone is used.
+    timezone: str | None = None
     printer_queue: str = "kiosk"
     scanner_device: str | None = None
 
