@@ -24,7 +24,8 @@ CONTROL_PLANE_PACKAGES = (
     "yaml",
 )
 # PVP's own packages a kiosk may load; anything else under pvp is the control plane.
-KIOSK_SIDE = ("pvp", "pvp.wire", "pvp.common", "pvp.kiosk")
+# pvp.errors: the one exception base both programs build on (pure, imports nothing of PVP).
+KIOSK_SIDE = ("pvp", "pvp.wire", "pvp.common", "pvp.kiosk", "pvp.errors")
 
 
 def loaded_by(module: str) -> list[str]:
