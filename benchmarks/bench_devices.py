@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests" / "devices"))
 from device_harness import CupsServer, sample_pdf, write_sane_test_config  # noqa: E402
 from PIL import Image, ImageChops  # noqa: E402
 
-from pvp.documents.pdf import images_to_pdf, pdf_to_fax_tiff, tiff_to_pdf  # noqa: E402
+from pvp.common.pdf import images_to_pdf, pdf_to_fax_tiff, tiff_to_pdf  # noqa: E402
 from pvp.kiosk.printer import JobState, Printer  # noqa: E402
 from pvp.kiosk.scanner import Scanner  # noqa: E402
 

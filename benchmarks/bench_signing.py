@@ -22,8 +22,9 @@ from PIL import Image, ImageDraw
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
+from pvp.common import signature
+from pvp.common.pdf import validate_pdf
 from pvp.documents import signing
-from pvp.documents.pdf import validate_pdf
 
 
 def form(pages: int) -> bytes:
@@ -60,7 +61,7 @@ def main() -> None:
         seal = signing.Seal("bench", "Signé à la borne", "Vorey")
         for pages in (2, 20):
             pdf = form(pages)
-            fields = signing.check_fields(
+            fields = signature.check_fields(
                 [{"page": pages, "x": 320, "y": 100, "width": 220, "height": 70}],
                 validate_pdf(pdf),
             )
@@ -68,7 +69,7 @@ def main() -> None:
             for _ in range(runs):
                 start = time.perf_counter()
                 sealed = signing.stamp_and_seal(
-                    pdf, fields, signing.signature_image(png), key, seal
+                    pdf, fields, signature.signature_image(png), key, seal
                 )
                 times.append(time.perf_counter() - start)
                 size = len(sealed.pdf)

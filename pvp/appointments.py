@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from pvp.calendar import Mode
+from pvp.common.errors import PvpError
 from pvp.db import bump_revision
-from pvp.errors import PvpError
 from pvp.model import (
     Appointment,
     AppointmentStatus,

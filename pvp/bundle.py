@@ -1,4 +1,5 @@
-"""A kiosk's bundle: everything its agent needs, written once when the kiosk is installed.
+"""A kiosk's bundle: everything its agent needs, written once when the kiosk is installed
+(its schema, which the kiosk reads it through, is :mod:`pvp.wire.bundle`).
 
 Issuing a bundle rotates the kiosk's SIP secret (the plain secret exists only in the bundle),
 so a lost bundle is revoked by issuing a new one.
@@ -17,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from pvp.config import Settings
 from pvp.freeswitch.certs import kiosk_ca
-from pvp.messages import kiosk_key
 from pvp.model import Kiosk, Service
 from pvp.provisioning import rotate_secret
+from pvp.wire import bundle as wire_bundle
+from pvp.wire.bundle import BUNDLE_FILE
+from pvp.wire.messages import kiosk_key
 
-BUNDLE_FILE = "kiosk.json"
 CA_FILE = "ca.pem"  # the CA the kiosk checks the switch's certificate against
 # The kiosk's row of hardware buttons sends F1, F2, ... left to right (a USB keypad).
 DEFAULT_KEYS = [f"KEY_F{n}" for n in range(1, 13)]
@@ -61,7 +63,7 @@ def bundle_contents(
             "wss_port": settings.sip_wss_port,  # the page's calls: WebRTC, DTLS-SRTP
         },
         "control_plane": {"url": settings.base_url()},
-        # The kiosk checks every command's seal with it (pvp/messages.py); it commands this
+        # The kiosk checks every command's seal with it (pvp/wire/messages.py); it commands this
         # kiosk only, so a key read off one kiosk PC is worth nothing on another.
         "command_key": kiosk_key(settings.secret("kiosk_command_key"), kiosk.id),
         "ca_file": CA_FILE,
@@ -84,6 +86,7 @@ def write_bundle(session: Session, settings: Settings, kiosk_id: str, out: Path)
     ca = kiosk_ca(settings)  # before the secret changes: a refusal leaves everything as it was
     secret = rotate_secret(session, kiosk_id, settings.sip_domain)
     contents = bundle_contents(session, settings, kiosk_id, secret)
+    wire_bundle.check(contents)  # what the kiosk will read, refused here rather than there
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     # Build beside the target and swap it in, so a failure never leaves half a bundle.

@@ -12,27 +12,17 @@ from zoneinfo import ZoneInfo
 import click
 
 from pvp import appointments, inventory
+from pvp.common.cli import Commands
+from pvp.common.errors import Refused
 from pvp.config import Settings, load_settings
 from pvp.db import Database
-from pvp.errors import PvpError, Refused
+from pvp.kiosk import cli as kiosk_cli
 from pvp.model import AppointmentStatus, ConsoleStatus
 from pvp.plan import PlanError, load_plan
 from pvp.plan_view import load_routing_plan
 from pvp.provisioning import apply_plan, rotate_secret
 from pvp.routing import RoutingError, decide
 from pvp.timeparse import parse_instant
-
-
-class Commands(click.Group):
-    """The ``pvp`` group: a PvpError raised below it is shown, French message and code, not a
-    traceback; exit status 2 (a request understood and refused)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except PvpError as exc:
-            click.echo(f"pvp: {exc.shown()}", err=True)
-            ctx.exit(2)
 
 
 class Context:
@@ -364,80 +354,9 @@ def serve(
         raise Refused(str(exc), code=exc.code) from None
 
 
-@main.command("kiosk")
-@click.option(
-    "--bundle", "bundle_dir", required=True, type=click.Path(file_okay=False, path_type=Path)
-)
-@click.option("--screen-port", type=int, default=None, help="Kiosk screen on 127.0.0.1 (8480)")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option(
-    "--heartbeat-period",
-    type=click.FloatRange(min=0.5),
-    default=30.0,
-    show_default=True,
-    help="Seconds between health reports (shorter for soak tests)",
-)
-def kiosk(
-    bundle_dir: Path, screen_port: int | None, state_dir: Path | None, heartbeat_period: float
-) -> None:
-    """Run the kiosk agent of the kiosk whose bundle is BUNDLE (until SIGTERM)."""
-    import asyncio
-    import logging
-
-    from pvp.kiosk.agent import AgentConfig, run_agent
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        config = AgentConfig.from_bundle(
-            bundle_dir, state_dir or bundle_dir / "state", screen_port, heartbeat_period
-        )
-    except (OSError, ValueError, KeyError) as exc:
-        raise Refused(f"{bundle_dir}: unusable bundle: {exc}") from None
-    asyncio.run(run_agent(config))
-
-
-@main.command("kiosk-browser")
-@click.option(
-    "--bundle", "bundle_dir", required=True, type=click.Path(file_okay=False, path_type=Path)
-)
-@click.option(
-    "--home",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Home directory of the user the kiosk's Chromium runs as (its NSS database)",
-)
-@click.option(
-    "--policies-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where Chromium reads managed policies (/etc/chromium/policies/managed)",
-)
-@click.option("--screen-port", type=int, default=None, help="Kiosk screen on 127.0.0.1 (8480)")
-def kiosk_browser(
-    bundle_dir: Path, home: Path, policies_dir: Path | None, screen_port: int | None
-) -> None:
-    """Set up the kiosk's Chromium: trust the bundle's CA, allow camera and microphone."""
-    import json
-
-    from pvp.kiosk.agent import DEFAULT_SCREEN_PORT
-    from pvp.kiosk.browser import (
-        DEFAULT_POLICIES_DIR,
-        BrowserSetupError,
-        trust_ca,
-        write_policies,
-    )
-
-    try:
-        bundle = json.loads((bundle_dir / "kiosk.json").read_text())
-        ca = bundle.get("ca_file")
-        if not ca:
-            raise BrowserSetupError("the bundle names no CA (set ca_file before issuing it)")
-        port = screen_port or int(bundle.get("agent", {}).get("screen_port", DEFAULT_SCREEN_PORT))
-        db = trust_ca(home, bundle_dir / ca)
-        policy = write_policies(policies_dir or DEFAULT_POLICIES_DIR, f"http://127.0.0.1:{port}")
-    except (OSError, ValueError, BrowserSetupError) as exc:
-        raise Refused(str(exc)) from None
-    click.echo(f"CA trusted in {db}; policies written to {policy}")
+# The kiosk PC's own commands (pvp-kiosk run / browser), under their historical names here.
+main.add_command(kiosk_cli.run, "kiosk")
+main.add_command(kiosk_cli.browser, "kiosk-browser")
 
 
 def _panel_commands() -> None:

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     esl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
     xml_curl_user: str = "freeswitch"
     xml_curl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
-    # Master secret of the kiosks' command keys (pvp/messages.py: seals); every control plane
+    # Master secret of the kiosks' command keys (pvp/wire/messages.py: seals); every control plane
     # of a deployment needs the same. Empty: a random one kept in data_dir/secrets.json.
     kiosk_command_key: str = ""
     # An address failing SIP authentication this often within the window is refused for

@@ -1,39 +1,21 @@
-"""Kiosk health: the heartbeat a kiosk sends every 30 s, kept (the last one) per kiosk."""
+"""Kiosk health at the control plane: the last heartbeat kept per kiosk, online or not.
+
+The heartbeat's schema is the wire's (:mod:`pvp.wire.heartbeat`).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from pvp.model import KioskHeartbeat
+from pvp.wire.heartbeat import Heartbeat
 
 HEARTBEAT_PERIOD = timedelta(seconds=30)
 # Three missed heartbeats make a kiosk offline: one lost packet is not an outage.
 OFFLINE_AFTER = 3 * HEARTBEAT_PERIOD
-
-
-class PrinterHealth(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    state: str = Field(max_length=40)  # idle, printing, stopped, absent
-    reasons: list[Annotated[str, Field(max_length=80)]] = Field(default_factory=list, max_length=20)
-    message: str = Field(default="", max_length=200)
-
-
-class Heartbeat(BaseModel):
-    """What a kiosk reports; unknown fields are refused so typos do not pass silently."""
-
-    model_config = ConfigDict(extra="forbid")
-    version: str = Field(max_length=40)
-    sip_registered: bool
-    ua_alive: bool
-    printer: PrinterHealth | None = None
-    scanner_present: bool | None = None
-    camera_present: bool | None = None
-    disk_free_mb: int | None = Field(default=None, ge=0, le=2**53)
-    screen_state: str | None = Field(default=None, max_length=40)
 
 
 def record(session: Session, kiosk_id: str, beat: Heartbeat, now: datetime) -> None:

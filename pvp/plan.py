@@ -15,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pvp.calendar import Mode, Window, weekday_number
-from pvp.errors import PvpError
-from pvp.identities import SERVICE_CODES, reserved_reason
+from pvp.common.errors import PvpError
+from pvp.wire.identities import SERVICE_CODES, reserved_reason
 from pvp.yamlload import YamlError, load_yaml
 
 __all__ = ["IDENT", "SERVICE_CODES", "Plan", "PlanError", "kiosk_id", "load_plan", "parse_plan"]

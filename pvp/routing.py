@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pvp.calendar import ClosureKind, Mode, Schedule
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 
 APPOINTMENT_ONLY = frozenset({Mode.APPOINTMENT})
 ANY_MODE = None

@@ -20,11 +20,11 @@ from flask import Flask
 from waitress.server import create_server
 
 from pvp.clock import Clock
+from pvp.common.errors import PvpError
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.deploy.leader import Leadership, Stoppable
 from pvp.dispatcher.worker import DispatchWorker, start_dispatcher
-from pvp.errors import PvpError
 from pvp.freeswitch.authguard import FAILURE_EVENT, AuthGuard
 from pvp.freeswitch.process import WHERE, FreeSwitch, find_binary
 from pvp.freeswitch.refresh import FallbackRefresher

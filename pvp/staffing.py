@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 
 MAX_COUNSELLORS = 200  # beyond any permanence of the region: a search bound, not a limit
 

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 
 # A legitimate plan reuses a few anchors (a window shared by sites): its expansion is a small
 # multiple of its size. A bomb's is astronomical.

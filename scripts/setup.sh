@@ -34,5 +34,5 @@ fi
 (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/pip install -q --disable-pip-version-check -e '.[control,kiosk,test,postgres]'
 echo "$want" > "$stamp"

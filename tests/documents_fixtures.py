@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
+from pvp.common.serving import ThreadedServer
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.documents.service import DocumentService, TransportError
-from pvp.messages import Answer, Command, decode_command
 from pvp.model import Appointment, CallRecord
 from pvp.provisioning import rotate_secret
 from pvp.web import create_app
-from pvp.web.serving import ThreadedServer
+from pvp.wire.messages import Answer, Command, decode_command
 
 KIOSK = "kiosk-vorey-1"
 OTHER_KIOSK = "kiosk-cunlhat-1"

@@ -14,7 +14,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from pvp.documents.signing import SignatureField, outside_event_loop
+from pvp.common.signature import SignatureField
+from pvp.documents.signing import outside_event_loop
 
 RENDER_DPI = 36  # half a pixel per point: 1 px = 2 pt
 

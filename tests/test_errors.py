@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import pvp
-import pvp.errors
-from pvp.errors import PvpError, Refused
+import pvp.common.errors
+from pvp.common.errors import PvpError, Refused
 
 
 def _error_classes() -> list[type[BaseException]]:
@@ -74,7 +74,7 @@ def test_errors_keep_the_builtin_kind_callers_catch() -> None:
 
 
 def test_the_base_imports_nothing_from_pvp_so_the_kiosk_can_build_on_it() -> None:
-    tree = ast.parse(Path(pvp.errors.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(pvp.common.errors.__file__).read_text(encoding="utf-8"))
     imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     imported += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert "re" in imported  # the walk saw the imports

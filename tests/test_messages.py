@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pvp.messages import (
+from pvp.wire.messages import (
     SEAL_WINDOW,
     Answer,
     Command,

@@ -26,10 +26,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Table, TypeDecorator, func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from pvp.common.errors import PvpError
+from pvp.common.fsutil import write_atomically
 from pvp.config import Settings
 from pvp.db import Database, alembic_config
-from pvp.errors import PvpError
-from pvp.fsutil import write_atomically
 from pvp.model import Base
 
 FORMAT = 1

@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 from sqlalchemy.exc import SQLAlchemyError
 
+from pvp.common.errors import PvpError
 from pvp.config import Settings
 from pvp.db import make_engine
 from pvp.deploy.backup import current_revision, head_revision
@@ -35,7 +36,6 @@ from pvp.deploy.findings import Finding
 from pvp.deploy.findings import ok as _ok
 from pvp.deploy.findings import problem as _problem
 from pvp.deploy.pool import check_kamailio, check_leader
-from pvp.errors import PvpError
 from pvp.freeswitch.certs import certs_dir
 from pvp.freeswitch.esl import ESLError, FrameSocket
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from pvp.fsutil import write_atomically
+from pvp.common.fsutil import write_atomically
 
 POOL_SET = 1
 PROBE_REPLIES = "class=2;code=401;code=403;code=404;code=405;code=407"

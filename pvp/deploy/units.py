@@ -11,10 +11,10 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from pvp.common.fsutil import write_atomically
 from pvp.config import Settings
 from pvp.freeswitch.certs import certs_dir
 from pvp.freeswitch.process import DEFAULT_BINARY, RUNTIME_DIRS, FreeSwitch, find_binary
-from pvp.fsutil import write_atomically
 
 FREESWITCH = "pvp-freeswitch.service"
 CONTROL = "pvp-control.service"
@@ -95,14 +95,15 @@ def control_unit(settings: Settings, layout: Layout) -> str:
 
 
 def kiosk_unit(layout: Layout) -> str:
-    pvp = layout.bin_dir / "pvp"
+    # pvp-kiosk, not pvp: a kiosk PC installs only pvp[kiosk], without the control plane.
+    pvp_kiosk = layout.bin_dir / "pvp-kiosk"
     return _unit(
         "PVP kiosk agent (buttons, handset, printer, scanner, kiosk screen)",
         ["network-online.target", "cups.service"],
         [
             "Type=simple",
             f"User={layout.kiosk_user}",
-            f"ExecStart={_quote([str(pvp), 'kiosk', '--bundle', str(layout.kiosk_bundle)])}",
+            f"ExecStart={_quote([str(pvp_kiosk), 'run', '--bundle', str(layout.kiosk_bundle)])}",
             "Restart=always",
             "RestartSec=2",
         ],

@@ -1,24 +1,24 @@
 """Telling a waiting kiosk its place in line, and why its wait ended.
 
-A small protocol so the channel can change (a later issue may push this over the kiosk's
-HTTPS link); today it is a SIP MESSAGE sent by FreeSWITCH's ``chat`` command.
+The news itself is the wire's (:mod:`pvp.wire.queue_news`), so the channel can change (a later
+issue may push it over the kiosk's HTTPS link); today it is a SIP MESSAGE sent by FreeSWITCH's
+``chat`` command.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import Future
 from functools import partial
 from typing import Any, Protocol
 
 from pvp.freeswitch.esl import ESLClient, ESLError
-from pvp.messages import Sealer
 from pvp.model import CallOutcome
+from pvp.wire import queue_news
+from pvp.wire.chat import ChatError, chat_command
+from pvp.wire.messages import Sealer
 
 log = logging.getLogger("pvp.dispatcher.notifier")
-
-CONTENT_TYPE = "application/json"
 
 # What the kiosk screen says when the wait ends without a counsellor (French: citizens read it).
 END_MESSAGES = {
@@ -38,34 +38,26 @@ class KioskNotifier(Protocol):
     def connected(self, kiosk: str, call: str, counsellor: str) -> None: ...
 
 
-def chat_body(payload: dict[str, Any]) -> str:
-    """JSON for ``chat``: one line, and no ``|`` (the command's field separator)."""
-    return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).replace("|", "\\u007c")
-
-
 class JsonNotifier:
-    """Builds the kiosk's JSON payloads; subclasses say how they travel."""
+    """Composes the kiosk's queue news (pvp.wire.queue_news); subclasses say how it travels."""
 
     def position(self, kiosk: str, call: str, position: int, wait_seconds: int) -> None:
-        self._send(
-            kiosk, {"type": "queue", "call": call, "position": position, "wait": wait_seconds}
-        )
+        self._send(kiosk, queue_news.Position(call, position, wait_seconds))
 
     def wait_ended(self, kiosk: str, call: str, outcome: CallOutcome, reason: str) -> None:
         message = END_MESSAGES.get(outcome, END_MESSAGES[CallOutcome.FAILED])
-        payload = {"type": "queue_end", "call": call, "outcome": str(outcome), "reason": reason}
-        self._send(kiosk, {**payload, "message": message})
+        self._send(kiosk, queue_news.WaitEnded(call, message, str(outcome), reason))
 
     def connected(self, kiosk: str, call: str, counsellor: str) -> None:
         # The wait is over: the kiosk screen leaves "waiting" for the counsellor's picture.
-        self._send(kiosk, {"type": "connected", "call": call, "counsellor": counsellor})
+        self._send(kiosk, queue_news.Connected(call, counsellor))
 
-    def _send(self, kiosk: str, payload: dict[str, Any]) -> None:
+    def _send(self, kiosk: str, news: queue_news.News) -> None:
         raise NotImplementedError
 
 
 class SipMessageNotifier(JsonNotifier):
-    """Sends the payload as a SIP MESSAGE to the kiosk's registration.
+    """Sends the news as a SIP MESSAGE to the kiosk's registration.
 
     ``chat`` waits for the user agent's answer, so it runs as a background job: a kiosk that
     is slow to answer never holds the dispatcher up.
@@ -77,16 +69,15 @@ class SipMessageNotifier(JsonNotifier):
         # Without a sealer the messages go unsealed, and kiosks refuse them.
         self.esl, self.domain, self.sender, self.sealer = esl, domain, sender, sealer
 
-    def _send(self, kiosk: str, payload: dict[str, Any]) -> None:
-        body = chat_body(payload)
+    def _send(self, kiosk: str, news: queue_news.News) -> None:
+        payload = queue_news.payload(news)
+        body = queue_news.encode(news)
         if self.sealer is not None:
             body = self.sealer(kiosk, body)
-        command = (
-            f"chat sip|{self.sender}@{self.domain}|{kiosk}@{self.domain}|{body}|{CONTENT_TYPE}"
-        )
         try:
+            command = chat_command(kiosk, body, queue_news.CONTENT_TYPE, self.domain, self.sender)
             job = self.esl.bgapi(command)
-        except ESLError as exc:
+        except (ChatError, ESLError) as exc:
             log.warning("kiosk %s not told %s: %s", kiosk, payload["type"], exc)
             return
         job.add_done_callback(partial(_chat_done, kiosk, payload))
@@ -116,5 +107,5 @@ class RecordingNotifier(JsonNotifier):
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    def _send(self, kiosk: str, payload: dict[str, Any]) -> None:
-        self.sent.append((kiosk, payload))
+    def _send(self, kiosk: str, news: queue_news.News) -> None:
+        self.sent.append((kiosk, queue_news.payload(news)))

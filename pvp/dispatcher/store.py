@@ -17,12 +17,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pvp.calendar import Mode
+from pvp.common.errors import PvpError
 from pvp.db import Database
 from pvp.dispatcher.estimate import WaitEstimator
 from pvp.dispatcher.outputs import RecordUpdate
 from pvp.dispatcher.policy import DispatchPolicy, RestoredCall
 from pvp.dispatcher.state import Arrival, CallState, QueueConfig, WaitingCall
-from pvp.errors import PvpError
 from pvp.model import (
     CallRecord,
     ConsoleStatus,

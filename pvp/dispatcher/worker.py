@@ -51,8 +51,10 @@ from pvp.freeswitch import keyframes, registrations
 from pvp.freeswitch.authguard import FAILURE_EVENT
 from pvp.freeswitch.esl import ESLClient, ESLError
 from pvp.freeswitch.eslframe import Event
-from pvp.messages import Sealer
 from pvp.model import CallOutcome, ConsoleStatus
+from pvp.wire import channel
+from pvp.wire.channel import Var
+from pvp.wire.messages import Sealer
 
 log = logging.getLogger("pvp.dispatcher.worker")
 
@@ -237,8 +239,8 @@ class DispatchWorker:
         if event.uuid in self._leg_owner:
             self._offer_leg_parked(event.uuid)
             return
-        queue = event.variable("pvp_queue")
-        if not queue or event.variable("pvp_offer_for"):
+        queue = event.variable(Var.QUEUE)
+        if not queue or event.variable(Var.OFFER_FOR):
             return
         with self._lock:
             if event.uuid in self.policy.calls:
@@ -249,18 +251,21 @@ class DispatchWorker:
         if self.store.record_outcome(call_id) is not None:
             return  # a finished call back in park after its counsellor hung up
         try:
-            mode = Mode(var("pvp_mode") or Mode.WALK_IN)
-        except ValueError:
-            mode = Mode.WALK_IN
-        appointment = var("pvp_appointment")
+            mode = channel.parse(Mode, Var.MODE, var(Var.MODE))
+        except channel.ChannelValueError as exc:
+            # Read as a walk-in, an appointment would lose its counsellor: hang up, say why.
+            log.error("call %s: refused, the dialplan's %s; hung up", call_id, exc)
+            self._bgapi(f"uuid_kill {call_id} NORMAL_TEMPORARY_FAILURE")
+            return
+        appointment = var(Var.APPOINTMENT)
         arrival = Arrival(
             call=call_id,
-            queue=var("pvp_queue"),
-            kiosk=var("pvp_kiosk") or (event.get("Caller-Caller-ID-Number") if event else ""),
-            site=var("pvp_site"),
-            service=var("pvp_service"),
+            queue=var(Var.QUEUE),
+            kiosk=var(Var.KIOSK) or (event.get("Caller-Caller-ID-Number") if event else ""),
+            site=var(Var.SITE),
+            service=var(Var.SERVICE),
             mode=mode,
-            booked=var("pvp_counsellor") or None,
+            booked=var(Var.COUNSELLOR) or None,
             arrived_at=self.clock(),
             appointment=int(appointment) if appointment.isdigit() else None,
         )
@@ -270,7 +275,7 @@ class DispatchWorker:
             log.error("call %s: cannot be queued (%s); hung up", call_id, exc.__class__.__name__)
             self._bgapi(f"uuid_kill {call_id} NORMAL_TEMPORARY_FAILURE")
             return
-        sound = _wait_media(var("pvp_wait_media")) or self.waiting_sound
+        sound = _wait_media(var(Var.WAIT_MEDIA)) or self.waiting_sound
         self._bgapi(f"uuid_broadcast {call_id} endless_playback::{sound} aleg")
         self._step(partial(self._admit, arrival))
 
@@ -381,7 +386,7 @@ class DispatchWorker:
                 case outputs.EndWait(call, outcome, reason):
                     self.notifier.wait_ended(self._kiosks.get(call, ""), call, outcome, reason)
                     cause = "CALL_REJECTED" if reason == "all_declined" else END_CAUSES[outcome]
-                    self._api(f"uuid_setvar {call} pvp_outcome {outcome}")
+                    self._api(f"uuid_setvar {call} {Var.OUTCOME} {outcome}")
                     self._bgapi(f"uuid_kill {call} {cause}")
                 case outputs.PositionChanged(call, position, wait):
                     kiosk = self._kiosks.get(call, "")
@@ -401,8 +406,8 @@ class DispatchWorker:
             "originate_timeout": str(math.ceil(offer.timeout) + 2),
             # Offer legs go to counsellors: their SRTP policy (their dial-string says it too).
             "rtp_secure_media": self.srtp,
-            "pvp_offer_for": offer.call,
-            "pvp_counsellor": _safe_value(offer.counsellor),
+            Var.OFFER_FOR: offer.call,
+            Var.COUNSELLOR: _safe_value(offer.counsellor),
             "origination_caller_id_number": kiosk,
             "origination_caller_id_name": kiosk,
         }
@@ -486,7 +491,7 @@ class DispatchWorker:
             variables = json.loads(self.esl.api(f"uuid_dump {channel} json"))
         except (ESLError, ValueError):
             return
-        if not variables.get("variable_pvp_queue") or variables.get("variable_pvp_offer_for"):
+        if not variables.get(f"variable_{Var.QUEUE}") or variables.get(f"variable_{Var.OFFER_FOR}"):
             return
         self._parked(channel, lambda name: str(variables.get(f"variable_{name}", "")), None)
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from pvp.messages import (
+from pvp.wire.messages import (
     ANSWER_TYPE,
     STATUS_TYPE,
     Answer,

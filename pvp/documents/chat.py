@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 from pvp.documents.service import TransportError
 from pvp.freeswitch.esl import NotConnected
-from pvp.messages import COMMAND_TYPE, Sealer
+from pvp.wire.chat import ChatError, chat_command
+from pvp.wire.messages import COMMAND_TYPE, Sealer
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,15 @@ class ChatTransport:
         self.sender = sender
 
     def send(self, kiosk_id: str, body: str) -> None:
-        # chat splits its arguments on "|" and ends at a newline: the codec never writes
-        # either, but a hand-made body might.
-        if "|" in body or "\n" in body or "|" in kiosk_id:
-            raise TransportError("message non transmissible (caractère | ou saut de ligne)")
-        body = self.sealer(kiosk_id, body)
-        command = (
-            f"chat sip|{self.sender}@{self.domain}|{kiosk_id}@{self.domain}|{body}|{COMMAND_TYPE}"
-        )
+        # The codec never writes "|" nor a line break, but a hand-made body might.
+        try:
+            command = chat_command(
+                kiosk_id, self.sealer(kiosk_id, body), COMMAND_TYPE, self.domain, self.sender
+            )
+        except ChatError:
+            raise TransportError(
+                "message non transmissible (caractère | ou saut de ligne)"
+            ) from None
         try:
             reply = self._api(command)
         except Exception as exc:  # the ESL client's errors: switch down, not connected…

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pvp.common.errors import Refused
+from pvp.common.pdf import DocumentError, validate_pdf
 from pvp.documents.fax import FaxService
-from pvp.documents.pdf import DocumentError, validate_pdf
 from pvp.documents.service import DocumentService
-from pvp.errors import Refused
 
 if TYPE_CHECKING:
     from pvp.cli import Context
@@ -55,7 +55,7 @@ def _echo(value: Any) -> None:
 
 
 def _read_pdf(path: Path, max_pages: int) -> bytes:
-    """The file, screened before anything connects to the switch (pvp/documents/pdf.py)."""
+    """The file, screened before anything connects to the switch (pvp/common/pdf.py)."""
     try:
         data = path.read_bytes()
     except OSError as exc:

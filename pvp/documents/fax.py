@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pvp.common.fsutil import write_atomically
+from pvp.common.pdf import DocumentError, pdf_to_fax_tiff, tiff_to_pdf
 from pvp.documents.chat import switch_unreachable
-from pvp.documents.pdf import DocumentError, pdf_to_fax_tiff, tiff_to_pdf
 from pvp.documents.service import DocumentService, Refused, new_command_id
-from pvp.documents.transfer import encode_with_document
-from pvp.fsutil import write_atomically
-from pvp.messages import Command
 from pvp.model import DocumentKind, DocumentTransfer, Kiosk, TransferStatus
+from pvp.wire.messages import Command
+from pvp.wire.transfer import encode_with_document
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 from pvp.model import Document, DocumentLink
 
 TOKEN_BYTES = 32

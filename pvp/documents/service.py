@@ -20,10 +20,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pvp.clock import utc_now
+from pvp.common.errors import PvpError, Refused
+from pvp.common.pdf import DocumentError
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.documents import links
-from pvp.documents.pdf import DocumentError
 from pvp.documents.store import (
     DocumentStore,
     PurgeReport,
@@ -31,9 +32,6 @@ from pvp.documents.store import (
     transfer_json,
     transfers_json,
 )
-from pvp.documents.transfer import encode_with_document
-from pvp.errors import PvpError, Refused
-from pvp.messages import Answer, Command, Status, encode_command
 from pvp.model import (
     CallRecord,
     DocumentKind,
@@ -42,6 +40,8 @@ from pvp.model import (
     Kiosk,
     TransferStatus,
 )
+from pvp.wire.messages import Answer, Command, Status, encode_command
+from pvp.wire.transfer import encode_with_document
 
 log = logging.getLogger(__name__)
 

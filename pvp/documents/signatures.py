@@ -19,21 +19,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pvp.documents.pdf import DocumentError, validate_pdf
-from pvp.documents.signing import (
-    NO_FIELD,
-    Seal,
-    SigningKey,
-    check_fields,
-    form_fields,
-    signature_image,
-    stamp_and_seal,
-)
+from pvp.common.pdf import DocumentError, validate_pdf
+from pvp.common.signature import NO_FIELD, check_fields, signature_image
+from pvp.documents.signing import Seal, SigningKey, form_fields, stamp_and_seal
 from pvp.documents.store import transfer_json
-from pvp.documents.transfer import encode_with_document
-from pvp.messages import Answer, Command
 from pvp.model import CallRecord, DocumentKind, DocumentTransfer, TransferStatus
 from pvp.panel import audit
+from pvp.wire.messages import Answer, Command
+from pvp.wire.transfer import encode_with_document
 
 if TYPE_CHECKING:
     from pvp.documents.service import DocumentService

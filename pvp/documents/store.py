@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pvp.documents.pdf import DocumentError, validate_pdf
-from pvp.fsutil import write_atomically
+from pvp.common.fsutil import write_atomically
+from pvp.common.pdf import DocumentError, validate_pdf
 from pvp.model import Appointment, CallRecord, Document, DocumentTransfer
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from pvp.documents.answers import answer_from_event, status_from_event
 from pvp.documents.chat import ChatTransport
 from pvp.documents.fax import RX_EVENT, TX_EVENT, FaxService
 from pvp.documents.service import DocumentService
-from pvp.messages import Sealer
 from pvp.model import CallRecord
+from pvp.wire.messages import Sealer
 
 log = logging.getLogger(__name__)
 

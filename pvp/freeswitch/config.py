@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.resources
 import ipaddress
-import os
 import shutil
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -22,9 +21,10 @@ from pathlib import Path
 import jinja2
 from sqlalchemy import select
 
+from pvp.common.errors import PvpError
+from pvp.common.fsutil import write_atomically
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.errors import PvpError
 from pvp.freeswitch.directory import all_users, domain_element
 from pvp.freeswitch.fallback import kiosk_context
 from pvp.freeswitch.xmldoc import include, to_bytes
@@ -121,15 +121,7 @@ def _write(out: Path, relative: str, data: bytes, written: list[Path]) -> None:
     """Write a file whole or not at all: a running FreeSWITCH may read it (``reloadxml``)."""
     path = out / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Not *.xml: the includes (dialplan/*.xml) must never pick up the half-written copy.
-    partial = path.with_name(f".{path.name}.partial")
-    partial.unlink(missing_ok=True)
-    fd = os.open(
-        partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if relative in SECRET_FILES else 0o644
-    )
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(partial, path)
+    write_atomically(path, data, 0o600 if relative in SECRET_FILES else 0o644)
     written.append(path)
 
 

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
+from pvp.calendar import Mode
 from pvp.config import Settings
 from pvp.freeswitch.directory import KIOSK_CONTEXT
 from pvp.freeswitch.xmldoc import document
 from pvp.routing import Decision, DecisionKind
+from pvp.wire.channel import RoutedBy, Var
 
 SERVICE_CODES = ("anpe", "caf", "msa", "urssaf", "cram", "udaf")
 QUEUED = frozenset({DecisionKind.WALK_IN, DecisionKind.APPOINTMENT})
@@ -95,27 +97,27 @@ def reason_phrase(outcome: Outcome) -> str:
     return "; ".join(parts)
 
 
-def actions(outcome: Outcome, settings: Settings, routed_by: str) -> list[Action]:
-    """The dialplan actions for ``outcome``; ``routed_by`` is ``control-plane`` or ``static``."""
+def actions(outcome: Outcome, settings: Settings, routed_by: RoutedBy) -> list[Action]:
+    """The dialplan actions for ``outcome``, decided by the control plane or the static fallback."""
     acts = [
-        _set("pvp_decision", outcome.decision.value),
-        _set("pvp_service", outcome.service),
-        _set("pvp_routed_by", routed_by),
+        _set(Var.DECISION, outcome.decision.value),
+        _set(Var.SERVICE, outcome.service),
+        _set(Var.ROUTED_BY, routed_by),
     ]
     if outcome.queue:
-        acts.append(_set("pvp_queue", outcome.queue))
+        acts.append(_set(Var.QUEUE, outcome.queue))
     if outcome.decision in QUEUED:
-        mode = "appointment" if outcome.decision is DecisionKind.APPOINTMENT else "walk_in"
-        acts.append(_set("pvp_mode", mode))
+        mode = Mode.APPOINTMENT if outcome.decision is DecisionKind.APPOINTMENT else Mode.WALK_IN
+        acts.append(_set(Var.MODE, mode))
         if outcome.counsellor:
-            acts.append(_set("pvp_counsellor", outcome.counsellor))
+            acts.append(_set(Var.COUNSELLOR, outcome.counsellor))
         if outcome.appointment is not None:
-            acts.append(_set("pvp_appointment", str(outcome.appointment)))
+            acts.append(_set(Var.APPOINTMENT, str(outcome.appointment)))
         if outcome.open_until:
-            acts.append(_set("pvp_open_until", outcome.open_until))
+            acts.append(_set(Var.OPEN_UNTIL, outcome.open_until))
         max_wait = outcome.max_wait or DEFAULT_MAX_WAIT_SECONDS
         acts += [
-            _set("pvp_wait_media", settings.wait_media),
+            _set(Var.WAIT_MEDIA, settings.wait_media),
             # A safety net only: the dispatcher ends the wait at the queue's maximum.
             _set("park_timeout", f"{max_wait + PARK_GRACE_SECONDS}:ALLOTTED_TIMEOUT"),
             ("answer", ""),
@@ -124,15 +126,15 @@ def actions(outcome: Outcome, settings: Settings, routed_by: str) -> list[Action
         return acts
     headers = {"X-PVP-Decision": outcome.decision.value}
     if outcome.reason:
-        acts.append(_set("pvp_reason", outcome.reason))
+        acts.append(_set(Var.REASON, outcome.reason))
         headers["X-PVP-Reason"] = outcome.reason
     if outcome.next_opening:
-        acts.append(_set("pvp_next_opening", outcome.next_opening))
+        acts.append(_set(Var.NEXT_OPENING, outcome.next_opening))
         headers["X-PVP-Next-Opening"] = outcome.next_opening
     if outcome.retry_after is not None:
         headers["Retry-After"] = str(outcome.retry_after)
     if outcome.detail:
-        acts.append(_set("pvp_detail", safe_text(outcome.detail)))
+        acts.append(_set(Var.DETAIL, safe_text(outcome.detail)))
         headers["X-PVP-Detail"] = safe_text(outcome.detail)
     acts += [_set(f"sip_rh_{name}", value) for name, value in headers.items()]
     code = 404 if outcome.decision is DecisionKind.NO_SUCH_SERVICE else 480
@@ -156,5 +158,5 @@ def kiosk_answer(outcome: Outcome, settings: Settings) -> ET.Element:
     condition = ET.SubElement(
         extension, "condition", field="destination_number", expression=f"^{outcome.service}$"
     )
-    add_actions(condition, actions(outcome, settings, "control-plane"))
+    add_actions(condition, actions(outcome, settings, RoutedBy.CONTROL_PLANE))
     return root

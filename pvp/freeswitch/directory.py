@@ -23,6 +23,7 @@ from pvp.config import Settings
 from pvp.freeswitch.console_users import SUFFIX, sip_user
 from pvp.freeswitch.xmldoc import params
 from pvp.model import Counsellor, Kiosk
+from pvp.wire.channel import Role, Var
 
 KIOSK_CONTEXT = "pvp-kiosks"
 COUNSELLOR_CONTEXT = "pvp-counsellors"
@@ -70,9 +71,9 @@ def kiosk_user(kiosk: Kiosk, settings: Settings) -> DirectoryUser:
         srtp=settings.kiosk_srtp,
         variables={
             "user_context": KIOSK_CONTEXT,
-            "pvp_role": "kiosk",
-            "pvp_kiosk": kiosk.id,
-            "pvp_site": kiosk.site_id,
+            Var.ROLE: Role.KIOSK,
+            Var.KIOSK: kiosk.id,
+            Var.SITE: kiosk.site_id,
             "effective_caller_id_name": display(f"PVP {kiosk.site.commune}"),
             "effective_caller_id_number": kiosk.id,
             # The static dialplan's time conditions read the deployment's wall clock.
@@ -105,7 +106,7 @@ def decoy_user(user_id: str, settings: Settings) -> DirectoryUser:
     """
     key = settings.secret("directory_decoy_key").encode()
     a1 = hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:32]
-    variables = {"user_context": "pvp-unauthenticated", "pvp_role": "none"}
+    variables = {"user_context": "pvp-unauthenticated", Var.ROLE: Role.NONE}
     return DirectoryUser(user_id, a1, variables, srtp="mandatory")
 
 
@@ -123,9 +124,9 @@ def console_user(counsellor: Counsellor, a1: str, settings: Settings) -> Directo
 def _counsellor_variables(counsellor: Counsellor, settings: Settings) -> dict[str, str]:
     return {
         "user_context": COUNSELLOR_CONTEXT,
-        "pvp_role": "counsellor",
-        "pvp_counsellor": counsellor.id,
-        "pvp_agency": counsellor.agency_id,
+        Var.ROLE: Role.COUNSELLOR,
+        Var.COUNSELLOR: counsellor.id,
+        Var.AGENCY: counsellor.agency_id,
         "effective_caller_id_name": display(counsellor.display_name),
         "effective_caller_id_number": counsellor.id,
         "timezone": settings.timezone,

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 from pvp.freeswitch.eslframe import Event, Frame, FrameError, FrameParser, decode_event
 
 log = logging.getLogger("pvp.esl")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 
 MAX_HEADER_BYTES = 64 * 1024  # a header block this long is a broken stream, not a frame
 

@@ -27,6 +27,7 @@ from pvp.config import Settings
 from pvp.freeswitch.dialplan import Outcome, actions, add_actions
 from pvp.freeswitch.directory import KIOSK_CONTEXT
 from pvp.routing import DecisionKind, Reason, Route, RoutingPlan
+from pvp.wire.channel import RoutedBy, Var
 
 TimeAttrs = dict[str, str]
 
@@ -112,14 +113,14 @@ class _Context:
     ) -> None:
         extension = ET.SubElement(self.element, "extension", name=name)
         if kiosk:
-            _field(extension, "${pvp_kiosk}", [kiosk])
+            _field(extension, f"${{{Var.KIOSK}}}", [kiosk])
         if site:
-            _field(extension, "${pvp_site}", [site])
+            _field(extension, f"${{{Var.SITE}}}", [site])
         services = list(services)
         if services:
             _field(extension, "destination_number", services)
         last = ET.SubElement(extension, "condition", when or {})
-        add_actions(last, actions(outcome, self.settings, "static"))
+        add_actions(last, actions(outcome, self.settings, RoutedBy.STATIC))
 
     def add_route(
         self, route: Route, name: str, outcome: Outcome, when: TimeAttrs | None = None

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pvp.children import die_with_parent
+from pvp.common.children import die_with_parent
 from pvp.config import Settings
 
 DEFAULT_BINARY = Path("/opt/freeswitch/bin/freeswitch")

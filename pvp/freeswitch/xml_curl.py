@@ -38,6 +38,7 @@ from pvp.freeswitch.xmldoc import document, not_found, to_bytes
 from pvp.model import Counsellor
 from pvp.plan_view import PlanCache, queue_max_waits
 from pvp.routing import RoutingError, RoutingPlan, decide
+from pvp.wire.channel import Role, Var
 
 log = logging.getLogger("pvp.freeswitch.xml_curl")
 
@@ -156,9 +157,9 @@ def dialplan_answer() -> Response:
     if context != KIOSK_CONTEXT:
         # Counsellors' calls and anything else: the static contexts in dialplan/.
         return _not_found("dialplan context %r is static", context)
-    kiosk = form.get("variable_pvp_kiosk", "")
+    kiosk = form.get(f"variable_{Var.KIOSK}", "")
     if (
-        form.get("variable_pvp_role") != "kiosk"
+        form.get(f"variable_{Var.ROLE}") != Role.KIOSK
         or not kiosk
         or kiosk != form.get("variable_user_name")
     ):

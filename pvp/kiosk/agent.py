@@ -1,4 +1,4 @@
-"""The kiosk agent (``pvp kiosk --bundle DIR``): wires the kiosk's parts around its state machine.
+"""The kiosk agent (``pvp-kiosk run --bundle DIR``): the kiosk's parts around its state machine.
 
     buttons ─┐                               ┌─ screen (Flask + SSE on 127.0.0.1)
     screen ──┤   inputs    ┌─────────────┐   ├─ the page's phone (dial, hang up, audio)
@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import partial
@@ -32,7 +31,7 @@ from zoneinfo import ZoneInfo
 import requests
 from requests.auth import HTTPDigestAuth
 
-from pvp.identities import CONTROL_PLANE_USER
+from pvp.common.serving import ThreadedServer
 from pvp.kiosk.availability import AvailabilityCache, ButtonStatus, describe
 from pvp.kiosk.buttons import Action, ButtonReader, HangUp, Hook, KeyMap, Press, keyboards
 from pvp.kiosk.commands import CommandRouter, Reply, media_type
@@ -97,7 +96,11 @@ from pvp.kiosk.state import (
     UseAudio,
 )
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import (
+from pvp.wire import bundle as wire_bundle
+from pvp.wire import queue_news
+from pvp.wire.bundle import DEFAULT_SCREEN_PORT, Bundle
+from pvp.wire.identities import CONTROL_PLANE_USER
+from pvp.wire.messages import (
     COMMAND_TYPE,
     STATUS_TYPE,
     Answer,
@@ -108,11 +111,8 @@ from pvp.messages import (
     encode_status,
     unseal,
 )
-from pvp.web.serving import ThreadedServer
 
 log = logging.getLogger("pvp.kiosk.agent")
-# The kiosk screen's port (on 127.0.0.1); a bundle may move it under "agent".
-DEFAULT_SCREEN_PORT = 8480
 MAX_NOTICE = 300  # characters of a counsellor's text line
 # The first heartbeat waits this long for the registration's outcome, so supervision never
 # shows a kiosk that is about to register as unregistered for a whole heartbeat period.
@@ -125,7 +125,7 @@ HANDSET = AudioDevices("handset", "handset")  # devices whose label says "handse
 
 @dataclass(frozen=True)
 class AgentConfig:
-    bundle: Mapping[str, Any]
+    bundle: Bundle
     state_dir: Path
     wss_url: str  # the switch's SIP over secure WebSocket, which the page calls through
     speaker: AudioDevices
@@ -148,17 +148,17 @@ class AgentConfig:
 
     @property
     def kiosk(self) -> str:
-        return str(self.bundle["kiosk"])
+        return self.bundle.kiosk
 
     @property
     def zone(self) -> tzinfo | None:
         """The deployment's zone from the bundle; a bundle older than that field: the PC's."""
-        name = self.bundle.get("timezone")
+        name = self.bundle.timezone
         return ZoneInfo(name) if name else datetime.now().astimezone().tzinfo
 
     @property
     def domain(self) -> str:
-        return str(self.bundle["sip"]["domain"])
+        return self.bundle.sip.domain
 
     @classmethod
     def from_bundle(
@@ -168,45 +168,34 @@ class AgentConfig:
         screen_port: int | None = None,
         heartbeat_period: float = 30.0,
     ) -> AgentConfig:
-        bundle = json.loads((bundle_dir / "kiosk.json").read_text())
-        sip = bundle["sip"]
-        ca = bundle_dir / bundle["ca_file"] if bundle.get("ca_file") else None
-        host = sip.get("server_name") or sip["registrar_host"]
+        bundle = wire_bundle.read(bundle_dir)
         return cls(
             bundle=bundle,
             state_dir=state_dir,
-            wss_url=sip.get("wss_url") or f"wss://{host}:{int(sip.get('wss_port', 7443))}",
-            speaker=AudioDevices.from_bundle(bundle.get("speaker_audio"), SPEAKER),
-            handset=AudioDevices.from_bundle(bundle.get("handset_audio"), HANDSET),
+            wss_url=bundle.sip.page_wss_url,
+            speaker=AudioDevices.from_bundle(bundle.speaker_audio, SPEAKER),
+            handset=AudioDevices.from_bundle(bundle.handset_audio, HANDSET),
             messaging=MessagingConfig.from_bundle(bundle, bundle_dir),
-            screen_port=screen_port
-            or int(bundle.get("agent", {}).get("screen_port", DEFAULT_SCREEN_PORT)),
-            ca_file=ca,
+            screen_port=screen_port or bundle.agent.screen_port,
+            ca_file=bundle.ca_path(bundle_dir),
             heartbeat_period=heartbeat_period,
-            input_devices=tuple(bundle.get("input_devices", ())),
-            command_key=bundle.get("command_key"),
+            input_devices=bundle.input_devices,
+            command_key=bundle.command_key,
         )
 
 
 def switch_input(body: bytes) -> Input:
-    """A switch message (``application/json``) as a machine input; ValueError if malformed."""
-    value = json.loads(body)
-    if not isinstance(value, dict):
-        raise ValueError("not an object")
-    call = value.get("call")
-    call = call if isinstance(call, str) else None
-    match value.get("type"):
-        case "queue":
-            position, wait = value.get("position"), value.get("wait")
-            if not isinstance(position, int) or not (wait is None or isinstance(wait, int)):
-                raise ValueError("queue position and wait must be integers")
+    """Queue news from the switch (``application/json``) as a machine input.
+
+    Raises queue_news.NewsError (a ValueError) if the body is no queue news.
+    """
+    match queue_news.decode(body):
+        case queue_news.Position(call, position, wait):
             return QueuePosition(call, position, wait)
-        case "queue_end":
-            message = value.get("message")
-            return QueueEnded(call, message if isinstance(message, str) else "")
-        case "connected":
+        case queue_news.WaitEnded(call, message):
+            return QueueEnded(call, message)
+        case queue_news.Connected(call):
             return Connected(call)
-    raise ValueError(f"unknown switch message type {value.get('type')!r}")
 
 
 @dataclass
@@ -235,11 +224,11 @@ class KioskAgent:
         # display, print and scan: journaled, so a restart finishes or fails each one once.
         self.documents = DocumentCommands(
             journal=Journal(self.state_dir / "documents"),
-            printer=Printer(bundle.get("printer_queue", "kiosk")),
-            scanner=Scanner(bundle.get("scanner_device")),
+            printer=Printer(bundle.printer_queue),
+            scanner=Scanner(bundle.scanner_device),
             screen=self.screen,
             uplink=ControlPlaneClient(
-                bundle["control_plane"]["url"], cfg.kiosk, bundle["sip"]["password"], verify
+                bundle.control_plane.url, cfg.kiosk, bundle.sip.password, verify
             ),
             current_call=self._switch_call,
             pages_dir=self.state_dir / "pages",
@@ -264,14 +253,14 @@ class KioskAgent:
         if cfg.ca_file is not None:
             session.verify = str(cfg.ca_file)
         # The control plane answers a kiosk's availability only to that kiosk (HTTP Digest).
-        session.auth = HTTPDigestAuth(cfg.kiosk, cfg.bundle["sip"]["password"])
+        session.auth = HTTPDigestAuth(cfg.kiosk, cfg.bundle.sip.password)
         self.availability = AvailabilityCache(
-            cfg.bundle["control_plane"]["url"],
+            cfg.bundle.control_plane.url,
             cfg.kiosk,
             self.state_dir / "availability.json",
             session,
         )
-        self.keymap = KeyMap.from_bundle(dict(cfg.bundle))
+        self.keymap = KeyMap.from_bundle(cfg.bundle)
         self._screen_kiosk: dict[str, Any] | None = None  # what the kiosk screen shows
         self.buttons: ButtonReader | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -324,23 +313,23 @@ class KioskAgent:
         return self._server.port if self._server is not None else 0
 
     def _start_screen(self) -> None:
+        bundle = self.config.bundle
         kiosk = {
             "id": self.config.kiosk,
-            "commune": self.config.bundle.get("commune", ""),
+            "commune": bundle.commune,
             "buttons": [
-                {"service": b["service"], "label": b["label"]}
-                for b in self.config.bundle["buttons"]
+                {"service": b.service, "label": b.label} for b in self.config.bundle.buttons
             ],
-            "site_agent_phone": self.config.bundle.get("site_agent_phone", ""),
+            "site_agent_phone": bundle.site_agent_phone,
         }
         self._screen_kiosk = kiosk
         self._follow_site_phone()
-        sip = self.config.bundle["sip"]
+        sip = self.config.bundle.sip
         phone = {
             "token": self.phone.token,
             "wss_url": self.config.wss_url,
-            "uri": f"sip:{sip['user']}@{sip['domain']}",
-            "password": sip["password"],
+            "uri": f"sip:{sip.user}@{sip.domain}",
+            "password": sip.password,
         }
         app = create_screen_app(
             self.screen, kiosk, on_press=lambda s: self.feed_action(Press(s)), phone=phone
@@ -387,14 +376,14 @@ class KioskAgent:
         decisions = {d.get("service"): d for d in self.availability.decisions()}
         now = self._clock()
         out = []
-        for button in self.config.bundle["buttons"]:
-            decision = decisions.get(button["service"])
+        for button in self.config.bundle.buttons:
+            decision = decisions.get(button.service)
             if decision is None:
                 # Never heard of the control plane: let the switch decide (it refuses with
                 # the reason if the service is closed).
-                out.append(ButtonStatus(button["service"], button["label"], True, "", {}))
+                out.append(ButtonStatus(button.service, button.label, True, "", {}))
             else:
-                out.append(describe(decision, button["label"], now))
+                out.append(describe(decision, button.label, now))
         return out
 
     def _on_phone_report(self, report: PhoneReport) -> None:
@@ -441,7 +430,7 @@ class KioskAgent:
             log.warning("MESSAGE from %r refused: not the control plane", message.sender)
             return 403
         kind = media_type(message.content_type)
-        if kind not in (COMMAND_TYPE, "application/json"):
+        if kind not in (COMMAND_TYPE, queue_news.CONTENT_TYPE):
             return 415
         # The From proves nothing (any account can send one): the seal is checked before
         # anything of the body is used, and a refused body reaches no handler and no answer.
@@ -457,7 +446,7 @@ class KioskAgent:
             return 403
         if kind == COMMAND_TYPE:
             return self.router.receive(message.body).sip_status
-        if kind == "application/json":
+        if kind == queue_news.CONTENT_TYPE:
             try:
                 event = switch_input(message.body)
             except ValueError as exc:
@@ -591,15 +580,15 @@ class KioskAgent:
     async def _heartbeats(self) -> None:
         bundle, loop = self.config.bundle, asyncio.get_running_loop()
         probes = self.config.probes or Probes(
-            printer=printer_probe(bundle.get("printer_queue", "kiosk")),
-            scanner_present=scanner_probe(bundle.get("scanner_device")),
+            printer=printer_probe(bundle.printer_queue),
+            scanner_present=scanner_probe(bundle.scanner_device),
             camera_present=camera_present,
             disk_path=self.state_dir,
         )
         sender = HeartbeatSender(
-            bundle["control_plane"]["url"],
+            bundle.control_plane.url,
             self.config.kiosk,
-            bundle["sip"]["password"],
+            bundle.sip.password,
             ca_file=self.config.ca_file,
         )
         # A registration gained or lost is reported at once, not up to a period later.

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import requests
 
+from pvp.common.fsutil import write_atomically
 from pvp.kiosk import french
 
 log = logging.getLogger("pvp.kiosk.availability")
@@ -92,10 +91,7 @@ class AvailabilityCache:
             log.warning("availability not refreshed: %s", exc)
             return False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".availability-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(body, fh)
-        os.replace(tmp, self.path)  # never a half-written cache
+        write_atomically(self.path, json.dumps(body).encode())  # never a half-written cache
         return True
 
     def site_agent_phone(self) -> str | None:

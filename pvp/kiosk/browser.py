@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 
 CA_NICKNAME = "PVP deployment CA"
 POLICY_FILE = "pvp-kiosk.json"

@@ -13,9 +13,10 @@ import select
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from evdev import InputDevice, InputEvent, ecodes, list_devices
+
+from pvp.wire.bundle import Bundle
 
 log = logging.getLogger("pvp.kiosk.buttons")
 KEY_DOWN, KEY_UP, KEY_REPEAT = 1, 0, 2
@@ -55,13 +56,12 @@ class KeyMap:
     hook_pressed_means_lifted: bool = True
 
     @classmethod
-    def from_bundle(cls, bundle: dict[str, Any]) -> KeyMap:
-        services = {key_code(b["key"]): b["service"] for b in bundle["buttons"]}
-        hangup = key_code(bundle.get("hangup_key", "KEY_ESC"))
-        hook = key_code(bundle.get("hook_key", "KEY_PHONE"))
-        if len(services) != len(bundle["buttons"]) or {hangup, hook} & set(services):
+    def from_bundle(cls, bundle: Bundle) -> KeyMap:
+        services = {key_code(b.key): b.service for b in bundle.buttons}
+        hangup, hook = key_code(bundle.hangup_key), key_code(bundle.hook_key)
+        if len(services) != len(bundle.buttons) or {hangup, hook} & set(services):
             raise ValueError("each button, the hang-up key and the hook need their own key")
-        return cls(services, hangup, hook, bool(bundle.get("hook_pressed_means_lifted", True)))
+        return cls(services, hangup, hook, bundle.hook_pressed_means_lifted)
 
     def translate(self, event: InputEvent) -> Action | None:
         """The action of one evdev event, or None (other event types, key repeats, releases)."""

@@ -18,8 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pvp.identities import CONTROL_PLANE_USER
-from pvp.messages import COMMAND_TYPE, Answer, Command, MessageError, Status, decode_command
+from pvp.wire.identities import CONTROL_PLANE_USER
+from pvp.wire.messages import COMMAND_TYPE, Answer, Command, MessageError, Status, decode_command
 
 log = logging.getLogger("pvp.kiosk.commands")
 

@@ -28,14 +28,14 @@ from typing import Any, Protocol
 
 from flask import Blueprint, abort, send_file
 
-from pvp.documents import transfer
-from pvp.documents.pdf import DocumentError, images_to_pdf, validate_pdf
+from pvp.common.pdf import DocumentError, images_to_pdf, validate_pdf
 from pvp.kiosk.journal import Entry, Journal
 from pvp.kiosk.printer import Printer, PrintError
 from pvp.kiosk.scanner import ScanError, Scanner, ScanProblem
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.uplink import ControlPlaneClient, UplinkError
-from pvp.messages import Answer, Command, Status
+from pvp.wire import transfer
+from pvp.wire.messages import Answer, Command, Status
 
 log = logging.getLogger(__name__)
 

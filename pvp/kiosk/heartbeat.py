@@ -18,7 +18,7 @@ import requests
 from requests.auth import HTTPDigestAuth
 
 from pvp import __version__
-from pvp.health import Heartbeat, PrinterHealth
+from pvp.wire.heartbeat import Heartbeat, PrinterHealth
 
 log = logging.getLogger("pvp.kiosk.heartbeat")
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pvp.fsutil import write_atomically
+from pvp.common.fsutil import write_atomically
 
 log = logging.getLogger(__name__)
 

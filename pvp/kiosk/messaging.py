@@ -34,16 +34,16 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from aiosipua import SipDigestAuth, SipMessage, SipRequest, SipResponse
 from aiosipua.auth import answer_challenge
 from aiosipua.utils import generate_branch, generate_call_id, generate_tag
 
 from pvp import __version__
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 from pvp.kiosk.sipframe import FramingError, Ping, SipStreamDecoder
-from pvp.messages import ANSWER_TYPE, Answer, encode_answer
+from pvp.wire.bundle import Bundle
+from pvp.wire.messages import ANSWER_TYPE, Answer, encode_answer
 
 log = logging.getLogger("pvp.kiosk.messaging")
 
@@ -79,17 +79,16 @@ class MessagingConfig:
     control_user: str = "pvp"  # answers and statuses go to sip:pvp@<domain>
 
     @classmethod
-    def from_bundle(cls, bundle: Mapping[str, Any], bundle_dir: Path) -> MessagingConfig:
-        sip = bundle["sip"]
-        ca = bundle.get("ca_file")
+    def from_bundle(cls, bundle: Bundle, bundle_dir: Path) -> MessagingConfig:
+        sip = bundle.sip
         return cls(
-            user=sip["user"],
-            domain=sip["domain"],
-            password=sip["password"],
-            host=sip["registrar_host"],
-            port=int(sip.get("registrar_port", 5061)),
-            ca_file=(bundle_dir / ca) if ca else None,
-            server_name=sip.get("server_name") or sip["registrar_host"],
+            user=sip.user,
+            domain=sip.domain,
+            password=sip.password,
+            host=sip.registrar_host,
+            port=sip.registrar_port,
+            ca_file=bundle.ca_path(bundle_dir),
+            server_name=sip.checked_name,
         )
 
     @property

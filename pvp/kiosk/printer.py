@@ -22,8 +22,8 @@ from typing import Any
 
 import cups
 
-from pvp.documents.pdf import validate_pdf
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
+from pvp.common.pdf import validate_pdf
 
 log = logging.getLogger(__name__)
 

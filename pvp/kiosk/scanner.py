@@ -23,7 +23,7 @@ import _sane
 import sane
 from PIL import Image
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 
 log = logging.getLogger(__name__)
 

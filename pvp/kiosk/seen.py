@@ -1,6 +1,6 @@
 """Sealed messages a kiosk has already taken, kept on disk so a replay never runs twice.
 
-A seal is valid :data:`~pvp.messages.SEAL_WINDOW` seconds either side of the kiosk's clock, so
+A seal is valid :data:`~pvp.wire.messages.SEAL_WINDOW` seconds either side of the kiosk's clock, so
 an entry is needed only that long; the file is rewritten whole (it holds a few entries).
 """
 
@@ -11,8 +11,8 @@ import logging
 import threading
 from pathlib import Path
 
-from pvp.fsutil import write_atomically
-from pvp.messages import SEAL_WINDOW
+from pvp.common.fsutil import write_atomically
+from pvp.wire.messages import SEAL_WINDOW
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from typing import Any
 
 from flask import Blueprint, abort, request, send_file
 
-from pvp.documents.pdf import DocumentError, validate_pdf
-from pvp.documents.signing import check_fields, signature_image
+from pvp.common.pdf import DocumentError, validate_pdf
+from pvp.common.signature import check_fields, signature_image
 from pvp.kiosk.documents import NOT_IN_CALL, render_pages
 from pvp.kiosk.screen import Screen, View
-from pvp.messages import Answer, Command, Status
+from pvp.wire.messages import Answer, Command, Status
 
 log = logging.getLogger(__name__)
 

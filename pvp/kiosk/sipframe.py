@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 
 MAX_HEADER_BYTES = 64 * 1024
-# A command carries a document of up to 2 MiB of JSON (pvp.messages.MAX_BODY).
+# A command carries a document of up to 2 MiB of JSON (pvp.wire.messages.MAX_BODY).
 MAX_BODY_BYTES = 2 * 1024 * 1024 + 4096
 _LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r?$", re.I | re.M)
 

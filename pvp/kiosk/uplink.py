@@ -13,8 +13,8 @@ import time
 import requests
 from requests.auth import HTTPDigestAuth
 
-from pvp.documents.pdf import DocumentError
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
+from pvp.common.pdf import DocumentError
 
 log = logging.getLogger(__name__)
 

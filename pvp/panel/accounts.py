@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 from pvp.freeswitch import console_users
 from pvp.model import Role, User
 from pvp.panel import audit

@@ -30,7 +30,6 @@ from wtforms.validators import (
 )
 
 from pvp.calendar import WEEKDAYS
-from pvp.identities import reserved_reason
 from pvp.model import (
     Agency,
     ClosureDay,
@@ -58,6 +57,7 @@ from pvp.panel.forms import (
 from pvp.panel.french import DAY_NAMES, MODES, nth_text, weekdays_text, window_of
 from pvp.plan import IDENT, SERVICE_CODES, kiosk_id
 from pvp.provisioning import a1_hash, new_secret
+from pvp.wire.identities import reserved_reason
 
 IDENT_CHECK = Regexp(IDENT, message="minuscules, chiffres, point ou tiret (63 caractères au plus)")
 REQUIRED = DataRequired(message="ce champ est obligatoire")

@@ -11,7 +11,7 @@ from wtforms import Field, IntegerField, SelectChoice, SelectMultipleField, widg
 from wtforms.meta import DefaultMeta
 from wtforms.validators import ValidationError
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 
 
 class PanelForm(FlaskForm):

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from pvp.common.errors import PvpError
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.errors import PvpError
-from pvp.identities import reserved_reason
 from pvp.model import Counsellor, LoginFailure, Role, Service, Site, User
 from pvp.panel.accounts import AccountError, check_new_password
+from pvp.wire.identities import reserved_reason
 
 csrf = CSRFProtect()
 login_manager = LoginManager()

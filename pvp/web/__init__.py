@@ -9,11 +9,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pvp.clock import Clock, clock_from_settings
+from pvp.common import headers
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.freeswitch.authguard import AuthGuard
 from pvp.plan_view import PlanCache
-from pvp.web import headers, limits
+from pvp.web import limits
 
 
 def create_app(

@@ -20,6 +20,7 @@ from pvp.timeparse import parse_instant
 from pvp.web import scopes
 from pvp.web.access import allow, kiosk_ha1
 from pvp.web.device_auth import digest_required
+from pvp.wire.heartbeat import Heartbeat
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -126,7 +127,7 @@ def heartbeat(kiosk_id: str) -> Any:
     if not isinstance(body, dict):
         return bad_request("the body must be a JSON object", "body")
     try:
-        beat = health.Heartbeat.model_validate(body)
+        beat = Heartbeat.model_validate(body)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"])

@@ -16,13 +16,13 @@ from click.testing import CliRunner
 from esl.fake_switch import FakeSwitch
 
 from pvp.cli import main
+from pvp.common.serving import ThreadedServer
 from pvp.config import Settings
 from pvp.db import Database, alembic_config, make_engine
 from pvp.deploy import doctor
 from pvp.deploy.backup import head_revision
 from pvp.freeswitch.certs import write_test_certs
 from pvp.web import create_app
-from pvp.web.serving import ThreadedServer
 
 
 def _closed_port() -> int:

@@ -40,8 +40,9 @@ def _verify(paths: list[Path]) -> subprocess.CompletedProcess[str]:
 def _layout(tmp_path: Path) -> Layout:
     bin_dir = tmp_path / "venv" / "bin"
     bin_dir.mkdir(parents=True)
-    (bin_dir / "pvp").write_text("#!/bin/sh\n")
-    (bin_dir / "pvp").chmod(0o755)
+    for command in ("pvp", "pvp-kiosk"):  # the control plane's and the kiosk PC's
+        (bin_dir / command).write_text("#!/bin/sh\n")
+        (bin_dir / command).chmod(0o755)
     return Layout(bin_dir=bin_dir, chromium=Path(shutil.which("sh") or "/bin/sh"))
 
 

@@ -24,7 +24,7 @@ from pvp.kiosk.printer import Printer
 from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import Answer, decode_command, encode_answer
+from pvp.wire.messages import Answer, decode_command, encode_answer
 
 
 class CrashingJournal(Journal):

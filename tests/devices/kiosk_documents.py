@@ -14,7 +14,7 @@ from pvp.kiosk.printer import Printer
 from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import Answer, Command
+from pvp.wire.messages import Answer, Command
 
 
 @dataclass

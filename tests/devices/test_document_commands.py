@@ -32,8 +32,8 @@ from pvp.kiosk.journal import Journal
 from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import View
 from pvp.kiosk.screen.app import create_screen_app
-from pvp.messages import decode_command
 from pvp.model import DocumentTransfer
+from pvp.wire.messages import decode_command
 
 
 def counsellor(control: Control) -> HTTPDigestAuth:

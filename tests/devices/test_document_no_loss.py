@@ -20,8 +20,8 @@ from device_harness import CupsServer, page_texts
 from documents_fixtures import COUNSELLOR, KIOSK, Control, start_call, text_pdf
 
 from pvp.kiosk.documents import INTERRUPTED, SCAN_INTERRUPTED
-from pvp.messages import Answer, decode_answer
 from pvp.model import Document, DocumentTransfer
+from pvp.wire.messages import Answer, decode_answer
 
 RUNNER = Path(__file__).with_name("agent_runner.py")
 

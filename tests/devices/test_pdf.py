@@ -10,7 +10,7 @@ import pytest
 from device_harness import SAMPLE_TEXTS, page_texts
 from PIL import Image, ImageDraw
 
-from pvp.documents.pdf import (
+from pvp.common.pdf import (
     DocumentError,
     images_to_pdf,
     pdf_to_fax_tiff,

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from device_harness import SAMPLE_TEXTS, CupsServer, FileQueue, free_port, page_texts
 
-from pvp.documents.pdf import DocumentError, validate_pdf
+from pvp.common.pdf import DocumentError, validate_pdf
 from pvp.kiosk.printer import (
     JobState,
     Printer,

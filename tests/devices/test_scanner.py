@@ -7,7 +7,7 @@ import io
 import pypdf
 import pytest
 
-from pvp.documents.pdf import images_to_pdf, validate_pdf
+from pvp.common.pdf import images_to_pdf, validate_pdf
 from pvp.kiosk.scanner import ScanError, ScannedPages, Scanner, ScanProblem, Source
 
 A4_PT = (595.28, 841.89)

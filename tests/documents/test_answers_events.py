@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pvp.documents.answers import answer_from_event
-from pvp.messages import ANSWER_TYPE, Answer, Status, encode_answer
+from pvp.wire.messages import ANSWER_TYPE, Answer, Status, encode_answer
 
 DOMAIN = "pvp.auvergne.local"
 BODY = encode_answer(Answer("p-1", Status.DONE, details={"job": 3}))

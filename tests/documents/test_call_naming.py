@@ -13,7 +13,7 @@ from esl.fake_switch import FakeSwitch
 from pvp.cli import main
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.messages import decode_command
+from pvp.wire.messages import decode_command
 
 
 @pytest.fixture

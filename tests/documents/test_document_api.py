@@ -24,11 +24,11 @@ from documents_fixtures import (
 )
 from requests.auth import HTTPDigestAuth
 
-from pvp.documents import transfer
-from pvp.documents.pdf import DocumentError
+from pvp.common.pdf import DocumentError
 from pvp.kiosk.uplink import ControlPlaneClient, UplinkError
-from pvp.messages import Answer, Status
 from pvp.model import Document, DocumentLink, DocumentTransfer
+from pvp.wire import transfer
+from pvp.wire.messages import Answer, Status
 
 
 def auth(control: Control, user: str) -> HTTPDigestAuth:

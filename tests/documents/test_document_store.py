@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from documents_fixtures import CITIZEN, start_call, text_pdf
 
 from pvp.cli import main
+from pvp.common.pdf import DocumentError
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.documents.pdf import DocumentError
 from pvp.documents.store import DocumentStore, sha256_hex
 from pvp.model import Document, DocumentTransfer
 

@@ -25,9 +25,9 @@ from pypdf.generic import (
 from test_document_api import nothing_stored, post_pdf
 
 from pvp.cli import main
+from pvp.common.pdf import DocumentError, validate_pdf
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.documents.pdf import DocumentError, validate_pdf
 
 GIB = 1024**3
 

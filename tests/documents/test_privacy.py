@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from pvp.db import Database
 from pvp.documents.answers import status_from_event
 from pvp.documents.switch import record_privacy
-from pvp.messages import STATUS_TYPE, encode_status
 from pvp.model import CallRecord
+from pvp.wire.messages import STATUS_TYPE, encode_status
 
 DOMAIN = "pvp.auvergne.local"
 

@@ -17,9 +17,11 @@ from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
 from signing_fixtures import assert_stamped_in, validate
 
+from pvp.common import signature
+from pvp.common.pdf import DocumentError, validate_pdf
+from pvp.common.signature import SignatureField
 from pvp.documents import signing
-from pvp.documents.pdf import DocumentError, validate_pdf
-from pvp.documents.signing import Seal, SignatureField, SigningKey
+from pvp.documents.signing import Seal, SigningKey
 
 SEAL = Seal("anpe-le-puy-c1", "Signé à la borne kiosk-vorey-1", "Vorey")
 
@@ -43,8 +45,8 @@ def key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
 
 def seal(pdf: bytes, key: SigningKey, *fields: SignatureField) -> signing.SealedDocument:
     info = validate_pdf(pdf)
-    checked = signing.check_fields([f.json() for f in fields], info)
-    image = signing.signature_image(drawn_signature())
+    checked = signature.check_fields([f.json() for f in fields], info)
+    image = signature.signature_image(drawn_signature())
     return signing.stamp_and_seal(pdf, checked, image, key, SEAL)
 
 
@@ -176,20 +178,20 @@ def test_given_a_field_off_the_page_or_malformed_then_it_is_refused(
 ) -> None:
     info = validate_pdf(text_pdf("un", "deux"))
     with pytest.raises(DocumentError, match=reason):
-        signing.check_fields(raw, info)
+        signature.check_fields(raw, info)
 
 
 def test_given_a_blank_or_foreign_signature_image_then_it_is_refused() -> None:
     blank = io.BytesIO()
     Image.new("RGBA", (600, 200), (255, 255, 255, 255)).save(blank, "PNG")
     with pytest.raises(DocumentError, match="signature vide"):
-        signing.signature_image(blank.getvalue())
+        signature.signature_image(blank.getvalue())
     jpeg = io.BytesIO()
     Image.new("RGB", (60, 20)).save(jpeg, "JPEG")
     with pytest.raises(DocumentError, match="illisible"):
-        signing.signature_image(jpeg.getvalue())
+        signature.signature_image(jpeg.getvalue())
     with pytest.raises(DocumentError, match="illisible"):
-        signing.signature_image(b"not a png")
+        signature.signature_image(b"not a png")
 
 
 def test_the_cli_creates_the_key_where_the_control_plane_looks_and_never_overwrites_it(

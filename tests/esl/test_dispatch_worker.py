@@ -164,3 +164,17 @@ def test_given_a_call_bridged_then_both_legs_are_asked_for_a_keyframe_by_info_wi
 
     assert eventually(lambda: len(infos(CALL)) == len(infos(leg.group(1))) == 3, timeout=3)
     assert time.monotonic() - bridged < 1.5
+
+
+@pytest.mark.parametrize("mode", ["appointement", ""])
+def test_given_the_dialplan_sets_an_unknown_mode_when_parked_then_the_call_is_refused_loudly(
+    switch: FakeSwitch, worker: DispatchWorker, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    # Read as a walk-in, a booked citizen would wait in the walk-in queue, their counsellor lost.
+    with caplog.at_level(logging.ERROR, logger="pvp.dispatcher.worker"):
+        park(switch, pvp_mode=mode, pvp_counsellor=COUNSELLOR)
+        kill = f"bgapi uuid_kill {CALL} NORMAL_TEMPORARY_FAILURE"
+        assert eventually(lambda: kill in switch.commands)
+    assert f"pvp_mode={mode!r}: not one of appointment, walk_in" in caplog.text
+    assert CALL not in worker.policy.calls
+    assert not [c for c in switch.commands if c.startswith(f"bgapi uuid_broadcast {CALL}")]

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import time
 
-from pvp.dispatcher.notifier import SipMessageNotifier, chat_body
+from pvp.dispatcher.notifier import SipMessageNotifier
 from pvp.freeswitch.esl import Backoff, ESLClient
-from pvp.messages import Sealer, kiosk_key, unseal
 from pvp.model import CallOutcome
+from pvp.wire.messages import Sealer, kiosk_key, one_line, unseal
 
 from .fake_switch import FakeSwitch
 
 
 def test_a_chat_body_has_no_field_separator_nor_newline() -> None:
-    body = chat_body({"message": "a | b\nc", "accent": "réessayer"})
+    body = one_line({"message": "a | b\nc", "accent": "réessayer"})
     assert "|" not in body and "\n" not in body
     assert json.loads(body) == {"message": "a | b\nc", "accent": "réessayer"}
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -17,9 +18,11 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.kiosk import french
 from pvp.kiosk.agent import AgentConfig, switch_input
+from pvp.kiosk.cli import main as kiosk_main
 from pvp.kiosk.phone import AudioDevices
 from pvp.kiosk.state import Connected, QueueEnded, QueuePosition
-from pvp.messages import Sealer, unseal
+from pvp.wire.bundle import BundleError
+from pvp.wire.messages import Sealer, unseal
 
 
 def test_a_provisioned_bundle_gives_the_page_phone_messaging_and_devices(
@@ -83,8 +86,30 @@ def test_switch_messages() -> None:
         raise AssertionError(f"{bad!r} accepted")
 
 
-def test_pvp_kiosk_refuses_an_unusable_bundle(tmp_path: Path) -> None:
+# `pvp-kiosk run` on a kiosk PC; `pvp kiosk` where the control plane is installed too.
+@pytest.mark.parametrize(("command", "args"), [(kiosk_main, ["run"]), (main, ["kiosk"])])
+def test_the_kiosk_command_refuses_an_unusable_bundle(
+    tmp_path: Path, command: click.Command, args: list[str]
+) -> None:
     (tmp_path / "kiosk.json").write_text('{"kiosk": "k"}')
-    result = CliRunner().invoke(main, ["kiosk", "--bundle", str(tmp_path)])
+    result = CliRunner().invoke(command, [*args, "--bundle", str(tmp_path)])
     assert result.exit_code == 2
     assert "unusable bundle" in result.output
+
+
+def test_a_bundle_that_does_not_fit_is_refused_naming_each_field(tmp_path: Path) -> None:
+    bundle = {
+        "kiosk": "kiosk-vorey-1",
+        "sip": {"domain": "pvp.test", "user": "kiosk-vorey-1", "registrar_host": "fs"},
+        "control_plane": {"url": "https://pvp.test"},
+        "buttons": [{"service": "msa", "key": "KEY_F1"}],
+        "agent": {"screen_port": "huit mille"},
+    }
+    (tmp_path / "kiosk.json").write_text(json.dumps(bundle))
+    with pytest.raises(BundleError) as refused:
+        AgentConfig.from_bundle(tmp_path, tmp_path / "state")
+    assert "sip.password: Field required" in str(refused.value)
+    assert "agent.screen_port: Input should be a valid integer" in str(refused.value)
+    (tmp_path / "kiosk.json").write_text("{")
+    with pytest.raises(BundleError, match="not JSON"):
+        AgentConfig.from_bundle(tmp_path, tmp_path / "state")

@@ -32,7 +32,8 @@ from pvp.kiosk.messaging import MessagingConfig
 from pvp.kiosk.phone import AudioDevices
 from pvp.kiosk.screen import View
 from pvp.kiosk.state import NoticeExpired
-from pvp.messages import (
+from pvp.wire.bundle import Bundle
+from pvp.wire.messages import (
     ANSWER_TYPE,
     COMMAND_TYPE,
     SEAL_WINDOW,
@@ -50,20 +51,22 @@ from .switch import SwitchStandIn, running_switch
 
 KIOSK, DOMAIN, SECRET = "kiosk-vorey-1", "pvp.auvergne.test", "kiosk-secret-1"
 KEY = kiosk_key("control-plane-master", KIOSK)  # what `pvp provision bundle` puts in
-BUNDLE: dict[str, Any] = {
-    "kiosk": KIOSK,
-    "site": "vorey",
-    "commune": "Vorey",
-    "sip": {"domain": DOMAIN, "user": KIOSK, "password": SECRET},
-    "control_plane": {"url": "http://127.0.0.1:9"},  # unreachable: the cache answers
-    "buttons": [
-        {"service": "msa", "key": "KEY_F1", "label": "MSA"},
-        {"service": "anpe", "key": "KEY_F2", "label": "ANPE"},
-    ],
-    "hangup_key": "KEY_ESC",
-    "hook_key": "KEY_PHONE",
-    "site_agent_phone": "04 71 00 00 00",
-}
+BUNDLE = Bundle.model_validate(
+    {
+        "kiosk": KIOSK,
+        "site": "vorey",
+        "commune": "Vorey",
+        "sip": {"domain": DOMAIN, "user": KIOSK, "password": SECRET, "registrar_host": "127.0.0.1"},
+        "control_plane": {"url": "http://127.0.0.1:9"},  # unreachable: the cache answers
+        "buttons": [
+            {"service": "msa", "key": "KEY_F1", "label": "MSA"},
+            {"service": "anpe", "key": "KEY_F2", "label": "ANPE"},
+        ],
+        "hangup_key": "KEY_ESC",
+        "hook_key": "KEY_PHONE",
+        "site_agent_phone": "04 71 00 00 00",
+    }
+)
 SPEAKER = AudioDevices("room", "speaker")
 HANDSET = AudioDevices("handset", "handset")
 

@@ -65,11 +65,20 @@ def impostor(pki: Pki) -> Iterator[str]:
     yield from tls_server(pki.rogue)
 
 
+CONTENTS = {  # a kiosk.json as `pvp provision bundle` writes it
+    "kiosk": "kiosk-vorey-1",
+    "sip": {"domain": "pvp.test", "user": "kiosk-vorey-1", "password": "s", "registrar_host": "fs"},
+    "control_plane": {"url": "https://pvp.test"},
+    "buttons": [{"service": "msa", "key": "KEY_F1"}],
+    "ca_file": "ca.pem",
+}
+
+
 def kiosk_bundle(tmp_path: Path, pki: Pki) -> Path:
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     shutil.copy(pki.ca, bundle / "ca.pem")
-    (bundle / "kiosk.json").write_text(json.dumps({"kiosk": "kiosk-vorey-1", "ca_file": "ca.pem"}))
+    (bundle / "kiosk.json").write_text(json.dumps(CONTENTS))
     return bundle
 
 
@@ -130,7 +139,7 @@ def test_the_set_up_trusts_the_bundle_ca_and_the_impostor_is_refused(
 def test_a_bundle_without_a_ca_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
     bundle.mkdir()
-    (bundle / "kiosk.json").write_text(json.dumps({"kiosk": "kiosk-vorey-1", "ca_file": None}))
+    (bundle / "kiosk.json").write_text(json.dumps({**CONTENTS, "ca_file": None}))
     done = set_up(bundle, tmp_path / "kiosk", tmp_path / "p")
     assert done.exit_code != 0 and "names no CA" in done.output
     assert not (tmp_path / "kiosk").exists() and not (tmp_path / "p").exists()

@@ -11,8 +11,12 @@ import pytest
 from evdev import InputEvent, ecodes
 
 from pvp.kiosk.buttons import ButtonReader, HangUp, Hook, KeyMap, Press
+from pvp.wire.bundle import Bundle
 
 BUNDLE = {
+    "kiosk": "kiosk-vorey-1",
+    "sip": {"domain": "pvp.test", "user": "kiosk-vorey-1", "password": "s", "registrar_host": "fs"},
+    "control_plane": {"url": "https://pvp.test"},
     "buttons": [{"service": "anpe", "key": "KEY_F1"}, {"service": "msa", "key": "KEY_F2"}],
     "hangup_key": "KEY_ESC",
     "hook_key": "KEY_PHONE",
@@ -25,7 +29,7 @@ def key(code: int, value: int) -> InputEvent:
 
 def test_key_events_become_actions() -> None:
     actions = []
-    reader = ButtonReader(KeyMap.from_bundle(BUNDLE), [], actions.append)
+    reader = ButtonReader(KeyMap.from_bundle(Bundle.model_validate(BUNDLE)), [], actions.append)
     for event in [
         key(ecodes.KEY_F2, 1),
         key(ecodes.KEY_F2, 2),
@@ -41,7 +45,9 @@ def test_key_events_become_actions() -> None:
 
 
 def test_reversed_hook_contact() -> None:
-    keymap = KeyMap.from_bundle({**BUNDLE, "hook_pressed_means_lifted": False})
+    keymap = KeyMap.from_bundle(
+        Bundle.model_validate({**BUNDLE, "hook_pressed_means_lifted": False})
+    )
     assert keymap.translate(key(ecodes.KEY_PHONE, 1)) == Hook(lifted=False)
 
 
@@ -52,7 +58,7 @@ def test_a_failing_action_does_not_stop_the_reader() -> None:
         seen.append(action)
         raise RuntimeError("dial failed")
 
-    reader = ButtonReader(KeyMap.from_bundle(BUNDLE), [], boom)
+    reader = ButtonReader(KeyMap.from_bundle(Bundle.model_validate(BUNDLE)), [], boom)
     reader.feed(key(ecodes.KEY_F1, 1))
     reader.feed(key(ecodes.KEY_F2, 1))
     assert seen == [Press("anpe"), Press("msa")]
@@ -72,4 +78,4 @@ def test_a_failing_action_does_not_stop_the_reader() -> None:
 )
 def test_bad_key_maps_are_refused(bundle: dict) -> None:
     with pytest.raises(ValueError):
-        KeyMap.from_bundle(bundle)
+        KeyMap.from_bundle(Bundle.model_validate(bundle))

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from pvp.kiosk.commands import NOT_THIS_CALL, CommandRouter
-from pvp.messages import Answer, Command, Status
+from pvp.wire.messages import Answer, Command, Status
 
 
 def command(**fields: Any) -> str:

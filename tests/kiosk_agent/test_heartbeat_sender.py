@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from pvp.cli import main
+from pvp.common.serving import ThreadedServer
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.health import PrinterHealth
 from pvp.kiosk.heartbeat import HeartbeatSender, Probes, gather
 from pvp.provisioning import rotate_secret
 from pvp.web import create_app
-from pvp.web.serving import ThreadedServer
+from pvp.wire.heartbeat import PrinterHealth
 
 
 @pytest.fixture

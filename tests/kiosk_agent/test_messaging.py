@@ -19,7 +19,8 @@ from pvp.kiosk.messaging import (
     MessagingEndpoint,
     RegistrationState,
 )
-from pvp.messages import ANSWER_TYPE, COMMAND_TYPE, Answer, Status, decode_answer
+from pvp.wire.bundle import Bundle
+from pvp.wire.messages import ANSWER_TYPE, COMMAND_TYPE, Answer, Status, decode_answer
 
 from .certs import SWITCH_NAME, Identity, Pki
 from .runner import run
@@ -135,6 +136,7 @@ def test_reconnects_and_registers_again_when_the_link_drops(pki: Pki) -> None:
 
 def test_bundle_gives_the_switch_and_ca(tmp_path: Path) -> None:
     bundle = {
+        "kiosk": USER,
         "sip": {
             "domain": DOMAIN,
             "user": USER,
@@ -142,9 +144,11 @@ def test_bundle_gives_the_switch_and_ca(tmp_path: Path) -> None:
             "registrar_host": "fs.pvp.test",
             "registrar_port": 5061,
         },
+        "control_plane": {"url": "https://pvp.test"},
+        "buttons": [{"service": "msa", "key": "KEY_F1"}],
         "ca_file": "ca.pem",
     }
-    cfg = MessagingConfig.from_bundle(bundle, tmp_path)
+    cfg = MessagingConfig.from_bundle(Bundle.model_validate(bundle), tmp_path)
     assert (cfg.host, cfg.port, cfg.server_name) == ("fs.pvp.test", 5061, "fs.pvp.test")
     assert cfg.ca_file == tmp_path / "ca.pem"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pvp.kiosk.seen import SeenMessages
-from pvp.messages import SEAL_WINDOW
+from pvp.wire.messages import SEAL_WINDOW
 
 
 def test_a_replayed_command_id_is_refused_after_a_restart(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from pvp.common.serving import ThreadedServer
 from pvp.kiosk.screen import Screen
 from pvp.kiosk.screen.app import create_screen_app
-from pvp.web.serving import ThreadedServer
 
 KIOSK = {"id": "k", "commune": "Vorey", "buttons": [{"service": "msa", "label": "MSA"}]}
 

@@ -29,14 +29,15 @@ from kiosk_screen.test_screen_layout import DOCS_IMG, FAKE_CALL, SMALLEST_TEXT
 from requests.auth import HTTPDigestAuth
 from signing_fixtures import assert_stamped_in, validate
 
-from pvp.documents import transfer
-from pvp.documents.signing import SignatureField, create_signing_key
+from pvp.common.signature import SignatureField
+from pvp.documents.signing import create_signing_key
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.kiosk.signing import SigningPad, signing_blueprint
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import Answer, Command, Status, decode_command
 from pvp.model import AuditEntry, Document, DocumentTransfer
+from pvp.wire import transfer
+from pvp.wire.messages import Answer, Command, Status, decode_command
 
 FIELD = SignatureField(page=2, x=320, y=110, width=220, height=70)
 ONE_FIELD = (FIELD.json(),)

@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import select, update
 
 from pvp.clock import ShiftedClock
+from pvp.common.serving import ThreadedServer
 from pvp.config import Settings
 from pvp.db import Database, bump_revision
 from pvp.dispatcher.store import set_console_status
@@ -39,7 +40,6 @@ from pvp.plan import load_plan
 from pvp.provisioning import apply_plan, rotate_secret
 from pvp.server import Services, start_services
 from pvp.web import create_app
-from pvp.web.serving import ThreadedServer
 
 from ._minimal_fs import MinimalSwitch
 from .esl import Esl

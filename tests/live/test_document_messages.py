@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from documents_fixtures import COUNSELLOR, KIOSK, start_call, text_pdf
 
+from pvp.common.pdf import DocumentError
 from pvp.config import Settings
-from pvp.documents import switch, transfer
+from pvp.documents import switch
 from pvp.documents.chat import ChatTransport
-from pvp.documents.pdf import DocumentError
 from pvp.documents.service import DocumentService, Refused
 from pvp.documents.switch import attach
 from pvp.freeswitch.esl import ESLClient
@@ -34,7 +34,8 @@ from pvp.kiosk.printer import Printer
 from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.uplink import ControlPlaneClient
-from pvp.messages import (
+from pvp.wire import transfer
+from pvp.wire.messages import (
     ANSWER_TYPE,
     COMMAND_TYPE,
     MAX_BODY,
@@ -123,7 +124,7 @@ def test_message_bodies_cross_the_switch_intact(
     message = inbox.messages.get(timeout=30)
     elapsed = time.monotonic() - started
     assert message.header("content-type") == COMMAND_TYPE
-    # What left is the body plus its seal (pvp/messages.py), byte for byte.
+    # What left is the body plus its seal (pvp/wire/messages.py), byte for byte.
     sealed = unseal(message.body, chat.sealer.key(KIOSK), time.time())
     assert {k: v for k, v in sealed.items() if k not in ("ts", "mac")} == json.loads(body)
     print(f"\n{inbox.transport} {size} bytes intact in {elapsed * 1000:.0f} ms")

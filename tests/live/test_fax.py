@@ -24,11 +24,11 @@ import pypdf
 import pytest
 from PIL import Image, ImageChops
 
+from pvp.common.pdf import pdf_to_fax_tiff
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.documents import switch
 from pvp.documents.fax import receive_extension
-from pvp.documents.pdf import pdf_to_fax_tiff
 from pvp.documents.service import DocumentService
 from pvp.documents.store import transfers_json
 from pvp.documents.switch import attach
@@ -295,7 +295,7 @@ def test_a_t38_fax_crosses_freeswitch_and_the_received_pdf_matches(
 
 
 def _tiff_pdf(tiff: bytes) -> bytes:
-    from pvp.documents.pdf import tiff_to_pdf
+    from pvp.common.pdf import tiff_to_pdf
 
     return tiff_to_pdf(tiff)
 

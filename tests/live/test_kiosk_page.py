@@ -36,7 +36,7 @@ from pvp.kiosk.browser import trust_ca  # noqa: E402
 from pvp.kiosk.buttons import HangUp, Hook, Press  # noqa: E402
 from pvp.kiosk.heartbeat import Probes  # noqa: E402
 from pvp.kiosk.screen import View  # noqa: E402
-from pvp.messages import COMMAND_TYPE, Sealer, kiosk_key  # noqa: E402
+from pvp.wire.messages import COMMAND_TYPE, Sealer, kiosk_key  # noqa: E402
 
 from .calls import call_of, eventually, registered, sees_far_camera  # noqa: E402
 from .conftest import WRAP_UP_SECONDS, Switch, started  # noqa: E402
@@ -107,7 +107,7 @@ def kiosk_config(sw: Any, directory: Path, knows_availability: bool = True) -> A
             else "http://127.0.0.1:9"
         },
         "ca_file": "ca.pem",
-        # The key the control plane seals this kiosk's commands with (pvp/messages.py).
+        # The key the control plane seals this kiosk's commands with (pvp/wire/messages.py).
         "command_key": kiosk_key(settings.secret("kiosk_command_key"), KIOSK),
         "buttons": [{"service": "msa", "key": "KEY_F1", "label": "MSA"}],
         "hangup_key": "KEY_ESC",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pvp.messages import COMMAND_TYPE
+from pvp.wire.messages import COMMAND_TYPE
 
 from .calls import eventually
 from .conftest import Switch

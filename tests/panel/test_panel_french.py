@@ -16,9 +16,9 @@ from pvp.db import Database
 from pvp.documents.chat import ChatTransport
 from pvp.documents.service import TransportError
 from pvp.freeswitch.esl import ESLClient
-from pvp.messages import Sealer
 from pvp.model import AuditEntry, ClosureDay, KioskHeartbeat, Site
 from pvp.panel.forms import french_phone
+from pvp.wire.messages import Sealer
 from pvp.yamlload import load_yaml
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Flask, Response, abort, render_template, request
 
+from pvp.common import headers
 from pvp.kiosk.screen import Screen, Snapshot
-from pvp.web import headers
 
 KEEPALIVE_SECONDS = 15.0
 # The names the kiosk's own Chromium uses for the screen. Any other Host is a page of another

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from pvp.documents.pdf import DocumentError
-from pvp.messages import SEAL_OVERHEAD, Command, encode_command
+from pvp.common.pdf import DocumentError
+from pvp.wire.messages import SEAL_OVERHEAD, Command, encode_command
 
 PDF = "application/pdf"
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -71,7 +71,7 @@ def encode_with_document(
     if len(pdf) * 4 // 3 < inline_max_bytes:
         inline = replace(command, args={**command.args, "document": inline_document(pdf, sha256)})
         body = encode_command(inline)
-        # The transport seals the body on its way out (pvp/messages.py): leave it room.
+        # The transport seals the body on its way out (pvp/wire/messages.py): leave it room.
         if len(body.encode()) + SEAL_OVERHEAD <= inline_max_bytes:
             return Encoded(inline, body, True)
     url, expires = make_link()

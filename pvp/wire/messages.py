@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 
 VERSION = 1
 COMMAND_TYPE = "application/vnd.pvp.command+json"
@@ -67,8 +67,8 @@ class Answer:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _dumps(value: dict[str, Any]) -> str:
-    # One line, and no "|": FreeSWITCH's chat API splits its arguments on it.
+def one_line(value: dict[str, Any]) -> str:
+    """JSON on one line with no ``|``: FreeSWITCH's ``chat`` API splits its arguments on it."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("|", "\\u007c")
 
 
@@ -86,7 +86,7 @@ def encode_command(command: Command) -> str:
         "from": command.sender,
         "args": command.args,
     }
-    return _dumps(body)
+    return one_line(body)
 
 
 def encode_answer(answer: Answer) -> str:
@@ -98,7 +98,7 @@ def encode_answer(answer: Answer) -> str:
         "reason": answer.reason,
         "details": answer.details,
     }
-    return _dumps(body)
+    return one_line(body)
 
 
 def _load(body: str | bytes, kind: str) -> dict[str, Any]:
@@ -170,7 +170,7 @@ def seal(body: str, key: str, now: float) -> str:
     value = _load_untyped(body)
     value["ts"] = int(now)
     value["mac"] = _mac(key, value)
-    return _dumps(value)
+    return one_line(value)
 
 
 def unseal(body: str | bytes, key: str | None, now: float) -> dict[str, Any]:
@@ -216,7 +216,7 @@ def encode_status(kiosk: str, call: str | None, state: str, text: str) -> str:
     if state not in KIOSK_STATES:
         raise MessageError(f"état de borne inconnu : {state}")
     body = {"v": VERSION, "type": "status", "kiosk": kiosk, "call": call, "state": state}
-    return _dumps({**body, "text": text})
+    return one_line({**body, "text": text})
 
 
 def decode_status(body: str | bytes) -> dict[str, Any]:

@@ -19,8 +19,8 @@ import img2pdf
 import pypdf
 from PIL import Image
 
-from pvp.documents.pdfscreen import MAX_PAGES, ScreeningError, declared_pages, screen_objects
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
+from pvp.common.pdfscreen import MAX_PAGES, ScreeningError, declared_pages, screen_objects
 
 # Every failure below reaches a counsellor as it is: French, short, actionable.
 NOT_A_PDF = "le fichier n'est pas un PDF"
@@ -72,7 +72,7 @@ def _png(image: Image.Image) -> bytes:
 def validate_pdf(data: bytes, max_pages: int | None = None) -> PdfInfo:
     """Check that ``data`` is a PDF whose every page parses; raise :class:`DocumentError`.
 
-    Screened first (pvp/documents/pdfscreen.py): page count before any page is read, size
+    Screened first (pvp/common/pdfscreen.py): page count before any page is read, size
     once inflated, no JavaScript nor automatic action.
     """
     # PDF readers accept junk before the header within the first KiB (ISO 32000-1, annex H).

@@ -16,7 +16,7 @@ from typing import Any
 import pypdf
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
-from pvp.errors import PvpError
+from pvp.common.errors import PvpError
 
 MAX_STREAM_INFLATED = 64 * 1024 * 1024  # one A4 page scanned at 400 dpi in colour is ~45 MiB
 MAX_TOTAL_INFLATED = 512 * 1024 * 1024
