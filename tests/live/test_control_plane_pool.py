@@ -30,6 +30,7 @@ import pytest
 from sqlalchemy import select
 from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
+from pvp.common.pdf import pdf_to_fax_tiff
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.deploy.doctor import check_xml_curl
@@ -37,7 +38,6 @@ from pvp.deploy.leader import Leadership, lease_holders
 from pvp.deploy.pool import check_leader
 from pvp.documents import switch
 from pvp.documents.fax import RX_EVENT
-from pvp.documents.pdf import pdf_to_fax_tiff
 from pvp.documents.service import DocumentService
 from pvp.freeswitch.config import render
 from pvp.freeswitch.esl import ESLClient
