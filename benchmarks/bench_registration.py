@@ -41,6 +41,8 @@ from typing import Any
 
 import yaml
 
+from testkit.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -83,12 +85,6 @@ def scenario(domain: str) -> str:
         '  <recv response="200"/>\n'
         "</scenario>\n"
     )
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def storm_plan(kiosks: int) -> Plan:

@@ -35,6 +35,8 @@ from zoneinfo import ZoneInfo
 from flask import send_from_directory
 from waitress.server import create_server
 
+from testkit.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -49,14 +51,6 @@ PLAN = ROOT / "provisioning" / "auvergne-2006.yaml"
 SERVICES = ("anpe", "caf", "msa", "urssaf", "cram", "udaf")
 
 Request = tuple[str, bytes]  # path, body
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def channel_variables(kiosk: str, service: str) -> dict[str, str]:

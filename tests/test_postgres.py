@@ -10,7 +10,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from pvp.plan import load_plan
 from pvp.plan_view import load_routing_plan
 from pvp.provisioning import apply_plan
 from pvp.routing import decide
+from testkit.ports import free_port
 
 PLAN_2006 = Path(__file__).resolve().parent.parent / "provisioning" / "auvergne-2006.yaml"
 PARIS = ZoneInfo("Europe/Paris")
@@ -38,12 +38,6 @@ PARIS = ZoneInfo("Europe/Paris")
 def _pg_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +57,7 @@ def postgres_url() -> Iterator[str]:
         prefix = ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
         subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=60)
 
-    port = _free_port()
+    port = free_port()
     as_user(str(bindir / "initdb"), "-D", str(data), "-U", "pvp", "--auth=trust", "-E", "UTF8")
     as_user(
         str(bindir / "pg_ctl"),

@@ -11,13 +11,14 @@ import io
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from testkit.ports import free_port
 
 CUPSD_CANDIDATES = ("/usr/sbin/cupsd", "/usr/local/sbin/cupsd")
 CUPS_DAEMON_DIRS = ("/usr/lib/cups/daemon", "/usr/libexec/cups/daemon")
@@ -89,12 +90,6 @@ def _find(candidates: tuple[str, ...], name: str, package: str) -> str:
     if found:
         return found
     raise DeviceMissing(f"{name} not installed (Debian package {package})")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from device_harness import SAMPLE_TEXTS, CupsServer, FileQueue, free_port, page_texts
+from device_harness import SAMPLE_TEXTS, CupsServer, FileQueue, page_texts
 
 from pvp.documents.pdf import DocumentError, validate_pdf
 from pvp.kiosk.printer import (
@@ -16,6 +16,7 @@ from pvp.kiosk.printer import (
     PrinterState,
     problems_from_reasons,
 )
+from testkit.ports import free_port
 
 
 def queue_jobs(server: CupsServer, queue: str) -> dict[int, dict]:

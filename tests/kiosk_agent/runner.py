@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import socket
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -25,12 +24,6 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
     # The session's Playwright (sync API) runs a loop in this thread: use another thread.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, bounded()).result()
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LoopThread:

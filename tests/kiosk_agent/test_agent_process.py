@@ -21,8 +21,10 @@ from pathlib import Path
 
 import requests
 
+from testkit.ports import free_port
+
 from .certs import SWITCH_NAME, Pki
-from .runner import free_tcp_port, run
+from .runner import run
 from .switch import running_switch
 
 KIOSK, DOMAIN, SECRET = "kiosk-vorey-1", "pvp.auvergne.test", "kiosk-secret-1"
@@ -30,7 +32,7 @@ IDLE_SECONDS = 5.0
 
 
 def write_bundle(directory: Path, pki: Pki, switch_port: int) -> int:
-    screen = free_tcp_port()
+    screen = free_port()
     directory.mkdir()
     shutil.copy(pki.ca, directory / "ca.pem")
     bundle = {
@@ -45,7 +47,7 @@ def write_bundle(directory: Path, pki: Pki, switch_port: int) -> int:
             "registrar_port": switch_port,
             "server_name": SWITCH_NAME,
             "transport": "tls",
-            "wss_port": free_tcp_port(),
+            "wss_port": free_port(),
         },
         "control_plane": {"url": "http://127.0.0.1:9"},
         "ca_file": "ca.pem",

@@ -20,9 +20,10 @@ import pytest
 
 from pvp.kiosk.agent import KioskAgent
 from pvp.kiosk.screen import View
+from testkit.ports import free_port
 
 from .certs import Pki
-from .runner import LoopThread, free_tcp_port
+from .runner import LoopThread
 from .switch import running_switch
 from .test_agent_loopback import DOMAIN, KIOSK, SECRET, agent_config
 
@@ -86,7 +87,7 @@ def test_a_press_the_page_cannot_place_is_told_and_no_other_page_gets_the_token(
     chromium: Any, pki: Pki, tmp_path: Path
 ) -> None:
     # A switch address where nothing answers: the page's WebSocket never opens.
-    unreachable = f"wss://127.0.0.1:{free_tcp_port()}"
+    unreachable = f"wss://127.0.0.1:{free_port()}"
     with agent_with_page(chromium, pki, tmp_path, unreachable) as (agent, browser, page):
         # Another page of the browser (another origin) cannot read the kiosk page's token.
         other = browser.new_page()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import resource
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +12,7 @@ import requests
 from pvp.kiosk.screen import Screen
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.web.serving import ThreadedServer
+from testkit.ports import free_port
 
 KIOSK = {"id": "k", "commune": "Vorey", "buttons": [{"service": "msa", "label": "MSA"}]}
 
@@ -37,9 +37,7 @@ def crowded_descriptors() -> Iterator[None]:
 def test_screen_server_answers_with_descriptors_past_1024(crowded_descriptors: None) -> None:
     pressed: list[str] = []
     app = create_screen_app(Screen(), KIOSK, on_press=pressed.append)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedServer(app, "127.0.0.1", port, threads=2, name="screen").start()
     try:
         url = f"http://127.0.0.1:{port}"

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from typing import IO
 
-from ._minimal_fs import free_port
+from testkit.ports import free_port_pair
 
 MODULES = Path("/usr/lib/baresip/modules")
-
-
-def free_port_pair() -> int:
-    """A port P with P+1 free too: baresip opens SIP/TLS on the port after its UDP/TCP one."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no pair of free ports for baresip")
 
 
 def baresip_binary() -> str | None:

@@ -18,6 +18,7 @@ from typing import IO
 
 from pvp.config import Settings
 from pvp.freeswitch import process
+from testkit.ports import free_port
 
 MODULES = (
     "mod_logfile",
@@ -66,12 +67,6 @@ def find_binary() -> str | None:
     """The project's own search (``PVP_FREESWITCH_BIN``, ``PATH``, /opt/freeswitch)."""
     found = process.find_binary(Settings())
     return str(found) if found else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sofia_config(sip_port: int, domain: str) -> str:

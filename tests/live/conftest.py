@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -40,10 +39,11 @@ from pvp.provisioning import apply_plan, rotate_secret
 from pvp.server import Services, start_services
 from pvp.web import create_app
 from pvp.web.serving import ThreadedServer
+from testkit.ports import free_port, free_udp_tcp_port
 
 from ._minimal_fs import MinimalSwitch
 from .esl import Esl
-from .ua import Account, UserAgent, free_port
+from .ua import Account, UserAgent
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
@@ -65,18 +65,6 @@ WRAP_UP_SECONDS = 2
 TEST_QUEUES = ("msa-43", "anpe-le-puy")
 
 _AGENT_NUMBERS = itertools.count()
-
-
-def free_udp_tcp_port() -> int:
-    """A port free for both UDP and TCP (SIP listens on both)."""
-    while True:
-        port = free_port()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            try:
-                udp.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
 
 
 @pytest.fixture(scope="session")

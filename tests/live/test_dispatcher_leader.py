@@ -15,6 +15,7 @@ from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cl
 
 from pvp.db import Database
 from pvp.deploy.leader import DISPATCHER_LOCK, Leadership, Stoppable
+from testkit.ports import free_port
 
 from .calls import (
     answer,
@@ -29,7 +30,6 @@ from .calls import (
 )
 from .conftest import ControlPlane, Switch
 from .test_dispatch import C1, PERMANENCE, counsellor, kiosk, talking
-from .ua import free_port
 
 pytestmark = pytest.mark.live
 

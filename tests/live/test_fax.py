@@ -35,8 +35,8 @@ from pvp.documents.switch import attach
 from pvp.freeswitch.esl import ESLClient
 from pvp.freeswitch.process import WHERE, find_binary
 from pvp.model import DocumentTransfer
+from testkit.ports import free_udp_tcp_port
 
-from .conftest import free_udp_tcp_port
 from .esl import Esl, EslError
 
 pytestmark = pytest.mark.live

@@ -72,14 +72,6 @@ def fresh(own_switch: Switch) -> Iterator[Switch]:
     own_switch.reset()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def kiosk_config(sw: Any, directory: Path, knows_availability: bool = True) -> AgentConfig:
     """A bundle as `pvp provision bundle` writes it, for this switch, with test devices.
     Without ``knows_availability`` the control plane is out of reach: the idle buttons know

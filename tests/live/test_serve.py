@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from testkit.ports import free_port, free_udp_tcp_port
+
 from .calls import eventually, registered
-from .conftest import PLAN_2006, free_udp_tcp_port
+from .conftest import PLAN_2006
 from .esl import Esl
-from .ua import Account, UserAgent, free_port
+from .ua import Account, UserAgent
 
 pytestmark = pytest.mark.live
 

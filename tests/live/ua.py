@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from testkit.ports import free_port
+
 log = logging.getLogger("tests.live.ua")
 
 BARESIP = "baresip"
@@ -38,12 +40,6 @@ MODULES = (
     "snapshot.so",
 )
 APP_MODULES = ("menu.so", "ctrl_tcp.so")
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
