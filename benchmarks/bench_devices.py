@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "devices"))
 
-from device_harness import CupsServer, sample_pdf, write_sane_test_config  # noqa: E402
 from PIL import Image, ImageChops  # noqa: E402
 
 from pvp.documents.pdf import images_to_pdf, pdf_to_fax_tiff, tiff_to_pdf  # noqa: E402
 from pvp.kiosk.printer import JobState, Printer  # noqa: E402
 from pvp.kiosk.scanner import Scanner  # noqa: E402
+from testkit.devices import CupsServer, sample_pdf, write_sane_test_config  # noqa: E402
 
 T = TypeVar("T")
 

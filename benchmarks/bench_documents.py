@@ -33,18 +33,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "devices"))
 
 import requests  # noqa: E402
-from device_harness import CupsServer, sample_pdf, write_sane_test_config  # noqa: E402
-from documents_fixtures import (  # noqa: E402
-    COUNSELLOR,
-    KIOSK,
-    OTHER_COUNSELLOR,
-    OTHER_KIOSK,
-    Control,
-    LoopbackTransport,
-    start_call,
-    stop_server,
-)
-from kiosk_documents import make_kiosk  # noqa: E402
 from requests.auth import HTTPDigestAuth  # noqa: E402
 from waitress.server import create_server  # noqa: E402
 
@@ -55,6 +43,18 @@ from pvp.model import DocumentTransfer  # noqa: E402
 from pvp.plan import load_plan  # noqa: E402
 from pvp.provisioning import apply_plan, rotate_secret  # noqa: E402
 from pvp.web import create_app  # noqa: E402
+from testkit.devices import CupsServer, sample_pdf, write_sane_test_config  # noqa: E402
+from testkit.documents import (  # noqa: E402
+    COUNSELLOR,
+    KIOSK,
+    OTHER_COUNSELLOR,
+    OTHER_KIOSK,
+    Control,
+    LoopbackTransport,
+    start_call,
+    stop_server,
+)
+from testkit.kiosk_documents import make_kiosk  # noqa: E402
 
 PLAN = ROOT / "provisioning" / "auvergne-2006.yaml"
 

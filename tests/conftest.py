@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium_flags import CHROMIUM_ARGS
 
 from pvp.config import Settings
 from pvp.db import Database
@@ -18,6 +17,7 @@ from pvp.plan import load_plan
 from pvp.plan_view import load_routing_plan
 from pvp.provisioning import apply_plan
 from pvp.routing import RoutingPlan
+from testkit.chromium_flags import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"

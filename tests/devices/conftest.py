@@ -11,15 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from device_harness import (
+
+from pvp.kiosk.scanner import Scanner
+from testkit.devices import (
     CupsServer,
     DeviceMissing,
     FileQueue,
     sample_pdf,
     write_sane_test_config,
 )
-
-from pvp.kiosk.scanner import Scanner
 
 SANE_TEST_DEVICE = "test:0"
 
@@ -87,4 +87,4 @@ def three_page_pdf() -> bytes:
 
 
 # The control plane over HTTP, for the full counsellor -> kiosk -> device paths.
-from documents_fixtures import control  # noqa: E402, F401
+from testkit.documents import control  # noqa: E402, F401

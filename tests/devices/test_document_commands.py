@@ -16,9 +16,6 @@ from pathlib import Path
 import pypdf
 import pytest
 import requests
-from device_harness import SAMPLE_TEXTS, CupsServer, FileQueue, page_texts
-from documents_fixtures import COUNSELLOR, KIOSK, Control, start_call
-from kiosk_documents import Kiosk, make_kiosk
 from requests.auth import HTTPDigestAuth
 
 from pvp import health
@@ -34,6 +31,9 @@ from pvp.kiosk.screen import View
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.messages import decode_command
 from pvp.model import DocumentTransfer
+from testkit.devices import SAMPLE_TEXTS, CupsServer, FileQueue, page_texts
+from testkit.documents import COUNSELLOR, KIOSK, Control, start_call
+from testkit.kiosk_documents import Kiosk, make_kiosk
 
 
 def counsellor(control: Control) -> HTTPDigestAuth:

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from device_harness import CupsServer, page_texts
-from documents_fixtures import COUNSELLOR, KIOSK, Control, start_call, text_pdf
 
 from pvp.kiosk.documents import INTERRUPTED, SCAN_INTERRUPTED
 from pvp.messages import Answer, decode_answer
 from pvp.model import Document, DocumentTransfer
+from testkit.devices import CupsServer, page_texts
+from testkit.documents import COUNSELLOR, KIOSK, Control, start_call, text_pdf
 
 RUNNER = Path(__file__).with_name("agent_runner.py")
 

@@ -7,7 +7,6 @@ import shutil
 
 import pypdf
 import pytest
-from device_harness import SAMPLE_TEXTS, page_texts
 from PIL import Image, ImageDraw
 
 from pvp.documents.pdf import (
@@ -17,6 +16,7 @@ from pvp.documents.pdf import (
     tiff_to_pdf,
     validate_pdf,
 )
+from testkit.devices import SAMPLE_TEXTS, page_texts
 
 needs_gs = pytest.mark.skipif(
     shutil.which("gs") is None, reason="Ghostscript not installed (Debian package ghostscript)"

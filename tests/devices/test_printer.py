@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from device_harness import SAMPLE_TEXTS, CupsServer, FileQueue, page_texts
 
 from pvp.documents.pdf import DocumentError, validate_pdf
 from pvp.kiosk.printer import (
@@ -16,6 +15,7 @@ from pvp.kiosk.printer import (
     PrinterState,
     problems_from_reasons,
 )
+from testkit.devices import SAMPLE_TEXTS, CupsServer, FileQueue, page_texts
 from testkit.ports import free_port
 
 

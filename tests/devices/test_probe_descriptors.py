@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from device_harness import FileQueue, write_sane_test_config
+
+from testkit.devices import FileQueue, write_sane_test_config
 
 PROBES = 40
 SCAN_EVERY = 8  # probes; a scan of one page on SANE's test scanner

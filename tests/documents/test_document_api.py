@@ -11,7 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from documents_fixtures import (
+from requests.auth import HTTPDigestAuth
+
+from pvp.documents import transfer
+from pvp.documents.pdf import DocumentError
+from pvp.kiosk.uplink import ControlPlaneClient, UplinkError
+from pvp.messages import Answer, Status
+from pvp.model import Document, DocumentLink, DocumentTransfer
+from testkit.documents import (
     CITIZEN,
     COUNSELLOR,
     KIOSK,
@@ -22,13 +29,6 @@ from documents_fixtures import (
     start_call,
     text_pdf,
 )
-from requests.auth import HTTPDigestAuth
-
-from pvp.documents import transfer
-from pvp.documents.pdf import DocumentError
-from pvp.kiosk.uplink import ControlPlaneClient, UplinkError
-from pvp.messages import Answer, Status
-from pvp.model import Document, DocumentLink, DocumentTransfer
 
 
 def auth(control: Control, user: str) -> HTTPDigestAuth:

@@ -10,8 +10,8 @@ import time
 from pvp.dispatcher.state import CallState
 from pvp.dispatcher.worker import DispatchWorker
 from pvp.model import ConsoleStatus
+from testkit.fake_esl import FakeSwitch
 
-from .fake_switch import FakeSwitch
 from .test_dispatch_worker import (  # noqa: F401
     CALL,
     COUNSELLOR,

@@ -16,8 +16,8 @@ from pvp.dispatcher.state import CallState
 from pvp.dispatcher.worker import EVENTS, DispatchWorker
 from pvp.freeswitch.esl import Backoff, ESLClient
 from pvp.model import ConsoleStatus
+from testkit.fake_esl import FakeSwitch
 
-from .fake_switch import FakeSwitch
 from .test_esl_client import eventually
 
 CALL = "c0ffee00-0000-4000-8000-000000000001"

@@ -10,8 +10,7 @@ import pytest
 
 from pvp.freeswitch.esl import Backoff, ESLClient, ESLError, NotConnected
 from pvp.freeswitch.eslframe import Event
-
-from .fake_switch import FakeSwitch
+from testkit.fake_esl import FakeSwitch
 
 
 def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:

@@ -14,8 +14,7 @@ from pvp.db import Database
 from pvp.freeswitch.esl import Backoff, ESLClient
 from pvp.freeswitch.refresh import FallbackRefresher
 from pvp.provisioning import rotate_secret
-
-from .fake_switch import FakeSwitch
+from testkit.fake_esl import FakeSwitch
 
 TOLD = ["api reloadxml", "api xml_flush_cache"]
 

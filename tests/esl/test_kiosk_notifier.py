@@ -9,8 +9,7 @@ from pvp.dispatcher.notifier import SipMessageNotifier, chat_body
 from pvp.freeswitch.esl import Backoff, ESLClient
 from pvp.messages import Sealer, kiosk_key, unseal
 from pvp.model import CallOutcome
-
-from .fake_switch import FakeSwitch
+from testkit.fake_esl import FakeSwitch
 
 
 def test_a_chat_body_has_no_field_separator_nor_newline() -> None:

@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .certs import Pki
+from testkit.certs import Pki
+
 from .test_agent_process import children, rss_kib, write_bundle
 
 

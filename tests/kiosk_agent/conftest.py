@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .certs import Pki, make_pki
+from testkit.certs import Pki, make_pki
 
 
 @pytest.fixture(scope="session")

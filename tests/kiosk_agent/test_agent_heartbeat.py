@@ -6,10 +6,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from testkit.certs import Pki
+from testkit.loop import run
+from testkit.sip_switch import running_switch
+
 from .agent_process import HeartbeatSink, agent_process
-from .certs import Pki
-from .runner import run
-from .switch import running_switch
 from .test_agent_process import DOMAIN, KIOSK, SECRET
 
 

@@ -42,11 +42,10 @@ from pvp.messages import (
     kiosk_key,
     seal,
 )
-
-from .certs import SWITCH_NAME, Pki
-from .page import PageStandIn
-from .runner import run
-from .switch import SwitchStandIn, running_switch
+from testkit.certs import SWITCH_NAME, Pki
+from testkit.loop import run
+from testkit.page_stand_in import PageStandIn
+from testkit.sip_switch import SwitchStandIn, running_switch
 
 KIOSK, DOMAIN, SECRET = "kiosk-vorey-1", "pvp.auvergne.test", "kiosk-secret-1"
 KEY = kiosk_key("control-plane-master", KIOSK)  # what `pvp provision bundle` puts in

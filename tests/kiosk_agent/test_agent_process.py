@@ -21,11 +21,10 @@ from pathlib import Path
 
 import requests
 
+from testkit.certs import SWITCH_NAME, Pki
+from testkit.loop import run
 from testkit.ports import free_port
-
-from .certs import SWITCH_NAME, Pki
-from .runner import run
-from .switch import running_switch
+from testkit.sip_switch import running_switch
 
 KIOSK, DOMAIN, SECRET = "kiosk-vorey-1", "pvp.auvergne.test", "kiosk-secret-1"
 IDLE_SECONDS = 5.0

@@ -22,8 +22,7 @@ from click.testing import CliRunner
 
 from pvp.cli import main
 from pvp.kiosk.browser import policies
-
-from .certs import Identity, Pki
+from testkit.certs import Identity, Pki
 
 pytestmark = pytest.mark.skipif(shutil.which("certutil") is None, reason="no certutil")
 
@@ -81,7 +80,7 @@ def set_up(bundle: Path, home: Path, policy_dir: Path, *more: str) -> Any:
 
 def reaches(chromium: Any, home: Path, url: str) -> str:
     """What the kiosk's Chromium, run as ``home``'s user, gets from ``url``."""
-    from chromium_flags import CHROMIUM_ARGS
+    from testkit.chromium_flags import CHROMIUM_ARGS
 
     browser = chromium.browser_type.launch(
         executable_path=shutil.which("chromium") or "/usr/bin/chromium",

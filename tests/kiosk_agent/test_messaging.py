@@ -20,10 +20,9 @@ from pvp.kiosk.messaging import (
     RegistrationState,
 )
 from pvp.messages import ANSWER_TYPE, COMMAND_TYPE, Answer, Status, decode_answer
-
-from .certs import SWITCH_NAME, Identity, Pki
-from .runner import run
-from .switch import SwitchStandIn, running_switch
+from testkit.certs import SWITCH_NAME, Identity, Pki
+from testkit.loop import run
+from testkit.sip_switch import SwitchStandIn, running_switch
 
 DOMAIN = "pvp.auvergne.test"
 USER, PASSWORD = "kiosk-vorey-1", "s3cret-of-the-kiosk"

@@ -20,11 +20,11 @@ import pytest
 
 from pvp.kiosk.agent import KioskAgent
 from pvp.kiosk.screen import View
+from testkit.certs import Pki
+from testkit.loop import LoopThread
 from testkit.ports import free_port
+from testkit.sip_switch import running_switch
 
-from .certs import Pki
-from .runner import LoopThread
-from .switch import running_switch
 from .test_agent_loopback import DOMAIN, KIOSK, SECRET, agent_config
 
 BUNDLE_JS = Path(__file__).resolve().parents[2] / "pvp/kiosk/screen/static/build/kiosk-phone.js"
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def media_browser(chromium: Any) -> Any:
-    from chromium_flags import CHROMIUM_ARGS
+    from testkit.chromium_flags import CHROMIUM_ARGS
 
     return chromium.browser_type.launch(
         executable_path=shutil.which("chromium") or "/usr/bin/chromium",

@@ -16,18 +16,8 @@ from typing import Any
 
 import pytest
 import requests
-from documents_fixtures import (  # noqa: F401 - control is a fixture
-    COUNSELLOR,
-    KIOSK,
-    Control,
-    control,
-    end_call,
-    start_call,
-    text_pdf,
-)
 from kiosk_screen.test_screen_layout import DOCS_IMG, FAKE_CALL, SMALLEST_TEXT
 from requests.auth import HTTPDigestAuth
-from signing_fixtures import assert_stamped_in, validate
 
 from pvp.documents import transfer
 from pvp.documents.signing import SignatureField, create_signing_key
@@ -37,6 +27,16 @@ from pvp.kiosk.signing import SigningPad, signing_blueprint
 from pvp.kiosk.uplink import ControlPlaneClient
 from pvp.messages import Answer, Command, Status, decode_command
 from pvp.model import AuditEntry, Document, DocumentTransfer
+from testkit.documents import (  # noqa: F401 - control is a fixture
+    COUNSELLOR,
+    KIOSK,
+    Control,
+    control,
+    end_call,
+    start_call,
+    text_pdf,
+)
+from testkit.signing import assert_stamped_in, validate
 
 FIELD = SignatureField(page=2, x=320, y=110, width=220, height=70)
 ONE_FIELD = (FIELD.json(),)

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from kiosk.audio import read_mono, rms, segment, zero_crossing_frequency
 from PIL import Image, ImageStat
 
 from pvp.model import CallRecord
+from testkit.audio import read_mono, rms, segment, zero_crossing_frequency
+from testkit.ua import UserAgent
 
 from .conftest import Switch
-from .ua import UserAgent
 
 
 def eventually(check: Callable[[], object], timeout: float = 10.0) -> bool:

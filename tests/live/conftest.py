@@ -39,11 +39,10 @@ from pvp.provisioning import apply_plan, rotate_secret
 from pvp.server import Services, start_services
 from pvp.web import create_app
 from pvp.web.serving import ThreadedServer
+from testkit.esl import Esl
+from testkit.minimal_switch import MinimalSwitch
 from testkit.ports import free_port, free_udp_tcp_port
-
-from ._minimal_fs import MinimalSwitch
-from .esl import Esl
-from .ua import Account, UserAgent
+from testkit.ua import Account, UserAgent
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"

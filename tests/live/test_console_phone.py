@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kiosk.audio import read_mono, rms, segment
 
 from pvp.model import Role
 from pvp.panel.security import create_user
+from testkit import webrtc
+from testkit.audio import read_mono, rms, segment
 
-from . import webrtc
 from .calls import eventually, press, registered, sees_far_camera
 from .conftest import Switch
 

@@ -18,6 +18,8 @@ import pytest
 
 from pvp import appointments
 from pvp.plan_view import load_routing_plan
+from testkit.sip_inbox_udp import SipInbox
+from testkit.ua import UserAgent
 
 from .calls import (
     answer,
@@ -35,8 +37,6 @@ from .calls import (
     waiting_calls,
 )
 from .conftest import NO_ANSWER_SECONDS, PARIS, WRAP_UP_SECONDS, Switch
-from .sip_inbox_udp import SipInbox
-from .ua import UserAgent
 
 pytestmark = pytest.mark.live
 

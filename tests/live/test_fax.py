@@ -35,9 +35,8 @@ from pvp.documents.switch import attach
 from pvp.freeswitch.esl import ESLClient
 from pvp.freeswitch.process import WHERE, find_binary
 from pvp.model import DocumentTransfer
+from testkit.esl import Esl, EslError
 from testkit.ports import free_udp_tcp_port
-
-from .esl import Esl, EslError
 
 pytestmark = pytest.mark.live
 
@@ -243,7 +242,7 @@ def ink_overlap(a: Image.Image, b: Image.Image) -> float:
 def test_a_t38_fax_crosses_freeswitch_and_the_received_pdf_matches(
     fax_switch: FaxSwitch, db: Database, settings: Settings
 ) -> None:
-    from documents_fixtures import COUNSELLOR, KIOSK, text_pdf
+    from testkit.documents import COUNSELLOR, KIOSK, text_pdf
 
     settings.fax_dial_prefix = "sofia/faxa/"
     documents = DocumentService.create(db, settings)

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from pvp.freeswitch import process
-
-from . import _minimal_fs
+from testkit import minimal_switch
 
 
 def fake_binary(path: Path) -> str:
@@ -22,11 +21,11 @@ def test_the_environment_variable_comes_first(
 ) -> None:
     chosen = fake_binary(tmp_path / "freeswitch")
     monkeypatch.setenv("PVP_FREESWITCH_BIN", chosen)
-    assert _minimal_fs.find_binary() == chosen
+    assert minimal_switch.find_binary() == chosen
 
 
 def test_nothing_anywhere_means_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PVP_FREESWITCH_BIN", str(tmp_path / "missing"))
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(process, "DEFAULT_BINARY", tmp_path / "also-missing")
-    assert _minimal_fs.find_binary() is None
+    assert minimal_switch.find_binary() is None

@@ -25,8 +25,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from kiosk_agent.runner import LoopThread
 from PIL import Image, ImageStat
+
+from testkit.loop import LoopThread
 
 pytest.importorskip("pvp.freeswitch.process", reason="the live harness is not in this tree")
 
@@ -37,12 +38,12 @@ from pvp.kiosk.buttons import HangUp, Hook, Press  # noqa: E402
 from pvp.kiosk.heartbeat import Probes  # noqa: E402
 from pvp.kiosk.screen import View  # noqa: E402
 from pvp.messages import COMMAND_TYPE, Sealer, kiosk_key  # noqa: E402
+from testkit.fake_media import CAMERA_SIZE, write_camera, write_speech  # noqa: E402
+from testkit.ua import UserAgent  # noqa: E402
+from testkit.webrtc import wait_js  # noqa: E402
 
 from .calls import call_of, eventually, registered, sees_far_camera  # noqa: E402
 from .conftest import WRAP_UP_SECONDS, Switch, started  # noqa: E402
-from .fake_media import CAMERA_SIZE, write_camera, write_speech  # noqa: E402
-from .ua import UserAgent  # noqa: E402
-from .webrtc import wait_js  # noqa: E402
 
 pytestmark = [
     pytest.mark.live,
@@ -189,7 +190,7 @@ class Kiosk:
 
 
 def kiosk_browser(chromium: Any, home: Path, media: Path) -> Any:
-    from chromium_flags import CHROMIUM_ARGS
+    from testkit.chromium_flags import CHROMIUM_ARGS
 
     return chromium.browser_type.launch(
         executable_path=shutil.which("chromium") or "/usr/bin/chromium",
@@ -260,7 +261,7 @@ def counsellor(sw: Switch, user: str = COUNSELLOR) -> UserAgent:
 
 
 def rms_of(ua: UserAgent, start: float, end: float) -> float:
-    from kiosk.audio import read_mono, rms, segment
+    from testkit.audio import read_mono, rms, segment
 
     samples, rate = read_mono(ua.recording("dec"))
     return float(rms(segment(samples, rate, start, end)))

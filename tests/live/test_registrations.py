@@ -9,10 +9,10 @@ import pytest
 
 from pvp.db import Database
 from pvp.model import CounsellorState
+from testkit.baresip import Baresip
+from testkit.minimal_switch import MinimalSwitch
 from testkit.ports import free_port
 
-from ._baresip import Baresip
-from ._minimal_fs import MinimalSwitch
 from .test_esl import C1, Rig, eventually
 
 pytestmark = pytest.mark.live

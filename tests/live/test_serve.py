@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from testkit.esl import Esl
 from testkit.ports import free_port, free_udp_tcp_port
+from testkit.ua import Account, UserAgent
 
 from .calls import eventually, registered
 from .conftest import PLAN_2006
-from .esl import Esl
-from .ua import Account, UserAgent
 
 pytestmark = pytest.mark.live
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 from pvp.messages import COMMAND_TYPE
+from testkit.sip_inbox import SipInbox
 
 from .calls import eventually
 from .conftest import Switch
-from .sip_inbox import SipInbox
 
 pytestmark = pytest.mark.live
 

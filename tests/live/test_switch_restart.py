@@ -17,6 +17,7 @@ import pytest
 
 from pvp.db import Database
 from pvp.kiosk.screen import View
+from testkit.ua import UserAgent
 
 from .calls import (
     answer,
@@ -32,7 +33,6 @@ from .calls import (
 )
 from .conftest import Switch
 from .test_dispatch import PERMANENCE, talking
-from .ua import UserAgent
 
 pytestmark = pytest.mark.live
 log = logging.getLogger("tests.live.restart")

@@ -10,11 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chromium_flags import CHROMIUM_ARGS
-
 from pvp.kiosk.browser import trust_ca
-
-from .fake_media import write_camera, write_speech
+from testkit.chromium_flags import CHROMIUM_ARGS
+from testkit.fake_media import write_camera, write_speech
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -23,8 +23,7 @@ from aiosipua.utils import generate_branch, generate_call_id, generate_tag
 
 from pvp.kiosk.messaging import response_to
 from pvp.kiosk.sipframe import Ping, SipStreamDecoder
-
-from .certs import Identity
+from testkit.certs import Identity
 
 
 @dataclass

@@ -6,8 +6,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from documents_fixtures import KIOSK, Control
-
 from pvp.kiosk.documents import DocumentCommands
 from pvp.kiosk.journal import Journal
 from pvp.kiosk.printer import Printer
@@ -15,6 +13,7 @@ from pvp.kiosk.scanner import Scanner
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.uplink import ControlPlaneClient
 from pvp.messages import Answer, Command
+from testkit.documents import KIOSK, Control
 
 
 @dataclass
