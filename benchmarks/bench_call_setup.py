@@ -33,12 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from live.conftest import started  # noqa: E402
-
 from pvp.config import Settings  # noqa: E402
 from pvp.freeswitch.esl import ESLClient  # noqa: E402
 from pvp.freeswitch.eslframe import Event  # noqa: E402
 from pvp.freeswitch.process import WHERE, find_binary  # noqa: E402
+from testkit.live_switch import started  # noqa: E402
 
 COUNSELLOR = "msa-43-c1"
 

@@ -51,13 +51,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from live.conftest import Switch, started  # noqa: E402
-
 from pvp.config import Settings  # noqa: E402
 from pvp.db import Database  # noqa: E402
 from pvp.freeswitch.process import WHERE, find_binary  # noqa: E402
 from pvp.model import Counsellor  # noqa: E402
 from pvp.provisioning import rotate_secret  # noqa: E402
+from testkit.live_switch import Switch, started  # noqa: E402
 
 # aioice leaves 127.0.0.1 out of its host candidates; the benchmark is loopback-only.
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]

@@ -12,9 +12,8 @@ from PIL import Image, ImageStat
 
 from pvp.model import CallRecord
 from testkit.audio import read_mono, rms, segment, zero_crossing_frequency
+from testkit.live_switch import Switch
 from testkit.ua import UserAgent
-
-from .conftest import Switch
 
 
 def eventually(check: Callable[[], object], timeout: float = 10.0) -> bool:

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from testkit.live_switch import WRAP_UP_SECONDS, Switch
+
 from .calls import (
     answer,
     call_of,
@@ -23,7 +25,6 @@ from .calls import (
     rings,
     waiting_calls,
 )
-from .conftest import WRAP_UP_SECONDS, Switch
 from .test_dispatch import C1, PERMANENCE, counsellor, kiosk, talking
 
 pytestmark = pytest.mark.live

@@ -18,10 +18,10 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.deploy import doctor
 from pvp.freeswitch.certs import write_test_certs
+from testkit.live_switch import Switch
 from testkit.ports import free_port
 
 from .calls import eventually, registered
-from .conftest import Switch
 
 pytestmark = pytest.mark.live
 

@@ -18,6 +18,7 @@ import pytest
 
 from pvp import appointments
 from pvp.plan_view import load_routing_plan
+from testkit.live_switch import NO_ANSWER_SECONDS, PARIS, WRAP_UP_SECONDS, Switch
 from testkit.sip_inbox_udp import SipInbox
 from testkit.ua import UserAgent
 
@@ -36,7 +37,6 @@ from .calls import (
     sees_far_camera,
     waiting_calls,
 )
-from .conftest import NO_ANSWER_SECONDS, PARIS, WRAP_UP_SECONDS, Switch
 
 pytestmark = pytest.mark.live
 

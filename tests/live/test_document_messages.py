@@ -45,9 +45,8 @@ from pvp.messages import (
 )
 from testkit.documents import COUNSELLOR, KIOSK, start_call, text_pdf
 from testkit.esl import Esl
+from testkit.live_switch import Switch, started
 from testkit.sip_inbox import SipInbox
-
-from .conftest import Switch, started
 
 pytestmark = pytest.mark.live
 

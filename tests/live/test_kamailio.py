@@ -17,11 +17,10 @@ import pytest
 from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp.deploy.kamailio import KamailioSite, render_kamailio
+from testkit.live_switch import Switch
 from testkit.minimal_switch import MinimalSwitch
 from testkit.ports import free_udp_tcp_port
 from testkit.ua import Account, UserAgent
-
-from .conftest import Switch
 
 pytestmark = pytest.mark.live
 

@@ -19,11 +19,11 @@ import pytest
 import requests
 
 from testkit.esl import Esl
+from testkit.live_switch import PLAN_2006
 from testkit.ports import free_port, free_udp_tcp_port
 from testkit.ua import Account, UserAgent
 
 from .calls import eventually, registered
-from .conftest import PLAN_2006
 
 pytestmark = pytest.mark.live
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 from pvp.messages import COMMAND_TYPE
+from testkit.live_switch import Switch
 from testkit.sip_inbox import SipInbox
 
 from .calls import eventually
-from .conftest import Switch
 
 pytestmark = pytest.mark.live
 

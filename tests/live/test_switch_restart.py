@@ -17,6 +17,7 @@ import pytest
 
 from pvp.db import Database
 from pvp.kiosk.screen import View
+from testkit.live_switch import Switch
 from testkit.ua import UserAgent
 
 from .calls import (
@@ -31,7 +32,6 @@ from .calls import (
     sees_far_camera,
     waiting_calls,
 )
-from .conftest import Switch
 from .test_dispatch import PERMANENCE, talking
 
 pytestmark = pytest.mark.live
