@@ -21,9 +21,8 @@ from pvp.model import Role
 from pvp.panel.security import create_user
 from testkit import webrtc
 from testkit.audio import read_mono, rms, segment
+from testkit.calls import eventually, press, registered, sees_far_camera
 from testkit.live_switch import Switch
-
-from .calls import eventually, press, registered, sees_far_camera
 
 pytestmark = pytest.mark.live
 

@@ -12,9 +12,7 @@ import time
 
 import pytest
 
-from testkit.live_switch import WRAP_UP_SECONDS, Switch
-
-from .calls import (
+from testkit.calls import (
     answer,
     call_of,
     ended_record,
@@ -25,6 +23,8 @@ from .calls import (
     rings,
     waiting_calls,
 )
+from testkit.live_switch import WRAP_UP_SECONDS, Switch
+
 from .test_dispatch import C1, PERMANENCE, counsellor, kiosk, talking
 
 pytestmark = pytest.mark.live

@@ -18,10 +18,9 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.deploy import doctor
 from pvp.freeswitch.certs import write_test_certs
+from testkit.calls import eventually, registered
 from testkit.live_switch import Switch
 from testkit.ports import free_port
-
-from .calls import eventually, registered
 
 pytestmark = pytest.mark.live
 

@@ -13,9 +13,8 @@ import pytest
 from pvp.db import bump_revision
 from pvp.model import Kiosk, KioskButton
 from pvp.provisioning import a1_hash, new_secret, rotate_secret
+from testkit.calls import eventually, registered
 from testkit.live_switch import Switch
-
-from .calls import eventually, registered
 
 pytestmark = pytest.mark.live
 

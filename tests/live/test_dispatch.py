@@ -18,11 +18,7 @@ import pytest
 
 from pvp import appointments
 from pvp.plan_view import load_routing_plan
-from testkit.live_switch import NO_ANSWER_SECONDS, PARIS, WRAP_UP_SECONDS, Switch
-from testkit.sip_inbox_udp import SipInbox
-from testkit.ua import UserAgent
-
-from .calls import (
+from testkit.calls import (
     answer,
     assert_hears_tone,
     assert_never_rang,
@@ -37,6 +33,9 @@ from .calls import (
     sees_far_camera,
     waiting_calls,
 )
+from testkit.live_switch import NO_ANSWER_SECONDS, PARIS, WRAP_UP_SECONDS, Switch
+from testkit.sip_inbox_udp import SipInbox
+from testkit.ua import UserAgent
 
 pytestmark = pytest.mark.live
 

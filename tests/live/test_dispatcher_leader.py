@@ -15,10 +15,7 @@ from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cl
 
 from pvp.db import Database
 from pvp.deploy.leader import DISPATCHER_LOCK, Leadership, Stoppable
-from testkit.live_switch import ControlPlane, Switch
-from testkit.ports import free_port
-
-from .calls import (
+from testkit.calls import (
     answer,
     call_of,
     ended_record,
@@ -29,6 +26,9 @@ from .calls import (
     rings,
     waiting_calls,
 )
+from testkit.live_switch import ControlPlane, Switch
+from testkit.ports import free_port
+
 from .test_dispatch import C1, PERMANENCE, counsellor, kiosk, talking
 
 pytestmark = pytest.mark.live

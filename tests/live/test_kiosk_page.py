@@ -38,12 +38,11 @@ from pvp.kiosk.buttons import HangUp, Hook, Press  # noqa: E402
 from pvp.kiosk.heartbeat import Probes  # noqa: E402
 from pvp.kiosk.screen import View  # noqa: E402
 from pvp.messages import COMMAND_TYPE, Sealer, kiosk_key  # noqa: E402
+from testkit.calls import call_of, eventually, registered, sees_far_camera  # noqa: E402
 from testkit.fake_media import CAMERA_SIZE, write_camera, write_speech  # noqa: E402
 from testkit.live_switch import WRAP_UP_SECONDS, Switch, started  # noqa: E402
 from testkit.ua import UserAgent  # noqa: E402
 from testkit.webrtc import wait_js  # noqa: E402
-
-from .calls import call_of, eventually, registered, sees_far_camera  # noqa: E402
 
 pytestmark = [
     pytest.mark.live,

@@ -22,10 +22,9 @@ from pathlib import Path
 import pytest
 
 from pvp.messages import COMMAND_TYPE
+from testkit.calls import eventually
 from testkit.live_switch import Switch
 from testkit.sip_inbox import SipInbox
-
-from .calls import eventually
 
 pytestmark = pytest.mark.live
 

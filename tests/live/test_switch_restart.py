@@ -17,10 +17,7 @@ import pytest
 
 from pvp.db import Database
 from pvp.kiosk.screen import View
-from testkit.live_switch import Switch
-from testkit.ua import UserAgent
-
-from .calls import (
+from testkit.calls import (
     answer,
     call_of,
     ended_record,
@@ -32,6 +29,9 @@ from .calls import (
     sees_far_camera,
     waiting_calls,
 )
+from testkit.live_switch import Switch
+from testkit.ua import UserAgent
+
 from .test_dispatch import PERMANENCE, talking
 
 pytestmark = pytest.mark.live
