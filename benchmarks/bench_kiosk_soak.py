@@ -27,9 +27,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import requests  # noqa: E402
-from kiosk_agent.agent_process import HeartbeatSink, agent_process  # noqa: E402
-from kiosk_agent.test_agent_process import DOMAIN, KIOSK, SECRET  # noqa: E402
 
+from testkit.agent_process import DOMAIN, KIOSK, SECRET, HeartbeatSink, agent_process  # noqa: E402
 from testkit.certs import make_pki  # noqa: E402
 from testkit.sip_switch import running_switch  # noqa: E402
 

@@ -6,12 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from testkit.agent_process import DOMAIN, KIOSK, SECRET, HeartbeatSink, agent_process
 from testkit.certs import Pki
 from testkit.loop import run
 from testkit.sip_switch import running_switch
-
-from .agent_process import HeartbeatSink, agent_process
-from .test_agent_process import DOMAIN, KIOSK, SECRET
 
 
 def test_the_first_heartbeat_reports_the_registration_and_its_loss_is_reported_at_once(

@@ -11,9 +11,7 @@ agent, which now has no child process (the page is the video phone).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,68 +19,12 @@ from pathlib import Path
 
 import requests
 
-from testkit.certs import SWITCH_NAME, Pki
+from testkit.agent_process import DOMAIN, KIOSK, SECRET, children, cpu_ticks, rss_kib, write_bundle
+from testkit.certs import Pki
 from testkit.loop import run
-from testkit.ports import free_port
 from testkit.sip_switch import running_switch
 
-KIOSK, DOMAIN, SECRET = "kiosk-vorey-1", "pvp.auvergne.test", "kiosk-secret-1"
 IDLE_SECONDS = 5.0
-
-
-def write_bundle(directory: Path, pki: Pki, switch_port: int) -> int:
-    screen = free_port()
-    directory.mkdir()
-    shutil.copy(pki.ca, directory / "ca.pem")
-    bundle = {
-        "kiosk": KIOSK,
-        "site": "vorey",
-        "commune": "Vorey",
-        "sip": {
-            "domain": DOMAIN,
-            "user": KIOSK,
-            "password": SECRET,
-            "registrar_host": "127.0.0.1",
-            "registrar_port": switch_port,
-            "server_name": SWITCH_NAME,
-            "transport": "tls",
-            "wss_port": free_port(),
-        },
-        "control_plane": {"url": "http://127.0.0.1:9"},
-        "ca_file": "ca.pem",
-        "buttons": [{"service": "msa", "key": "KEY_F1", "label": "MSA"}],
-        "hangup_key": "KEY_ESC",
-        "hook_key": "KEY_PHONE",
-        "site_agent_phone": "04 71 00 00 00",
-        "agent": {"screen_port": screen},
-    }
-    (directory / "kiosk.json").write_text(json.dumps(bundle))
-    return screen
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def test_pvp_kiosk_registers_serves_its_page_and_its_figures(tmp_path: Path, pki: Pki) -> None:
