@@ -37,8 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from live.test_kiosk_page import PAGE_SEES_BARS, PERMANENCE, kiosk  # noqa: E402
-
 from pvp.config import Settings  # noqa: E402
 from pvp.freeswitch import keyframes  # noqa: E402
 from pvp.freeswitch.process import WHERE, find_binary  # noqa: E402
@@ -48,6 +46,7 @@ from pvp.model import Role  # noqa: E402
 from pvp.panel.security import create_user  # noqa: E402
 from testkit import webrtc  # noqa: E402
 from testkit.calls import colour_bars, registered  # noqa: E402
+from testkit.kiosk_page import PAGE_SEES_BARS, PERMANENCE, kiosk  # noqa: E402
 from testkit.live_switch import WRAP_UP_SECONDS, Switch, started  # noqa: E402
 from testkit.ua import UserAgent  # noqa: E402
 

@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_first_frame import COUNSELLOR, browser_stack, kiosk_home, processes_of, wait_idle  # noqa: E402
-from live.test_kiosk_page import PAGE_SEES_BARS, PERMANENCE, Kiosk, kiosk  # noqa: E402
 
 from pvp.kiosk.buttons import HangUp, Press  # noqa: E402
 from pvp.kiosk.screen import View  # noqa: E402
 from testkit import webrtc  # noqa: E402
 from testkit.calls import registered  # noqa: E402
+from testkit.kiosk_page import PAGE_SEES_BARS, PERMANENCE, Kiosk, kiosk  # noqa: E402
 from testkit.live_switch import Switch, started  # noqa: E402
 
 GIVE_UP_AFTER = 5  # failed calls in a row: the stack is broken, not leaking
