@@ -1,6 +1,6 @@
 """How long the evaluation page takes with a year of call records (default 100,000).
 
-    .venv/bin/python benchmarks/bench_evaluation.py [--calls 100000] [--runs 7]
+    .venv/bin/python -m benchmarks.bench_evaluation [--calls 100000] [--runs 7]
 
 Builds a throw-away SQLite database with the 2006 plan, generates the year, signs in as a
 region admin through the real panel (CSRF included) and times full page renders with Flask's

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check pvp tests benchmarks
+.venv/bin/ruff check pvp tests testkit benchmarks
 status=0
 .venv/bin/pytest "$@" || status=$?
 # pytest's 5 means "no test collected": a failure for a suite that must run tests.

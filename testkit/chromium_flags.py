@@ -1,7 +1,6 @@
 """The flags every browser test starts Debian's Chromium with (headless, no network chatter).
 
-A module of its own: ``from conftest import …`` finds whichever conftest.py comes first on
-sys.path, not necessarily tests/conftest.py.
+Used by tests/conftest.py's session ``chromium`` and by testkit/webrtc.py and kiosk_page.py.
 """
 
 CHROMIUM_ARGS = [
