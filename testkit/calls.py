@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -14,15 +13,7 @@ from pvp.model import CallRecord
 from testkit.audio import read_mono, rms, segment, zero_crossing_frequency
 from testkit.live_switch import Switch
 from testkit.ua import UserAgent
-
-
-def eventually(check: Callable[[], object], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return bool(check())
+from testkit.waiting import eventually
 
 
 def registered(ua: UserAgent) -> UserAgent:

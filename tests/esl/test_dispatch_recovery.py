@@ -11,6 +11,7 @@ from pvp.dispatcher.state import CallState
 from pvp.dispatcher.worker import DispatchWorker
 from pvp.model import ConsoleStatus
 from testkit.fake_esl import FakeSwitch
+from testkit.waiting import eventually
 
 from .test_dispatch_worker import (  # noqa: F401
     CALL,
@@ -20,7 +21,6 @@ from .test_dispatch_worker import (  # noqa: F401
     switch,
     worker,
 )
-from .test_esl_client import eventually
 
 
 def originated_legs(switch: FakeSwitch) -> list[str]:

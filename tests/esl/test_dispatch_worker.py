@@ -17,8 +17,7 @@ from pvp.dispatcher.worker import EVENTS, DispatchWorker
 from pvp.freeswitch.esl import Backoff, ESLClient
 from pvp.model import ConsoleStatus
 from testkit.fake_esl import FakeSwitch
-
-from .test_esl_client import eventually
+from testkit.waiting import eventually
 
 CALL = "c0ffee00-0000-4000-8000-000000000001"
 COUNSELLOR = "msa-43-c1"

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from pvp.freeswitch.esl import Backoff, ESLClient, ESLError, NotConnected
 from pvp.freeswitch.eslframe import Event
 from testkit.fake_esl import FakeSwitch
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
+from testkit.waiting import eventually
 
 
 @pytest.fixture
