@@ -18,6 +18,7 @@ from pvp.plan_view import load_routing_plan
 from pvp.provisioning import apply_plan
 from pvp.routing import RoutingPlan
 from testkit.chromium_flags import CHROMIUM_ARGS
+from testkit.devices import sample_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
@@ -33,6 +34,12 @@ def plan_2006_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         apply_plan(session, load_plan(PLAN_2006), Settings().sip_domain)
     db.engine.dispose()
     return path
+
+
+@pytest.fixture(scope="session")
+def three_page_pdf() -> bytes:
+    """A three-page PDF with known texts (kiosk printing, PDF checks)."""
+    return sample_pdf()
 
 
 @pytest.fixture

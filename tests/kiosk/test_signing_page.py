@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import requests
-from kiosk_screen.test_screen_layout import DOCS_IMG, FAKE_CALL, SMALLEST_TEXT
 from requests.auth import HTTPDigestAuth
 
 from pvp.documents import transfer
@@ -37,6 +36,8 @@ from testkit.documents import (  # noqa: F401 - control is a fixture
     text_pdf,
 )
 from testkit.signing import assert_stamped_in, validate
+
+from .test_screen_layout import DOCS_IMG, FAKE_CALL, SMALLEST_TEXT
 
 FIELD = SignatureField(page=2, x=320, y=110, width=220, height=70)
 ONE_FIELD = (FIELD.json(),)

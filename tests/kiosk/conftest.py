@@ -1,6 +1,5 @@
-"""Fixtures with the real device services: a private cupsd and SANE's test scanner.
-
-They skip (with the reason) only where cupsd or the SANE test backend is not installed.
+"""Fixtures of the kiosk tests: the real device services (a private cupsd and SANE's test
+scanner, skipped with the reason only where they are not installed) and a test PKI.
 """
 
 from __future__ import annotations
@@ -13,15 +12,21 @@ from pathlib import Path
 import pytest
 
 from pvp.kiosk.scanner import Scanner
+from testkit.certs import Pki, make_pki
 from testkit.devices import (
     CupsServer,
     DeviceMissing,
     FileQueue,
-    sample_pdf,
     write_sane_test_config,
 )
 
 SANE_TEST_DEVICE = "test:0"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A test PKI (CA, switch, kiosk), made once per session."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="session")
@@ -79,11 +84,6 @@ def sane_test_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 @pytest.fixture
 def sane_device(sane_test_config: Path) -> str:
     return SANE_TEST_DEVICE
-
-
-@pytest.fixture(scope="session")
-def three_page_pdf() -> bytes:
-    return sample_pdf()
 
 
 # The control plane over HTTP, for the full counsellor -> kiosk -> device paths.
