@@ -25,6 +25,20 @@ PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
 PANEL_PASSWORD = "mot-de-passe-de-test"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives Chromium says so (``-m "not browser"`` must leave no browser)."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "chromium" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("browser") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "drives Chromium without the browser marker: " + ", ".join(unmarked)
+        )
+
+
 @pytest.fixture(scope="session")
 def plan_2006_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 2006 plan imported once; each test gets its own copy of the file."""

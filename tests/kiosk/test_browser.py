@@ -98,6 +98,7 @@ def reaches(chromium: Any, home: Path, url: str) -> str:
         browser.close()
 
 
+@pytest.mark.browser
 def test_the_set_up_trusts_the_bundle_ca_and_the_impostor_is_refused(
     chromium: Any, pki: Pki, tmp_path: Path, switch: str, impostor: str
 ) -> None:

@@ -35,9 +35,12 @@ MEDIA_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 
-pytestmark = pytest.mark.skipif(
-    not BUNDLE_JS.exists(), reason="the page's bundle is not built (bash scripts/setup.sh)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not BUNDLE_JS.exists(), reason="the page's bundle is not built (bash scripts/setup.sh)"
+    ),
+]
 
 
 def media_browser(chromium: Any) -> Any:

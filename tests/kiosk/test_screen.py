@@ -76,6 +76,7 @@ def served(serve) -> tuple[Screen, str, list[str]]:
     return screen, serve(app), pressed
 
 
+@pytest.mark.browser
 def test_every_state_renders_follows_the_agent_and_passes_axe(
     served: tuple[Screen, str, list[str]], page: Any, axe_serious, artifacts
 ) -> None:
@@ -95,6 +96,7 @@ def test_every_state_renders_follows_the_agent_and_passes_axe(
         page.screenshot(path=str(shots / f"{view.value}.png"))
 
 
+@pytest.mark.browser
 def test_counsellor_notice_shows_over_the_call(served, page: Any) -> None:
     screen, url, _ = served
     screen.show(View.IN_CALL, service_label="CAF")
@@ -106,6 +108,7 @@ def test_counsellor_notice_shows_over_the_call(served, page: Any) -> None:
     assert screen.current().notice is None
 
 
+@pytest.mark.browser
 def test_touch_buttons_press_like_hardware_ones(served, page: Any) -> None:
     screen, url, pressed = served
     screen.show(View.IDLE, buttons=idle_buttons())

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
+
+pytestmark = pytest.mark.browser
 
 KIOSK = {
     "id": "kiosk-vorey-1",

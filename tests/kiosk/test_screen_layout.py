@@ -22,6 +22,8 @@ from pvp.kiosk.availability import describe
 from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
 
+pytestmark = pytest.mark.browser
+
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2006, 11, 24, 10, 0, tzinfo=PARIS)
 # The documentation's pictures are refreshed on demand (PVP_DOCS_SCREENSHOTS=1); a plain run

@@ -39,6 +39,8 @@ from testkit.signing import assert_stamped_in, validate
 
 from .test_screen_layout import DOCS_IMG, FAKE_CALL, SMALLEST_TEXT
 
+pytestmark = pytest.mark.browser
+
 FIELD = SignatureField(page=2, x=320, y=110, width=220, height=70)
 ONE_FIELD = (FIELD.json(),)
 KIOSK_INFO = {"id": KIOSK, "commune": "Vorey", "buttons": [], "site_agent_phone": ""}

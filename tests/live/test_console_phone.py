@@ -24,7 +24,7 @@ from testkit.audio import read_mono, rms, segment
 from testkit.calls import eventually, press, registered, sees_far_camera
 from testkit.live_switch import Switch
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 C1 = "msa-43-c1"
 LOGIN, PASSWORD = "conseiller-msa", "console-secret-1"

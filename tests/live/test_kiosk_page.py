@@ -39,6 +39,7 @@ from testkit.webrtc import wait_js  # noqa: E402
 
 pytestmark = [
     pytest.mark.live,
+    pytest.mark.browser,
     pytest.mark.skipif(shutil.which("certutil") is None, reason="no certutil (libnss3-tools)"),
 ]
 COUNSELLOR = "msa-43-c1"
