@@ -1,62 +1,30 @@
-"""A blocking Event Socket client for the live tests: authenticate, run ``api`` commands.
+"""The tests' questions to FreeSWITCH over the Event Socket, through the product's own client.
 
-The control plane's own ESL client is ``pvp/freeswitch/esl.py``; the tests only need to ask
-FreeSWITCH questions (``show channels``, ``uuid_getvar``) and act as the dispatcher would.
+:class:`pvp.freeswitch.esl.ESLClient` does the connection, the authentication and the
+framing; this adds what the tests ask (``show channels``, ``uuid_getvar``) and a blocking
+start, so that a switch not answering yet raises :class:`OSError` as a refused connection
+would. Answers are returned as FreeSWITCH gave them, ``-ERR`` included: a test looks at them.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
-
-class EslError(RuntimeError):
-    pass
+from pvp.freeswitch.esl import Backoff, ESLClient
 
 
 class Esl:
     def __init__(self, host: str, port: int, password: str, timeout: float = 10) -> None:
-        self._sock = socket.create_connection((host, port), timeout=timeout)
-        self._buffer = b""
-        headers, _ = self._frame()
-        if headers.get("Content-Type") != "auth/request":
-            raise EslError(f"unexpected greeting {headers}")
-        self._send(f"auth {password}")
-        headers, _ = self._frame()
-        if not headers.get("Reply-Text", "").startswith("+OK"):
-            raise EslError(f"authentication refused: {headers.get('Reply-Text')}")
-
-    def _send(self, line: str) -> None:
-        self._sock.sendall(line.encode() + b"\n\n")
-
-    def _read_until(self, marker: bytes) -> bytes:
-        while marker not in self._buffer:
-            chunk = self._sock.recv(65536)
-            if not chunk:
-                raise EslError("connection closed")
-            self._buffer += chunk
-        head, self._buffer = self._buffer.split(marker, 1)
-        return head
-
-    def _frame(self) -> tuple[dict[str, str], bytes]:
-        head = self._read_until(b"\n\n").decode()
-        headers = dict(line.split(": ", 1) for line in head.splitlines() if ": " in line)
-        length = int(headers.get("Content-Length", "0"))
-        while len(self._buffer) < length:
-            chunk = self._sock.recv(65536)
-            if not chunk:
-                raise EslError("connection closed")
-            self._buffer += chunk
-        body, self._buffer = self._buffer[:length], self._buffer[length:]
-        return headers, body
+        # Short reconnection delays: the live harness polls a switch that is starting.
+        self.client = ESLClient(host, port, password, backoff=Backoff(0.05, 0.5), timeout=timeout)
+        self.client.start()
+        if not self.client.wait_connected(timeout):
+            self.client.stop()
+            raise ConnectionError(f"no Event Socket at {host}:{port} in {timeout} s")
 
     def api(self, command: str) -> str:
-        self._send(f"api {command}")
-        while True:
-            headers, body = self._frame()
-            if headers.get("Content-Type") == "api/response":
-                return body.decode()
+        return self.client.send(f"api {command}").text
 
     def channels(self) -> list[dict[str, Any]]:
         rows = json.loads(self.api("show channels as json")).get("rows")
@@ -67,4 +35,4 @@ class Esl:
         return None if value in ("_undef_", "") or value.startswith("-ERR") else value
 
     def close(self) -> None:
-        self._sock.close()
+        self.client.stop()

@@ -32,10 +32,10 @@ from pvp.documents.pdf import pdf_to_fax_tiff
 from pvp.documents.service import DocumentService
 from pvp.documents.store import transfers_json
 from pvp.documents.switch import attach
-from pvp.freeswitch.esl import ESLClient
+from pvp.freeswitch.esl import ESLClient, ESLError
 from pvp.freeswitch.process import WHERE, find_binary
 from pvp.model import DocumentTransfer
-from testkit.esl import Esl, EslError
+from testkit.esl import Esl
 from testkit.ports import free_udp_tcp_port
 
 pytestmark = pytest.mark.live
@@ -150,7 +150,7 @@ class FaxSwitch:
                         return
                 finally:
                     esl.close()
-            except (OSError, EslError):
+            except (OSError, ESLError):
                 pass
             time.sleep(0.2)
         self.stop()
