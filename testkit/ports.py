@@ -22,16 +22,3 @@ def free_udp_tcp_port() -> int:
                 return port
             except OSError:
                 continue
-
-
-def free_port_pair() -> int:
-    """A port P with P+1 free too: baresip opens SIP/TLS on the port after its UDP/TCP one."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no pair of free ports for baresip")

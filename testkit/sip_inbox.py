@@ -1,9 +1,10 @@
 """A SIP user agent that only registers and receives MESSAGEs, over TLS or TCP (RFC 3261).
 
-Stands for the kiosk agent's messaging endpoint in the live document tests (baresip 1.0
-cannot hand over a MESSAGE body, NOTES.md): it registers with Digest authentication, keeps
-its connection (FreeSWITCH answers kiosks on the connection they opened), answers ``200``
-to each MESSAGE and keeps its content type and body.
+Stands for the kiosk agent's messaging endpoint in the live tests (baresip 1.0 cannot hand
+over a MESSAGE body, NOTES.md): the queue news a waiting kiosk gets, the document commands,
+forged senders. It registers with Digest authentication (a second contact of the kiosk's AOR
+where baresip holds the first), keeps its connection (FreeSWITCH answers kiosks on the
+connection they opened), answers ``200`` to each MESSAGE and keeps its content type and body.
 """
 
 from __future__ import annotations
