@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.bench_call_setup [--calls 50]
 
-The live tests' stack (tests/live/conftest.py): FreeSWITCH on the project's configuration,
+The live tests' stack (testkit/live_switch.py): FreeSWITCH on the project's configuration,
 the control plane as ``pvp serve`` composes it (waitress, mod_xml_curl directory and dialplan,
 the expert-queue dispatcher on the event socket), the 2006 plan with the clock at Vorey's MSA
 permanence. The kiosk is a baresip over TLS with SRTP, the counsellor a baresip over UDP.

@@ -4,7 +4,7 @@ the real FreeSWITCH, for SIP-softphone and browser-console counsellors.
     .venv/bin/python -m benchmarks.bench_first_frame [--calls 20] [--counsellor sip|browser|both]
         [--no-info-refresh]
 
-The live tests' stack (tests/live/conftest.py, the 2006 plan at Vorey's MSA permanence). The
+The live tests' stack (testkit/live_switch.py, the 2006 plan at Vorey's MSA permanence). The
 kiosk is the kiosk agent with its page in Debian's Chromium (tests/live/test_kiosk_page.py:
 fake colour-bar camera, speech-like microphone, WSS trusted through NSS). The counsellor is
 either baresip over TLS + SRTP (its fake colour bars) or the console page in a second Chromium,

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.bench_kiosk_soak [--minutes 30] [--heartbeat 2] [--every 60]
 
-Runs ``pvp kiosk --bundle`` as tests/kiosk_agent do: against
+Runs ``pvp kiosk --bundle`` as tests/kiosk do: against
 the TLS switch stand-in, reporting to a control-plane stand-in that keeps the heartbeats,
 with Debian's *default* SANE configuration (SANE_CONFIG_DIR unset, every backend of
 /etc/sane.d/dll.conf), a heartbeat every ``--heartbeat`` seconds and a press on the screen

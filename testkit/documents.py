@@ -1,9 +1,10 @@
 """Fixtures for document tests: a real control plane over HTTP, calls, a command channel.
 
-Imported by the conftest of ``tests/documents`` and ``tests/devices`` (the device tests
-need CUPS and SANE too). The command channel is the real codec end to end: the control
-plane's encoded MESSAGE body is decoded by the kiosk side exactly as the agent's SIP
-endpoint hands it over; only the SIP hop through FreeSWITCH is left to ``tests/live``.
+Imported by the conftests of ``tests/documents`` and ``tests/kiosk`` (the kiosk's document
+tests need CUPS and SANE too) and by benchmarks/bench_documents.py. The command channel is
+the real codec end to end: the control plane's encoded MESSAGE body is decoded by the kiosk
+side exactly as the agent's SIP endpoint hands it over; only the SIP hop through FreeSWITCH
+is left to ``tests/live``.
 """
 
 from __future__ import annotations

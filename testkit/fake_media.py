@@ -17,7 +17,7 @@ CAMERA_SIZE = (320, 240)
 
 
 def write_camera(path: Path, size: tuple[int, int] = CAMERA_SIZE, frames: int = 30) -> Path:
-    """Red, green and blue vertical thirds (what tests/live/calls.py's ``colour_bars`` looks
+    """Red, green and blue vertical thirds (what testkit/calls.py's ``colour_bars`` looks
     for) with a white square moving along the top; 15 frames a second, 4:2:0 (JPEG range)."""
     width, height = size
     thirds = [(76, 85, 255), (150, 44, 21), (29, 255, 107)]  # red, green, blue as Y, U, V

@@ -39,7 +39,7 @@ def missing() -> str | None:
 
 
 def write_media(directory: Path) -> Path:
-    """The fake camera (colour bars, y4m) and speech-like microphone of tests/live/fake_media.py."""
+    """The fake camera (colour bars, y4m) and speech-like microphone of testkit/fake_media.py."""
     directory.mkdir(parents=True, exist_ok=True)
     write_camera(directory / "camera.y4m")
     write_speech(directory / "speech.wav")

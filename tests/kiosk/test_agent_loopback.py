@@ -1,10 +1,10 @@
 """The whole kiosk agent on loopback, with no FreeSWITCH: the decisions and the wire.
 
-- The kiosk page's phone is played by tests/kiosk_agent/page.py, which speaks the page's
+- The kiosk page's phone is played by testkit/page_stand_in.py, which speaks the page's
   protocol (commands as server-sent events, reports as POSTs, the per-start token read from
   the page); the real page calls through FreeSWITCH in tests/live/test_kiosk_page.py.
 - The agent's messaging endpoint registers over verified TLS at the switch stand-in of
-  tests/kiosk_agent/switch.py, which sends commands and queue positions down that connection
+  testkit/sip_switch.py, which sends commands and queue positions down that connection
   as ``chat`` would and keeps what the kiosk sends to ``sip:pvp@<domain>``.
 - Buttons and hook: no /dev/input and no uinput here, so the tests inject python-evdev
   ``InputEvent`` objects into ``ButtonReader.feed``, the path every device event takes.

@@ -1,11 +1,11 @@
 """`pvp kiosk --bundle` as a kiosk runs it: production wiring, no engine process of its own.
 
-The bundle points at the TLS switch stand-in (tests/kiosk_agent/switch.py), which registers
+The bundle points at the TLS switch stand-in (testkit/sip_switch.py), which registers
 the messaging endpoint. No kiosk page is open (no Chromium here): a press is told it could
 not be placed. The test prints the figures of docs/kiosk-agent.md: idle memory and CPU of the
 agent, which now has no child process (the page is the video phone).
 
-    .venv/bin/pytest tests/kiosk_agent/test_agent_process.py -s
+    .venv/bin/pytest tests/kiosk/test_agent_process.py -s
 """
 
 from __future__ import annotations

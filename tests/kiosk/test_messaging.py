@@ -1,4 +1,4 @@
-"""The kiosk's SIP messaging endpoint against a TLS switch stand-in (tests/kiosk_agent/switch.py).
+"""The kiosk's SIP messaging endpoint against a TLS switch stand-in (testkit/sip_switch.py).
 
 Real TLS (Python's ssl on both sides, certificates from a test CA), real digest challenges;
 FreeSWITCH itself is exercised in tests/live/.

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.live, pytest.mark.browser]
 C1 = "msa-43-c1"
 LOGIN, PASSWORD = "conseiller-msa", "console-secret-1"
 PERMANENCE = "2006-11-24T10:00"  # Vorey, the 4th Friday: MSA walk-in 09:00-12:00
-BARESIP_VIDEO = (352, 288)  # tests/live/ua.py's fake camera
+BARESIP_VIDEO = (352, 288)  # testkit/ua.py's fake camera
 
 
 @pytest.fixture(scope="module")

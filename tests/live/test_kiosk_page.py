@@ -3,7 +3,7 @@
 As on a kiosk: the agent runs from a bundle (``AgentConfig.from_bundle``), its messaging
 endpoint registers over TLS checked against the bundle's CA; Debian's Chromium shows the
 agent's page with fake devices (a patterned y4m camera and speech-like sound, written by
-tests/live/fake_media.py) and trusts the switch's WSS certificate through the NSS database
+testkit/fake_media.py) and trusts the switch's WSS certificate through the NSS database
 that ``pvp kiosk-browser``'s set-up writes (no certificate check is switched off). Counsellors
 are baresip softphones over TLS. Buttons and hook are injected one layer above evdev.
 """
