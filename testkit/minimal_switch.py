@@ -107,8 +107,14 @@ def render_config(
     sip_port: int | None = None,
     users: dict[str, str] | None = None,
     domain: str = "pvp.test",
+    *,
+    modules: tuple[str, ...] = (),
+    configuration: str = "",
+    dialplan: str = DIALPLAN,
 ) -> None:
-    names = MODULES + (("mod_sofia",) if sip_port else ())
+    """``modules``, ``configuration`` (more ``<configuration>`` elements) and ``dialplan``
+    (its contexts) let a test add what it needs, e.g. SIP profiles of its own and mod_spandsp."""
+    names = MODULES + (("mod_sofia",) if sip_port else ()) + modules
     modules = "\n".join(f'<load module="{m}"/>' for m in names)
     sofia = sofia_config(sip_port, domain) if sip_port else ""
     conf.mkdir(parents=True, exist_ok=True)
@@ -140,9 +146,9 @@ def render_config(
         <mappings><map name="all" value="debug,info,notice,warning,err,crit,alert"/></mappings>
       </profile></profiles>
     </configuration>
-    {sofia}
+    {sofia}{configuration}
   </section>
-  <section name="dialplan">{DIALPLAN}</section>
+  <section name="dialplan">{dialplan}</section>
   {directory(domain, users or {})}
 </document>
 """
@@ -157,6 +163,9 @@ class MinimalSwitch:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     sip_port: int | None = None  # set: mod_sofia on 127.0.0.1 with these users
     users: dict[str, str] = field(default_factory=dict)
+    modules: tuple[str, ...] = ()  # loaded after the minimal ones (see render_config)
+    configuration: str = ""
+    dialplan: str = DIALPLAN
     process: subprocess.Popen[bytes] | None = None
     _output: IO[bytes] | None = None
 
@@ -168,7 +177,15 @@ class MinimalSwitch:
         for path in dirs.values():
             path.mkdir(parents=True, exist_ok=True)
         render_config(
-            dirs["conf"], self.esl_port, self.password, dirs["log"], self.sip_port, self.users
+            dirs["conf"],
+            self.esl_port,
+            self.password,
+            dirs["log"],
+            self.sip_port,
+            self.users,
+            modules=self.modules,
+            configuration=self.configuration,
+            dialplan=self.dialplan,
         )
         args = [self.binary, "-nf", "-nc", "-nonat"]
         for name, path in dirs.items():
