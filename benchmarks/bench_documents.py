@@ -109,11 +109,11 @@ def main() -> None:
         kiosk.commands.scan_dpi = 300
         call = kiosk.call[0] = start_call(db)
         auth = HTTPDigestAuth(COUNSELLOR, secrets[COUNSELLOR])
-        session = requests.Session()
+        http = requests.Session()
         pdf = sample_pdf()
 
         def send_print() -> str:
-            got = session.post(
+            got = http.post(
                 f"{control.url}/api/v1/calls/{call}/documents",
                 params={"action": "print", "title": "Formulaire"},
                 data=pdf,
@@ -124,7 +124,7 @@ def main() -> None:
             return str(got.json()["command"])
 
         def ask_scan() -> str:
-            got = session.post(
+            got = http.post(
                 f"{control.url}/api/v1/calls/{call}/scans",
                 json={"pages": 1},
                 auth=auth,
@@ -139,7 +139,7 @@ def main() -> None:
         scans = timed_runs(args.scans, ask_scan, control)
         print(f"A4 300 dpi grey scan to PDF in the control plane's store: {median_ms(scans)}")
         kiosk.close()
-    session.close()
+    http.close()
     server.stop()
     db.engine.dispose()
 

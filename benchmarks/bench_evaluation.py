@@ -49,7 +49,9 @@ def main() -> None:
             generate_year(session, 2006, args.calls)
         print(f"generated {args.calls} call records in {time.perf_counter() - started:.1f} s")
         client = create_app(settings, db, {"TESTING": True}).test_client()
-        token = TOKEN.search(client.get("/login").get_data(as_text=True)).group(1)
+        found = TOKEN.search(client.get("/login").get_data(as_text=True))
+        assert found, "the sign-in page carries no CSRF token"
+        token = found.group(1)
         client.post(
             "/login", data={"login": "bench", "password": "bench-password", "csrf_token": token}
         )

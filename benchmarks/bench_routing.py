@@ -42,10 +42,10 @@ def national_plan(sites: int, kiosks: int, agencies_per_service: int, seed: int 
     for s in range(sites):
         site = f"site-{s}"
         services = rnd.sample(SERVICES, rnd.randint(1, 4))
-        closures = ()
+        closures: tuple[Closure, ...] = ()
         if rnd.random() < 0.2:
-            first = (year + timedelta(days=rnd.randint(0, 330))).date()
-            closures = (Closure(first, first + timedelta(days=rnd.randint(0, 14)), "congés"),)
+            closed = (year + timedelta(days=rnd.randint(0, 330))).date()
+            closures = (Closure(closed, closed + timedelta(days=rnd.randint(0, 14)), "congés"),)
         for code in services:
             mode = Mode.APPOINTMENT if code == "anpe" else Mode.WALK_IN
             days = frozenset(rnd.sample(range(5), rnd.randint(1, 2)))

@@ -65,7 +65,11 @@ class Control:
 
     def answer(self, kiosk: str) -> Callable[[Answer], None]:
         """What the ESL side does with a kiosk's answer MESSAGE."""
-        return lambda answer: self.service.record_answer(answer, kiosk) and None
+
+        def record(answer: Answer) -> None:
+            self.service.record_answer(answer, kiosk)
+
+        return record
 
 
 def start_call(

@@ -115,7 +115,7 @@ def render_config(
     """``modules``, ``configuration`` (more ``<configuration>`` elements) and ``dialplan``
     (its contexts) let a test add what it needs, e.g. SIP profiles of its own and mod_spandsp."""
     names = MODULES + (("mod_sofia",) if sip_port else ()) + modules
-    modules = "\n".join(f'<load module="{m}"/>' for m in names)
+    loads = "\n".join(f'<load module="{m}"/>' for m in names)
     sofia = sofia_config(sip_port, domain) if sip_port else ""
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "freeswitch.xml").write_text(
@@ -130,7 +130,7 @@ def render_config(
         <param name="rtp-end-port" value="{esl_port + 1100}"/>
       </settings>
     </configuration>
-    <configuration name="modules.conf"><modules>{modules}</modules></configuration>
+    <configuration name="modules.conf"><modules>{loads}</modules></configuration>
     <configuration name="event_socket.conf">
       <settings>
         <param name="listen-ip" value="127.0.0.1"/>
