@@ -19,6 +19,7 @@ from pvp.provisioning import apply_plan
 from pvp.routing import RoutingPlan
 from testkit.chromium_flags import CHROMIUM_ARGS
 from testkit.devices import sample_pdf
+from testkit.postgres import private_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
@@ -54,6 +55,13 @@ def plan_2006_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def three_page_pdf() -> bytes:
     """A three-page PDF with known texts (kiosk printing, PDF checks)."""
     return sample_pdf()
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL cluster for the module (skipped where PostgreSQL is missing)."""
+    with private_cluster() as url:
+        yield url
 
 
 @pytest.fixture

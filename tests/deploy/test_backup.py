@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp import appointments
 from pvp.cli import main

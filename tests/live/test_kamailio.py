@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp.deploy.kamailio import KamailioSite, render_kamailio
 from testkit.live_switch import Switch
