@@ -16,12 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pvp.kiosk.agent import AgentConfig, KioskAgent
-from pvp.kiosk.browser import trust_ca
 from pvp.kiosk.heartbeat import Probes
 from pvp.kiosk.screen import View
 from pvp.messages import kiosk_key
+from testkit import webrtc
 from testkit.calls import eventually
-from testkit.chromium_flags import CHROMIUM_ARGS
 from testkit.live_switch import Switch
 from testkit.loop import LoopThread
 
@@ -141,23 +140,6 @@ class Kiosk:
         return dict(self.page.evaluate(PAGE_STATS))
 
 
-def kiosk_browser(chromium: Any, home: Path, media: Path) -> Any:
-    return chromium.browser_type.launch(
-        executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",  # production: the policies of pvp kiosk-browser
-            f"--use-file-for-fake-video-capture={media / 'camera.y4m'}",
-            f"--use-file-for-fake-audio-capture={media / 'speech.wav'}",
-            "--autoplay-policy=no-user-gesture-required",
-            # Loopback-only host: without it ICE gathering never ends (NOTES.md).
-            "--allow-loopback-in-peer-connection",
-        ],
-        env={"HOME": str(home)},
-    )
-
-
 @contextlib.contextmanager
 def kiosk(
     sw: Switch,
@@ -172,8 +154,7 @@ def kiosk(
     if not BUNDLE_JS.exists():
         pytest.skip("the page's bundle is not built (bash scripts/setup.sh)")
     home = tmp_path / "kiosk-home"
-    trust_ca(home, trusted_ca or sw.ca)
-    browser = kiosk_browser(chromium, home, media)
+    browser = webrtc.launch(chromium.browser_type, home, trusted_ca or sw.ca, media)
     loop = LoopThread()
     # The kiosk's clock is the control plane's travelled one: its idle buttons judge the
     # availability the control plane sends at that time.

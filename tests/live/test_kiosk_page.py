@@ -30,8 +30,9 @@ from pvp.freeswitch.certs import write_test_certs  # noqa: E402
 from pvp.kiosk.buttons import HangUp, Hook, Press  # noqa: E402
 from pvp.kiosk.screen import View  # noqa: E402
 from pvp.messages import COMMAND_TYPE, Sealer  # noqa: E402
+from testkit import webrtc  # noqa: E402
 from testkit.calls import call_of, eventually, registered, sees_far_camera  # noqa: E402
-from testkit.fake_media import CAMERA_SIZE, write_camera, write_speech  # noqa: E402
+from testkit.fake_media import CAMERA_SIZE  # noqa: E402
 from testkit.kiosk_page import HANDSET_AUDIO, KIOSK, PAGE_SEES_BARS, PERMANENCE, kiosk  # noqa: E402
 from testkit.live_switch import WRAP_UP_SECONDS, Switch, started  # noqa: E402
 from testkit.ua import UserAgent  # noqa: E402
@@ -70,10 +71,7 @@ def chat(sw: Any, body: dict[str, Any], content_type: str = COMMAND_TYPE) -> str
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("media")
-    write_camera(directory / "camera.y4m")
-    write_speech(directory / "speech.wav")
-    return directory
+    return webrtc.write_media(tmp_path_factory.mktemp("media"))
 
 
 def counsellor(sw: Switch, user: str = COUNSELLOR) -> UserAgent:
