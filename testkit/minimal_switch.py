@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from pvp.config import Settings
-from pvp.freeswitch import process
 from testkit.ports import free_port
 
 MODULES = (
@@ -61,12 +59,6 @@ DIALPLAN = """
   </extension>
 </context>
 """
-
-
-def find_binary() -> str | None:
-    """The project's own search (``PVP_FREESWITCH_BIN``, ``PATH``, /opt/freeswitch)."""
-    found = process.find_binary(Settings())
-    return str(found) if found else None
 
 
 def sofia_config(sip_port: int, domain: str) -> str:

@@ -1,4 +1,4 @@
-"""Where the live suite looks for FreeSWITCH: PVP_FREESWITCH_BIN, PATH, /opt/freeswitch."""
+"""Where PVP and the live suite look for FreeSWITCH: PVP_FREESWITCH_BIN, PATH, /opt/freeswitch."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from pvp.config import Settings
 from pvp.freeswitch import process
-from testkit import minimal_switch
 
 
 def fake_binary(path: Path) -> str:
@@ -21,11 +21,11 @@ def test_the_environment_variable_comes_first(
 ) -> None:
     chosen = fake_binary(tmp_path / "freeswitch")
     monkeypatch.setenv("PVP_FREESWITCH_BIN", chosen)
-    assert minimal_switch.find_binary() == chosen
+    assert str(process.find_binary(Settings())) == chosen
 
 
 def test_nothing_anywhere_means_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PVP_FREESWITCH_BIN", str(tmp_path / "missing"))
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(process, "DEFAULT_BINARY", tmp_path / "also-missing")
-    assert minimal_switch.find_binary() is None
+    assert process.find_binary(Settings()) is None
