@@ -61,26 +61,38 @@ DIALPLAN = """
 """
 
 
-def sofia_config(sip_port: int, domain: str) -> str:
-    """One UDP profile on 127.0.0.1 with digest registration, for real SIP user agents."""
-    params = {
+def sip_profile(name: str, port: int, context: str, params: dict[str, str]) -> str:
+    """A mod_sofia profile on 127.0.0.1 (SIP and RTP) routing to ``context``, plus ``params``."""
+    every = {
         "sip-ip": "127.0.0.1",
         "rtp-ip": "127.0.0.1",
         "ext-sip-ip": "127.0.0.1",
         "ext-rtp-ip": "127.0.0.1",
-        "sip-port": str(sip_port),
-        "context": "pvp-test",
+        "sip-port": str(port),
+        "context": context,
         "dialplan": "XML",
+        **params,
+    }
+    settings = "".join(f'<param name="{k}" value="{v}"/>' for k, v in every.items())
+    return f'<profile name="{name}"><settings>{settings}</settings></profile>'
+
+
+def sofia_conf(*profiles: str) -> str:
+    return (
+        '<configuration name="sofia.conf"><global_settings/><profiles>'
+        + "".join(profiles)
+        + "</profiles></configuration>"
+    )
+
+
+def sofia_config(sip_port: int, domain: str) -> str:
+    """One UDP profile with digest registration, for real SIP user agents."""
+    registration = {
         "auth-calls": "true",
         "force-register-domain": domain,
         "challenge-realm": "auto_from",
     }
-    settings = "".join(f'<param name="{k}" value="{v}"/>' for k, v in params.items())
-    return (
-        '<configuration name="sofia.conf"><global_settings/><profiles>'
-        f'<profile name="pvp"><settings>{settings}</settings></profile>'
-        "</profiles></configuration>"
-    )
+    return sofia_conf(sip_profile("pvp", sip_port, "pvp-test", registration))
 
 
 def directory(domain: str, users: dict[str, str]) -> str:

@@ -35,7 +35,7 @@ from pvp.freeswitch.esl import ESLClient
 from pvp.freeswitch.process import WHERE, find_binary
 from pvp.model import DocumentTransfer
 from testkit.esl import Esl
-from testkit.minimal_switch import MinimalSwitch
+from testkit.minimal_switch import MinimalSwitch, sip_profile, sofia_conf
 from testkit.ports import free_udp_tcp_port
 
 pytestmark = pytest.mark.live
@@ -49,23 +49,14 @@ SPANDSP = """<configuration name="spandsp.conf">
 </configuration>"""
 
 
-def profile(name: str, port: int) -> str:
-    params = {
-        "sip-ip": "127.0.0.1",
-        "rtp-ip": "127.0.0.1",
-        "ext-sip-ip": "127.0.0.1",
-        "ext-rtp-ip": "127.0.0.1",
-        "sip-port": str(port),
-        "context": "fax",
-        "dialplan": "XML",
-        "auth-calls": "false",
-        "inbound-codec-prefs": "PCMA,PCMU",
-        "outbound-codec-prefs": "PCMA,PCMU",
-        # Without a timer, each fax leg reads before it writes and both wait forever.
-        "rtp-timer-name": "soft",
-    }
-    body = "".join(f'<param name="{k}" value="{v}"/>' for k, v in params.items())
-    return f'<profile name="{name}"><settings>{body}</settings></profile>'
+# Two fax machines' lines: no authentication, G.711 only.
+FAX_LINE = {
+    "auth-calls": "false",
+    "inbound-codec-prefs": "PCMA,PCMU",
+    "outbound-codec-prefs": "PCMA,PCMU",
+    # Without a timer, each fax leg reads before it writes and both wait forever.
+    "rtp-timer-name": "soft",
+}
 
 
 class FaxSwitch:
@@ -76,14 +67,15 @@ class FaxSwitch:
         self.port_a, self.port_b = free_udp_tcp_port(), free_udp_tcp_port()
         self.spool = root / "spool"
         self.spool.mkdir(parents=True, exist_ok=True)
-        profiles = profile("faxa", self.port_a) + profile("faxb", self.port_b)
+        profiles = sofia_conf(
+            sip_profile("faxa", self.port_a, "fax", FAX_LINE),
+            sip_profile("faxb", self.port_b, "fax", FAX_LINE),
+        )
         self.fs = MinimalSwitch(
             str(binary),
             root,
             modules=("mod_sofia", "mod_spandsp"),
-            configuration=SPANDSP.format(spool=self.spool)
-            + f'<configuration name="sofia.conf"><global_settings/><profiles>{profiles}'
-            "</profiles></configuration>",
+            configuration=SPANDSP.format(spool=self.spool) + profiles,
             dialplan=f'<context name="fax">{receive_extension(self.spool)}</context>',
         )
         self.esl_port, self.password = self.fs.esl_port, self.fs.password
