@@ -1,8 +1,8 @@
 """Benchmark: a kiosk's button press to the counsellor's phone ringing, through everything.
 
-    .venv/bin/python benchmarks/bench_call_setup.py [--calls 50]
+    .venv/bin/python -m benchmarks.bench_call_setup [--calls 50]
 
-The live tests' stack (tests/live/conftest.py): FreeSWITCH on the project's configuration,
+The live tests' stack (testkit/live_switch.py): FreeSWITCH on the project's configuration,
 the control plane as ``pvp serve`` composes it (waitress, mod_xml_curl directory and dialplan,
 the expert-queue dispatcher on the event socket), the 2006 plan with the clock at Vorey's MSA
 permanence. The kiosk is a baresip over TLS with SRTP, the counsellor a baresip over UDP.
@@ -29,16 +29,11 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from live.conftest import started  # noqa: E402
-
-from pvp.config import Settings  # noqa: E402
-from pvp.freeswitch.esl import ESLClient  # noqa: E402
-from pvp.freeswitch.eslframe import Event  # noqa: E402
-from pvp.freeswitch.process import WHERE, find_binary  # noqa: E402
+from pvp.config import Settings
+from pvp.freeswitch.esl import ESLClient
+from pvp.freeswitch.eslframe import Event
+from pvp.freeswitch.process import WHERE, find_binary
+from testkit.live_switch import started
 
 COUNSELLOR = "msa-43-c1"
 

@@ -1,7 +1,7 @@
 """Benchmark: how many concurrent audio+video calls one FreeSWITCH relays on this machine
 without transcoding or loss.
 
-    .venv/bin/python benchmarks/bench_concurrent_calls.py [--steps 2,4,8,12,16,24] [--hold 20]
+    .venv/bin/python -m benchmarks.bench_concurrent_calls [--steps 2,4,8,12,16,24] [--hold 20]
 
 The live harness's switch (the project's configuration, control plane, WSS profile) on
 127.0.0.1. The callers and callees are headless WebRTC clients built on aiortc (DTLS-SRTP,
@@ -47,17 +47,12 @@ from aiortc import (
 from av import VideoFrame
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from live.conftest import Switch, started  # noqa: E402
-
-from pvp.config import Settings  # noqa: E402
-from pvp.db import Database  # noqa: E402
-from pvp.freeswitch.process import WHERE, find_binary  # noqa: E402
-from pvp.model import Counsellor  # noqa: E402
-from pvp.provisioning import rotate_secret  # noqa: E402
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.freeswitch.process import WHERE, find_binary
+from pvp.model import Counsellor
+from pvp.provisioning import rotate_secret
+from testkit.live_switch import Switch, started
 
 # aioice leaves 127.0.0.1 out of its host candidates; the benchmark is loopback-only.
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]

@@ -1,6 +1,6 @@
 """Benchmark of the kiosk devices: a private cupsd printing, SANE's test scanner scanning.
 
-    .venv/bin/python benchmarks/bench_devices.py [--prints N] [--scans N]
+    .venv/bin/python -m benchmarks.bench_devices [--prints N] [--scans N]
 
 Prints medians of: cupsd completing a 3-page PDF job on loopback (polled every 2 ms), the
 same through ``Printer.print_pdf`` (its own polling), an A4 300 dpi grey scan of SANE's test
@@ -16,7 +16,6 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,16 +23,12 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "devices"))
+from PIL import Image, ImageChops
 
-from device_harness import CupsServer, sample_pdf, write_sane_test_config  # noqa: E402
-from PIL import Image, ImageChops  # noqa: E402
-
-from pvp.common.pdf import images_to_pdf, pdf_to_fax_tiff, tiff_to_pdf  # noqa: E402
-from pvp.kiosk.printer import JobState, Printer  # noqa: E402
-from pvp.kiosk.scanner import Scanner  # noqa: E402
+from pvp.common.pdf import images_to_pdf, pdf_to_fax_tiff, tiff_to_pdf
+from pvp.kiosk.printer import JobState, Printer
+from pvp.kiosk.scanner import Scanner
+from testkit.devices import CupsServer, sample_pdf, write_sane_test_config
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """Benchmark of the document paths, end to end on loopback, with real cupsd and SANE.
 
-    .venv/bin/python benchmarks/bench_documents.py [--prints N] [--scans N]
+    .venv/bin/python -m benchmarks.bench_documents [--prints N] [--scans N]
 
 Prints medians of:
 - PDF sent to completed print: the counsellor POSTs a 3-page PDF to the control plane's
@@ -20,21 +20,24 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tests" / "devices"))
+import requests
+from requests.auth import HTTPDigestAuth
 
-import requests  # noqa: E402
-from device_harness import CupsServer, sample_pdf, write_sane_test_config  # noqa: E402
-from documents_fixtures import (  # noqa: E402
+from pvp.common.serving import ThreadedServer
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.kiosk.scanner import Scanner
+from pvp.model import DocumentTransfer
+from pvp.plan import load_plan
+from pvp.provisioning import apply_plan, rotate_secret
+from pvp.web import create_app
+from testkit.devices import CupsServer, sample_pdf, write_sane_test_config
+from testkit.documents import (
     COUNSELLOR,
     KIOSK,
     OTHER_COUNSELLOR,
@@ -42,20 +45,10 @@ from documents_fixtures import (  # noqa: E402
     Control,
     LoopbackTransport,
     start_call,
-    stop_server,
 )
-from kiosk_documents import make_kiosk  # noqa: E402
-from requests.auth import HTTPDigestAuth  # noqa: E402
-from waitress.server import create_server  # noqa: E402
+from testkit.kiosk_documents import make_kiosk
 
-from pvp.config import Settings  # noqa: E402
-from pvp.db import Database  # noqa: E402
-from pvp.kiosk.scanner import Scanner  # noqa: E402
-from pvp.model import DocumentTransfer  # noqa: E402
-from pvp.plan import load_plan  # noqa: E402
-from pvp.provisioning import apply_plan, rotate_secret  # noqa: E402
-from pvp.web import create_app  # noqa: E402
-
+ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "provisioning" / "auvergne-2006.yaml"
 
 
@@ -107,10 +100,8 @@ def main() -> None:
     service = app.extensions["pvp.documents"]
     transport = LoopbackTransport()
     service.transport = transport
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    settings.public_url = f"http://127.0.0.1:{server.effective_port}"
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = ThreadedServer(app, "127.0.0.1", 0, threads=4).start()
+    settings.public_url = f"http://127.0.0.1:{server.port}"
     control = Control(db, settings, service, transport, settings.public_url, secrets)
     with CupsServer() as cups:
         cups.add_file_queue("bench")
@@ -118,11 +109,11 @@ def main() -> None:
         kiosk.commands.scan_dpi = 300
         call = kiosk.call[0] = start_call(db)
         auth = HTTPDigestAuth(COUNSELLOR, secrets[COUNSELLOR])
-        session = requests.Session()
+        http = requests.Session()
         pdf = sample_pdf()
 
         def send_print() -> str:
-            got = session.post(
+            got = http.post(
                 f"{control.url}/api/v1/calls/{call}/documents",
                 params={"action": "print", "title": "Formulaire"},
                 data=pdf,
@@ -133,7 +124,7 @@ def main() -> None:
             return str(got.json()["command"])
 
         def ask_scan() -> str:
-            got = session.post(
+            got = http.post(
                 f"{control.url}/api/v1/calls/{call}/scans",
                 json={"pages": 1},
                 auth=auth,
@@ -148,8 +139,8 @@ def main() -> None:
         scans = timed_runs(args.scans, ask_scan, control)
         print(f"A4 300 dpi grey scan to PDF in the control plane's store: {median_ms(scans)}")
         kiosk.close()
-    session.close()
-    stop_server(server, thread)
+    http.close()
+    server.stop()
     db.engine.dispose()
 
 

@@ -1,6 +1,6 @@
 """How long the evaluation page takes with a year of call records (default 100,000).
 
-    .venv/bin/python benchmarks/bench_evaluation.py [--calls 100000] [--runs 7]
+    .venv/bin/python -m benchmarks.bench_evaluation [--calls 100000] [--runs 7]
 
 Builds a throw-away SQLite database with the 2006 plan, generates the year, signs in as a
 region admin through the real panel (CSRF included) and times full page renders with Flask's
@@ -49,7 +49,9 @@ def main() -> None:
             generate_year(session, 2006, args.calls)
         print(f"generated {args.calls} call records in {time.perf_counter() - started:.1f} s")
         client = create_app(settings, db, {"TESTING": True}).test_client()
-        token = TOKEN.search(client.get("/login").get_data(as_text=True)).group(1)
+        found = TOKEN.search(client.get("/login").get_data(as_text=True))
+        assert found, "the sign-in page carries no CSRF token"
+        token = found.group(1)
         client.post(
             "/login", data={"login": "bench", "password": "bench-password", "csrf_token": token}
         )

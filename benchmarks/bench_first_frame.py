@@ -1,10 +1,10 @@
 """Benchmark: press -> ringing and answer -> first picture, kiosk page and counsellor, through
 the real FreeSWITCH, for SIP-softphone and browser-console counsellors.
 
-    .venv/bin/python benchmarks/bench_first_frame.py [--calls 20] [--counsellor sip|browser|both]
+    .venv/bin/python -m benchmarks.bench_first_frame [--calls 20] [--counsellor sip|browser|both]
         [--no-info-refresh]
 
-The live tests' stack (tests/live/conftest.py, the 2006 plan at Vorey's MSA permanence). The
+The live tests' stack (testkit/live_switch.py, the 2006 plan at Vorey's MSA permanence). The
 kiosk is the kiosk agent with its page in Debian's Chromium (tests/live/test_kiosk_page.py:
 fake colour-bar camera, speech-like microphone, WSS trusted through NSS). The counsellor is
 either baresip over TLS + SRTP (its fake colour bars) or the console page in a second Chromium,
@@ -33,23 +33,18 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from live import webrtc  # noqa: E402
-from live.calls import colour_bars, registered  # noqa: E402
-from live.conftest import WRAP_UP_SECONDS, Switch, started  # noqa: E402
-from live.test_kiosk_page import PAGE_SEES_BARS, PERMANENCE, kiosk  # noqa: E402
-from live.ua import UserAgent  # noqa: E402
-
-from pvp.config import Settings  # noqa: E402
-from pvp.freeswitch import keyframes  # noqa: E402
-from pvp.freeswitch.process import WHERE, find_binary  # noqa: E402
-from pvp.kiosk.buttons import HangUp, Press  # noqa: E402
-from pvp.kiosk.screen import View  # noqa: E402
-from pvp.model import Role  # noqa: E402
-from pvp.panel.security import create_user  # noqa: E402
+from pvp.config import Settings
+from pvp.freeswitch import keyframes
+from pvp.freeswitch.process import WHERE, find_binary
+from pvp.kiosk.buttons import HangUp, Press
+from pvp.kiosk.screen import View
+from pvp.model import Role
+from pvp.panel.security import create_user
+from testkit import webrtc
+from testkit.calls import colour_bars, registered
+from testkit.kiosk_page import PAGE_SEES_BARS, PERMANENCE, kiosk
+from testkit.live_switch import WRAP_UP_SECONDS, Switch, started
+from testkit.ua import UserAgent
 
 COUNSELLOR = "msa-43-c1"
 USAGE_CALLS = 3  # calls during which each page's CPU and memory are measured (5 s each)

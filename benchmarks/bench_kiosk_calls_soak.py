@@ -1,7 +1,7 @@
 """Benchmark (soak): many calls through the real switch with the real kiosk agent and its page;
 the agent's and Chromium's open descriptors, threads and memory as the calls go by.
 
-    .venv/bin/python benchmarks/bench_kiosk_calls_soak.py [--calls 200] [--every 50]
+    .venv/bin/python -m benchmarks.bench_kiosk_calls_soak [--calls 200] [--every 50]
 
 The stack of benchmarks/bench_first_frame.py: FreeSWITCH on the project's configuration with
 the control plane (the live harness), the kiosk agent with its page in Debian's headless
@@ -23,19 +23,19 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from bench_first_frame import COUNSELLOR, browser_stack, kiosk_home, processes_of, wait_idle  # noqa: E402
-from live import webrtc  # noqa: E402
-from live.calls import registered  # noqa: E402
-from live.conftest import Switch, started  # noqa: E402
-from live.test_kiosk_page import PAGE_SEES_BARS, PERMANENCE, Kiosk, kiosk  # noqa: E402
-
-from pvp.kiosk.buttons import HangUp, Press  # noqa: E402
-from pvp.kiosk.screen import View  # noqa: E402
+from benchmarks.bench_first_frame import (
+    COUNSELLOR,
+    browser_stack,
+    kiosk_home,
+    processes_of,
+    wait_idle,
+)
+from pvp.kiosk.buttons import HangUp, Press
+from pvp.kiosk.screen import View
+from testkit import webrtc
+from testkit.calls import registered
+from testkit.kiosk_page import PAGE_SEES_BARS, PERMANENCE, Kiosk, kiosk
+from testkit.live_switch import Switch, started
 
 GIVE_UP_AFTER = 5  # failed calls in a row: the stack is broken, not leaking
 

@@ -1,8 +1,8 @@
 """Soak of the real kiosk agent: descriptors, threads and memory over many heartbeats.
 
-    .venv/bin/python benchmarks/bench_kiosk_soak.py [--minutes 30] [--heartbeat 2] [--every 60]
+    .venv/bin/python -m benchmarks.bench_kiosk_soak [--minutes 30] [--heartbeat 2] [--every 60]
 
-Runs ``pvp kiosk --bundle`` as tests/kiosk_agent do: against
+Runs ``pvp kiosk --bundle`` as tests/kiosk do: against
 the TLS switch stand-in, reporting to a control-plane stand-in that keeps the heartbeats,
 with Debian's *default* SANE configuration (SANE_CONFIG_DIR unset, every backend of
 /etc/sane.d/dll.conf), a heartbeat every ``--heartbeat`` seconds and a press on the screen
@@ -17,20 +17,15 @@ import argparse
 import asyncio
 import logging
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+import requests
 
-import requests  # noqa: E402
-from kiosk_agent.agent_process import HeartbeatSink, agent_process  # noqa: E402
-from kiosk_agent.certs import make_pki  # noqa: E402
-from kiosk_agent.switch import running_switch  # noqa: E402
-from kiosk_agent.test_agent_process import DOMAIN, KIOSK, SECRET  # noqa: E402
+from testkit.agent_process import DOMAIN, KIOSK, SECRET, HeartbeatSink, agent_process
+from testkit.certs import make_pki
+from testkit.sip_switch import running_switch
 
 
 def press(screen: str) -> None:

@@ -1,6 +1,6 @@
 """The national load through the real dispatcher policy and its database store.
 
-    .venv/bin/python benchmarks/bench_national.py --database-url postgresql+psycopg://… \
+    .venv/bin/python -m benchmarks.bench_national --database-url postgresql+psycopg://… \
         [--minutes 60] [--calls-per-kiosk-hour 0.3]
 
 Builds a national deployment in an empty database (2,800 sites, 10,000 kiosks, 100
@@ -19,22 +19,18 @@ import argparse
 import heapq
 import itertools
 import random
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from pvp.calendar import Mode  # noqa: E402
-from pvp.db import Database  # noqa: E402
-from pvp.dispatcher.outputs import Bridge, Command, Offer, RecordUpdate  # noqa: E402
-from pvp.dispatcher.policy import DispatchPolicy  # noqa: E402
-from pvp.dispatcher.state import Arrival  # noqa: E402
-from pvp.dispatcher.store import QueueStore  # noqa: E402
-from pvp.model import (  # noqa: E402
+from pvp.calendar import Mode
+from pvp.db import Database
+from pvp.dispatcher.outputs import Bridge, Command, Offer, RecordUpdate
+from pvp.dispatcher.policy import DispatchPolicy
+from pvp.dispatcher.state import Arrival
+from pvp.dispatcher.store import QueueStore
+from pvp.model import (
     Agency,
     ConsoleStatus,
     Counsellor,

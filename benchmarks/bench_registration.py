@@ -1,6 +1,6 @@
 """Benchmark: a registration storm, 1,000 kiosks at once, PVP directory against static files.
 
-    .venv/bin/python benchmarks/bench_registration.py [--kiosks 1000] [--runs 3]
+    .venv/bin/python -m benchmarks.bench_registration [--kiosks 1000] [--runs 3]
 
 A test plan: the 2006 Auvergne plan plus generated sites of nine kiosks each, 1,000 new
 kiosks in all, imported as ``pvp provision import`` does (random secrets, a1-hash only in
@@ -41,17 +41,16 @@ from typing import Any
 
 import yaml
 
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.freeswitch.certs import write_test_certs
+from pvp.freeswitch.config import render
+from pvp.freeswitch.process import WHERE, FreeSwitch, find_binary
+from pvp.plan import Plan
+from pvp.provisioning import apply_plan
+from testkit.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pvp.config import Settings  # noqa: E402
-from pvp.db import Database  # noqa: E402
-from pvp.freeswitch.certs import write_test_certs  # noqa: E402
-from pvp.freeswitch.config import render  # noqa: E402
-from pvp.freeswitch.process import WHERE, FreeSwitch, find_binary  # noqa: E402
-from pvp.plan import Plan  # noqa: E402
-from pvp.provisioning import apply_plan  # noqa: E402
-
 PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
 PER_SITE = 9  # the plan's most kiosks per site
 DIRECTORY_BINDING = re.compile(r'\s*<binding name="pvp-directory">.*?</binding>', re.S)
@@ -83,12 +82,6 @@ def scenario(domain: str) -> str:
         '  <recv response="200"/>\n'
         "</scenario>\n"
     )
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def storm_plan(kiosks: int) -> Plan:

@@ -1,6 +1,6 @@
 """Benchmark of the routing decision: the 2006 plan and generated national plans.
 
-    .venv/bin/python benchmarks/bench_routing.py [--decisions N]
+    .venv/bin/python -m benchmarks.bench_routing [--decisions N]
 
 Prints, for each plan size, the median and p99 time of one ``decide()`` call over random
 kiosks, services and instants of a year (closed presses included: they search the next
@@ -12,21 +12,18 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time as clock
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from pvp.calendar import Closure, DayRules, Mode, Schedule, Window, french_holidays  # noqa: E402
-from pvp.config import Settings  # noqa: E402
-from pvp.db import Database  # noqa: E402
-from pvp.plan import load_plan  # noqa: E402
-from pvp.plan_view import load_routing_plan  # noqa: E402
-from pvp.provisioning import apply_plan  # noqa: E402
-from pvp.routing import Booking, KioskInfo, Route, RoutingPlan, decide  # noqa: E402
+from pvp.calendar import Closure, DayRules, Mode, Schedule, Window, french_holidays
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.plan import load_plan
+from pvp.plan_view import load_routing_plan
+from pvp.provisioning import apply_plan
+from pvp.routing import Booking, KioskInfo, Route, RoutingPlan, decide
 
 PARIS = ZoneInfo("Europe/Paris")
 SERVICES = ("anpe", "caf", "msa", "urssaf", "cram", "udaf")
@@ -45,10 +42,10 @@ def national_plan(sites: int, kiosks: int, agencies_per_service: int, seed: int 
     for s in range(sites):
         site = f"site-{s}"
         services = rnd.sample(SERVICES, rnd.randint(1, 4))
-        closures = ()
+        closures: tuple[Closure, ...] = ()
         if rnd.random() < 0.2:
-            first = (year + timedelta(days=rnd.randint(0, 330))).date()
-            closures = (Closure(first, first + timedelta(days=rnd.randint(0, 14)), "congés"),)
+            closed = (year + timedelta(days=rnd.randint(0, 330))).date()
+            closures = (Closure(closed, closed + timedelta(days=rnd.randint(0, 14)), "congés"),)
         for code in services:
             mode = Mode.APPOINTMENT if code == "anpe" else Mode.WALK_IN
             days = frozenset(rnd.sample(range(5), rnd.randint(1, 2)))

@@ -1,7 +1,7 @@
 """Benchmark of sealing: the citizen's drawing stamped into a field and the PDF sealed
 (pyHanko, PAdES) with a P-256 key, as the control plane does on the kiosk's ``done``.
 
-    .venv/bin/python benchmarks/bench_signing.py [--runs N]
+    .venv/bin/python -m benchmarks.bench_signing [--runs N]
 
 Prints the median time and the sizes for a 2-page form and a 20-page file, one field each,
 and the size of a drawn signature (640×240 canvas, three strokes) as the answer carries it.

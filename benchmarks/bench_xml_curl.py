@@ -1,6 +1,6 @@
 """Benchmark: mod_xml_curl answers of the control plane against the same XML as static files.
 
-    .venv/bin/python benchmarks/bench_xml_curl.py [--rate 200] [--seconds 10]
+    .venv/bin/python -m benchmarks.bench_xml_curl [--rate 200] [--seconds 10]
 
 Serves the Flask app with waitress exactly as ``pvp serve`` does (8 threads), on the 2006
 plan with the clock at Vorey's MSA permanence, and adds one route that sends the very XML
@@ -22,7 +22,6 @@ import logging
 import multiprocessing
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -35,28 +34,19 @@ from zoneinfo import ZoneInfo
 from flask import send_from_directory
 from waitress.server import create_server
 
+from pvp.clock import ShiftedClock
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.plan import load_plan
+from pvp.provisioning import apply_plan
+from pvp.web import create_app
+from testkit.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pvp.clock import ShiftedClock  # noqa: E402
-from pvp.config import Settings  # noqa: E402
-from pvp.db import Database  # noqa: E402
-from pvp.plan import load_plan  # noqa: E402
-from pvp.provisioning import apply_plan  # noqa: E402
-from pvp.web import create_app  # noqa: E402
-
 PLAN = ROOT / "provisioning" / "auvergne-2006.yaml"
 SERVICES = ("anpe", "caf", "msa", "urssaf", "cram", "udaf")
 
 Request = tuple[str, bytes]  # path, body
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def channel_variables(kiosk: str, service: str) -> dict[str, str]:

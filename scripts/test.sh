@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check pvp tests benchmarks
+.venv/bin/ruff check pvp tests testkit benchmarks
 .venv/bin/lint-imports  # the import contract in setup.cfg: two programs over one shared package
-.venv/bin/ruff format --check pvp tests benchmarks
+.venv/bin/ruff format --check pvp tests testkit benchmarks
 .venv/bin/mypy pvp  # strict on the pure core and the shared packages: pyproject.toml
 status=0
 .venv/bin/pytest "$@" || status=$?

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium_flags import CHROMIUM_ARGS
 
 from pvp.config import Settings
 from pvp.db import Database
@@ -18,10 +17,27 @@ from pvp.plan import load_plan
 from pvp.plan_view import load_routing_plan
 from pvp.provisioning import apply_plan
 from pvp.routing import RoutingPlan
+from testkit.chromium_flags import CHROMIUM_ARGS
+from testkit.devices import sample_pdf
+from testkit.postgres import private_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_2006 = ROOT / "provisioning" / "auvergne-2006.yaml"
 PANEL_PASSWORD = "mot-de-passe-de-test"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives Chromium says so (``-m "not browser"`` must leave no browser)."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "chromium" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("browser") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "drives Chromium without the browser marker: " + ", ".join(unmarked)
+        )
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +49,19 @@ def plan_2006_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         apply_plan(session, load_plan(PLAN_2006), Settings().sip_domain)
     db.engine.dispose()
     return path
+
+
+@pytest.fixture(scope="session")
+def three_page_pdf() -> bytes:
+    """A three-page PDF with known texts (kiosk printing, PDF checks)."""
+    return sample_pdf()
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL cluster for the module (skipped where PostgreSQL is missing)."""
+    with private_cluster() as url:
+        yield url
 
 
 @pytest.fixture

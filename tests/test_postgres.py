@@ -6,13 +6,6 @@ skips, saying why, where Debian's PostgreSQL server binaries are absent.
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -33,55 +26,6 @@ from pvp.routing import decide
 
 PLAN_2006 = Path(__file__).resolve().parent.parent / "provisioning" / "auvergne-2006.yaml"
 PARIS = ZoneInfo("Europe/Paris")
-
-
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin")
-    pytest.importorskip("psycopg", reason="the psycopg driver is not installed")
-    # Not under pytest's tmp dir: its 0700 parents would keep the server's user out.
-    base = Path(tempfile.mkdtemp(prefix="pvp-pg-"))
-    data = base / "data"
-    user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
-    if os.geteuid() == 0:  # the server refuses to run as root
-        shutil.chown(base, user)
-
-    def as_user(*cmd: str) -> None:
-        prefix = ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=60)
-
-    port = _free_port()
-    as_user(str(bindir / "initdb"), "-D", str(data), "-U", "pvp", "--auth=trust", "-E", "UTF8")
-    as_user(
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-w",
-        "-l",
-        str(base / "log"),
-        "-o",
-        f"-h 127.0.0.1 -p {port} -k {base}",
-        "start",
-    )
-    try:
-        as_user(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "pvp", "pvp")
-        yield f"postgresql+psycopg://pvp@127.0.0.1:{port}/pvp"
-    finally:
-        as_user(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

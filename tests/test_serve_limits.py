@@ -12,15 +12,11 @@ from pathlib import Path
 
 import requests
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from testkit.ports import free_port
 
 
 def test_900_mb_announced_are_refused_at_once(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PVP_DATA_DIR": str(tmp_path / "data")}
     pvp = Path(sys.executable).with_name("pvp")
     server = subprocess.Popen(

@@ -12,8 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from documents_fixtures import text_pdf
-from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp import appointments
 from pvp.cli import main
@@ -23,6 +21,7 @@ from pvp.deploy.backup import BackupError, create, restore
 from pvp.documents.store import DocumentStore
 from pvp.plan_view import load_routing_plan
 from pvp.routing import decide
+from testkit.documents import text_pdf
 
 PARIS = ZoneInfo("Europe/Paris")
 INSTANTS = [

@@ -5,7 +5,6 @@ The switch's checks against a real FreeSWITCH are in tests/live/test_doctor_swit
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,6 @@ from pathlib import Path
 import pytest
 from alembic import command
 from click.testing import CliRunner
-from esl.fake_switch import FakeSwitch
 
 from pvp.cli import main
 from pvp.common.serving import ThreadedServer
@@ -23,13 +21,8 @@ from pvp.deploy import doctor
 from pvp.deploy.backup import head_revision
 from pvp.freeswitch.certs import write_test_certs
 from pvp.web import create_app
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
+from testkit.fake_esl import FakeSwitch
+from testkit.ports import free_port
 
 # ---- database ---------------------------------------------------------------------------
 
@@ -51,7 +44,7 @@ def test_database_behind_the_code_says_to_back_up_and_restart(tmp_path: Path) ->
 
 
 def test_database_unreachable_says_to_check_postgresql(tmp_path: Path) -> None:
-    url = f"postgresql+psycopg://pvp:secret@127.0.0.1:{_closed_port()}/pvp"
+    url = f"postgresql+psycopg://pvp:secret@127.0.0.1:{free_port()}/pvp"
     found = doctor.check_database(Settings(data_dir=tmp_path, database_url=url))
     assert not found.ok and "PostgreSQL" in found.french
     assert "secret" not in found.english + found.french  # no password in the logs
@@ -138,7 +131,7 @@ def test_xml_curl_refusing_the_switch_credentials_says_to_render_again(
 
 
 def test_xml_curl_with_no_control_plane_says_to_start_it(tmp_path: Path) -> None:
-    found = doctor.check_xml_curl(Settings(data_dir=tmp_path, http_port=_closed_port()))
+    found = doctor.check_xml_curl(Settings(data_dir=tmp_path, http_port=free_port()))
     assert not found.ok and "systemctl start pvp-control" in found.french
 
 
@@ -146,7 +139,7 @@ def test_xml_curl_with_no_control_plane_says_to_start_it(tmp_path: Path) -> None
 
 
 def test_no_switch_says_to_start_it_and_leaves_the_clocks_uncompared(tmp_path: Path) -> None:
-    switch, clock = doctor.check_switch(Settings(data_dir=tmp_path, esl_port=_closed_port()))
+    switch, clock = doctor.check_switch(Settings(data_dir=tmp_path, esl_port=free_port()))
     assert not switch.ok and "systemctl start pvp-freeswitch" in switch.french
     assert not clock.ok and "non comparées" in clock.french
 
@@ -172,8 +165,8 @@ def test_cli_tells_the_site_what_to_fix_in_french_logs_english_and_fails(
 ) -> None:
     env = {
         "PVP_DATA_DIR": str(settings.data_dir),
-        "PVP_ESL_PORT": str(_closed_port()),
-        "PVP_HTTP_PORT": str(_closed_port()),
+        "PVP_ESL_PORT": str(free_port()),
+        "PVP_HTTP_PORT": str(free_port()),
     }
     result = CliRunner().invoke(main, ["doctor"], env=env)
     assert result.exit_code == 1

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import text
-from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp.db import Database, make_engine
 from pvp.deploy.leader import DISPATCHER_LOCK, LeaderLease, Leadership

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp.config import Settings
 from pvp.deploy.kamailio import KamailioSite, render_kamailio

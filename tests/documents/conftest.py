@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from documents_fixtures import control  # noqa: F401 - a fixture
+from testkit.documents import control  # noqa: F401 - a fixture

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from documents_fixtures import COUNSELLOR, KIOSK, OTHER_KIOSK, end_call, start_call
-from esl.fake_switch import FakeSwitch
 
 from pvp.cli import main
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.wire.messages import decode_command
+from testkit.documents import COUNSELLOR, KIOSK, OTHER_KIOSK, end_call, start_call
+from testkit.fake_esl import FakeSwitch
 
 
 @pytest.fixture

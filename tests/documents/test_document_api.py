@@ -11,7 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from documents_fixtures import (
+from requests.auth import HTTPDigestAuth
+
+from pvp.common.pdf import DocumentError
+from pvp.kiosk.uplink import ControlPlaneClient, UplinkError
+from pvp.model import Document, DocumentLink, DocumentTransfer
+from pvp.wire import transfer
+from pvp.wire.messages import Answer, Status
+from testkit.documents import (
     CITIZEN,
     COUNSELLOR,
     KIOSK,
@@ -22,13 +29,6 @@ from documents_fixtures import (
     start_call,
     text_pdf,
 )
-from requests.auth import HTTPDigestAuth
-
-from pvp.common.pdf import DocumentError
-from pvp.kiosk.uplink import ControlPlaneClient, UplinkError
-from pvp.model import Document, DocumentLink, DocumentTransfer
-from pvp.wire import transfer
-from pvp.wire.messages import Answer, Status
 
 
 def auth(control: Control, user: str) -> HTTPDigestAuth:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from documents_fixtures import CITIZEN, start_call, text_pdf
 
 from pvp.cli import main
 from pvp.common.pdf import DocumentError
@@ -16,6 +15,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.documents.store import DocumentStore, sha256_hex
 from pvp.model import Document, DocumentTransfer
+from testkit.documents import CITIZEN, start_call, text_pdf
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 

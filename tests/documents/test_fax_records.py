@@ -10,13 +10,13 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
-from documents_fixtures import COUNSELLOR, KIOSK, Control, text_pdf
 
 from pvp.common.pdf import pdf_to_fax_tiff
 from pvp.documents.fax import FaxService, originate_command, parse_result
 from pvp.documents.service import Refused
 from pvp.model import Document, DocumentTransfer
 from pvp.wire.messages import Answer, Status
+from testkit.documents import COUNSELLOR, KIOSK, Control, text_pdf
 
 OK_EVENT = {
     "Event-Subclass": "spandsp::rxfaxresult",

@@ -12,7 +12,6 @@ from typing import Any
 import pypdf
 import pytest
 from click.testing import CliRunner
-from documents_fixtures import Control, start_call, text_pdf
 from pypdf.generic import (
     ArrayObject,
     DictionaryObject,
@@ -28,6 +27,7 @@ from pvp.cli import main
 from pvp.common.pdf import DocumentError, validate_pdf
 from pvp.config import Settings
 from pvp.db import Database
+from testkit.documents import Control, start_call, text_pdf
 
 GIB = 1024**3
 

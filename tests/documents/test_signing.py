@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from documents_fixtures import text_pdf
 from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
-from signing_fixtures import assert_stamped_in, validate
 
 from pvp.common import signature
 from pvp.common.pdf import DocumentError, validate_pdf
 from pvp.common.signature import SignatureField
 from pvp.documents import signing
 from pvp.documents.signing import Seal, SigningKey
+from testkit.documents import text_pdf
+from testkit.signing import assert_stamped_in, validate
 
 SEAL = Seal("anpe-le-puy-c1", "Signé à la borne kiosk-vorey-1", "Vorey")
 
@@ -217,10 +217,9 @@ def test_the_cli_creates_the_key_where_the_control_plane_looks_and_never_overwri
 def test_a_signature_the_kiosk_never_answered_is_refused_by_the_purge_once_the_call_ended(
     control: Any,
 ) -> None:
-    from documents_fixtures import COUNSELLOR, end_call, start_call
-
     from pvp.documents.signatures import request_signature
     from pvp.model import Document, DocumentTransfer
+    from testkit.documents import COUNSELLOR, end_call, start_call
 
     signing.create_signing_key(control.settings.resolved_signing_dir(), "PVP")
     call = start_call(control.db)

@@ -16,21 +16,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kiosk.audio import read_mono, rms, segment
 
 from pvp.model import Role
 from pvp.panel.security import create_user
+from testkit import webrtc
+from testkit.audio import read_mono, rms, segment
+from testkit.calls import eventually, press, registered, sees_far_camera
+from testkit.live_switch import Switch
 
-from . import webrtc
-from .calls import eventually, press, registered, sees_far_camera
-from .conftest import Switch
-
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 C1 = "msa-43-c1"
 LOGIN, PASSWORD = "conseiller-msa", "console-secret-1"
 PERMANENCE = "2006-11-24T10:00"  # Vorey, the 4th Friday: MSA walk-in 09:00-12:00
-BARESIP_VIDEO = (352, 288)  # tests/live/ua.py's fake camera
+BARESIP_VIDEO = (352, 288)  # testkit/ua.py's fake camera
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from typing import Any
 import flask
 import pytest
 from sqlalchemy import select
-from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp.common.pdf import pdf_to_fax_tiff
 from pvp.config import Settings
@@ -43,9 +42,7 @@ from pvp.freeswitch.config import render
 from pvp.freeswitch.esl import ESLClient
 from pvp.model import DocumentTransfer, QueueEntry
 from pvp.provisioning import rotate_secret
-
-from ._minimal_fs import MinimalSwitch
-from .calls import (
+from testkit.calls import (
     call_of,
     eventually,
     hang_up,
@@ -53,10 +50,12 @@ from .calls import (
     registered,
     waiting_calls,
 )
-from .conftest import PARIS, ControlPlane, Switch
+from testkit.live_switch import PARIS, ControlPlane, Switch
+from testkit.minimal_switch import MinimalSwitch
+from testkit.ports import free_port
+
 from .test_dispatch import C1, PERMANENCE, kiosk
 from .test_dispatcher_leader import lead, served_by_the_new_leader
-from .ua import free_port
 
 pytestmark = pytest.mark.live
 

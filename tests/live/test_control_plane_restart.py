@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from .calls import (
+from testkit.calls import (
     answer,
     call_of,
     ended_record,
@@ -23,7 +23,8 @@ from .calls import (
     rings,
     waiting_calls,
 )
-from .conftest import WRAP_UP_SECONDS, Switch
+from testkit.live_switch import WRAP_UP_SECONDS, Switch
+
 from .test_dispatch import C1, PERMANENCE, counsellor, kiosk, talking
 
 pytestmark = pytest.mark.live

@@ -18,9 +18,9 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.deploy import doctor
 from pvp.freeswitch.certs import write_test_certs
-
-from .calls import eventually, registered
-from .conftest import Switch
+from testkit.calls import eventually, registered
+from testkit.live_switch import Switch
+from testkit.ports import free_port
 
 pytestmark = pytest.mark.live
 
@@ -133,9 +133,7 @@ def test_renewed_certificates_are_served_without_dropping_tls_registrations(
 
 
 def test_reload_certs_without_a_switch_says_so(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     result = CliRunner().invoke(
         main,
         ["deploy", "reload-certs"],

@@ -13,9 +13,8 @@ import pytest
 from pvp.db import bump_revision
 from pvp.model import Kiosk, KioskButton
 from pvp.provisioning import a1_hash, new_secret, rotate_secret
-
-from .calls import eventually, registered
-from .conftest import Switch
+from testkit.calls import eventually, registered
+from testkit.live_switch import Switch
 
 pytestmark = pytest.mark.live
 

@@ -11,12 +11,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import text
-from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp.db import Database
 from pvp.deploy.leader import DISPATCHER_LOCK, Leadership, Stoppable
-
-from .calls import (
+from testkit.calls import (
     answer,
     call_of,
     ended_record,
@@ -27,9 +25,11 @@ from .calls import (
     rings,
     waiting_calls,
 )
-from .conftest import ControlPlane, Switch
+from testkit.live_switch import ControlPlane, Switch
+from testkit.ports import free_port
+from testkit.ua import UserAgent
+
 from .test_dispatch import C1, PERMANENCE, counsellor, kiosk, talking
-from .ua import UserAgent, free_port
 
 pytestmark = pytest.mark.live
 

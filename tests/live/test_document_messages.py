@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from documents_fixtures import COUNSELLOR, KIOSK, start_call, text_pdf
 
 from pvp.common.pdf import DocumentError
 from pvp.config import Settings
@@ -45,10 +44,10 @@ from pvp.wire.messages import (
     encode_answer,
     unseal,
 )
-
-from .conftest import Switch, started
-from .esl import Esl
-from .sip_inbox import SipInbox
+from testkit.documents import COUNSELLOR, KIOSK, start_call, text_pdf
+from testkit.esl import Esl
+from testkit.live_switch import Switch, started
+from testkit.sip_inbox import SipInbox
 
 pytestmark = pytest.mark.live
 
@@ -253,11 +252,11 @@ def test_a_signature_crosses_the_switch_both_ways_and_comes_back_sealed(
     import io
 
     from PIL import Image, ImageDraw
-    from signing_fixtures import validate
 
     from pvp.documents.signatures import request_signature
     from pvp.documents.signing import create_signing_key
     from pvp.kiosk.signing import SigningPad
+    from testkit.signing import validate
 
     s = fresh.settings
     if not (s.resolved_signing_dir() / "signing-cert.pem").exists():

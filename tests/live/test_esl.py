@@ -24,9 +24,8 @@ from pvp.dispatcher.worker import EVENTS, DispatchWorker, start_dispatcher
 from pvp.freeswitch.esl import Backoff, ESLClient
 from pvp.freeswitch.eslframe import Event
 from pvp.model import CallRecord, ConsoleStatus, ExpertQueue
-
-from ._minimal_fs import MinimalSwitch
-from .calls import eventually
+from testkit.calls import eventually
+from testkit.minimal_switch import MinimalSwitch
 
 pytestmark = pytest.mark.live
 

@@ -6,15 +6,14 @@ with the ``rxfax`` extension PVP renders (T.38 passthrough does not work over lo
 channels, NOTES.md, hence real SIP legs). The received fax goes through the same
 FaxService as in production; its PDF must have the pages sent, each looking the same.
 
-It renders its own small configuration (two profiles and the fax extension, no control
-plane needed) and uses the live harness's Event Socket client.
+It adds to the tests' minimal FreeSWITCH (testkit/minimal_switch.py) two profiles and the fax
+extension; no control plane needed.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -35,142 +34,74 @@ from pvp.documents.switch import attach
 from pvp.freeswitch.esl import ESLClient
 from pvp.freeswitch.process import WHERE, find_binary
 from pvp.model import DocumentTransfer
-
-from .conftest import free_udp_tcp_port
-from .esl import Esl, EslError
+from testkit.esl import Esl
+from testkit.minimal_switch import MinimalSwitch, sip_profile, sofia_conf
+from testkit.ports import free_udp_tcp_port
 
 pytestmark = pytest.mark.live
 
-MODULES = (
-    "mod_logfile",
-    "mod_event_socket",
-    "mod_commands",
-    "mod_dptools",
-    "mod_dialplan_xml",
-    "mod_sofia",
-    "mod_spandsp",
-    "mod_sndfile",
-    "mod_tone_stream",
-)
+SPANDSP = """<configuration name="spandsp.conf">
+  <modem-settings><param name="total-modems" value="0"/></modem-settings>
+  <fax-settings>
+    <param name="use-ecm" value="true"/>
+    <param name="spool-dir" value="{spool}"/>
+  </fax-settings>
+</configuration>"""
 
 
-def profile(name: str, port: int) -> str:
-    params = {
-        "sip-ip": "127.0.0.1",
-        "rtp-ip": "127.0.0.1",
-        "ext-sip-ip": "127.0.0.1",
-        "ext-rtp-ip": "127.0.0.1",
-        "sip-port": str(port),
-        "context": "fax",
-        "dialplan": "XML",
-        "auth-calls": "false",
-        "inbound-codec-prefs": "PCMA,PCMU",
-        "outbound-codec-prefs": "PCMA,PCMU",
-        # Without a timer, each fax leg reads before it writes and both wait forever.
-        "rtp-timer-name": "soft",
-    }
-    body = "".join(f'<param name="{k}" value="{v}"/>' for k, v in params.items())
-    return f'<profile name="{name}"><settings>{body}</settings></profile>'
+# Two fax machines' lines: no authentication, G.711 only.
+FAX_LINE = {
+    "auth-calls": "false",
+    "inbound-codec-prefs": "PCMA,PCMU",
+    "outbound-codec-prefs": "PCMA,PCMU",
+    # Without a timer, each fax leg reads before it writes and both wait forever.
+    "rtp-timer-name": "soft",
+}
 
 
 class FaxSwitch:
-    """FreeSWITCH with two SIP profiles, an rxfax extension, and an Event Socket."""
+    """The tests' minimal FreeSWITCH with mod_spandsp, two SIP profiles and the rxfax
+    extension PVP renders."""
 
     def __init__(self, root: Path, binary: Path) -> None:
-        self.root = root
-        self.binary = binary
-        self.esl_port = free_udp_tcp_port()
         self.port_a, self.port_b = free_udp_tcp_port(), free_udp_tcp_port()
-        self.password = secrets.token_urlsafe(12)
         self.spool = root / "spool"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def write_config(self) -> None:
-        conf = self.root / "conf"
-        for sub in ("conf", "log", "db", "run", "temp", "storage", "cache", "spool", "rec"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-        modules = "".join(f'<load module="{m}"/>' for m in MODULES)
-        rtp = free_udp_tcp_port()
-        (conf / "freeswitch.xml").write_text(
-            f"""<?xml version="1.0"?>
-<document type="freeswitch/xml">
- <section name="configuration">
-  <configuration name="switch.conf"><settings>
-   <param name="loglevel" value="info"/>
-   <param name="rtp-start-port" value="{rtp}"/><param name="rtp-end-port" value="{rtp + 40}"/>
-  </settings></configuration>
-  <configuration name="modules.conf"><modules>{modules}</modules></configuration>
-  <configuration name="event_socket.conf"><settings>
-   <param name="listen-ip" value="127.0.0.1"/>
-   <param name="listen-port" value="{self.esl_port}"/>
-   <param name="password" value="{self.password}"/>
-  </settings></configuration>
-  <configuration name="logfile.conf"><settings/><profiles><profile name="default">
-   <settings><param name="logfile" value="{self.root / "log" / "freeswitch.log"}"/></settings>
-   <mappings><map name="all" value="debug,info,notice,warning,err,crit,alert"/></mappings>
-  </profile></profiles></configuration>
-  <configuration name="spandsp.conf">
-   <modem-settings><param name="total-modems" value="0"/></modem-settings>
-   <fax-settings>
-    <param name="use-ecm" value="true"/>
-    <param name="spool-dir" value="{self.spool}"/>
-   </fax-settings>
-  </configuration>
-  <configuration name="sofia.conf"><global_settings/><profiles>
-   {profile("faxa", self.port_a)}{profile("faxb", self.port_b)}
-  </profiles></configuration>
- </section>
- <section name="dialplan"><context name="fax">{receive_extension(self.spool)}</context></section>
-</document>
-"""
+        self.spool.mkdir(parents=True, exist_ok=True)
+        profiles = sofia_conf(
+            sip_profile("faxa", self.port_a, "fax", FAX_LINE),
+            sip_profile("faxb", self.port_b, "fax", FAX_LINE),
         )
+        self.fs = MinimalSwitch(
+            str(binary),
+            root,
+            modules=("mod_sofia", "mod_spandsp"),
+            configuration=SPANDSP.format(spool=self.spool) + profiles,
+            dialplan=f'<context name="fax">{receive_extension(self.spool)}</context>',
+        )
+        self.esl_port, self.password = self.fs.esl_port, self.fs.password
+        self.log = root / "log" / "freeswitch.log"
 
     def start(self) -> None:
-        self.write_config()
-        root = self.root
-        command = [str(self.binary), "-nf", "-nc", "-nonat", "-conf", str(root / "conf")]
-        for flag, sub in (
-            ("-log", "log"),
-            ("-db", "db"),
-            ("-run", "run"),
-            ("-temp", "temp"),
-            ("-storage", "storage"),
-            ("-cache", "cache"),
-            ("-recordings", "rec"),
-        ):
-            command += [flag, str(root / sub)]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
+        """Started, and both SIP profiles running."""
+        self.fs.start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            esl = Esl("127.0.0.1", self.esl_port, self.password)
             try:
-                esl = Esl("127.0.0.1", self.esl_port, self.password)
-                try:
-                    if esl.api("sofia status").count("RUNNING") >= 2:
-                        return
-                finally:
-                    esl.close()
-            except (OSError, EslError):
-                pass
+                if esl.api("sofia status").count("RUNNING") >= 2:
+                    return
+            finally:
+                esl.close()
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError("FreeSWITCH did not start:\n" + self.log_tail())
+        raise RuntimeError("FreeSWITCH's SIP profiles did not start:\n" + self.log_tail())
 
     def log_tail(self, lines: int = 40) -> str:
-        log = self.root / "log" / "freeswitch.log"
-        return (
-            "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
-        )
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.fs.stop()
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +174,7 @@ def ink_overlap(a: Image.Image, b: Image.Image) -> float:
 def test_a_t38_fax_crosses_freeswitch_and_the_received_pdf_matches(
     fax_switch: FaxSwitch, db: Database, settings: Settings
 ) -> None:
-    from documents_fixtures import COUNSELLOR, KIOSK, text_pdf
+    from testkit.documents import COUNSELLOR, KIOSK, text_pdf
 
     settings.fax_dial_prefix = "sofia/faxa/"
     documents = DocumentService.create(db, settings)

@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp.deploy.kamailio import KamailioSite, render_kamailio
 from pvp.deploy.pool import dispatcher_set
-
-from ._minimal_fs import MinimalSwitch
-from .conftest import Switch, free_udp_tcp_port
-from .ua import Account, UserAgent
+from testkit.live_switch import Switch
+from testkit.minimal_switch import MinimalSwitch
+from testkit.ports import free_udp_tcp_port
+from testkit.ua import Account, UserAgent
 
 pytestmark = pytest.mark.live
 

@@ -3,14 +3,13 @@
 As on a kiosk: the agent runs from a bundle (``AgentConfig.from_bundle``), its messaging
 endpoint registers over TLS checked against the bundle's CA; Debian's Chromium shows the
 agent's page with fake devices (a patterned y4m camera and speech-like sound, written by
-tests/live/fake_media.py) and trusts the switch's WSS certificate through the NSS database
+testkit/fake_media.py) and trusts the switch's WSS certificate through the NSS database
 that ``pvp kiosk-browser``'s set-up writes (no certificate check is switched off). Counsellors
 are baresip softphones over TLS. Buttons and hook are injected one layer above evdev.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -19,42 +18,32 @@ import statistics
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from kiosk_agent.runner import LoopThread
 from PIL import Image, ImageStat
 
 pytest.importorskip("pvp.freeswitch.process", reason="the live harness is not in this tree")
 
 from pvp.freeswitch.certs import write_test_certs  # noqa: E402
-from pvp.kiosk.agent import AgentConfig, KioskAgent  # noqa: E402
-from pvp.kiosk.browser import trust_ca  # noqa: E402
 from pvp.kiosk.buttons import HangUp, Hook, Press  # noqa: E402
-from pvp.kiosk.heartbeat import Probes  # noqa: E402
 from pvp.kiosk.screen import View  # noqa: E402
-from pvp.wire.messages import COMMAND_TYPE, Sealer, kiosk_key  # noqa: E402
-
-from .calls import call_of, eventually, registered, sees_far_camera  # noqa: E402
-from .conftest import WRAP_UP_SECONDS, Switch, started  # noqa: E402
-from .fake_media import CAMERA_SIZE, write_camera, write_speech  # noqa: E402
-from .ua import UserAgent  # noqa: E402
-from .webrtc import wait_js  # noqa: E402
+from pvp.wire.messages import COMMAND_TYPE, Sealer  # noqa: E402
+from testkit import webrtc  # noqa: E402
+from testkit.calls import call_of, eventually, registered, sees_far_camera  # noqa: E402
+from testkit.fake_media import CAMERA_SIZE  # noqa: E402
+from testkit.kiosk_page import HANDSET_AUDIO, KIOSK, PAGE_SEES_BARS, PERMANENCE, kiosk  # noqa: E402
+from testkit.live_switch import WRAP_UP_SECONDS, Switch, started  # noqa: E402
+from testkit.ua import UserAgent  # noqa: E402
+from testkit.webrtc import wait_js  # noqa: E402
 
 pytestmark = [
     pytest.mark.live,
+    pytest.mark.browser,
     pytest.mark.skipif(shutil.which("certutil") is None, reason="no certutil (libnss3-tools)"),
 ]
-KIOSK = "kiosk-vorey-1"
-PARIS = ZoneInfo("Europe/Paris")
 COUNSELLOR = "msa-43-c1"
-PERMANENCE = "2006-11-24T10:00"  # Vorey, the 4th Friday: MSA walk-in 09:00-12:00
-BUNDLE_JS = Path(__file__).resolve().parents[2] / "pvp/kiosk/screen/static/build/kiosk-phone.js"
-# Chromium's fake devices are named "Fake Default Audio Input", "Fake Audio Input 1", ...
-HANDSET_AUDIO = {"input": "Fake Audio Input 1", "output": "Fake Audio Output 1"}
 
 
 @pytest.fixture(scope="module")
@@ -72,60 +61,6 @@ def fresh(own_switch: Switch) -> Iterator[Switch]:
     own_switch.reset()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def kiosk_config(sw: Any, directory: Path, knows_availability: bool = True) -> AgentConfig:
-    """A bundle as `pvp provision bundle` writes it, for this switch, with test devices.
-    Without ``knows_availability`` the control plane is out of reach: the idle buttons know
-    nothing, so every press goes to the switch, which decides."""
-    settings = sw.settings
-    bundle_dir = directory / "bundle"
-    bundle_dir.mkdir(parents=True)
-    shutil.copy(sw.ca, bundle_dir / "ca.pem")
-    bundle = {
-        "kiosk": KIOSK,
-        "site": "vorey",
-        "commune": "Vorey",
-        "sip": {
-            "domain": settings.sip_domain,
-            "user": KIOSK,
-            "password": sw.passwords[KIOSK],
-            "registrar_host": settings.sip_host,
-            "registrar_port": settings.sip_tls_port,
-            "transport": "tls",
-            "wss_port": settings.sip_wss_port,
-        },
-        "control_plane": {
-            "url": f"http://{settings.http_host}:{settings.http_port}"
-            if knows_availability
-            else "http://127.0.0.1:9"
-        },
-        "ca_file": "ca.pem",
-        # The key the control plane seals this kiosk's commands with (pvp/wire/messages.py).
-        "command_key": kiosk_key(settings.secret("kiosk_command_key"), KIOSK),
-        "buttons": [{"service": "msa", "key": "KEY_F1", "label": "MSA"}],
-        "hangup_key": "KEY_ESC",
-        "hook_key": "KEY_PHONE",
-        "site_agent_phone": "04 71 00 00 00",
-        "speaker_audio": {"input": "", "output": ""},
-        "handset_audio": HANDSET_AUDIO,
-    }
-    (bundle_dir / "kiosk.json").write_text(json.dumps(bundle))
-    config = AgentConfig.from_bundle(bundle_dir, directory / "state")
-    return replace(
-        config,
-        screen_port=0,
-        probes=Probes(lambda: None, lambda: None, lambda: False, directory),
-        heartbeat_period=3600,
-    )
-
-
 def chat(sw: Any, body: dict[str, Any], content_type: str = COMMAND_TYPE) -> str:
     domain = sw.settings.sip_domain
     # Sealed as the control plane seals (the kiosk refuses anything else).
@@ -134,130 +69,9 @@ def chat(sw: Any, body: dict[str, Any], content_type: str = COMMAND_TYPE) -> str
     return str(sw.esl.api(f"chat sip|pvp@{domain}|{KIOSK}@{domain}|{text}|{content_type}"))
 
 
-# -- the kiosk: agent on a loop thread, its page in Chromium on the main thread -----------
-
-# Reads the page's own peer connection: what it decoded of the far end, what it sends.
-PAGE_STATS = """async () => {
-  const phone = window.pvpPhone;
-  const remote = document.getElementById("remote");
-  const out = {width: remote.videoWidth, height: remote.videoHeight, frames: 0, energy: 0,
-               codecs: [], sink: remote.sinkId, mic: null, processing: null};
-  if (!phone.session) return out;
-  const pc = phone.session.connection;
-  const stats = await pc.getStats();
-  const codecs = {};
-  stats.forEach((r) => { if (r.type === "codec") codecs[r.id] = r.mimeType; });
-  stats.forEach((r) => {
-    if (r.type === "inbound-rtp" && r.kind === "video") out.frames = r.framesDecoded || 0;
-    if (r.type === "inbound-rtp" && r.kind === "audio") out.energy = r.totalAudioEnergy || 0;
-    if (r.type === "inbound-rtp" || r.type === "outbound-rtp") out.codecs.push(codecs[r.codecId]);
-  });
-  const sender = pc.getSenders().find((s) => s.track && s.track.kind === "audio");
-  if (sender) {
-    out.mic = sender.track.label;
-    const st = sender.track.getSettings();
-    out.processing = [st.echoCancellation, st.noiseSuppression, st.autoGainControl];
-  }
-  out.dtls = pc.getSenders()[0].transport ? pc.getSenders()[0].transport.state : null;
-  return out;
-}"""
-
-# Whether the remote picture shows the far camera's colour bars (not park's black).
-PAGE_SEES_BARS = """() => {
-  const v = document.getElementById("remote");
-  if (!v.videoWidth) return false;
-  const c = document.createElement("canvas");
-  c.width = v.videoWidth; c.height = v.videoHeight;
-  const g = c.getContext("2d");
-  g.drawImage(v, 0, 0);
-  const y = Math.floor(c.height / 2);
-  const at = (x) => g.getImageData(Math.floor(x), y, 1, 1).data;
-  const [r, gr, b] = [at(c.width / 7), at(c.width / 2), at(c.width * 6 / 7)];
-  return r[0] > 180 && gr[1] > 180 && b[2] > 180;
-}"""
-
-
-@dataclass
-class Kiosk:
-    agent: KioskAgent
-    page: Any
-    loop: LoopThread
-
-    def act(self, action: Any) -> None:
-        self.agent.feed_action(action)
-
-    def view(self, view: View, timeout: float = 10.0) -> dict[str, Any]:
-        assert eventually(lambda: self.agent.screen.current().view is view, timeout), (
-            f"the screen shows {self.agent.screen.current()} instead of {view}"
-        )
-        return dict(self.agent.screen.current().data)
-
-    def stats(self) -> dict[str, Any]:
-        return dict(self.page.evaluate(PAGE_STATS))
-
-
-def kiosk_browser(chromium: Any, home: Path, media: Path) -> Any:
-    from chromium_flags import CHROMIUM_ARGS
-
-    return chromium.browser_type.launch(
-        executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",  # production: the policies of pvp kiosk-browser
-            f"--use-file-for-fake-video-capture={media / 'camera.y4m'}",
-            f"--use-file-for-fake-audio-capture={media / 'speech.wav'}",
-            "--autoplay-policy=no-user-gesture-required",
-            # Loopback-only host: without it ICE gathering never ends (NOTES.md).
-            "--allow-loopback-in-peer-connection",
-        ],
-        env={"HOME": str(home)},
-    )
-
-
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("media")
-    write_camera(directory / "camera.y4m")
-    write_speech(directory / "speech.wav")
-    return directory
-
-
-@contextlib.contextmanager
-def kiosk(
-    sw: Switch,
-    tmp_path: Path,
-    chromium: Any,
-    media: Path,
-    trusted_ca: Path | None = None,
-    knows_availability: bool = True,
-) -> Iterator[Kiosk]:
-    """The kiosk as its set-up leaves it: Chromium's NSS database trusts ``trusted_ca``
-    (the bundle's CA unless a test says otherwise), the agent runs, the page is open."""
-    if not BUNDLE_JS.exists():
-        pytest.skip("the page's bundle is not built (bash scripts/setup.sh)")
-    home = tmp_path / "kiosk-home"
-    trust_ca(home, trusted_ca or sw.ca)
-    browser = kiosk_browser(chromium, home, media)
-    loop = LoopThread()
-    # The kiosk's clock is the control plane's travelled one: its idle buttons judge the
-    # availability the control plane sends at that time.
-    agent = KioskAgent(
-        kiosk_config(sw, tmp_path, knows_availability),
-        clock=lambda: sw.clock.now().astimezone(PARIS),
-    )
-    loop.call(agent.start())
-    try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1024})
-        page.goto(f"http://127.0.0.1:{agent.port}/")
-        assert eventually(lambda: agent.phone.page_connected, 10), "the page takes no command"
-        assert agent.messaging is not None
-        loop.call(agent.messaging.wait_registered(10))
-        yield Kiosk(agent, page, loop)
-    finally:
-        loop.call(agent.stop())
-        browser.close()
-        loop.close()
+    return webrtc.write_media(tmp_path_factory.mktemp("media"))
 
 
 def counsellor(sw: Switch, user: str = COUNSELLOR) -> UserAgent:
@@ -268,7 +82,7 @@ def counsellor(sw: Switch, user: str = COUNSELLOR) -> UserAgent:
 
 
 def rms_of(ua: UserAgent, start: float, end: float) -> float:
-    from kiosk.audio import read_mono, rms, segment
+    from testkit.audio import read_mono, rms, segment
 
     samples, rate = read_mono(ua.recording("dec"))
     return float(rms(segment(samples, rate, start, end)))

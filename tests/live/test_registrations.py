@@ -9,9 +9,10 @@ import pytest
 
 from pvp.db import Database
 from pvp.model import CounsellorState
+from testkit.minimal_switch import MinimalSwitch
+from testkit.ports import free_port
+from testkit.ua import Account, UserAgent
 
-from ._baresip import Baresip
-from ._minimal_fs import MinimalSwitch, free_port
 from .test_esl import C1, Rig, eventually
 
 pytestmark = pytest.mark.live
@@ -41,8 +42,8 @@ def test_given_a_softphone_when_it_registers_and_leaves_then_the_dispatcher_foll
     rig = Rig(sip_switch, db, {})
     worker = rig.start()
     assert eventually(lambda: "RUNNING" in worker.esl.api("sofia status"))
-    phone = Baresip(tmp_path / "c1", C1, PASSWORD, "pvp.test", sip_switch.sip_port or 0)
-    phone.start()
+    account = Account(C1, PASSWORD, "pvp.test", "127.0.0.1", sip_switch.sip_port or 0, "udp", False)
+    phone = UserAgent(account, tmp_path / "c1")
     try:
         assert eventually(lambda: worker.policy.counsellors[C1].registered, 15)
         assert eventually(lambda: registered_in_db(db))
@@ -54,7 +55,7 @@ def test_given_a_softphone_when_it_registers_and_leaves_then_the_dispatcher_foll
         assert worker.policy.counsellors[C1].registered
         assert worker.tracker.registered_users() == {C1}
     finally:
-        phone.stop()
+        phone.close()  # SIGTERM: baresip unregisters before it exits
     assert eventually(lambda: not worker.policy.counsellors[C1].registered)
     assert eventually(lambda: not registered_in_db(db))
     rig.stop()

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from .calls import eventually, registered
-from .conftest import PLAN_2006, free_udp_tcp_port
-from .esl import Esl
-from .ua import Account, UserAgent, free_port
+from testkit.calls import eventually, registered
+from testkit.esl import Esl
+from testkit.live_switch import PLAN_2006
+from testkit.ports import free_port, free_udp_tcp_port
+from testkit.ua import Account, UserAgent
 
 pytestmark = pytest.mark.live
 

@@ -22,10 +22,9 @@ from pathlib import Path
 import pytest
 
 from pvp.wire.messages import COMMAND_TYPE
-
-from .calls import eventually
-from .conftest import Switch
-from .sip_inbox import SipInbox
+from testkit.calls import eventually
+from testkit.live_switch import Switch
+from testkit.sip_inbox import SipInbox
 
 pytestmark = pytest.mark.live
 

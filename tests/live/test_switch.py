@@ -16,9 +16,15 @@ from pvp.db import Database, bump_revision
 from pvp.model import OpeningWindow, RouteRule
 from pvp.plan_view import load_routing_plan
 from pvp.routing import DecisionKind, decide
-
-from .calls import assert_never_rang, call_of, no_channel_left, parked_channel, press, registered
-from .conftest import PARIS, Switch
+from testkit.calls import (
+    assert_never_rang,
+    call_of,
+    no_channel_left,
+    parked_channel,
+    press,
+    registered,
+)
+from testkit.live_switch import PARIS, Switch
 
 pytestmark = pytest.mark.live
 

@@ -17,8 +17,7 @@ import pytest
 
 from pvp.db import Database
 from pvp.kiosk.screen import View
-
-from .calls import (
+from testkit.calls import (
     answer,
     call_of,
     ended_record,
@@ -30,9 +29,10 @@ from .calls import (
     sees_far_camera,
     waiting_calls,
 )
-from .conftest import Switch
+from testkit.live_switch import Switch
+from testkit.ua import UserAgent
+
 from .test_dispatch import PERMANENCE, talking
-from .ua import UserAgent
 
 pytestmark = pytest.mark.live
 log = logging.getLogger("tests.live.restart")

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
-from panel_helpers import ACCOUNTS, PASSWORD, Client, Inbox, free_port
+from panel_helpers import ACCOUNTS, PASSWORD, Client, Inbox
 
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import Role
 from pvp.panel.security import create_user
 from pvp.web import create_app
+from testkit.ports import free_port
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import socket
 from datetime import date, datetime, timedelta
 from email import message_from_bytes
 from typing import Any
@@ -95,12 +94,6 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def browser_sign_in(page: Any, base: str, login: str) -> None:

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from pvp.db import Database
 from pvp.model import Appointment, CallRecord
 
+pytestmark = pytest.mark.browser
+
 pytest.importorskip("axe_playwright_python", reason="axe-playwright-python is not installed")
 
 # Links that download a file or change something: not pages to audit.

@@ -36,6 +36,7 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+@pytest.mark.browser
 def test_an_admin_edits_a_route_window_and_the_preview_changes(
     live: str, browser_page: Any, pdb: Database
 ) -> None:
@@ -66,6 +67,7 @@ def test_an_admin_edits_a_route_window_and_the_preview_changes(
     _shot(page, "admin-preview-after")
 
 
+@pytest.mark.browser
 def test_a_manager_books_and_the_routing_goes_to_that_counsellor(
     live: str, browser_page: Any
 ) -> None:
@@ -90,6 +92,7 @@ def test_a_manager_books_and_the_routing_goes_to_that_counsellor(
     assert after["decision"] == "appointment" and after["counsellor"] == "anpe-le-puy-c2"
 
 
+@pytest.mark.browser
 def test_a_counsellor_goes_available_and_the_state_says_so(
     live: str, browser_page: Any, pdb: Database
 ) -> None:
@@ -115,6 +118,7 @@ def test_artifacts_are_not_committed() -> None:
     assert "test-artifacts/" in ignored
 
 
+@pytest.mark.browser
 def test_the_pages_work_under_the_content_security_policy(
     live: str, browser_page: Any, pdb: Database
 ) -> None:
@@ -151,6 +155,7 @@ def test_the_pages_work_under_the_content_security_policy(
     assert violations == []
 
 
+@pytest.mark.browser
 def test_a_first_admin_changes_the_temporary_password_then_deactivates_an_account(
     live: str, browser_page: Any, pdb: Database
 ) -> None:

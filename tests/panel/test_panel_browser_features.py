@@ -23,6 +23,8 @@ from pvp.convocations import send_notices
 from pvp.db import Database
 from pvp.model import CitizenContact, CounsellorState, RouteRule
 
+pytestmark = pytest.mark.browser
+
 # The documentation's pictures are refreshed on demand (PVP_DOCS_SCREENSHOTS=1); a plain run
 # leaves the work tree as it was.
 DOCS_IMG = (

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from icalendar import Calendar
-from panel_helpers import Inbox, free_port, local, next_open_day, page
+from panel_helpers import Inbox, local, next_open_day, page
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -22,6 +22,7 @@ from pvp.config import Settings
 from pvp.convocations import purge, send_notices, start_mailer
 from pvp.db import Database
 from pvp.model import Appointment, AuditEntry, CitizenContact, CitizenNotice, Site
+from testkit.ports import free_port
 
 CITIZEN = {"name": "Mme Martin", "email": "martin@example.fr", "phone": "", "bring": ""}
 

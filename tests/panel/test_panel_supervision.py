@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from panel_helpers import Inbox, free_port, page
+from panel_helpers import Inbox, page
 from sqlalchemy import select
 
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import Alert, KioskHeartbeat, Site
 from pvp.panel.alerts import check_alerts
+from testkit.ports import free_port
 
 HEALTHY = {
     "sip_registered": True,
