@@ -252,16 +252,25 @@ def freeswitch() -> None:
     help="Also write a self-signed CA and server "
     "certificate into OUT/certs (tests and demos; a site installs its own).",
 )
+@click.option(
+    "--behind-proxy",
+    metavar="IP:PORT",
+    help="Kamailio in front of a pool of switches: trust its authentication "
+    "(setting sip_proxy; docs/deployment.md).",
+)
 @pass_ctx
-def freeswitch_render(ctx: Context, out: Path, test_certs: bool) -> None:
+def freeswitch_render(ctx: Context, out: Path, test_certs: bool, behind_proxy: str | None) -> None:
     """Write FreeSWITCH's configuration tree, with the static directory and dialplan."""
     from pvp.clock import clock_from_settings
     from pvp.freeswitch.certs import write_test_certs
     from pvp.freeswitch.config import RenderError, render
 
     today = clock_from_settings(ctx.settings).now().astimezone(ctx.tz).date()
+    settings = ctx.settings
+    if behind_proxy is not None:
+        settings = settings.model_copy(update={"sip_proxy": behind_proxy})
     try:
-        rendered = render(ctx.settings, ctx.db, out, today)
+        rendered = render(settings, ctx.db, out, today)
     except RenderError as exc:
         raise Refused(str(exc)) from None
     click.echo(f"{len(rendered.files)} files written to {out} (fallback as of {today})")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from pvp.freeswitch.pool import IDENTITY_HEADER
 from pvp.fsutil import write_atomically
 
 POOL_SET = 1
@@ -49,6 +50,9 @@ def dispatcher_list(site: KamailioSite) -> str:
 
 
 def kamailio_cfg(site: KamailioSite, list_file: Path) -> str:
+    replicas = "".join(
+        f'        t_replicate("sip:{host}:{port}");\n' for host, port in site.switches
+    )
     return f"""#!KAMAILIO
 # Rendered by PVP (pvp/deploy/kamailio.py).
 listen=udp:{site.listen_host}:{site.listen_port}
@@ -78,6 +82,7 @@ loadmodule "dispatcher.so"
 loadmodule "ctl.so"
 loadmodule "kex.so"
 loadmodule "corex.so"
+loadmodule "path.so"
 
 modparam("ctl", "binrpc", "unix:{site.ctl_socket}")
 modparam("usrloc", "db_mode", 0)
@@ -100,6 +105,9 @@ modparam("tm", "fr_timer", 2000)
 
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    # Only Kamailio says who a device is (the switches trust {IDENTITY_HEADER}, see
+    # pvp/freeswitch/pool.py): a device's own copy is dropped.
+    if (!ds_is_from_list("{POOL_SET}")) {{ remove_hf("{IDENTITY_HEADER}"); }}
     if (has_totag()) {{
         if (loose_route() || is_method("ACK|BYE|CANCEL")) {{ t_relay(); }}
         else {{ sl_send_reply("404", "Not here"); }}
@@ -107,19 +115,29 @@ request_route {{
     }}
     if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
     if (ds_is_from_list("{POOL_SET}")) {{
-        # A switch of the pool calls or messages a device: wherever it registered.
-        if (!lookup("location")) {{ sl_send_reply("404", "Not registered"); exit; }}
+        # A switch of the pool calls, messages or pings a device: along the Path the switch
+        # was given with the registration, or wherever the device registered.
+        if (!loose_route() && !lookup("location")) {{
+            sl_send_reply("404", "Not registered");
+            exit;
+        }}
         record_route();
         t_relay();
         exit;
     }}
     if (is_method("REGISTER")) {{
         if (!auth_check("$fd", "sip_subscribers", "1")) {{ auth_challenge("$fd", "0"); exit; }}
-        if (!save("location")) {{ sl_reply_error(); }}
-        exit;
+        if (!save("location")) {{ sl_reply_error(); exit; }}
+        # Every switch of the pool learns the registration, with a Path back through here:
+        # the dispatcher's offers and kiosk messages leave from any switch (the switches
+        # accept REGISTER from Kamailio's address only, without a challenge).
+        consume_credentials();
+        add_path();
+{replicas}        exit;
     }}
     if (is_method("OPTIONS") && $rU == $null) {{ sl_send_reply("200", "OK"); exit; }}
     if (!auth_check("$fd", "sip_subscribers", "1")) {{ auth_challenge("$fd", "0"); exit; }}
+    append_hf("{IDENTITY_HEADER}: $au@{site.sip_domain}\r\n");
     consume_credentials();
     # The pool, by Call-ID hash; the next switch when one fails.
     if (!ds_select_dst("{POOL_SET}", "0")) {{ sl_send_reply("503", "No switch available"); exit; }}

@@ -12,7 +12,8 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any, Protocol
 
-from pvp.freeswitch.esl import ESLClient, ESLError
+from pvp.freeswitch.esl import ESLError
+from pvp.freeswitch.pool import EventSocket
 from pvp.messages import Sealer
 from pvp.model import CallOutcome
 
@@ -72,7 +73,7 @@ class SipMessageNotifier(JsonNotifier):
     """
 
     def __init__(
-        self, esl: ESLClient, domain: str, sealer: Sealer | None, sender: str = "pvp"
+        self, esl: EventSocket, domain: str, sealer: Sealer | None, sender: str = "pvp"
     ) -> None:
         # Without a sealer the messages go unsealed, and kiosks refuse them.
         self.esl, self.domain, self.sender, self.sealer = esl, domain, sender, sealer
