@@ -50,8 +50,9 @@ def dispatcher_list(site: KamailioSite) -> str:
 
 
 def kamailio_cfg(site: KamailioSite, list_file: Path) -> str:
-    replicas = "".join(
-        f'        t_replicate("sip:{host}:{port}");\n' for host, port in site.switches
+    first, *others = (f"sip:{host}:{port}" for host, port in site.switches)
+    replicas = f'        $ru = "{first}";\n' + "".join(
+        f'        append_branch("{uri}");\n' for uri in others
     )
     return f"""#!KAMAILIO
 # Rendered by PVP (pvp/deploy/kamailio.py).
@@ -115,9 +116,11 @@ request_route {{
     }}
     if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
     if (ds_is_from_list("{POOL_SET}")) {{
-        # A switch of the pool calls, messages or pings a device: along the Path the switch
-        # was given with the registration, or wherever the device registered.
-        if (!loose_route() && !lookup("location")) {{
+        # A switch of the pool calls, messages or pings a device: at the contact the
+        # replicated REGISTER gave it (its Route is the Path through here), or at an
+        # address of record, wherever the device registered.
+        remove_hf("Route");
+        if (uri == myself && !lookup("location")) {{
             sl_send_reply("404", "Not registered");
             exit;
         }}
@@ -127,17 +130,19 @@ request_route {{
     }}
     if (is_method("REGISTER")) {{
         if (!auth_check("$fd", "sip_subscribers", "1")) {{ auth_challenge("$fd", "0"); exit; }}
-        if (!save("location")) {{ sl_reply_error(); exit; }}
-        # Every switch of the pool learns the registration, with a Path back through here:
-        # the dispatcher's offers and kiosk messages leave from any switch (the switches
-        # accept REGISTER from Kamailio's address only, without a challenge).
+        # Saved here without answering (0x02): every switch of the pool learns the
+        # registration too, with a Path back through here, so the dispatcher's offers and
+        # kiosk messages leave from any switch (the switches accept REGISTER from
+        # Kamailio's address only, without a challenge); the device gets their best answer.
+        if (!save("location", "0x02")) {{ sl_reply_error(); exit; }}
         consume_credentials();
         add_path();
-{replicas}        exit;
+{replicas}        t_relay();
+        exit;
     }}
     if (is_method("OPTIONS") && $rU == $null) {{ sl_send_reply("200", "OK"); exit; }}
     if (!auth_check("$fd", "sip_subscribers", "1")) {{ auth_challenge("$fd", "0"); exit; }}
-    append_hf("{IDENTITY_HEADER}: $au@{site.sip_domain}\r\n");
+    append_hf("{IDENTITY_HEADER}: $au@{site.sip_domain}\\r\\n");
     consume_credentials();
     # The pool, by Call-ID hash; the next switch when one fails.
     if (!ds_select_dst("{POOL_SET}", "0")) {{ sl_send_reply("503", "No switch available"); exit; }}

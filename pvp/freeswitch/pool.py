@@ -10,6 +10,7 @@ there. :class:`SwitchPool` holds one :class:`ESLClient` per switch and routes ea
   or, for a channel known only from the database (after a restart), the one answering
   ``uuid_exists``;
 - ``show registrations`` / ``show channels`` are every connected switch's rows together;
+- ``reloadxml`` and ``xml_flush_cache`` go to every switch;
 - anything else (``chat``) goes to the first connected switch: Kamailio replicates every
   REGISTER to each switch of the pool, so each one can reach every device through Kamailio.
 
@@ -38,12 +39,17 @@ log = logging.getLogger("pvp.freeswitch.pool")
 # Kamailio's word on who a device is (user@domain), which the pool's switches trust.
 IDENTITY_HEADER = "X-PVP-Identity"
 MERGED = ("show registrations as json", "show channels as json")
+# Every switch reads the configuration again / forgets cached users, not just one.
+EVERYWHERE = ("reloadxml", "xml_flush_cache")
 _OFFER_FOR = re.compile(r"[{,]pvp_offer_for=([^,}]+)")
 _LEG = re.compile(r"[{,]origination_uuid=([^,}]+)")
 
 
 class EventSocket(Protocol):
     """What the dispatcher needs of FreeSWITCH: one switch's ESLClient, or a pool."""
+
+    @property
+    def connected(self) -> bool: ...
 
     def on(self, key: str, handler: Handler) -> None: ...
 
@@ -118,12 +124,20 @@ class SwitchPool:
         for client in self.clients:
             client.stop()
 
+    @property
+    def connected(self) -> bool:
+        return any(c.connected for c in self.clients)
+
     def api(self, command: str) -> str:
         if command in MERGED:
             return self._merged(command)
+        if command in EVERYWHERE:
+            return [c.api(command) for c in self._connected_or_none()][0]
         return self._route(command).api(command)
 
     def bgapi(self, command: str) -> Future[str]:
+        if command in EVERYWHERE:
+            return [c.bgapi(command) for c in self._connected_or_none()][0]
         return self._route(command).bgapi(command)
 
     def switch_of(self, channel: str) -> ESLClient | None:
@@ -179,11 +193,14 @@ class SwitchPool:
             return client
         return self._any()
 
-    def _any(self) -> ESLClient:
+    def _connected_or_none(self) -> list[ESLClient]:
         connected = self._connected()
         if not connected:
             raise NotConnected("no switch of the pool is connected")
-        return connected[0]
+        return connected
+
+    def _any(self) -> ESLClient:
+        return self._connected_or_none()[0]
 
     def _merged(self, command: str) -> str:
         rows: list[object] = []

@@ -1,0 +1,290 @@
+"""Calls end to end through Kamailio in front of two FreeSWITCH (issue 13).
+
+Kamailio (on 127.0.0.2, so the switches can tell it from devices on 127.0.0.1) registers
+kiosks and counsellors with PVP's credentials from PostgreSQL and replicates each REGISTER
+to both switches; both switches are rendered ``--behind-proxy`` and one control plane's
+dispatcher holds an event socket to each. A kiosk's press lands on the switch its Call-ID
+hashes to; the counsellor is rung from that switch, through Kamailio, and they talk; a
+stopped switch sends the next press to the other; the waiting kiosk is told its place
+whatever switch it is on.
+
+Skips, saying why, where Kamailio, FreeSWITCH, baresip or PostgreSQL is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
+
+from pvp.config import Settings
+from pvp.deploy.kamailio import KamailioSite
+from pvp.freeswitch.config import render
+from pvp.freeswitch.pool import IDENTITY_HEADER
+from pvp.freeswitch.process import FreeSwitch
+
+from .calls import (
+    answer,
+    assert_hears_tone,
+    call_of,
+    ended_record,
+    eventually,
+    hang_up,
+    press,
+    registered,
+    rings,
+)
+from .conftest import PARIS, ControlPlane, Switch, free_udp_tcp_port
+from .esl import Esl
+from .sip_inbox_udp import SipInbox
+from .test_dispatch import C1, PERMANENCE, talking
+from .test_kamailio import KAMAILIO, Kamailio
+from .ua import Account, UserAgent, free_port
+
+pytestmark = pytest.mark.live
+
+KAMAILIO_HOST = "127.0.0.2"  # devices are on 127.0.0.1: the switches trust only this one
+
+
+@dataclass
+class Pool:
+    sw: Switch  # the first switch, the database, the plan and the devices' secrets
+    second: FreeSwitch
+    second_settings: Settings
+    kamailio: Kamailio
+
+    def device(self, user: str, tone: int, where: Path) -> UserAgent:
+        """A baresip registered through Kamailio over UDP (SRTP, as kiosks require)."""
+        site = self.kamailio.site
+        account = Account(
+            user,
+            self.sw.passwords[user],
+            site.sip_domain,
+            site.listen_host,
+            site.listen_port,
+            "udp",
+            srtp=True,
+        )
+        ua = UserAgent(account, where / user, tone=tone)
+        self.sw.agents.append(ua)
+        return registered(ua)
+
+    def switch_of(self, call: str) -> int:
+        """Which switch (1 or 2) holds the channel ``call``."""
+        for number, settings in ((1, self.sw.settings), (2, self.second_settings)):
+            try:
+                esl = Esl("127.0.0.1", settings.esl_port, settings.secret("esl_password"))
+            except OSError:
+                continue
+            try:
+                if esl.api(f"uuid_exists {call}").strip() == "true":
+                    return number
+            finally:
+                esl.close()
+        raise AssertionError(f"no switch holds {call}")
+
+
+def _forged_invite(port: int, domain: str) -> str:
+    """An INVITE straight to a switch, claiming to be a kiosk Kamailio vouched for: the
+    switch's final answer's status line."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(5)
+        here = s.getsockname()[1]
+        lines = [
+            f"INVITE sip:msa@{domain} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{here};rport;branch=z9hG4bK{secrets.token_hex(6)}",
+            "Max-Forwards: 70",
+            f"From: <sip:kiosk-vorey-1@{domain}>;tag={secrets.token_hex(4)}",
+            f"To: <sip:msa@{domain}>",
+            f"Call-ID: {secrets.token_hex(8)}@127.0.0.1",
+            "CSeq: 1 INVITE",
+            f"Contact: <sip:kiosk-vorey-1@127.0.0.1:{here}>",
+            f"{IDENTITY_HEADER}: kiosk-vorey-1@{domain}",
+            "Content-Length: 0",
+        ]
+        s.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), ("127.0.0.1", port))
+        while True:
+            status = s.recv(65536).decode(errors="replace").split("\r\n", 1)[0]
+            if not status.split()[1].startswith("1"):
+                return status
+
+
+def _ready(settings: Settings, fs: FreeSwitch, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not fs.running():
+            raise RuntimeError(f"FreeSWITCH exited; see {fs.log_file}")
+        try:
+            esl = Esl("127.0.0.1", settings.esl_port, settings.secret("esl_password"))
+        except OSError:
+            time.sleep(0.2)
+            continue
+        try:
+            if esl.api("sofia status").count("RUNNING") >= 2:
+                return
+        finally:
+            esl.close()
+        time.sleep(0.2)
+    raise RuntimeError(f"FreeSWITCH not ready in {timeout} s; see {fs.log_file}")
+
+
+def _free_on_kamailio_host() -> int:
+    while True:
+        port = free_udp_tcp_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind((KAMAILIO_HOST, port))
+            return port
+        except OSError:
+            continue
+
+
+@pytest.fixture
+def pool(
+    make_switch: Callable[..., Switch],
+    postgres_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    freeswitch_bin: Path,
+    tmp_path: Path,
+) -> Iterator[Pool]:
+    if not Path(KAMAILIO).exists():
+        pytest.skip("kamailio not found (Debian's kamailio and kamailio-postgres-modules)")
+    monkeypatch.setenv("PVP_DATABASE_URL", postgres_url)
+    sw = make_switch(None)
+    sw.control_plane.stop()  # its one-switch dispatcher: the pool's replaces it
+    kamailio_port = _free_on_kamailio_host()
+    proxy = f"{KAMAILIO_HOST}:{kamailio_port}"
+    first = sw.settings.model_copy(update={"sip_proxy": proxy})
+    rtp = 20000 + free_port() % 20000
+    second = first.model_copy(
+        update={
+            "sip_port": free_udp_tcp_port(),
+            "sip_tls_port": free_port(),
+            "sip_wss_port": free_port(),
+            "esl_port": free_port(),
+            "rtp_start_port": rtp,
+            "rtp_end_port": rtp + 200,
+            "freeswitch_conf_dir": str(tmp_path / "fs2" / "conf"),
+        }
+    )
+    today = sw.clock.now().astimezone(PARIS).date()
+    switches = f"127.0.0.1:{first.esl_port},127.0.0.1:{second.esl_port}"
+    plane = ControlPlane(first.model_copy(update={"esl_switches": switches}), sw.db, sw.clock)
+    sw.control_plane = plane
+    plane.start_http()
+    render(first, sw.db, Path(first.freeswitch_conf_dir), today)
+    sw.restart_freeswitch()
+    render(second, sw.db, Path(second.freeswitch_conf_dir), today)
+    fs2 = FreeSwitch(sw.fs.binary, tmp_path / "fs2" / "conf", tmp_path / "fs2", sw.fs.certs)
+    fs2.start()
+    kamailio: Kamailio | None = None
+    try:
+        _ready(second, fs2)
+        (tmp_path / "kamailio").mkdir()
+        site = KamailioSite(
+            KAMAILIO_HOST,
+            kamailio_port,
+            first.sip_domain,
+            postgres_url,
+            [("127.0.0.1", first.sip_port), ("127.0.0.1", second.sip_port)],
+            tmp_path / "kamailio" / "ctl",
+            1,
+        )
+        kamailio = Kamailio(site, tmp_path / "kamailio")
+        uris = [f"sip:127.0.0.1:{first.sip_port}", f"sip:127.0.0.1:{second.sip_port}"]
+        assert eventually(lambda: all(kamailio.destinations().get(u) == "AP" for u in uris), 15)
+        plane.start_services()
+        yield Pool(sw, fs2, second, kamailio)
+    finally:
+        sw.close_agents()
+        if kamailio is not None:
+            kamailio.stop()
+        fs2.stop()
+
+
+def test_presses_through_kamailio_reach_a_counsellor_from_either_switch(
+    pool: Pool, tmp_path: Path
+) -> None:
+    sw = pool.sw
+    sw.travel_to(PERMANENCE)
+    msa = pool.device(C1, 880, tmp_path)
+    sw.control_plane.set_status(C1, "available")
+    assert eventually(lambda: sw.worker.policy.counsellors[C1].registered)
+
+    # A device that bypasses Kamailio is challenged, even claiming Kamailio's identity
+    # header, and may not register with a switch at all.
+    for port in (sw.settings.sip_port, pool.second_settings.sip_port):
+        assert _forged_invite(port, sw.settings.sip_domain).split()[1] in ("401", "407")
+    bypass = SipInbox(
+        "kiosk-vorey-2",
+        sw.passwords["kiosk-vorey-2"],
+        sw.settings.sip_domain,
+        ("127.0.0.1", sw.settings.sip_port),
+    )
+    try:
+        with pytest.raises(RuntimeError, match="403"):
+            bypass.register(timeout=3)
+    finally:
+        bypass.close()
+
+    citizen = pool.device("kiosk-vorey-1", 440, tmp_path)
+    pressed = time.monotonic()
+    assert press(citizen, "msa")["type"] == "CALL_ESTABLISHED"
+    rings(msa, "kiosk-vorey-1")
+    ringing = time.monotonic() - pressed
+    answer(msa)
+    assert eventually(lambda: talking(sw, "kiosk-vorey-1"))
+    call = call_of(sw, "kiosk-vorey-1")
+    landed = pool.switch_of(call)
+    time.sleep(2.5)
+    hang_up(citizen)
+    msa.wait_event("CALL_CLOSED", timeout=5)
+    assert_hears_tone(citizen.recording("dec"), 830, 930)
+    assert_hears_tone(msa.recording("dec"), 400, 480)
+    assert ended_record(sw, call).outcome == "served"
+    print(f"call 1 on switch {landed}: press to counsellor ringing {ringing:.2f} s")
+
+    # That switch stops: Kamailio's probes take it out, the next press goes to the other.
+    stopped = pool.second if landed == 2 else sw.fs
+    stopped.stop()
+    uri = f"sip:127.0.0.1:{(pool.second_settings if landed == 2 else sw.settings).sip_port}"
+    assert eventually(lambda: pool.kamailio.destinations().get(uri) == "IP", 15)
+    sw.travel_to(PERMANENCE)  # the clock moved on while we waited: stay in the window
+    busy = pool.device("kiosk-vorey-2", 440, tmp_path)
+    # The waiting kiosk's message channel, through Kamailio too (registered after baresip:
+    # FreeSWITCH's chat goes to the latest contact).
+    inbox = SipInbox(
+        "kiosk-vorey-2",
+        sw.passwords["kiosk-vorey-2"],
+        sw.settings.sip_domain,
+        (KAMAILIO_HOST, pool.kamailio.site.listen_port),
+    )
+    try:
+        inbox.register()
+        sw.control_plane.set_status(C1, "paused")
+        pressed = time.monotonic()
+        assert press(busy, "msa")["type"] == "CALL_ESTABLISHED"
+        second_call = call_of(sw, "kiosk-vorey-2")
+        assert pool.switch_of(second_call) != landed
+        told = json.loads(inbox.wait_message(timeout=10).body)
+        assert (told["type"], told["call"], told["position"]) == ("queue", second_call, 1)
+    finally:
+        inbox.close()
+    sw.control_plane.set_status(C1, "available")
+    rings(msa, "kiosk-vorey-2")
+    answer(msa)
+    assert eventually(lambda: talking(sw, "kiosk-vorey-2"))
+    time.sleep(2.5)
+    hang_up(busy)
+    assert_hears_tone(msa.recording("dec"), 400, 480)
+    assert ended_record(sw, second_call).outcome == "served"
+    assert timedelta(0) <= timedelta(seconds=ringing) < timedelta(seconds=5)
