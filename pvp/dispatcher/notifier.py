@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any, Protocol
 
+from pvp.freeswitch.chat import chat_command
 from pvp.freeswitch.esl import ESLError
 from pvp.freeswitch.pool import EventSocket
 from pvp.messages import Sealer
@@ -73,18 +74,22 @@ class SipMessageNotifier(JsonNotifier):
     """
 
     def __init__(
-        self, esl: EventSocket, domain: str, sealer: Sealer | None, sender: str = "pvp"
+        self,
+        esl: EventSocket,
+        domain: str,
+        sealer: Sealer | None,
+        sender: str = "pvp",
+        proxy: str = "",  # Kamailio's address, in front of a pool of switches
     ) -> None:
         # Without a sealer the messages go unsealed, and kiosks refuse them.
         self.esl, self.domain, self.sender, self.sealer = esl, domain, sender, sealer
+        self.proxy = proxy
 
     def _send(self, kiosk: str, payload: dict[str, Any]) -> None:
         body = chat_body(payload)
         if self.sealer is not None:
             body = self.sealer(kiosk, body)
-        command = (
-            f"chat sip|{self.sender}@{self.domain}|{kiosk}@{self.domain}|{body}|{CONTENT_TYPE}"
-        )
+        command = chat_command(self.sender, kiosk, self.domain, body, CONTENT_TYPE, self.proxy)
         try:
             job = self.esl.bgapi(command)
         except ESLError as exc:

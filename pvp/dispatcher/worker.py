@@ -554,13 +554,17 @@ def start_dispatcher(
     """
     # One switch, or each switch of a pool behind Kamailio (pvp.freeswitch.pool).
     esl = connect(settings, settings.secret("esl_password"), EVENTS)
+    sealer = Sealer(settings.secret("kiosk_command_key"))
+    if settings.sip_proxy:  # kiosk messages through Kamailio, wherever the kiosk registered
+        notifier = SipMessageNotifier(esl, settings.sip_domain, sealer, proxy=settings.sip_proxy)
+        options.setdefault("notifier", notifier)
     worker = DispatchWorker(
         db,
         esl,
         domain=settings.sip_domain,
         srtp=settings.counsellor_srtp,
         clock=clock,
-        sealer=Sealer(settings.secret("kiosk_command_key")),
+        sealer=sealer,
         **options,
     )
     worker.start()

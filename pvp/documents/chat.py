@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 
 from pvp.documents.service import TransportError
+from pvp.freeswitch.chat import chat_command
 from pvp.freeswitch.esl import NotConnected
 from pvp.messages import COMMAND_TYPE, Sealer
 
@@ -32,10 +33,15 @@ class ChatTransport:
     """``api`` runs one FreeSWITCH API command and returns its reply (an ESL client's)."""
 
     def __init__(
-        self, api: Callable[[str], str], domain: str, sealer: Sealer, sender: str = "pvp"
+        self,
+        api: Callable[[str], str],
+        domain: str,
+        sealer: Sealer,
+        sender: str = "pvp",
+        proxy: str = "",  # Kamailio's address, in front of a pool of switches
     ) -> None:
         self._api = api
-        self.domain = domain
+        self.domain, self.proxy = domain, proxy
         self.sealer = sealer  # the kiosk checks the seal before it runs anything
         self.sender = sender
 
@@ -45,9 +51,7 @@ class ChatTransport:
         if "|" in body or "\n" in body or "|" in kiosk_id:
             raise TransportError("message non transmissible (caractère | ou saut de ligne)")
         body = self.sealer(kiosk_id, body)
-        command = (
-            f"chat sip|{self.sender}@{self.domain}|{kiosk_id}@{self.domain}|{body}|{COMMAND_TYPE}"
-        )
+        command = chat_command(self.sender, kiosk_id, self.domain, body, COMMAND_TYPE, self.proxy)
         try:
             reply = self._api(command)
         except Exception as exc:  # the ESL client's errors: switch down, not connected…

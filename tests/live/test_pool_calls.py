@@ -285,6 +285,8 @@ def test_presses_through_kamailio_reach_a_counsellor_from_either_switch(
     assert eventually(lambda: talking(sw, "kiosk-vorey-2"))
     time.sleep(2.5)
     hang_up(busy)
+    msa.wait_event("CALL_CLOSED", timeout=5)
+    assert_hears_tone(busy.recording("dec"), 830, 930)
     assert_hears_tone(msa.recording("dec"), 400, 480)
     assert ended_record(sw, second_call).outcome == "served"
     assert timedelta(0) <= timedelta(seconds=ringing) < timedelta(seconds=5)
