@@ -130,14 +130,14 @@ request_route {{
     }}
     if (is_method("REGISTER")) {{
         if (!auth_check("$fd", "sip_subscribers", "1")) {{ auth_challenge("$fd", "0"); exit; }}
-        # Saved here without answering (0x02): every switch of the pool learns the
-        # registration too, with a Path back through here, so the dispatcher's offers and
-        # kiosk messages leave from any switch (the switches accept REGISTER from
-        # Kamailio's address only, without a challenge); the device gets their best answer.
-        if (!save("location", "0x02")) {{ sl_reply_error(); exit; }}
+        if (!save("location")) {{ sl_reply_error(); exit; }}
+        # Every switch of the pool learns the registration too (their answers are not the
+        # device's business), with a Path back through here: the dispatcher's offers leave
+        # from any switch. The switches accept REGISTER from Kamailio's address only, and
+        # without a challenge. ($du stays unset: append_branch would copy it.)
         consume_credentials();
         add_path();
-{replicas}        t_relay();
+{replicas}        t_replicate();
         exit;
     }}
     if (is_method("OPTIONS") && $rU == $null) {{ sl_send_reply("200", "OK"); exit; }}
