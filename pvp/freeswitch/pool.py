@@ -105,6 +105,9 @@ class SwitchPool:
         self.clients = clients
         self._owner: dict[str, ESLClient] = {}  # channel uuid -> the switch holding it
         self._lock = threading.Lock()
+        # Each client hands events over on a thread of its own: one at a time, as from one
+        # switch, since the dispatcher's handlers expect a single event thread.
+        self._one_at_a_time = threading.RLock()
 
     # -------------------------------------------------------- as an ESLClient
 
@@ -114,7 +117,7 @@ class SwitchPool:
 
     def on_connect(self, callback: Callable[[], None]) -> None:
         for client in self.clients:
-            client.on_connect(callback)
+            client.on_connect(partial(self._serially, callback))
 
     def start(self) -> None:
         for client in self.clients:
@@ -161,12 +164,16 @@ class SwitchPool:
         if event.uuid:
             self._own(event.uuid, client)
         try:
-            handler(event)
+            self._serially(handler, event)
         finally:
             if event.name == "CHANNEL_HANGUP_COMPLETE" and event.uuid:
                 with self._lock:
                     if self._owner.get(event.uuid) is client:
                         del self._owner[event.uuid]
+
+    def _serially(self, function: Callable[..., None], *args: object) -> None:
+        with self._one_at_a_time:
+            function(*args)
 
     def _own(self, channel: str, client: ESLClient) -> None:
         with self._lock:
