@@ -147,8 +147,9 @@ class SwitchPool:
         """The switch holding ``channel``, asking each one when no event said so yet."""
         with self._lock:
             known = self._owner.get(channel)
-        if known is not None:
+        if known is not None and known.connected:
             return known
+        # A switch that went away took its channels with it: the others are asked.
         for client in self._connected():
             try:
                 if client.api(f"uuid_exists {channel}").strip() == "true":

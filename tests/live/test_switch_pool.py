@@ -95,3 +95,23 @@ def test_every_switchs_events_reach_the_same_handler(
         assert eventually(lambda: calls <= {e.uuid for e in seen})
     finally:
         pool.stop()
+
+
+def test_a_stopped_switchs_channels_are_gone_and_the_other_still_answers(
+    two: list[tuple[MinimalSwitch, ESLClient]],
+) -> None:
+    (_, a), (other, b) = two
+    pool = SwitchPool([client_for(switch, ("CHANNEL_PARK",)) for switch, _ in two])
+    pool.on("CHANNEL_PARK", lambda event: None)
+    pool.start()
+    try:
+        assert eventually(lambda: all(c.connected for c in pool.clients))
+        call, kept = park_caller(b), park_caller(a, "kiosk-vorey-2")
+        assert eventually(lambda: pool.switch_of(call) is pool.clients[1])
+        other.stop()
+        assert eventually(lambda: not pool.clients[1].connected)
+        # What the dispatcher's reconciliation asks: no error, the call is gone.
+        assert pool.api(f"uuid_exists {call}").strip() == "false"
+        assert pool.api(f"uuid_exists {kept}").strip() == "true"
+    finally:
+        pool.stop()
