@@ -2,10 +2,12 @@
 and calls spread over the pool by the dispatcher module with OPTIONS health probing.
 
 Kiosks and counsellors register with Kamailio using the credentials PVP issued (the
-``sip_subscribers`` view gives Kamailio's auth_db each device's a1-hash). A device's request
-goes to a switch of the pool chosen by Call-ID hash, and to the next one when a switch fails
-or stops answering the probes; a request coming from a switch of the pool goes to the
-device wherever it registered.
+``sip_subscribers`` view gives Kamailio's auth_db each device's a1-hash); each REGISTER is
+then replicated to every switch with a Path through Kamailio, so any switch can ring any
+device. A device's request goes, with Kamailio's word on who sent it (``X-PVP-Identity``,
+see :mod:`pvp.freeswitch.pool`), to a switch of the pool chosen by Call-ID hash, and to the
+next one when a switch fails or stops answering the probes; a request coming from a switch
+of the pool goes to the device along that Path, or wherever the device registered.
 """
 
 from __future__ import annotations
