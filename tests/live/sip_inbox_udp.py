@@ -30,6 +30,24 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - SIP digest is MD5
 
 
+def digest(user: str, password: str, challenge: str, method: str, uri: str) -> str:
+    """The (Proxy-)Authorization value answering a digest ``challenge``."""
+    fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
+    ha1 = _md5(f"{user}:{fields['realm']}:{password}")
+    ha2 = _md5(f"{method}:{uri}")
+    cnonce, nc = secrets.token_hex(8), "00000001"
+    if "auth" in fields.get("qop", "").split(","):
+        response = _md5(f"{ha1}:{fields['nonce']}:{nc}:{cnonce}:auth:{ha2}")
+        extra = f', qop=auth, nc={nc}, cnonce="{cnonce}"'
+    else:
+        response, extra = _md5(f"{ha1}:{fields['nonce']}:{ha2}"), ""
+    return (
+        f'Digest username="{user}", realm="{fields["realm"]}", '
+        f'nonce="{fields["nonce"]}", uri="{uri}", response="{response}", '
+        f"algorithm=MD5{extra}"
+    )
+
+
 def _parse(data: bytes) -> tuple[str, dict[str, str], str]:
     head, _, body = data.decode(errors="replace").partition("\r\n\r\n")
     lines = head.split("\r\n")
@@ -72,21 +90,7 @@ class SipInbox:
             pass
 
     def _authorization(self, challenge: str) -> str:
-        fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
-        uri = f"sip:{self.domain}"
-        ha1 = _md5(f"{self.user}:{fields['realm']}:{self.password}")
-        ha2 = _md5(f"REGISTER:{uri}")
-        cnonce, nc = secrets.token_hex(8), "00000001"
-        if "auth" in fields.get("qop", "").split(","):
-            response = _md5(f"{ha1}:{fields['nonce']}:{nc}:{cnonce}:auth:{ha2}")
-            extra = f', qop=auth, nc={nc}, cnonce="{cnonce}"'
-        else:
-            response, extra = _md5(f"{ha1}:{fields['nonce']}:{ha2}"), ""
-        return (
-            f'Digest username="{self.user}", realm="{fields["realm"]}", '
-            f'nonce="{fields["nonce"]}", uri="{uri}", response="{response}", '
-            f"algorithm=MD5{extra}"
-        )
+        return digest(self.user, self.password, challenge, "REGISTER", f"sip:{self.domain}")
 
     def _register(
         self, expires: int, authorization: str | None, timeout: float

@@ -13,7 +13,9 @@ Skips, saying why, where Kamailio, FreeSWITCH, baresip or PostgreSQL is absent.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import secrets
 import socket
 import time
@@ -40,10 +42,11 @@ from .calls import (
     press,
     registered,
     rings,
+    waiting_calls,
 )
 from .conftest import PARIS, ControlPlane, Switch, free_udp_tcp_port
 from .esl import Esl
-from .sip_inbox_udp import SipInbox
+from .sip_inbox_udp import SipInbox, digest
 from .test_dispatch import C1, PERMANENCE, talking
 from .test_kamailio import KAMAILIO, Kamailio
 from .ua import Account, UserAgent, free_port
@@ -91,30 +94,63 @@ class Pool:
         raise AssertionError(f"no switch holds {call}")
 
 
-def _forged_invite(port: int, domain: str) -> str:
-    """An INVITE straight to a switch, claiming to be a kiosk Kamailio vouched for: the
-    switch's final answer's status line."""
+def _invite(
+    to: tuple[str, int], domain: str, claimed: str, auth: tuple[str, str] | None = None
+) -> str:
+    """A press of MSA claiming, in Kamailio's identity header, to come from kiosk
+    ``claimed``; with ``auth``, it answers the digest challenge as that (other) device.
+    Returns the final answer's status line (the call is left to the test to hang up)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
-        s.settimeout(5)
+        s.settimeout(10)
         here = s.getsockname()[1]
-        lines = [
-            f"INVITE sip:msa@{domain} SIP/2.0",
-            f"Via: SIP/2.0/UDP 127.0.0.1:{here};rport;branch=z9hG4bK{secrets.token_hex(6)}",
-            "Max-Forwards: 70",
-            f"From: <sip:kiosk-vorey-1@{domain}>;tag={secrets.token_hex(4)}",
-            f"To: <sip:msa@{domain}>",
-            f"Call-ID: {secrets.token_hex(8)}@127.0.0.1",
-            "CSeq: 1 INVITE",
-            f"Contact: <sip:kiosk-vorey-1@127.0.0.1:{here}>",
-            f"{IDENTITY_HEADER}: kiosk-vorey-1@{domain}",
-            "Content-Length: 0",
-        ]
-        s.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), ("127.0.0.1", port))
-        while True:
-            status = s.recv(65536).decode(errors="replace").split("\r\n", 1)[0]
-            if not status.split()[1].startswith("1"):
-                return status
+        sender = auth[0] if auth else claimed
+        key = base64.b64encode(secrets.token_bytes(30)).decode()
+        sdp = (
+            f"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {here + 2} RTP/SAVP 8\r\na=rtpmap:8 PCMA/8000\r\n"
+            f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\na=sendrecv\r\n"
+        )
+        call_id, tag = f"{secrets.token_hex(8)}@127.0.0.1", secrets.token_hex(4)
+
+        def send(cseq: int, authorization: str = "") -> str:
+            lines = [
+                f"INVITE sip:msa@{domain} SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.1:{here};rport;branch=z9hG4bK{secrets.token_hex(6)}",
+                "Max-Forwards: 70",
+                f"From: <sip:{sender}@{domain}>;tag={tag}",
+                f"To: <sip:msa@{domain}>",
+                f"Call-ID: {call_id}",
+                f"CSeq: {cseq} INVITE",
+                f"Contact: <sip:{sender}@127.0.0.1:{here}>",
+                f"{IDENTITY_HEADER}: {claimed}@{domain}",
+                *([f"Proxy-Authorization: {authorization}"] if authorization else []),
+                "Content-Type: application/sdp",
+                f"Content-Length: {len(sdp)}",
+            ]
+            s.sendto(("\r\n".join(lines) + "\r\n\r\n" + sdp).encode(), to)
+            while True:
+                reply = s.recv(65536).decode(errors="replace")
+                status = reply.split("\r\n", 1)[0]
+                if not status.split()[1].startswith("1"):
+                    return reply
+
+        reply = send(1)
+        if auth and reply.split()[1] == "407":
+            challenge = re.search(r"(?im)^Proxy-Authenticate:\s*(.*)$", reply)
+            assert challenge, reply
+            uri = f"sip:msa@{domain}"
+            reply = send(2, digest(auth[0], auth[1], challenge.group(1), "INVITE", uri))
+        return reply.split("\r\n", 1)[0]
+
+
+def _hang_up_everything(pool: Pool) -> None:
+    for settings in (pool.sw.settings, pool.second_settings):
+        esl = Esl("127.0.0.1", settings.esl_port, settings.secret("esl_password"))
+        try:
+            esl.api("hupall NORMAL_CLEARING")
+        finally:
+            esl.close()
 
 
 def _ready(settings: Settings, fs: FreeSwitch, timeout: float = 30) -> None:
@@ -215,6 +251,14 @@ def test_presses_through_kamailio_reach_a_counsellor_from_either_switch(
 ) -> None:
     sw = pool.sw
     sw.travel_to(PERMANENCE)
+    # A kiosk authenticated by Kamailio claims another's identity: Kamailio's word wins.
+    kamailio = (pool.kamailio.site.listen_host, pool.kamailio.site.listen_port)
+    liar = ("kiosk-vorey-2", sw.passwords["kiosk-vorey-2"])
+    assert _invite(kamailio, sw.settings.sip_domain, "kiosk-vorey-1", liar).split()[1] == "200"
+    assert eventually(lambda: waiting_calls(sw) == ["kiosk-vorey-2"])
+    _hang_up_everything(pool)
+    assert eventually(lambda: waiting_calls(sw) == [])
+
     msa = pool.device(C1, 880, tmp_path)
     sw.control_plane.set_status(C1, "available")
     assert eventually(lambda: sw.worker.policy.counsellors[C1].registered)
@@ -222,7 +266,8 @@ def test_presses_through_kamailio_reach_a_counsellor_from_either_switch(
     # A device that bypasses Kamailio is challenged, even claiming Kamailio's identity
     # header, and may not register with a switch at all.
     for port in (sw.settings.sip_port, pool.second_settings.sip_port):
-        assert _forged_invite(port, sw.settings.sip_domain).split()[1] in ("401", "407")
+        status = _invite(("127.0.0.1", port), sw.settings.sip_domain, "kiosk-vorey-1")
+        assert status.split()[1] in ("401", "407"), status
     bypass = SipInbox(
         "kiosk-vorey-2",
         sw.passwords["kiosk-vorey-2"],
