@@ -44,7 +44,7 @@ from .calls import (
     rings,
     waiting_calls,
 )
-from .conftest import PARIS, ControlPlane, Switch, free_udp_tcp_port
+from .conftest import PARIS, WRAP_UP_SECONDS, ControlPlane, Switch, free_udp_tcp_port
 from .esl import Esl
 from .sip_inbox_udp import SipInbox, digest
 from .test_dispatch import C1, PERMANENCE, talking
@@ -353,3 +353,32 @@ def test_press_to_ringing_with_one_switch_and_no_kamailio(fresh: Switch) -> None
     answer(msa)
     hang_up(citizen)
     assert ringing < 5
+
+
+def test_kiosks_on_both_switches_wait_in_one_queue_served_in_order(
+    pool: Pool, tmp_path: Path
+) -> None:
+    sw = pool.sw
+    sw.travel_to(PERMANENCE)
+    msa = pool.device(C1, 880, tmp_path)
+    sw.control_plane.set_status(C1, "paused")
+    assert eventually(lambda: sw.worker.policy.counsellors[C1].registered)
+    first, second = (pool.device(k, 440, tmp_path) for k in ("kiosk-vorey-1", "kiosk-vorey-2"))
+    assert press(first, "msa")["type"] == "CALL_ESTABLISHED"
+    one = call_of(sw, "kiosk-vorey-1")
+    # Kamailio hashes each call's Call-ID: press again until the other switch takes it.
+    for _ in range(10):
+        assert press(second, "msa")["type"] == "CALL_ESTABLISHED"
+        two = call_of(sw, "kiosk-vorey-2")
+        if pool.switch_of(two) != pool.switch_of(one):
+            break
+        hang_up(second)
+        assert eventually(lambda: waiting_calls(sw) == ["kiosk-vorey-1"])
+    assert pool.switch_of(two) != pool.switch_of(one)
+    assert waiting_calls(sw) == ["kiosk-vorey-1", "kiosk-vorey-2"]
+
+    sw.control_plane.set_status(C1, "available")
+    rings(msa, "kiosk-vorey-1")
+    assert _talk(sw, first, msa) == one
+    rings(msa, "kiosk-vorey-2", timeout=WRAP_UP_SECONDS + 5)
+    assert _talk(sw, second, msa) == two
