@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from test_postgres import postgres_url  # noqa: F401 - the private PostgreSQL cluster fixture
 
 from pvp.config import Settings
@@ -144,6 +146,18 @@ def _invite(
         return reply.split("\r\n", 1)[0]
 
 
+def _fresh_database(cluster_url: str) -> str:
+    """A database of its own on the module's PostgreSQL (each test imports the plan)."""
+    name = f"pool_{secrets.token_hex(4)}"
+    engine = create_engine(cluster_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return make_url(cluster_url).set(database=name).render_as_string(hide_password=False)
+
+
 def _hang_up_everything(pool: Pool) -> None:
     for settings in (pool.sw.settings, pool.second_settings):
         esl = Esl("127.0.0.1", settings.esl_port, settings.secret("esl_password"))
@@ -193,7 +207,8 @@ def pool(
 ) -> Iterator[Pool]:
     if not Path(KAMAILIO).exists():
         pytest.skip("kamailio not found (Debian's kamailio and kamailio-postgres-modules)")
-    monkeypatch.setenv("PVP_DATABASE_URL", postgres_url)
+    database_url = _fresh_database(postgres_url)
+    monkeypatch.setenv("PVP_DATABASE_URL", database_url)
     sw = make_switch(None)
     sw.control_plane.stop()  # its one-switch dispatcher: the pool's replaces it
     kamailio_port = _free_on_kamailio_host()
@@ -229,7 +244,7 @@ def pool(
             KAMAILIO_HOST,
             kamailio_port,
             first.sip_domain,
-            postgres_url,
+            database_url,
             [("127.0.0.1", first.sip_port), ("127.0.0.1", second.sip_port)],
             tmp_path / "kamailio" / "ctl",
             1,
