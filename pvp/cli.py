@@ -255,9 +255,19 @@ def freeswitch() -> None:
     help="A control plane's URL FreeSWITCH asks (xml_curl), in order; repeat for several "
     "(default: the setting control_plane_urls, else public_url)",
 )
+@click.option(
+    "--behind-proxy",
+    metavar="IP:PORT",
+    help="Kamailio in front of a pool of switches: trust its authentication "
+    "(setting sip_proxy; docs/deployment.md).",
+)
 @pass_ctx
 def freeswitch_render(
-    ctx: Context, out: Path, test_certs: bool, control_planes: tuple[str, ...]
+    ctx: Context,
+    out: Path,
+    test_certs: bool,
+    control_planes: tuple[str, ...],
+    behind_proxy: str | None,
 ) -> None:
     """Write FreeSWITCH's configuration tree, with the static directory and dialplan."""
     from pvp.clock import clock_from_settings
@@ -268,6 +278,8 @@ def freeswitch_render(
     settings = ctx.settings
     if control_planes:
         settings = settings.model_copy(update={"control_plane_urls": ",".join(control_planes)})
+    if behind_proxy is not None:
+        settings = settings.model_copy(update={"sip_proxy": behind_proxy})
     try:
         rendered = render(settings, ctx.db, out, today)
     except RenderError as exc:

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     esl_host: str = "127.0.0.1"
     esl_port: int = 8021
     esl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
+    # A FreeSWITCH pool behind Kamailio (docs/deployment.md): Kamailio's HOST:PORT, whose
+    # authentication the switches trust (`pvp freeswitch render --behind-proxy`), and every
+    # pool switch's event socket, comma-separated HOST:PORT. Empty: one switch at esl_host.
+    sip_proxy: str = ""
+    esl_switches: str = ""
     xml_curl_user: str = "freeswitch"
     xml_curl_password: str = ""  # empty: a random one kept in data_dir/secrets.json
     # Master secret of the kiosks' command keys (pvp/wire/messages.py: seals); every control plane

@@ -2,10 +2,12 @@
 and calls spread over the pool by the dispatcher module with OPTIONS health probing.
 
 Kiosks and counsellors register with Kamailio using the credentials PVP issued (the
-``sip_subscribers`` view gives Kamailio's auth_db each device's a1-hash). A device's request
-goes to a switch of the pool chosen by Call-ID hash, and to the next one when a switch fails
-or stops answering the probes; a request coming from a switch of the pool goes to the
-device wherever it registered.
+``sip_subscribers`` view gives Kamailio's auth_db each device's a1-hash); each REGISTER is
+then replicated to every switch with a Path through Kamailio, so any switch can ring any
+device. A device's request goes, with Kamailio's word on who sent it (``X-PVP-Identity``,
+see :mod:`pvp.freeswitch.pool`), to a switch of the pool chosen by Call-ID hash, and to the
+next one when a switch fails or stops answering the probes; a request coming from a switch
+of the pool goes to the device along that Path, or wherever the device registered.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from pvp.common.fsutil import write_atomically
+from pvp.freeswitch.pool import IDENTITY_HEADER
 
 POOL_SET = 1
 PROBE_REPLIES = "class=2;code=401;code=403;code=404;code=405;code=407"
@@ -49,6 +52,10 @@ def dispatcher_list(site: KamailioSite) -> str:
 
 
 def kamailio_cfg(site: KamailioSite, list_file: Path) -> str:
+    first, *others = (f"sip:{host}:{port}" for host, port in site.switches)
+    replicas = f'        $ru = "{first}";\n' + "".join(
+        f'        append_branch("{uri}");\n' for uri in others
+    )
     return f"""#!KAMAILIO
 # Rendered by PVP (pvp/deploy/kamailio.py).
 listen=udp:{site.listen_host}:{site.listen_port}
@@ -78,6 +85,7 @@ loadmodule "dispatcher.so"
 loadmodule "ctl.so"
 loadmodule "kex.so"
 loadmodule "corex.so"
+loadmodule "path.so"
 
 modparam("ctl", "binrpc", "unix:{site.ctl_socket}")
 modparam("usrloc", "db_mode", 0)
@@ -100,6 +108,9 @@ modparam("tm", "fr_timer", 2000)
 
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    # Only Kamailio says who a device is (the switches trust {IDENTITY_HEADER}, see
+    # pvp/freeswitch/pool.py): a device's own copy is dropped.
+    if (!ds_is_from_list("{POOL_SET}")) {{ remove_hf("{IDENTITY_HEADER}"); }}
     if (has_totag()) {{
         if (loose_route() || is_method("ACK|BYE|CANCEL")) {{ t_relay(); }}
         else {{ sl_send_reply("404", "Not here"); }}
@@ -107,19 +118,33 @@ request_route {{
     }}
     if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
     if (ds_is_from_list("{POOL_SET}")) {{
-        # A switch of the pool calls or messages a device: wherever it registered.
-        if (!lookup("location")) {{ sl_send_reply("404", "Not registered"); exit; }}
+        # A switch of the pool calls, messages or pings a device: at the contact the
+        # replicated REGISTER gave it (its Route is the Path through here), or at an
+        # address of record, wherever the device registered.
+        remove_hf("Route");
+        if (uri == myself && !lookup("location")) {{
+            sl_send_reply("404", "Not registered");
+            exit;
+        }}
         record_route();
         t_relay();
         exit;
     }}
     if (is_method("REGISTER")) {{
         if (!auth_check("$fd", "sip_subscribers", "1")) {{ auth_challenge("$fd", "0"); exit; }}
-        if (!save("location")) {{ sl_reply_error(); }}
+        if (!save("location")) {{ sl_reply_error(); exit; }}
+        # Every switch of the pool learns the registration too (their answers are not the
+        # device's business), with a Path back through here: the dispatcher's offers leave
+        # from any switch. The switches accept REGISTER from Kamailio's address only, and
+        # without a challenge. ($du stays unset: append_branch would copy it.)
+        consume_credentials();
+        add_path();
+{replicas}        t_replicate();
         exit;
     }}
     if (is_method("OPTIONS") && $rU == $null) {{ sl_send_reply("200", "OK"); exit; }}
     if (!auth_check("$fd", "sip_subscribers", "1")) {{ auth_challenge("$fd", "0"); exit; }}
+    append_hf("{IDENTITY_HEADER}: $au@{site.sip_domain}\\r\\n");
     consume_credentials();
     # The pool, by Call-ID hash; the next switch when one fails.
     if (!ds_select_dst("{POOL_SET}", "0")) {{ sl_send_reply("503", "No switch available"); exit; }}

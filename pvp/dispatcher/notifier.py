@@ -12,7 +12,8 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any, Protocol
 
-from pvp.freeswitch.esl import ESLClient, ESLError
+from pvp.freeswitch.esl import ESLError
+from pvp.freeswitch.pool import EventSocket
 from pvp.model import CallOutcome
 from pvp.wire import queue_news
 from pvp.wire.chat import ChatError, chat_command
@@ -64,10 +65,16 @@ class SipMessageNotifier(JsonNotifier):
     """
 
     def __init__(
-        self, esl: ESLClient, domain: str, sealer: Sealer | None, sender: str = "pvp"
+        self,
+        esl: EventSocket,
+        domain: str,
+        sealer: Sealer | None,
+        sender: str = "pvp",
+        proxy: str = "",  # Kamailio's address, in front of a pool of switches
     ) -> None:
         # Without a sealer the messages go unsealed, and kiosks refuse them.
         self.esl, self.domain, self.sender, self.sealer = esl, domain, sender, sealer
+        self.proxy = proxy
 
     def _send(self, kiosk: str, news: queue_news.News) -> None:
         payload = queue_news.payload(news)
@@ -75,7 +82,9 @@ class SipMessageNotifier(JsonNotifier):
         if self.sealer is not None:
             body = self.sealer(kiosk, body)
         try:
-            command = chat_command(kiosk, body, queue_news.CONTENT_TYPE, self.domain, self.sender)
+            command = chat_command(
+                kiosk, body, queue_news.CONTENT_TYPE, self.domain, self.sender, self.proxy
+            )
             job = self.esl.bgapi(command)
         except (ChatError, ESLError) as exc:
             log.warning("kiosk %s not told %s: %s", kiosk, payload["type"], exc)

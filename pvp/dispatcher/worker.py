@@ -49,8 +49,9 @@ from pvp.dispatcher.state import Arrival, CallState
 from pvp.dispatcher.store import QueueStore, build_policy
 from pvp.freeswitch import keyframes, registrations
 from pvp.freeswitch.authguard import FAILURE_EVENT
-from pvp.freeswitch.esl import ESLClient, ESLError
+from pvp.freeswitch.esl import ESLError
 from pvp.freeswitch.eslframe import Event
+from pvp.freeswitch.pool import EventSocket, connect
 from pvp.model import CallOutcome, ConsoleStatus
 from pvp.wire import channel
 from pvp.wire.channel import Var
@@ -107,7 +108,7 @@ class DispatchWorker:
     def __init__(
         self,
         db: Database,
-        esl: ESLClient,
+        esl: EventSocket,
         *,
         domain: str,
         notifier: KioskNotifier | None = None,
@@ -547,16 +548,19 @@ def start_dispatcher(
     ``clock`` is the control plane's (the one its dialplan answers decide with), so a call
     record's instants agree with the routing decision; ``options`` go to the worker.
     """
-    esl = ESLClient(
-        settings.esl_host, settings.esl_port, settings.secret("esl_password"), events=EVENTS
-    )
+    # One switch, or each switch of a pool behind Kamailio (pvp.freeswitch.pool).
+    esl = connect(settings, settings.secret("esl_password"), EVENTS)
+    sealer = Sealer(settings.secret("kiosk_command_key"))
+    if settings.sip_proxy:  # kiosk messages through Kamailio, wherever the kiosk registered
+        notifier = SipMessageNotifier(esl, settings.sip_domain, sealer, proxy=settings.sip_proxy)
+        options.setdefault("notifier", notifier)
     worker = DispatchWorker(
         db,
         esl,
         domain=settings.sip_domain,
         srtp=settings.counsellor_srtp,
         clock=clock,
-        sealer=Sealer(settings.secret("kiosk_command_key")),
+        sealer=sealer,
         **options,
     )
     worker.start()

@@ -33,10 +33,15 @@ class ChatTransport:
     """``api`` runs one FreeSWITCH API command and returns its reply (an ESL client's)."""
 
     def __init__(
-        self, api: Callable[[str], str], domain: str, sealer: Sealer, sender: str = "pvp"
+        self,
+        api: Callable[[str], str],
+        domain: str,
+        sealer: Sealer,
+        sender: str = "pvp",
+        proxy: str = "",  # Kamailio's address, in front of a pool of switches
     ) -> None:
         self._api = api
-        self.domain = domain
+        self.domain, self.proxy = domain, proxy
         self.sealer = sealer  # the kiosk checks the seal before it runs anything
         self.sender = sender
 
@@ -44,7 +49,12 @@ class ChatTransport:
         # The codec never writes "|" nor a line break, but a hand-made body might.
         try:
             command = chat_command(
-                kiosk_id, self.sealer(kiosk_id, body), COMMAND_TYPE, self.domain, self.sender
+                kiosk_id,
+                self.sealer(kiosk_id, body),
+                COMMAND_TYPE,
+                self.domain,
+                self.sender,
+                self.proxy,
             )
         except ChatError:
             raise TransportError(

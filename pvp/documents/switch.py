@@ -65,7 +65,8 @@ def attach(
     """
     domain = documents.settings.sip_domain
     sealer = Sealer(documents.settings.secret("kiosk_command_key"))
-    documents.transport = ChatTransport(esl.api, domain, sealer)
+    proxy = documents.settings.sip_proxy  # behind Kamailio: it finds the kiosk
+    documents.transport = ChatTransport(esl.api, domain, sealer, proxy=proxy)
     fax = FaxService(documents, esl)
 
     def on_message(event: Any) -> None:

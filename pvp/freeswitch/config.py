@@ -27,6 +27,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.freeswitch.directory import all_users, domain_element
 from pvp.freeswitch.fallback import kiosk_context
+from pvp.freeswitch.pool import IDENTITY_HEADER, proxy_address
 from pvp.freeswitch.xmldoc import include, to_bytes
 from pvp.model import ClosureDay
 from pvp.plan_view import load_routing_plan, queue_max_waits
@@ -103,11 +104,22 @@ def control_planes(settings: Settings) -> list[str]:
     return urls
 
 
+def proxy_cidr(settings: Settings) -> str:
+    """Kamailio's address as the one-host network FreeSWITCH's ACL trusts; '' when none."""
+    try:
+        proxy = proxy_address(settings)
+    except ValueError as exc:
+        raise RenderError(str(exc)) from None
+    return str(ipaddress.ip_network(proxy[0])) if proxy else ""
+
+
 def template_context(settings: Settings) -> dict[str, object]:
     user, password = settings.xml_curl_user, settings.secret("xml_curl_password")
     if ":" in user:
         raise RenderError("xml_curl_user must not contain ':'")
     return {
+        "proxy_cidr": proxy_cidr(settings),
+        "identity_header": IDENTITY_HEADER,
         "webrtc_networks": webrtc_networks(settings),
         "s": settings,
         "control_planes": control_planes(settings),

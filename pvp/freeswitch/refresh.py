@@ -23,7 +23,8 @@ from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.freeswitch.config import RenderError, render_fallback
-from pvp.freeswitch.esl import ESLClient, ESLError
+from pvp.freeswitch.esl import ESLError
+from pvp.freeswitch.pool import EventSocket
 
 log = logging.getLogger("pvp.freeswitch.refresh")
 
@@ -37,7 +38,7 @@ class FallbackRefresher:
         db: Database,
         conf: Path,
         clock: Clock,
-        esl: ESLClient | None = None,
+        esl: EventSocket | None = None,
     ) -> None:
         self.settings, self.db, self.conf, self.clock, self.esl = settings, db, conf, clock, esl
         self.interval = settings.fallback_check_seconds

@@ -52,3 +52,19 @@ def test_cli_renders_for_the_configured_database_and_refuses_sqlite(tmp_path: Pa
     assert not (tmp_path / "k2").exists()
     bad = CliRunner().invoke(main, [*args[:4], "--switch", "nowhere"], env=pg)
     assert bad.exit_code == 2 and "HOST:PORT" in bad.output
+
+
+def test_devices_identity_is_kamailios_word_and_every_switch_learns_registrations(
+    tmp_path: Path,
+) -> None:
+    text = render_kamailio(_site(tmp_path), tmp_path).read_text()
+    route = text[text.index("request_route") :]
+    # A device's own identity header is dropped before anything else, then asserted after
+    # its digest check, for the authenticated user only.
+    assert route.index('remove_hf("X-PVP-Identity")') < route.index("auth_check")
+    assert 'append_hf("X-PVP-Identity: $au@pvp.example\\r\\n")' in route
+    register = route[route.index('is_method("REGISTER")') :]
+    register = register[: register.index("exit;\n    }")]
+    assert "add_path()" in register and "t_replicate()" in register
+    assert '$ru = "sip:127.0.0.1:5080"' in register
+    assert 'append_branch("sip:127.0.0.1:5090")' in register

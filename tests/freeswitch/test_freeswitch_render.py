@@ -399,3 +399,50 @@ def test_a_control_plane_url_that_is_not_http_is_refused(
     with pytest.raises(RenderError, match="control_plane_urls"):
         render(bad, db, tmp_path / "fs", TODAY)
     assert not (tmp_path / "fs").exists()
+
+
+def test_behind_kamailio_the_profile_trusts_its_address_and_its_identity_header(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    pooled = settings.model_copy(update={"sip_proxy": "192.0.2.5:5060"})
+    render(pooled, db, tmp_path / "fs", TODAY)
+    profile = {
+        p.get("name"): p.get("value")
+        for p in parse(tmp_path / "fs/sip_profiles/pvp.xml").iter("param")
+    }
+    assert profile["apply-inbound-acl"] == profile["apply-register-acl"] == "pvp-proxy"
+    assert profile["apply-inbound-acl-x-token"] == "X-PVP-Identity"
+    assert profile["auth-calls"] == "true"  # everyone else is still challenged
+    acl = parse(tmp_path / "fs/autoload_configs/acl.conf.xml")
+    nodes = acl.findall(".//list[@name='pvp-proxy']/node")
+    assert [(n.get("type"), n.get("cidr")) for n in nodes] == [("allow", "192.0.2.5/32")]
+
+
+def test_a_single_switch_trusts_no_proxy(tree: Path) -> None:
+    profile = {p.get("name") for p in parse(tree / "sip_profiles/pvp.xml").iter("param")}
+    assert not profile & {"apply-inbound-acl", "apply-register-acl", "apply-inbound-acl-x-token"}
+    assert b"pvp-proxy" not in (tree / "autoload_configs/acl.conf.xml").read_bytes()
+
+
+@pytest.mark.parametrize("proxy", ["kamailio.example:5060", "192.0.2.5", "192.0.2.5:0"])
+def test_a_proxy_named_or_without_port_is_refused(
+    settings: Settings, db: Database, tmp_path: Path, proxy: str
+) -> None:
+    with pytest.raises(RenderError, match="sip_proxy|HOST:PORT"):
+        render(settings.model_copy(update={"sip_proxy": proxy}), db, tmp_path / "fs", TODAY)
+    assert not (tmp_path / "fs").exists()
+
+
+def test_cli_renders_behind_a_proxy(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pvp.cli import main
+
+    out = tmp_path / "fs"
+    env = {"PVP_DATA_DIR": str(tmp_path / "data")}
+    args = ["freeswitch", "render", "--out", str(out), "--behind-proxy", "127.0.0.2:5070"]
+    made = CliRunner().invoke(main, args, env=env)
+    assert made.exit_code == 0, made.output
+    assert 'cidr="127.0.0.2/32"' in (out / "autoload_configs/acl.conf.xml").read_text()
+    bad = CliRunner().invoke(main, [*args[:-1], "kamailio:5070"], env=env)
+    assert bad.exit_code == 2 and "IP address" in bad.output
