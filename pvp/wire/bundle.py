@@ -13,11 +13,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pvp.common.errors import PvpError
+
 BUNDLE_FILE = "kiosk.json"
 DEFAULT_SCREEN_PORT = 8480  # the kiosk screen's port on 127.0.0.1
 
 
-class BundleError(ValueError):
+class BundleError(PvpError, ValueError, code="bad_bundle"):
     """A bundle that cannot be read or does not fit the schema."""
 
 

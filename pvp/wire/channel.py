@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from typing import TypeVar
 
+from pvp.common.errors import PvpError
+
 
 class Var(enum.StrEnum):
     # Set by the directory on the caller's channel: who is calling.
@@ -50,7 +52,12 @@ class RoutedBy(enum.StrEnum):
     STATIC = "static"
 
 
-class ChannelValueError(ValueError):
+class ChannelValueError(
+    PvpError,
+    ValueError,
+    code="bad_channel_variable",
+    summary="variable d'appel inconnue du répartiteur",
+):
     """A channel variable holds a value its reader does not know (dialplan and dispatcher
     disagree: a deployment half upgraded, a hand-edited dialplan)."""
 

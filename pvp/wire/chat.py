@@ -13,12 +13,18 @@ would be cut, so it is refused here rather than sent truncated.
 
 from __future__ import annotations
 
+from pvp.common.errors import PvpError
 from pvp.wire.identities import CONTROL_PLANE_USER
 
 PROFILE = "pvp"  # the sofia profile of freeswitch/sip_profiles/pvp.xml
 
 
-class ChatError(ValueError):
+class ChatError(
+    PvpError,
+    ValueError,
+    code="chat_unsendable",
+    summary="message non transmissible (caractère | ou saut de ligne)",
+):
     """What cannot travel in a ``chat`` command (``|`` or a line break)."""
 
 

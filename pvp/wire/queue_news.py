@@ -11,12 +11,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from pvp.common.errors import PvpError
 from pvp.wire.messages import one_line
 
 CONTENT_TYPE = "application/json"
 
 
-class NewsError(ValueError):
+class NewsError(PvpError, ValueError, code="bad_queue_news", summary="nouvelle de file illisible"):
     """A body that is not queue news."""
 
 
