@@ -44,8 +44,8 @@ import yaml
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.freeswitch.certs import write_test_certs
-from pvp.freeswitch.config import render
 from pvp.freeswitch.process import WHERE, FreeSwitch, find_binary
+from pvp.freeswitch.render import render
 from pvp.plan import Plan
 from pvp.provisioning import apply_plan
 from testkit.ports import free_port

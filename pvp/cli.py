@@ -272,7 +272,7 @@ def freeswitch_render(
     """Write FreeSWITCH's configuration tree, with the static directory and dialplan."""
     from pvp.clock import clock_from_settings
     from pvp.freeswitch.certs import write_test_certs
-    from pvp.freeswitch.config import RenderError, render
+    from pvp.freeswitch.render import RenderError, render
 
     today = clock_from_settings(ctx.settings).now().astimezone(ctx.tz).date()
     settings = ctx.settings

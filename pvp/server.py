@@ -103,7 +103,7 @@ def start_freeswitch(settings: Settings, db: Database, clock: Clock) -> FreeSwit
     """
 
     from pvp.freeswitch.certs import certs_dir, write_demo_certs
-    from pvp.freeswitch.config import render
+    from pvp.freeswitch.render import render
 
     mode = settings.run_freeswitch
     if mode == "off":

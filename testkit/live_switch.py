@@ -30,8 +30,8 @@ from pvp.db import Database, bump_revision
 from pvp.dispatcher.store import set_console_status
 from pvp.dispatcher.worker import DispatchWorker
 from pvp.freeswitch.certs import write_test_certs
-from pvp.freeswitch.config import render
 from pvp.freeswitch.process import FreeSwitch
+from pvp.freeswitch.render import render
 from pvp.model import ConsoleStatus, ExpertQueue, Kiosk, KioskButton
 from pvp.plan import load_plan
 from pvp.provisioning import apply_plan, rotate_secret

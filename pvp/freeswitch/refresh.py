@@ -22,9 +22,9 @@ from pathlib import Path
 from pvp.clock import Clock
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.freeswitch.config import RenderError, render_fallback
 from pvp.freeswitch.esl import ESLError
 from pvp.freeswitch.pool import EventSocket
+from pvp.freeswitch.render import RenderError, render_fallback
 
 log = logging.getLogger("pvp.freeswitch.refresh")
 

@@ -24,8 +24,8 @@ from pvp.calendar import Mode, Window
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.freeswitch.certs import write_test_certs
-from pvp.freeswitch.config import RenderError, render
 from pvp.freeswitch.fallback import fs_wday, window_conditions
+from pvp.freeswitch.render import RenderError, render
 from pvp.plan_view import load_routing_plan
 from pvp.routing import DecisionKind, RoutingPlan, decide
 
@@ -294,7 +294,7 @@ def test_the_fax_in_context_answers_fax_calls_into_the_spool(tmp_path, db, setti
     import xml.etree.ElementTree as ET
     from datetime import date
 
-    from pvp.freeswitch.config import render
+    from pvp.freeswitch.render import render
 
     render(settings, db, tmp_path / "conf", date(2006, 11, 24))
     tree = ET.parse(tmp_path / "conf" / "dialplan" / "pvp-fax-in.xml")

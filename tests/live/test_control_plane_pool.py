@@ -38,8 +38,8 @@ from pvp.deploy.pool import check_leader
 from pvp.documents import switch
 from pvp.documents.fax import RX_EVENT
 from pvp.documents.service import DocumentService
-from pvp.freeswitch.config import render
 from pvp.freeswitch.esl import ESLClient
+from pvp.freeswitch.render import render
 from pvp.model import DocumentTransfer, QueueEntry
 from pvp.provisioning import rotate_secret
 from testkit.calls import (

@@ -29,9 +29,9 @@ from sqlalchemy.engine import make_url
 
 from pvp.config import Settings
 from pvp.deploy.kamailio import KamailioSite
-from pvp.freeswitch.config import render
 from pvp.freeswitch.pool import IDENTITY_HEADER
 from pvp.freeswitch.process import FreeSwitch
+from pvp.freeswitch.render import render
 from testkit.calls import (
     answer,
     assert_hears_tone,
