@@ -423,7 +423,7 @@ def kiosk_browser(
 
 
 def _panel_commands() -> None:
-    from pvp.panel.commands import alerts, convocations, user
+    from pvp.panel.cli import alerts, convocations, user
 
     main.add_command(user)
     main.add_command(alerts)

@@ -33,7 +33,7 @@ from pvp.documents.store import transfer_json
 from pvp.documents.transfer import encode_with_document
 from pvp.messages import Answer, Command
 from pvp.model import CallRecord, DocumentKind, DocumentTransfer, TransferStatus
-from pvp.panel import audit
+from pvp.services import audit
 
 if TYPE_CHECKING:
     from pvp.documents.service import DocumentService

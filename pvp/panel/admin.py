@@ -16,7 +16,7 @@ from wtforms.validators import InputRequired
 
 from pvp.calendar import french_holidays
 from pvp.model import AuditEntry, Counsellor, ExpertQueue, Kiosk, Role, Service, Site
-from pvp.panel import audit, audit_text
+from pvp.panel import audit_text
 from pvp.panel.crud import register_crud
 from pvp.panel.entities import ENTITIES
 from pvp.panel.forms import PanelForm, opts
@@ -28,6 +28,7 @@ from pvp.plan import PlanError, parse_plan_text
 from pvp.plan_view import load_routing_plan
 from pvp.provisioning import apply_plan
 from pvp.routing import decide
+from pvp.services import audit
 
 bp = panel_blueprint("admin", "/admin", roles=(Role.REGION_ADMIN,))
 register_crud(bp, ENTITIES, lambda: None)

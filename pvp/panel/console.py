@@ -43,9 +43,9 @@ from pvp.model import (
     Service,
     Site,
 )
-from pvp.panel import audit
 from pvp.panel.french import CONSOLE_STATUS, fr_time
 from pvp.panel.security import db, me, panel_blueprint, session_alive, settings
+from pvp.services import audit
 
 bp = panel_blueprint("console", "/console", roles=(Role.COUNSELLOR,))
 

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from pvp.db import bump_revision
 from pvp.model import Base
-from pvp.panel import audit
 from pvp.panel.forms import FieldError, PanelForm
 from pvp.panel.once import show_once
 from pvp.panel.security import db, me
+from pvp.services import audit
 
 Scope = str | None  # a service code, or None for every service
 

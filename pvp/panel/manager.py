@@ -39,7 +39,6 @@ from pvp.model import (
     Service,
     Site,
 )
-from pvp.panel import audit
 from pvp.panel.crud import register_crud
 from pvp.panel.entities import MANAGER_ENTITIES
 from pvp.panel.feeds import feed_digest
@@ -49,6 +48,7 @@ from pvp.panel.once import show_once
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope, settings
 from pvp.plan_view import load_routing_plan
 from pvp.routing import ACTIVE_APPOINTMENT
+from pvp.services import audit
 
 bp = panel_blueprint("manager", "/manager", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 register_crud(bp, MANAGER_ENTITIES, service_scope)

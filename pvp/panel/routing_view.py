@@ -38,11 +38,11 @@ from pvp.model import (
     Service,
     Site,
 )
-from pvp.panel import audit
 from pvp.panel.entities import _store_membership, _store_queue, _store_route
 from pvp.panel.forms import CheckboxesField, FieldError, PanelForm, opts
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope
 from pvp.plan import IDENT
+from pvp.services import audit
 
 bp = panel_blueprint("routing", "/routing", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 

@@ -18,7 +18,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.identities import reserved_reason
 from pvp.model import Counsellor, LoginFailure, Role, Service, Site, User
-from pvp.panel.accounts import AccountError, check_new_password
+from pvp.services.accounts import AccountError, check_new_password
 
 csrf = CSRFProtect()
 login_manager = LoginManager()

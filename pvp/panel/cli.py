@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvp.model import Role, User
-from pvp.panel import accounts, audit
 from pvp.panel.alerts import check_alerts
 from pvp.panel.security import AccountError, create_user
+from pvp.services import accounts, audit
 
 
 def _ctx() -> object:
@@ -66,7 +66,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _change(login: str, change: Callable[[Session, User, str], object]) -> None:
-    """Run one :mod:`pvp.panel.accounts` change on ``login``'s account (it audits)."""
+    """Run one :mod:`pvp.services.accounts` change on ``login``'s account (it audits)."""
     from pvp.cli import Refused
 
     ctx = _ctx()

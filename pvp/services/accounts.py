@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from pvp.freeswitch import console_users
 from pvp.model import Role, User
-from pvp.panel import audit
+from pvp.services import audit
 
 MIN_PASSWORD = 10
 
