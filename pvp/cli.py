@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from pvp import appointments, inventory
+from pvp import inventory
+from pvp.appointments import BookingRefused
 from pvp.config import Settings, load_settings
 from pvp.db import Database
 from pvp.model import AppointmentStatus, ConsoleStatus
@@ -19,6 +21,7 @@ from pvp.plan import PlanError, load_plan
 from pvp.plan_view import load_routing_plan
 from pvp.provisioning import apply_plan, rotate_secret
 from pvp.routing import RoutingError, decide
+from pvp.services import appointments, console_status
 from pvp.timeparse import parse_instant
 
 
@@ -45,6 +48,11 @@ class Context:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.settings.timezone)
+
+    @property
+    def actor(self) -> str:
+        """Who the audit log names for a change made on the command line."""
+        return f"cli:{getpass.getuser()}"
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -218,10 +226,10 @@ def appointment_add(
         with ctx.db.session() as session:
             plan = load_routing_plan(session, ctx.settings, since=start - timedelta(days=1))
             booked = appointments.book(
-                session, plan, site, service, counsellor, start, minutes, citizen
+                session, plan, site, service, counsellor, start, minutes, citizen, actor=ctx.actor
             )
             ident = booked.id
-    except appointments.BookingRefused as exc:
+    except BookingRefused as exc:
         raise Refused(f"rendez-vous refusé : {exc}") from None
     click.echo(ident)
 
@@ -233,8 +241,10 @@ def appointment_cancel(ctx: Context, appointment_id: int) -> None:
     """Cancel an appointment."""
     try:
         with ctx.db.session() as session:
-            appointments.set_status(session, appointment_id, AppointmentStatus.CANCELLED)
-    except (LookupError, appointments.BookingRefused) as exc:
+            appointments.set_status(
+                session, appointment_id, AppointmentStatus.CANCELLED, actor=ctx.actor
+            )
+    except (LookupError, BookingRefused) as exc:
         raise Refused(str(exc).strip("'\"")) from None
     click.echo(f"rendez-vous n°{appointment_id} annulé")
 
@@ -296,11 +306,12 @@ def counsellor() -> None:
 @pass_ctx
 def counsellor_status(ctx: Context, counsellor_id: str, status: str) -> None:
     """Set a counsellor's console status: available, paused or offline."""
-    from pvp.dispatcher.store import UnknownCounsellor, set_console_status
-
     try:
-        set_console_status(ctx.db, counsellor_id, ConsoleStatus(status), datetime.now(UTC))
-    except UnknownCounsellor:
+        with ctx.db.session() as session:
+            console_status.set_status(
+                session, counsellor_id, ConsoleStatus(status), datetime.now(UTC), actor=ctx.actor
+            )
+    except console_status.UnknownCounsellor:
         raise Refused(f"conseiller inconnu : {counsellor_id}") from None
     french = {"available": "disponible", "paused": "en pause", "offline": "hors ligne"}
     click.echo(f"{counsellor_id} : {french[status]}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from pvp.cli import main
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.model import AuditEntry
 
 
 @pytest.fixture
@@ -118,6 +121,42 @@ def test_appointment_add_route_cancel(pvp) -> None:
     again = pvp("appointment", "cancel", str(ident))
     assert again.exit_code == 2 and "déjà annulé" in again.output
     assert pvp("appointment", "cancel", "99999").exit_code == 2
+
+
+def _audit(db: Database, *entities: str) -> list[tuple[str, str, str, str, object]]:
+    """(who, action, table, row, status after) of the audit log's entries on ``entities``."""
+    with db.sessions() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.entity.in_(entities)).order_by(AuditEntry.id)
+        )
+        return [
+            (
+                e.actor,
+                e.action,
+                e.entity,
+                e.entity_id,
+                (e.after or {}).get("status", (e.after or {}).get("console_status")),
+            )
+            for e in entries
+        ]
+
+
+def test_appointment_and_status_changes_on_the_command_line_are_audited(pvp, db: Database):
+    booking = ["--site", "vorey", "--service", "anpe", "--at", "2006-11-08T10:00"]
+    add = pvp("appointment", "add", *booking, "--counsellor", "anpe-le-puy-c2")
+    assert add.exit_code == 0, add.output
+    ident = add.output.strip()
+    refused = pvp("appointment", "add", *booking, "--counsellor", "anpe-le-puy-c1")
+    assert refused.exit_code == 2  # the site's kiosk is taken: nothing written, nothing audited
+    assert pvp("appointment", "cancel", ident).exit_code == 0
+    status = pvp("counsellor", "status", "msa-43-c1", "paused")
+    assert status.exit_code == 0, status.output
+    who = f"cli:{getpass.getuser()}"
+    assert _audit(db, "appointments", "counsellor_states") == [
+        (who, "book", "appointments", ident, "booked"),
+        (who, "cancel", "appointments", ident, "cancelled"),
+        (who, "status", "counsellor_states", "msa-43-c1", "paused"),
+    ]
 
 
 def test_appointment_outside_windows_is_refused(pvp) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from collections.abc import Callable
 
@@ -23,7 +22,7 @@ def _ctx() -> object:
 
 
 def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
+    return str(_ctx().actor)  # type: ignore[attr-defined]
 
 
 @click.group()
