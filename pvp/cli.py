@@ -2,60 +2,27 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 
 from pvp import inventory
 from pvp.appointments import BookingRefused
-from pvp.config import Settings, load_settings
-from pvp.db import Database
+from pvp.command_line import Context, Refused, pass_ctx
+from pvp.deploy.cli import backup, deploy, doctor
+from pvp.documents.cli import doc
 from pvp.model import AppointmentStatus, ConsoleStatus
+from pvp.panel.cli import alerts, convocations, user
 from pvp.plan import PlanError, load_plan
 from pvp.plan_view import load_routing_plan
 from pvp.provisioning import apply_plan, rotate_secret
 from pvp.routing import RoutingError, decide
 from pvp.services import appointments, console_status
 from pvp.timeparse import parse_instant
-
-
-class Refused(click.ClickException):
-    """A request PVP understood and refuses: exit status 2, the reason on stderr."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"pvp: {self.message}", err=True)
-
-
-class Context:
-    def __init__(self) -> None:
-        self.settings: Settings = load_settings()
-        self._db: Database | None = None
-
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            self._db = Database(self.settings.resolved_database_url())
-        return self._db
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.timezone)
-
-    @property
-    def actor(self) -> str:
-        """Who the audit log names for a change made on the command line."""
-        return f"cli:{getpass.getuser()}"
-
-
-pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
 
 def _print_json(value: Any) -> None:
@@ -433,36 +400,9 @@ def kiosk_browser(
     click.echo(f"CA trusted in {db}; policies written to {policy}")
 
 
-def _panel_commands() -> None:
-    from pvp.panel.cli import alerts, convocations, user
-
-    main.add_command(user)
-    main.add_command(alerts)
-    main.add_command(convocations)
-
-
-_panel_commands()
-
-
-def _document_commands() -> None:
-    # Imported here: pvp.documents.cli uses Context and Refused from this module.
-    from pvp.documents.cli import doc
-
-    main.add_command(doc)
-
-
-_document_commands()
-
-
-def _deployment_commands() -> None:
-    from pvp.deploy.cli import backup, deploy, doctor
-
-    main.add_command(deploy)
-    main.add_command(backup)
-    main.add_command(doctor)
-
-
-_deployment_commands()
+# The command groups of the other areas, each defined beside the code it drives.
+for _group in (user, alerts, convocations, doc, deploy, backup, doctor):
+    main.add_command(_group)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -6,41 +6,17 @@ print a PDF on the kiosk of a call, turn its pages, ask for a scan, send a fax.
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from pvp.command_line import Context, Refused, pass_ctx
 from pvp.documents.fax import FaxService
 from pvp.documents.pdf import DocumentError, validate_pdf
 from pvp.documents.service import DocumentService
 from pvp.documents.service import Refused as ServiceRefused
-
-if TYPE_CHECKING:
-    from pvp.cli import Context
-
-
-def pass_ctx(command: Callable[..., None]) -> Callable[..., None]:
-    """Like pvp.cli's pass_ctx, without importing pvp.cli at import time: pvp.cli adds this
-    group at its end, and ``python -m pvp.cli`` runs it as __main__ (a second import of
-    pvp.cli from here would be circular)."""
-
-    @functools.wraps(command)
-    def wrapped(*args: Any, **kwargs: Any) -> None:
-        from pvp.cli import Context
-
-        command(click.get_current_context().ensure_object(Context), *args, **kwargs)
-
-    return wrapped
-
-
-def Refused(message: str) -> click.ClickException:  # noqa: N802 - reads as the class it makes
-    from pvp.cli import Refused as CliRefused
-
-    return CliRefused(message)
 
 
 def _service(ctx: Context) -> DocumentService:

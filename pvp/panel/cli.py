@@ -9,20 +9,19 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pvp.command_line import Context, Refused
 from pvp.model import Role, User
 from pvp.panel.alerts import check_alerts
 from pvp.panel.security import AccountError, create_user
 from pvp.services import accounts, audit
 
 
-def _ctx() -> object:
-    from pvp.cli import Context
-
+def _ctx() -> Context:
     return click.get_current_context().ensure_object(Context)
 
 
 def _actor() -> str:
-    return str(_ctx().actor)  # type: ignore[attr-defined]
+    return _ctx().actor
 
 
 @click.group()
@@ -45,12 +44,10 @@ def user_add(
     login: str, role: str, scope: str | None, email: str, password_stdin: bool, temporary: bool
 ) -> None:
     """Create a panel account (the first region admin, for instance)."""
-    from pvp.cli import Refused
-
     password = _read_password(password_stdin)
     ctx = _ctx()
     try:
-        with ctx.db.session() as session:  # type: ignore[attr-defined]
+        with ctx.db.session() as session:
             made = create_user(session, login, password, Role(role), scope, email, temporary)
             audit.record(session, _actor(), "create", "users", made.id, None, audit.snapshot(made))
     except AccountError as exc:
@@ -66,11 +63,9 @@ def _read_password(from_stdin: bool) -> str:
 
 def _change(login: str, change: Callable[[Session, User, str], object]) -> None:
     """Run one :mod:`pvp.services.accounts` change on ``login``'s account (it audits)."""
-    from pvp.cli import Refused
-
     ctx = _ctx()
     try:
-        with ctx.db.session() as session:  # type: ignore[attr-defined]
+        with ctx.db.session() as session:
             change(session, accounts.find(session, login), _actor())
     except accounts.AccountError as exc:
         raise Refused(f"compte {login} : {exc}") from None
@@ -112,7 +107,7 @@ def user_enable(login: str) -> None:
 def user_list() -> None:
     """List the panel accounts."""
     ctx = _ctx()
-    with ctx.db.sessions() as session:  # type: ignore[attr-defined]
+    with ctx.db.sessions() as session:
         for u in session.scalars(select(User).order_by(User.login)):
             state = "" if u.active else " (désactivé)"
             click.echo(f"{u.login:24} {u.role:16} {u.scope or '':24}{state}")
@@ -127,8 +122,8 @@ def alerts() -> None:
 def alerts_check() -> None:
     """Look at the heartbeats once: open, raise (and mail) or clear alerts."""
     ctx = _ctx()
-    with ctx.db.session() as session:  # type: ignore[attr-defined]
-        raised = check_alerts(session, ctx.settings)  # type: ignore[attr-defined]
+    with ctx.db.session() as session:
+        raised = check_alerts(session, ctx.settings)
         for a in raised:
             click.echo(f"{a.kiosk_id} {a.kind} {a.notify_error or 'envoyé à ' + a.notified_to}")
     click.echo(f"{len(raised)} alerte(s) levée(s)")
@@ -146,7 +141,7 @@ def convocations_send() -> None:
     from pvp.convocations import run_round
 
     ctx = _ctx()
-    done = run_round(ctx.db, ctx.settings)  # type: ignore[attr-defined]
+    done = run_round(ctx.db, ctx.settings)
     for n in done:
         state = f"erreur : {n.error}" if n.error else "envoyé"
         click.echo(f"rendez-vous {n.appointment_id} {n.kind} {n.recipient} {state}")
