@@ -54,7 +54,7 @@ from pvp.kiosk.scanner import Scanner  # noqa: E402
 from pvp.model import DocumentTransfer  # noqa: E402
 from pvp.plan import load_plan  # noqa: E402
 from pvp.provisioning import apply_plan, rotate_secret  # noqa: E402
-from pvp.web import create_app  # noqa: E402
+from pvp.web.app import create_app  # noqa: E402
 
 PLAN = ROOT / "provisioning" / "auvergne-2006.yaml"
 

@@ -43,7 +43,7 @@ from pvp.config import Settings  # noqa: E402
 from pvp.db import Database  # noqa: E402
 from pvp.plan import load_plan  # noqa: E402
 from pvp.provisioning import apply_plan  # noqa: E402
-from pvp.web import create_app  # noqa: E402
+from pvp.web.app import create_app  # noqa: E402
 
 PLAN = ROOT / "provisioning" / "auvergne-2006.yaml"
 SERVICES = ("anpe", "caf", "msa", "urssaf", "cram", "udaf")

@@ -21,7 +21,7 @@ from pvp.documents.service import DocumentService, TransportError
 from pvp.messages import Answer, Command, decode_command
 from pvp.model import Appointment, CallRecord
 from pvp.provisioning import rotate_secret
-from pvp.web import create_app
+from pvp.web.app import create_app
 from pvp.web.serving import ThreadedServer
 
 KIOSK = "kiosk-vorey-1"

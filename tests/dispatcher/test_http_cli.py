@@ -12,7 +12,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.dispatcher.store import QueueStore, build_policy
 from pvp.model import AuditEntry, CounsellorState
-from pvp.web import create_app
+from pvp.web.app import create_app
 
 from .helpers import arrival, at
 

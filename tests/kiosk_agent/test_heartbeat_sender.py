@@ -15,7 +15,7 @@ from pvp.db import Database
 from pvp.health import PrinterHealth
 from pvp.kiosk.heartbeat import HeartbeatSender, Probes, gather
 from pvp.provisioning import rotate_secret
-from pvp.web import create_app
+from pvp.web.app import create_app
 from pvp.web.serving import ThreadedServer
 
 

@@ -38,7 +38,7 @@ from pvp.model import ConsoleStatus, ExpertQueue, Kiosk, KioskButton
 from pvp.plan import load_plan
 from pvp.provisioning import apply_plan, rotate_secret
 from pvp.server import Services, start_services
-from pvp.web import create_app
+from pvp.web.app import create_app
 from pvp.web.serving import ThreadedServer
 
 from ._minimal_fs import MinimalSwitch
