@@ -245,6 +245,3 @@ def events() -> Any:
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-from pvp.panel import console_documents, console_phone  # noqa: E402,F401  - routes join bp

@@ -11,9 +11,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from pvp.clock import Clock, clock_from_settings
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.dispatcher.http import dispatcher
+from pvp.documents.http import documents_api
+from pvp.documents.service import DocumentService
 from pvp.freeswitch.authguard import AuthGuard
+from pvp.freeswitch.xml_curl import xml_curl
+from pvp.panel import init_panel
 from pvp.plan_view import PlanCache
 from pvp.web import headers, limits
+from pvp.web.api import api
 
 
 def create_app(
@@ -39,12 +45,6 @@ def create_app(
     app.extensions["pvp.plans"] = PlanCache(db, settings, clock)
     app.extensions["pvp.sip_guard"] = AuthGuard.from_settings(settings)
 
-    from pvp.dispatcher.http import dispatcher
-    from pvp.documents.http import documents_api
-    from pvp.documents.service import DocumentService
-    from pvp.freeswitch.xml_curl import xml_curl
-    from pvp.web.api import api
-
     app.register_blueprint(api)
     app.register_blueprint(xml_curl)
     # The command transport (FreeSWITCH's chat over ESL) is set by whoever runs the switch
@@ -52,8 +52,6 @@ def create_app(
     app.extensions["pvp.documents"] = DocumentService.create(db, settings)
     app.register_blueprint(documents_api)
     app.register_blueprint(dispatcher)
-
-    from pvp.panel import init_panel
 
     init_panel(app, settings, db, test_config)
 
