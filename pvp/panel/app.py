@@ -10,8 +10,33 @@ from flask import Flask
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import Counsellor, Role, Service, Site
-from pvp.panel import french
+from pvp.panel import (
+    admin,
+    auth,
+    console,
+    console_documents,
+    console_phone,
+    convocation_view,
+    evaluation,
+    evaluation_staffing,
+    feeds,
+    french,
+    manager,
+    routing_view,
+    supervision,
+    users,
+)
 from pvp.panel.security import csrf, db, login_manager
+
+BLUEPRINTS = (auth, admin, users, manager, feeds, console, supervision, evaluation, routing_view)
+# These add their views to the console, evaluation and manager blueprints: imported (above)
+# before any blueprint is registered.
+VIEWS_ON_OTHER_BLUEPRINTS = (
+    console_documents,
+    console_phone,
+    convocation_view,
+    evaluation_staffing,
+)
 
 
 def init_panel(
@@ -36,21 +61,13 @@ def init_panel(
     }
     app.config.update(defaults)
     app.config.update(overrides or {})
-    # The staffing section and the convocations add their views to the evaluation and
-    # manager blueprints (so before those are registered); the routing view ("qui répond")
-    # is a blueprint of its own.
-    from pvp.panel import convocation_view, evaluation_staffing, routing_view  # noqa: F401
-
     csrf.init_app(app)
     login_manager.init_app(app)
     french.register_filters(app)
     app.add_template_global(scope_name)
 
-    from pvp.panel import admin, auth, console, evaluation, feeds, manager, supervision, users
-
-    for module in (auth, admin, users, manager, feeds, console, supervision, evaluation):
+    for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
-    app.register_blueprint(routing_view.bp)
 
 
 def scope_name(role: Role, scope: str | None) -> str:

@@ -16,7 +16,7 @@ from pvp.documents.http import documents_api
 from pvp.documents.service import DocumentService
 from pvp.freeswitch.authguard import AuthGuard
 from pvp.freeswitch.xml_curl import xml_curl
-from pvp.panel import init_panel
+from pvp.panel.app import init_panel
 from pvp.plan_view import PlanCache
 from pvp.web import headers, limits
 from pvp.web.api import api
