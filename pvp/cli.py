@@ -19,9 +19,9 @@ from pvp.model import AppointmentStatus, ConsoleStatus
 from pvp.panel.cli import alerts, convocations, user
 from pvp.plan import PlanError, load_plan
 from pvp.plan_view import load_routing_plan
-from pvp.provisioning import apply_plan, rotate_secret
 from pvp.routing import RoutingError, decide
-from pvp.services import appointments, console_status
+from pvp.services import appointments, console_status, sip_secrets
+from pvp.services import plan as plan_service
 from pvp.timeparse import parse_instant
 
 
@@ -62,7 +62,9 @@ def provision_import(ctx: Context, plan_file: Path, secrets_out: Path | None) ->
         click.echo(str(exc), err=True)
         raise Refused(f"{plan_file}: {len(exc.problems)} problem(s), nothing imported") from None
     with ctx.db.session() as session:
-        report = apply_plan(session, plan, ctx.settings.sip_domain)
+        report = plan_service.import_plan(
+            session, plan, ctx.settings.sip_domain, str(plan_file), actor=ctx.actor
+        )
     if not report.changed:
         click.echo(f"{plan_file}: already up to date, nothing changed")
         return
@@ -89,7 +91,7 @@ def provision_credentials(ctx: Context, device: str) -> None:
     """Give a kiosk or counsellor a new SIP secret and print it (once)."""
     try:
         with ctx.db.session() as session:
-            secret = rotate_secret(session, device, ctx.settings.sip_domain)
+            secret = sip_secrets.rotate(session, device, ctx.settings.sip_domain, actor=ctx.actor)
     except LookupError as exc:
         raise Refused(str(exc).strip("'\"")) from None
     _print_json({"user": device, "domain": ctx.settings.sip_domain, "password": secret})

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from pvp.db import bump_revision
@@ -33,7 +33,15 @@ from pvp.model import (
     Service,
     Site,
 )
-from pvp.plan import Plan, WindowPlan, kiosk_id
+from pvp.plan import (
+    AgencyPlan,
+    ClosurePlan,
+    CounsellorPlan,
+    Plan,
+    SitePlan,
+    WindowPlan,
+    kiosk_id,
+)
 
 SECRET_BYTES = 24  # 192 bits, above the 128 the security policy asks for
 
@@ -68,7 +76,7 @@ def _upsert(
     row = session.get(model, key)
     kind = model.__tablename__
     if row is None:
-        pk_names = [c.name for c in model.__table__.primary_key.columns]
+        pk_names = [str(c.key) for c in inspect(model).primary_key]
         keys = key if isinstance(key, tuple) else (key,)
         row = model(**dict(zip(pk_names, keys, strict=True)), **values)
         session.add(row)
@@ -130,7 +138,7 @@ def _device_credentials(
     ident: str,
     realm: str,
 ) -> str | None:
-    existing = session.get(model, ident)
+    existing = session.get(Kiosk, ident) if model is Kiosk else session.get(Counsellor, ident)
     if existing is not None:
         return existing.a1_hash
     secret = new_secret()
@@ -141,126 +149,150 @@ def _device_credentials(
 def apply_plan(session: Session, plan: Plan, realm: str) -> ImportReport:
     """Make the database hold ``plan``; the caller commits (or rolls back on error)."""
     report = ImportReport()
-    for d in plan.departments:
-        _upsert(session, report, Department, d.code, name=d.name)
-    for s in plan.services:
-        _upsert(session, report, Service, s.code, name=s.name, default_mode=s.default_mode.value)
+    for department in plan.departments:
+        _upsert(session, report, Department, department.code, name=department.name)
+    for service in plan.services:
+        mode = service.default_mode.value
+        _upsert(session, report, Service, service.code, name=service.name, default_mode=mode)
     session.flush()
-    for a in plan.agencies:
-        _upsert(
-            session,
-            report,
-            Agency,
-            a.id,
-            service_code=a.service,
-            name=a.name,
-            town=a.town,
-            department_code=a.department,
-            pilot=a.pilot,
-        )
-        for station in a.stations:
-            _upsert(session, report, ExpertStation, station, agency_id=a.id, label=station)
-        for q in a.queues:
-            _upsert(
-                session,
-                report,
-                ExpertQueue,
-                q.id,
-                agency_id=a.id,
-                service_code=a.service,
-                name=q.name,
-                strategy=q.strategy,
-                max_wait_seconds=q.max_wait_seconds,
-                no_answer_timeout_seconds=q.no_answer_timeout_seconds,
-                wrap_up_seconds=q.wrap_up_seconds,
-            )
+    for agency in plan.agencies:
+        _apply_agency(session, report, agency)
     session.flush()
-    for c in plan.counsellors:
-        a1 = _device_credentials(session, report, Counsellor, c.id, realm)
-        _upsert(
-            session,
-            report,
-            Counsellor,
-            c.id,
-            agency_id=c.agency,
-            station_id=c.station,
-            display_name=c.name,
-            a1_hash=a1,
-        )
-        session.flush()
-        for m in c.queues:
-            _upsert(session, report, QueueMembership, (c.id, m.queue), priority=m.priority)
-    for s in plan.sites:
-        _upsert(
-            session,
-            report,
-            Site,
-            s.id,
-            department_code=s.department,
-            community=s.community,
-            commune=s.commune,
-            host_place=s.host_place,
-            agent_phone=s.agent_phone,
-            agent_email=s.agent_email,
-            pilot=s.pilot,
-        )
-        session.flush()
-        for n in range(1, s.kiosks + 1):
-            kid = kiosk_id(s.id, n)
-            a1 = _device_credentials(session, report, Kiosk, kid, realm)
-            _upsert(session, report, Kiosk, kid, site_id=s.id, a1_hash=a1)
-            session.flush()
-            for position, code in enumerate(s.services):
-                _upsert(session, report, KioskButton, (kid, code), position=position)
-        for code, route_plan in s.routes.items():
-            route = session.scalars(
-                select(RouteRule).where(RouteRule.site_id == s.id, RouteRule.service_code == code)
-            ).first()
-            if route is None:
-                route = RouteRule(site_id=s.id, service_code=code, queue_id=route_plan.queue)
-                session.add(route)
-                report.count("route_rules", created=True)
-            elif route.queue_id != route_plan.queue:
-                route.queue_id = route_plan.queue
-                report.count("route_rules", created=False)
-            session.flush()
-            _sync_windows(session, report, route, route_plan.windows)
-    for cl in plan.closures:
-        exists = session.scalars(
-            select(ClosureDay).where(
-                ClosureDay.site_id == cl.site,
-                ClosureDay.service_code == cl.service,
-                ClosureDay.first_day == cl.first_day,
-                ClosureDay.last_day == cl.last_day,
-            )
-        ).first()
-        if exists is None:
-            session.add(
-                ClosureDay(
-                    site_id=cl.site,
-                    service_code=cl.service,
-                    first_day=cl.first_day,
-                    last_day=cl.last_day,
-                    reason=cl.reason,
-                )
-            )
-            report.count("closures", created=True)
-        elif exists.reason != cl.reason:
-            exists.reason = cl.reason
-            report.count("closures", created=False)
+    for person in plan.counsellors:
+        _apply_counsellor(session, report, person, realm)
+    for site in plan.sites:
+        _apply_site(session, report, site, realm)
+    for closure in plan.closures:
+        _apply_closure(session, report, closure)
     session.flush()
     if report.changed:
         bump_revision(session)
     return report
 
 
+def _apply_agency(session: Session, report: ImportReport, agency: AgencyPlan) -> None:
+    _upsert(
+        session,
+        report,
+        Agency,
+        agency.id,
+        service_code=agency.service,
+        name=agency.name,
+        town=agency.town,
+        department_code=agency.department,
+        pilot=agency.pilot,
+    )
+    for station in agency.stations:
+        _upsert(session, report, ExpertStation, station, agency_id=agency.id, label=station)
+    for queue in agency.queues:
+        _upsert(
+            session,
+            report,
+            ExpertQueue,
+            queue.id,
+            agency_id=agency.id,
+            service_code=agency.service,
+            name=queue.name,
+            strategy=queue.strategy,
+            max_wait_seconds=queue.max_wait_seconds,
+            no_answer_timeout_seconds=queue.no_answer_timeout_seconds,
+            wrap_up_seconds=queue.wrap_up_seconds,
+        )
+
+
+def _apply_counsellor(
+    session: Session, report: ImportReport, person: CounsellorPlan, realm: str
+) -> None:
+    a1 = _device_credentials(session, report, Counsellor, person.id, realm)
+    _upsert(
+        session,
+        report,
+        Counsellor,
+        person.id,
+        agency_id=person.agency,
+        station_id=person.station,
+        display_name=person.name,
+        a1_hash=a1,
+    )
+    session.flush()
+    for member in person.queues:
+        key = (person.id, member.queue)
+        _upsert(session, report, QueueMembership, key, priority=member.priority)
+
+
+def _apply_site(session: Session, report: ImportReport, site: SitePlan, realm: str) -> None:
+    _upsert(
+        session,
+        report,
+        Site,
+        site.id,
+        department_code=site.department,
+        community=site.community,
+        commune=site.commune,
+        host_place=site.host_place,
+        agent_phone=site.agent_phone,
+        agent_email=site.agent_email,
+        pilot=site.pilot,
+    )
+    session.flush()
+    for n in range(1, site.kiosks + 1):
+        kid = kiosk_id(site.id, n)
+        a1 = _device_credentials(session, report, Kiosk, kid, realm)
+        _upsert(session, report, Kiosk, kid, site_id=site.id, a1_hash=a1)
+        session.flush()
+        for position, code in enumerate(site.services):
+            _upsert(session, report, KioskButton, (kid, code), position=position)
+    for code, route_plan in site.routes.items():
+        route = session.scalars(
+            select(RouteRule).where(RouteRule.site_id == site.id, RouteRule.service_code == code)
+        ).first()
+        if route is None:
+            route = RouteRule(site_id=site.id, service_code=code, queue_id=route_plan.queue)
+            session.add(route)
+            report.count("route_rules", created=True)
+        elif route.queue_id != route_plan.queue:
+            route.queue_id = route_plan.queue
+            report.count("route_rules", created=False)
+        session.flush()
+        _sync_windows(session, report, route, route_plan.windows)
+
+
+def _apply_closure(session: Session, report: ImportReport, closure: ClosurePlan) -> None:
+    exists = session.scalars(
+        select(ClosureDay).where(
+            ClosureDay.site_id == closure.site,
+            ClosureDay.service_code == closure.service,
+            ClosureDay.first_day == closure.first_day,
+            ClosureDay.last_day == closure.last_day,
+        )
+    ).first()
+    if exists is None:
+        session.add(
+            ClosureDay(
+                site_id=closure.site,
+                service_code=closure.service,
+                first_day=closure.first_day,
+                last_day=closure.last_day,
+                reason=closure.reason,
+            )
+        )
+        report.count("closures", created=True)
+    elif exists.reason != closure.reason:
+        exists.reason = closure.reason
+        report.count("closures", created=False)
+
+
+def device(session: Session, device_id: str) -> Kiosk | Counsellor | None:
+    """The kiosk or counsellor whose SIP user is ``device_id``."""
+    return session.get(Kiosk, device_id) or session.get(Counsellor, device_id)
+
+
 def rotate_secret(session: Session, device_id: str, realm: str) -> str:
     """A new secret for a kiosk or counsellor; the old one stops working at once."""
-    for model in (Kiosk, Counsellor):
-        row = session.get(model, device_id)
-        if row is not None:
-            secret = new_secret()
-            row.a1_hash = a1_hash(device_id, realm, secret)
-            bump_revision(session)
-            return secret
-    raise LookupError(f"no kiosk or counsellor {device_id!r}")
+    row = device(session, device_id)
+    if row is None:
+        raise LookupError(f"no kiosk or counsellor {device_id!r}")
+    secret = new_secret()
+    row.a1_hash = a1_hash(device_id, realm, secret)
+    bump_revision(session)
+    return secret

@@ -159,6 +159,20 @@ def test_appointment_and_status_changes_on_the_command_line_are_audited(pvp, db:
     ]
 
 
+def test_a_new_sip_secret_from_the_command_line_is_audited(pvp, db: Database) -> None:
+    out = pvp("provision", "credentials", "kiosk-vorey-1")
+    assert out.exit_code == 0, out.output
+    secret = json.loads(out.output)["password"]
+    with db.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "new_secret")).one()
+    assert (entry.actor, entry.entity, entry.entity_id) == (
+        f"cli:{getpass.getuser()}",
+        "kiosks",
+        "kiosk-vorey-1",
+    )
+    assert secret not in json.dumps([entry.before, entry.after])  # only that one was issued
+
+
 def test_appointment_outside_windows_is_refused(pvp) -> None:
     out = pvp(
         "appointment",

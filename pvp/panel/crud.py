@@ -16,12 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pvp.db import bump_revision
 from pvp.model import Base
 from pvp.panel.forms import FieldError, PanelForm
 from pvp.panel.once import show_once
-from pvp.panel.security import db, me
-from pvp.services import audit
+from pvp.panel.security import db, me, settings
+from pvp.services import audit, plan, sip_secrets
 
 Scope = str | None  # a service code, or None for every service
 
@@ -47,6 +46,7 @@ class Entity:
     # What a saved row may still lack (an empty queue): shown, the save is kept.
     warnings: Callable[[Session, Any], list[str]] = lambda session, row: []
     label: Callable[[Any], str] | None = None  # how people name a row; default: its key
+    sip_device: bool = False  # a new row is a SIP device: it gets a secret, shown once
     form_note: str = "Une modification s'applique dès le prochain appel."
 
     def name_of(self, row: Any) -> str:
@@ -119,19 +119,20 @@ def register_crud(
                             if locked in form:  # an id is never renamed through a form
                                 form[locked].data = entity.form_data(row).get(locked)
                     saved = entity.store(session, row, form)
+                    secret = None
+                    if row is None and entity.sip_device:
+                        secret = sip_secrets.issue(saved, settings().sip_domain)
                     session.flush()  # the new row's relationships load only once flushed
                     if scope is not None and entity.service_of(saved) != scope:
                         raise FieldError(next(iter(form)).name, "hors de votre service")
-                    audit.record(
+                    plan.row_saved(
                         session,
-                        me().login,
-                        "update" if row else "create",
                         entity.name,
                         entity.key(saved),
                         before,
                         entity.snapshot(saved),
+                        actor=me().login,
                     )
-                    bump_revision(session)
                     warnings = entity.warnings(session, saved)
                     named = entity.name_of(saved)
                     session.commit()
@@ -146,7 +147,6 @@ def register_crud(
                     for warning in warnings:
                         flash(warning, "warning")
                     back = url_for(f"{bp.name}.crud_list", name=name)
-                    secret = getattr(saved, "_new_secret", None)
                     if secret:
                         return show_once(
                             f"Secret SIP de {entity.key(saved)}", "Secret SIP", secret, back
@@ -176,8 +176,7 @@ def register_crud(
             try:
                 session.delete(row)
                 session.flush()
-                audit.record(session, me().login, "delete", entity.name, key, before, None)
-                bump_revision(session)
+                plan.row_deleted(session, entity.name, key, before, actor=me().login)
                 session.commit()
             except IntegrityError:
                 session.rollback()

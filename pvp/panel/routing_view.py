@@ -38,7 +38,7 @@ from pvp.model import (
     Service,
     Site,
 )
-from pvp.panel.entities import _store_membership, _store_queue, _store_route
+from pvp.panel.entities import store_membership, store_queue, store_route
 from pvp.panel.forms import CheckboxesField, FieldError, PanelForm, opts
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope
 from pvp.plan import IDENT
@@ -273,7 +273,7 @@ def _publish(
             raise FieldError(field, "obligatoire pour une nouvelle file")
         if form.agency_id.data not in {c.value for c in form.agency_id.choices}:
             raise FieldError("agency_id", "choisissez une agence du service")
-        queue = _store_queue(
+        queue = store_queue(
             session,
             None,
             _as_form(id=form.id.data, agency_id=form.agency_id.data, name=form.name.data, **timers),
@@ -281,7 +281,7 @@ def _publish(
     else:
         existing = session.get(ExpertQueue, form.queue_id.data)
         assert existing is not None  # a SelectField admits only the listed queues
-        queue = _store_queue(
+        queue = store_queue(
             session,
             existing,
             _as_form(agency_id=existing.agency_id, name=existing.name, **timers),
@@ -300,7 +300,7 @@ def _publish(
         else:
             session.delete(m)
     for counsellor in sorted(wanted):
-        _store_membership(
+        store_membership(
             session,
             have.get(counsellor),
             _as_form(counsellor_id=counsellor, queue_id=queue.id, priority=ranks[counsellor]),
@@ -310,7 +310,7 @@ def _publish(
             RouteRule.site_id == site.id, RouteRule.service_code == service.code
         )
     ).first()
-    _store_route(
+    store_route(
         session,
         route,
         _as_form(site_id=site.id, service_code=service.code, queue_id=queue.id),
