@@ -12,14 +12,19 @@ import click
 
 from pvp import inventory
 from pvp.appointments import BookingRefused
+from pvp.bundle import write_bundle
+from pvp.clock import clock_from_settings
 from pvp.command_line import Context, Refused, pass_ctx
 from pvp.deploy.cli import backup, deploy, doctor
 from pvp.documents.cli import doc
+from pvp.freeswitch.certs import write_demo_certs, write_test_certs
+from pvp.freeswitch.config import RenderError, render
 from pvp.model import AppointmentStatus, ConsoleStatus
 from pvp.panel.cli import alerts, convocations, user
 from pvp.plan import PlanError, load_plan
 from pvp.plan_view import load_routing_plan
 from pvp.routing import RoutingError, decide
+from pvp.server import FreeSwitchUnavailable, run
 from pvp.services import appointments, console_status, sip_secrets
 from pvp.services import plan as plan_service
 from pvp.timeparse import parse_instant
@@ -103,8 +108,6 @@ def provision_credentials(ctx: Context, device: str) -> None:
 @pass_ctx
 def provision_bundle(ctx: Context, kiosk: str, out: Path) -> None:
     """Write KIOSK's bundle (identity, new SIP secret, control plane, CA, buttons) to OUT."""
-    from pvp.bundle import write_bundle
-
     try:
         with ctx.db.session() as session:
             path = write_bundle(session, ctx.settings, kiosk, out)
@@ -122,8 +125,6 @@ def provision_bundle(ctx: Context, kiosk: str, out: Path) -> None:
 @pass_ctx
 def route(ctx: Context, kiosk: str, service: str, at_text: str | None) -> None:
     """Print the routing decision for a press of SERVICE at KIOSK at an instant (now)."""
-    from pvp.clock import clock_from_settings
-
     at = _instant(ctx, at_text) if at_text else clock_from_settings(ctx.settings).now()
     with ctx.db.sessions() as session:
         plan = load_routing_plan(session, ctx.settings)
@@ -234,10 +235,6 @@ def freeswitch() -> None:
 @pass_ctx
 def freeswitch_render(ctx: Context, out: Path, test_certs: bool) -> None:
     """Write FreeSWITCH's configuration tree, with the static directory and dialplan."""
-    from pvp.clock import clock_from_settings
-    from pvp.freeswitch.certs import write_test_certs
-    from pvp.freeswitch.config import RenderError, render
-
     today = clock_from_settings(ctx.settings).now().astimezone(ctx.tz).date()
     try:
         rendered = render(ctx.settings, ctx.db, out, today)
@@ -253,8 +250,6 @@ def freeswitch_render(ctx: Context, out: Path, test_certs: bool) -> None:
 @pass_ctx
 def freeswitch_demo_certs(ctx: Context) -> None:
     """Make the self-signed demo CA and switch certificate `pvp serve` uses (once)."""
-    from pvp.freeswitch.certs import write_demo_certs
-
     if ctx.settings.freeswitch_certs_dir:
         raise Refused(
             f"freeswitch_certs_dir is set ({ctx.settings.freeswitch_certs_dir}):"
@@ -312,8 +307,6 @@ def serve(
     run_freeswitch: str | None,
 ) -> None:
     """Run the control plane (HTTP, dispatcher, FreeSWITCH where present) until interrupted."""
-    from pvp.server import FreeSwitchUnavailable, run
-
     ctx = click_ctx.ensure_object(Context)
     if plan_file:
         click_ctx.invoke(provision_import, plan_file=plan_file, secrets_out=None)
@@ -346,6 +339,7 @@ def kiosk(
     import asyncio
     import logging
 
+    # The kiosk's own part and extras (evdev, pycups, python-sane): absent on a control plane.
     from pvp.kiosk.agent import AgentConfig, run_agent
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -381,6 +375,7 @@ def kiosk_browser(
     """Set up the kiosk's Chromium: trust the bundle's CA, allow camera and microphone."""
     import json
 
+    # The kiosk's own part and extras (evdev, pycups, python-sane): absent on a control plane.
     from pvp.kiosk.agent import DEFAULT_SCREEN_PORT
     from pvp.kiosk.browser import (
         DEFAULT_POLICIES_DIR,

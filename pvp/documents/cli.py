@@ -17,6 +17,7 @@ from pvp.documents.fax import FaxService
 from pvp.documents.pdf import DocumentError, validate_pdf
 from pvp.documents.service import DocumentService
 from pvp.documents.service import Refused as ServiceRefused
+from pvp.documents.switch import attach, connect_esl
 
 
 def _service(ctx: Context) -> DocumentService:
@@ -24,8 +25,6 @@ def _service(ctx: Context) -> DocumentService:
 
 
 def _attach(ctx: Context, service: DocumentService) -> FaxService:
-    from pvp.documents.switch import attach, connect_esl
-
     try:
         return attach(connect_esl(ctx.settings), service)
     except RuntimeError as exc:
@@ -203,6 +202,7 @@ def signing_key(
 ) -> None:
     """Create the deployment's document-signing key and certificate (self-signed, or issued
     by the deployment's CA with --ca-cert and --ca-key)."""
+    # pyhanko (behind signing) takes about half a second to import: only this command needs it.
     from pvp.documents.signing import create_signing_key
 
     if (ca_cert is None) != (ca_key is None):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvp.command_line import Context, Refused
+from pvp.convocations import run_round
 from pvp.model import Role, User
 from pvp.panel.alerts import check_alerts
 from pvp.panel.security import AccountError, create_user
@@ -138,8 +139,6 @@ def convocations() -> None:
 def convocations_send() -> None:
     """One round of what `pvp serve` does every few minutes: send the convocations,
     reminders, changes and cancellations owed (each once), then purge expired contacts."""
-    from pvp.convocations import run_round
-
     ctx = _ctx()
     done = run_round(ctx.db, ctx.settings)
     for n in done:
