@@ -146,6 +146,27 @@ def _device_credentials(
     return a1_hash(ident, realm, secret)
 
 
+# The columns a plan entry's attribute of the same name fills (the others are named below).
+AGENCY_COLUMNS = ("name", "town", "pilot")
+QUEUE_COLUMNS = (
+    "name",
+    "strategy",
+    "max_wait_seconds",
+    "no_answer_timeout_seconds",
+    "wrap_up_seconds",
+)
+SITE_COLUMNS = ("community", "commune", "host_place", "agent_phone", "agent_email", "pilot")
+CLOSURE_COLUMNS = ("first_day", "last_day", "reason")
+
+
+def _values(entry: Any, same: tuple[str, ...], **renamed: str) -> dict[str, Any]:
+    """A row's columns from a plan entry: ``same`` share the attribute's name, ``renamed``
+    maps a column to the attribute that fills it."""
+    values = {name: getattr(entry, name) for name in same}
+    values.update({column: getattr(entry, attr) for column, attr in renamed.items()})
+    return values
+
+
 def apply_plan(session: Session, plan: Plan, realm: str) -> ImportReport:
     """Make the database hold ``plan``; the caller commits (or rolls back on error)."""
     report = ImportReport()
@@ -171,33 +192,13 @@ def apply_plan(session: Session, plan: Plan, realm: str) -> ImportReport:
 
 
 def _apply_agency(session: Session, report: ImportReport, agency: AgencyPlan) -> None:
-    _upsert(
-        session,
-        report,
-        Agency,
-        agency.id,
-        service_code=agency.service,
-        name=agency.name,
-        town=agency.town,
-        department_code=agency.department,
-        pilot=agency.pilot,
-    )
+    values = _values(agency, AGENCY_COLUMNS, service_code="service", department_code="department")
+    _upsert(session, report, Agency, agency.id, **values)
     for station in agency.stations:
         _upsert(session, report, ExpertStation, station, agency_id=agency.id, label=station)
     for queue in agency.queues:
-        _upsert(
-            session,
-            report,
-            ExpertQueue,
-            queue.id,
-            agency_id=agency.id,
-            service_code=agency.service,
-            name=queue.name,
-            strategy=queue.strategy,
-            max_wait_seconds=queue.max_wait_seconds,
-            no_answer_timeout_seconds=queue.no_answer_timeout_seconds,
-            wrap_up_seconds=queue.wrap_up_seconds,
-        )
+        owner = {"agency_id": agency.id, "service_code": agency.service}
+        _upsert(session, report, ExpertQueue, queue.id, **owner, **_values(queue, QUEUE_COLUMNS))
 
 
 def _apply_counsellor(
@@ -221,19 +222,8 @@ def _apply_counsellor(
 
 
 def _apply_site(session: Session, report: ImportReport, site: SitePlan, realm: str) -> None:
-    _upsert(
-        session,
-        report,
-        Site,
-        site.id,
-        department_code=site.department,
-        community=site.community,
-        commune=site.commune,
-        host_place=site.host_place,
-        agent_phone=site.agent_phone,
-        agent_email=site.agent_email,
-        pilot=site.pilot,
-    )
+    values = _values(site, SITE_COLUMNS, department_code="department")
+    _upsert(session, report, Site, site.id, **values)
     session.flush()
     for n in range(1, site.kiosks + 1):
         kid = kiosk_id(site.id, n)
@@ -267,15 +257,8 @@ def _apply_closure(session: Session, report: ImportReport, closure: ClosurePlan)
         )
     ).first()
     if exists is None:
-        session.add(
-            ClosureDay(
-                site_id=closure.site,
-                service_code=closure.service,
-                first_day=closure.first_day,
-                last_day=closure.last_day,
-                reason=closure.reason,
-            )
-        )
+        values = _values(closure, CLOSURE_COLUMNS, site_id="site", service_code="service")
+        session.add(ClosureDay(**values))
         report.count("closures", created=True)
     elif exists.reason != closure.reason:
         exists.reason = closure.reason

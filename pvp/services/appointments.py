@@ -6,6 +6,7 @@ The rules live in :mod:`pvp.appointments`; these are the entry points the panel 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -50,10 +51,10 @@ def move(
     actor: str,
     now: datetime | None = None,
 ) -> Appointment:
-    before = audit.snapshot(session.get(Appointment, appointment_id))
-    row = rules.move(session, plan, appointment_id, start, minutes, now)
-    audit.record(session, actor, "move", "appointments", row.id, before, audit.snapshot(row))
-    return row
+    def change() -> Appointment:
+        return rules.move(session, plan, appointment_id, start, minutes, now)
+
+    return _audited(session, actor, "move", appointment_id, change)
 
 
 def restore(
@@ -64,18 +65,32 @@ def restore(
     actor: str,
     now: datetime | None = None,
 ) -> Appointment:
-    before = audit.snapshot(session.get(Appointment, appointment_id))
-    row = rules.restore(session, plan, appointment_id, now)
-    audit.record(session, actor, "restore", "appointments", row.id, before, audit.snapshot(row))
-    return row
+    def change() -> Appointment:
+        return rules.restore(session, plan, appointment_id, now)
+
+    return _audited(session, actor, "restore", appointment_id, change)
 
 
 def set_status(
     session: Session, appointment_id: int, status: AppointmentStatus, *, actor: str
 ) -> Appointment:
     """Cancel or mark absent (:data:`STATUS_ACTIONS`)."""
+
+    def change() -> Appointment:
+        return rules.set_status(session, appointment_id, status)
+
+    return _audited(session, actor, STATUS_ACTIONS.get(status, "status"), appointment_id, change)
+
+
+def _audited(
+    session: Session,
+    actor: str,
+    action: str,
+    appointment_id: int,
+    change: Callable[[], Appointment],
+) -> Appointment:
+    """Run ``change`` on an existing appointment and record it, before and after."""
     before = audit.snapshot(session.get(Appointment, appointment_id))
-    row = rules.set_status(session, appointment_id, status)
-    action = STATUS_ACTIONS.get(status, "status")
+    row = change()
     audit.record(session, actor, action, "appointments", row.id, before, audit.snapshot(row))
     return row
