@@ -13,8 +13,7 @@ from pvp.command_line import Context, Refused
 from pvp.convocations import run_round
 from pvp.model import Role, User
 from pvp.panel.alerts import check_alerts
-from pvp.panel.security import AccountError, create_user
-from pvp.services import accounts, audit
+from pvp.services import accounts
 
 
 def _ctx() -> Context:
@@ -49,9 +48,10 @@ def user_add(
     ctx = _ctx()
     try:
         with ctx.db.session() as session:
-            made = create_user(session, login, password, Role(role), scope, email, temporary)
-            audit.record(session, _actor(), "create", "users", made.id, None, audit.snapshot(made))
-    except AccountError as exc:
+            accounts.create(
+                session, login, password, Role(role), scope, email, temporary, actor=_actor()
+            )
+    except accounts.AccountError as exc:
         raise Refused(f"compte refusé : {exc}") from None
     click.echo(f"compte {login} créé ({role}{' · ' + scope if scope else ''})")
 

@@ -125,8 +125,9 @@ def register_crud(
                     session.flush()  # the new row's relationships load only once flushed
                     if scope is not None and entity.service_of(saved) != scope:
                         raise FieldError(next(iter(form)).name, "hors de votre service")
-                    plan.row_saved(
+                    plan.changed(
                         session,
+                        "update" if row is not None else "create",
                         entity.name,
                         entity.key(saved),
                         before,
@@ -176,7 +177,7 @@ def register_crud(
             try:
                 session.delete(row)
                 session.flush()
-                plan.row_deleted(session, entity.name, key, before, actor=me().login)
+                plan.changed(session, "delete", entity.name, key, before, None, actor=me().login)
                 session.commit()
             except IntegrityError:
                 session.rollback()

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from pvp.db import bump_revision
 from pvp.model import (
     Agency,
     ConsoleStatus,
@@ -42,7 +41,7 @@ from pvp.panel.entities import store_membership, store_queue, store_route
 from pvp.panel.forms import CheckboxesField, FieldError, PanelForm, opts
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope
 from pvp.plan import IDENT
-from pvp.services import audit
+from pvp.services import audit, plan
 
 bp = panel_blueprint("routing", "/routing", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 
@@ -351,16 +350,9 @@ def edit(site_id: str, code: str) -> Any:
                 session.flush()
                 session.expire_all()
                 after = _snapshot(session, site, service)
-                audit.record(
-                    session,
-                    me().login,
-                    "publish_routing",
-                    "route_rules",
-                    f"{site.id}/{service.code}",
-                    before,
-                    after,
-                )
-                bump_revision(session)
+                key = f"{site.id}/{service.code}"
+                action = "publish_routing"
+                plan.changed(session, action, "route_rules", key, before, after, actor=me().login)
                 session.commit()
             except FieldError as exc:
                 session.rollback()

@@ -27,8 +27,9 @@ def import_plan(
     return report
 
 
-def row_saved(
+def changed(
     session: Session,
+    action: str,
     table: str,
     key: str,
     before: dict[str, Any] | None,
@@ -36,14 +37,7 @@ def row_saved(
     *,
     actor: str,
 ) -> None:
-    """Record a row of ``table`` created (``before`` is None) or updated."""
-    action = "update" if before is not None else "create"
+    """Record a change to the plan's tables (``action``: create, update, delete,
+    publish_routing…) and bump the plan revision."""
     audit.record(session, actor, action, table, key, before, after)
-    bump_revision(session)
-
-
-def row_deleted(
-    session: Session, table: str, key: str, before: dict[str, Any] | None, *, actor: str
-) -> None:
-    audit.record(session, actor, "delete", table, key, before, None)
     bump_revision(session)
