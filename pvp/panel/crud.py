@@ -7,7 +7,7 @@ manager (the rows of their service only).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,8 @@ class Entity:
     model: type[Base]
     form: type[PanelForm]
     columns: tuple[tuple[str, Callable[[Any], Any]], ...]
-    store: Callable[[Session, Any, PanelForm], Any]  # (session, row or None, form) -> row
+    # (session, row or None, the form's values) -> row: a pvp.services.plan_rows store
+    store: Callable[[Session, Any, Mapping[str, Any]], Any]
     service_of: Callable[[Any], str | None] = lambda row: None
     fill: Callable[[Session, PanelForm, Scope], None] = lambda s, f, scope: None
     load: Callable[[Any], dict[str, Any]] | None = None
@@ -118,7 +119,7 @@ def register_crud(
                         for locked in entity.locked_on_edit:
                             if locked in form:  # an id is never renamed through a form
                                 form[locked].data = entity.form_data(row).get(locked)
-                    saved = entity.store(session, row, form)
+                    saved = entity.store(session, row, form.data)
                     secret = None
                     if row is None and entity.sip_device:
                         secret = sip_secrets.issue(saved, settings().sip_domain)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -37,11 +36,11 @@ from pvp.model import (
     Service,
     Site,
 )
-from pvp.panel.entities import store_membership, store_queue, store_route
 from pvp.panel.forms import CheckboxesField, FieldError, PanelForm, opts
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope
 from pvp.plan import IDENT
 from pvp.services import audit, plan
+from pvp.services.plan_rows import store_membership, store_queue, store_route
 
 bp = panel_blueprint("routing", "/routing", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 
@@ -230,16 +229,6 @@ def _current(pair: Pair) -> dict[str, Any]:
     }
 
 
-class _Fields(SimpleNamespace):
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
-
-
-def _as_form(**values: Any) -> Any:
-    """What the plan writers read from a form (``form.x.data``, ``form["x"].data``)."""
-    return _Fields(**{k: SimpleNamespace(data=v) for k, v in values.items()})
-
-
 def priorities(form: RoutingForm, sent: Mapping[str, str]) -> dict[str, int]:
     """Each listed counsellor's priority in the queue (1 is offered calls first), from the
     ``priority-<counsellor>`` inputs beside the member boxes; 1 when absent."""
@@ -275,7 +264,7 @@ def _publish(
         queue = store_queue(
             session,
             None,
-            _as_form(id=form.id.data, agency_id=form.agency_id.data, name=form.name.data, **timers),
+            dict(id=form.id.data, agency_id=form.agency_id.data, name=form.name.data, **timers),
         )
     else:
         existing = session.get(ExpertQueue, form.queue_id.data)
@@ -283,7 +272,7 @@ def _publish(
         queue = store_queue(
             session,
             existing,
-            _as_form(agency_id=existing.agency_id, name=existing.name, **timers),
+            dict(agency_id=existing.agency_id, name=existing.name, **timers),
         )
     session.flush()
     wanted = set(form.members.data or [])
@@ -302,7 +291,7 @@ def _publish(
         store_membership(
             session,
             have.get(counsellor),
-            _as_form(counsellor_id=counsellor, queue_id=queue.id, priority=ranks[counsellor]),
+            dict(counsellor_id=counsellor, queue_id=queue.id, priority=ranks[counsellor]),
         )
     route = session.scalars(
         select(RouteRule).where(
@@ -312,7 +301,7 @@ def _publish(
     store_route(
         session,
         route,
-        _as_form(site_id=site.id, service_code=service.code, queue_id=queue.id),
+        dict(site_id=site.id, service_code=service.code, queue_id=queue.id),
     )
     return queue
 

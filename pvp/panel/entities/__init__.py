@@ -30,9 +30,6 @@ from pvp.panel.entities.places import (
     fill_departments,
     fill_kiosk,
     kiosk_load,
-    store_kiosk,
-    store_service,
-    store_site,
 )
 from pvp.panel.entities.schedule import (
     ClosureForm,
@@ -45,9 +42,6 @@ from pvp.panel.entities.schedule import (
     route_of,
     route_text,
     route_warnings,
-    store_closure,
-    store_route,
-    store_window,
     window_label,
     window_load,
     window_service,
@@ -63,13 +57,21 @@ from pvp.panel.entities.staff import (
     fill_counsellor,
     fill_membership,
     membership_key,
-    store_agency,
-    store_counsellor,
-    store_membership,
-    store_queue,
-    store_station,
 )
 from pvp.panel.french import MODES, nth_text, weekdays_text, window_of
+from pvp.services.plan_rows import (
+    store_agency,
+    store_closure,
+    store_counsellor,
+    store_kiosk,
+    store_membership,
+    store_queue,
+    store_route,
+    store_service,
+    store_site,
+    store_station,
+    store_window,
+)
 
 ENTITIES: dict[str, Entity] = {
     e.name: e

@@ -19,8 +19,6 @@ from pvp.model import (
     OpeningWindow,
 )
 from pvp.panel.forms import (
-    FieldError,
-    PanelForm,
     opts,
 )
 from pvp.panel.french import DAY_NAMES, MODES
@@ -38,26 +36,6 @@ def choices(session: Session, model: Any, label: Any, *where: Any) -> list[Any]:
     rows = session.scalars(select(model).where(*where))
     key = model.__table__.primary_key.columns.keys()[0]
     return opts(sorted((str(getattr(r, key)), label(r)) for r in rows))
-
-
-def new_id(session: Session, model: Any, ident: str) -> None:
-    if session.get(model, ident) is not None:
-        raise FieldError("id", f"l'identifiant {ident!r} existe déjà")
-
-
-def row_or_new(session: Session, model: Any, row: Any, form: PanelForm) -> Any:
-    """The edited row, or a new one under the form's (unused) id."""
-    if row is None:
-        new_id(session, model, form.id.data)
-        row = model(id=form.id.data)
-        session.add(row)
-    return row
-
-
-def copy_fields(row: Any, form: PanelForm, *names: str) -> None:
-    for name in names:
-        value = form[name].data
-        setattr(row, name, value.strip() if isinstance(value, str) else value)
 
 
 def time_text(t: Any) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import (
     BooleanField,
@@ -24,8 +23,6 @@ from wtforms.validators import (
 from pvp.model import (
     Department,
     Kiosk,
-    KioskButton,
-    Service,
     Site,
 )
 from pvp.panel.crud import Scope
@@ -34,16 +31,13 @@ from pvp.panel.entities.common import (
     MODE_CHOICES,
     REQUIRED,
     choices,
-    copy_fields,
-    row_or_new,
 )
 from pvp.panel.forms import (
-    FieldError,
     PanelForm,
     opts,
     phone_number,
 )
-from pvp.plan import SERVICE_CODES, kiosk_id
+from pvp.plan import SERVICE_CODES
 
 # --- services and departments ---
 
@@ -52,16 +46,6 @@ class ServiceForm(PanelForm):
     code = SelectField("Code", choices=opts((c, c) for c in SERVICE_CODES))
     name = StringField("Nom", validators=[REQUIRED, Length(max=120)])
     default_mode = SelectField("Mode par défaut", choices=MODE_CHOICES)
-
-
-def store_service(session: Session, row: Service | None, form: PanelForm) -> Service:
-    if row is None:
-        if session.get(Service, form.code.data) is not None:
-            raise FieldError("code", f"le service {form.code.data!r} existe déjà")
-        row = Service(code=form.code.data)
-        session.add(row)
-    copy_fields(row, form, "name", "default_mode")
-    return row
 
 
 # --- sites and kiosks ---
@@ -87,22 +71,6 @@ class SiteForm(PanelForm):
 
 def fill_departments(session: Session, form: PanelForm, scope: Scope) -> None:
     form.department_code.choices = choices(session, Department, lambda d: f"{d.code} {d.name}")
-
-
-def store_site(session: Session, row: Site | None, form: PanelForm) -> Site:
-    row = row_or_new(session, Site, row, form)
-    copy_fields(
-        row,
-        form,
-        "department_code",
-        "community",
-        "commune",
-        "host_place",
-        "agent_phone",
-        "agent_email",
-        "pilot",
-    )
-    return row
 
 
 class KioskForm(PanelForm):
@@ -137,24 +105,3 @@ def kiosk_load(row: Kiosk) -> dict[str, Any]:
 
 def fill_kiosk(session: Session, form: PanelForm, scope: Scope) -> None:
     form.site_id.choices = choices(session, Site, lambda s: f"{s.commune} ({s.id})")
-
-
-def store_kiosk(session: Session, row: Kiosk | None, form: PanelForm) -> Kiosk:
-    codes = [c.strip() for c in form.buttons.data.split(",") if c.strip()]
-    known = set(session.scalars(select(Service.code)))
-    for code in codes:
-        if code not in known:
-            raise FieldError("buttons", f"service inconnu : {code!r}")
-    if len(set(codes)) != len(codes):
-        raise FieldError("buttons", "un service figure deux fois")
-    if row is None:
-        ident = kiosk_id(form.site_id.data, form.number.data)
-        if session.get(Kiosk, ident) is not None:
-            raise FieldError("number", f"la borne {ident} existe déjà")
-        row = Kiosk(id=ident, site_id=form.site_id.data, a1_hash="")
-        session.add(row)
-    if row.service_codes != codes:
-        row.buttons.clear()
-        session.flush()
-        row.buttons.extend(KioskButton(service_code=c, position=i) for i, c in enumerate(codes))
-    return row

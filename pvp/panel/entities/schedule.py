@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -22,12 +21,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from pvp.calendar import WEEKDAYS
 from pvp.model import (
     ClosureDay,
     ExpertQueue,
-    Kiosk,
-    KioskButton,
     OpeningWindow,
     RouteRule,
     Service,
@@ -40,11 +36,9 @@ from pvp.panel.entities.common import (
     MODE_CHOICES,
     REQUIRED,
     choices,
-    copy_fields,
 )
 from pvp.panel.forms import (
     CheckboxesField,
-    FieldError,
     PanelForm,
     csv_of_ints,
     opts,
@@ -82,32 +76,6 @@ def fill_route(session: Session, form: PanelForm, scope: Scope) -> None:
         )
         for q in queues
     ]
-
-
-def store_route(session: Session, row: RouteRule | None, form: PanelForm) -> RouteRule:
-    site, service = form.site_id.data, form.service_code.data
-    queue = session.get(ExpertQueue, form.queue_id.data)
-    assert queue is not None
-    if queue.service_code != service:
-        raise FieldError("queue_id", "cette file appartient à un autre service")
-    buttons = session.scalars(
-        select(KioskButton)
-        .join(Kiosk)
-        .where(Kiosk.site_id == site, KioskButton.service_code == service)
-    ).first()
-    if buttons is None:
-        raise FieldError("service_code", "aucune borne du site n'a de bouton pour ce service")
-    clash = session.scalars(
-        select(RouteRule).where(RouteRule.site_id == site, RouteRule.service_code == service)
-    ).first()
-    if clash is not None and clash is not row:
-        raise FieldError("service_code", "ce service a déjà une règle sur ce site")
-    if row is None:
-        row = RouteRule()
-        session.add(row)
-    # An edit may move the rule to another site or service (its windows follow it).
-    row.site_id, row.service_code, row.queue_id = site, service, queue.id
-    return row
 
 
 def route_warnings(session: Session, row: RouteRule) -> list[str]:
@@ -192,24 +160,6 @@ def fill_window(session: Session, form: PanelForm, scope: Scope) -> None:
     )
 
 
-def store_window(session: Session, row: OpeningWindow | None, form: PanelForm) -> OpeningWindow:
-    if row is None:
-        row = OpeningWindow()
-        session.add(row)
-    row.route_id = form.route_id.data
-    row.mode = form.mode.data
-    row.weekdays = ",".join(d for d in WEEKDAYS if d in form.weekdays.data)
-    row.nth = ",".join(re.sub(r"\s+", "", form.nth.data or "").split(",")).strip(",")
-    row.start_time, row.end_time = form.start_time.data, form.end_time.data
-    row.valid_from, row.valid_until = form.valid_from.data, form.valid_until.data
-    dates = sorted(
-        {date.fromisoformat(t.strip()) for t in form.except_dates.data.split(",") if t.strip()}
-    )
-    row.except_dates = ",".join(d.isoformat() for d in dates)
-    row.note = form.note.data.strip()
-    return row
-
-
 def window_service(session_row: OpeningWindow) -> str | None:
     from sqlalchemy.orm import object_session
 
@@ -237,16 +187,6 @@ def fill_closure(session: Session, form: PanelForm, scope: Scope) -> None:
     form.service_code.choices = opts([("", "tous les services")]) + choices(
         session, Service, lambda s: s.name
     )
-
-
-def store_closure(session: Session, row: ClosureDay | None, form: PanelForm) -> ClosureDay:
-    if row is None:
-        row = ClosureDay()
-        session.add(row)
-    row.site_id = form.site_id.data or None
-    row.service_code = form.service_code.data or None
-    copy_fields(row, form, "first_day", "last_day", "reason")
-    return row
 
 
 def closure_load(row: ClosureDay) -> dict[str, Any]:

@@ -22,8 +22,6 @@ from pvp.model import (
     Counsellor,
     ExpertQueue,
     ExpertStation,
-    Kiosk,
-    QueueMembership,
     Service,
 )
 from pvp.panel.crud import Scope
@@ -32,13 +30,9 @@ from pvp.panel.entities.common import (
     REQUIRED,
     STRATEGIES,
     choices,
-    copy_fields,
-    new_id,
-    row_or_new,
 )
 from pvp.panel.entities.places import fill_departments
 from pvp.panel.forms import (
-    FieldError,
     PanelForm,
     opts,
 )
@@ -60,14 +54,6 @@ def fill_agency(session: Session, form: PanelForm, scope: Scope) -> None:
     form.service_code.choices = choices(session, Service, lambda s: s.name)
 
 
-def store_agency(session: Session, row: Agency | None, form: PanelForm) -> Agency:
-    if row is not None and row.service_code != form.service_code.data and row.queues:
-        raise FieldError("service_code", "l'agence a des files : changez-les d'abord")
-    row = row_or_new(session, Agency, row, form)
-    copy_fields(row, form, "service_code", "name", "town", "department_code", "pilot")
-    return row
-
-
 class StationForm(PanelForm):
     id = StringField("Identifiant", validators=[REQUIRED, IDENT_CHECK])
     agency_id = SelectField("Agence")
@@ -77,12 +63,6 @@ class StationForm(PanelForm):
 def fill_agency_choice(session: Session, form: PanelForm, scope: Scope) -> None:
     where = [Agency.service_code == scope] if scope else []
     form.agency_id.choices = choices(session, Agency, lambda a: a.name, *where)
-
-
-def store_station(session: Session, row: ExpertStation | None, form: PanelForm) -> ExpertStation:
-    row = row_or_new(session, ExpertStation, row, form)
-    copy_fields(row, form, "agency_id", "label")
-    return row
 
 
 class QueueForm(PanelForm):
@@ -122,26 +102,6 @@ class QueueForm(PanelForm):
     )
 
 
-def store_queue(session: Session, row: ExpertQueue | None, form: PanelForm) -> ExpertQueue:
-    agency = session.get(Agency, form.agency_id.data)
-    assert agency is not None  # a SelectField only admits listed agencies
-    if row is not None and row.service_code != agency.service_code:
-        raise FieldError("agency_id", "une file ne change pas de service")
-    row = row_or_new(session, ExpertQueue, row, form)
-    copy_fields(
-        row,
-        form,
-        "agency_id",
-        "name",
-        "strategy",
-        "max_wait_seconds",
-        "no_answer_timeout_seconds",
-        "wrap_up_seconds",
-    )
-    row.service_code = agency.service_code
-    return row
-
-
 # --- counsellors and memberships ---
 
 
@@ -168,23 +128,6 @@ def fill_counsellor(session: Session, form: PanelForm, scope: Scope) -> None:
     )
 
 
-def store_counsellor(session: Session, row: Counsellor | None, form: PanelForm) -> Counsellor:
-    station = form.station_id.data or None
-    if station is not None:
-        found = session.get(ExpertStation, station)
-        if found is None or found.agency_id != form.agency_id.data:
-            raise FieldError("station_id", "ce poste n'appartient pas à l'agence choisie")
-    if row is None:
-        new_id(session, Counsellor, form.id.data)
-        if session.get(Kiosk, form.id.data) is not None:
-            raise FieldError("id", "une borne porte déjà ce compte SIP")
-        row = Counsellor(id=form.id.data, a1_hash="")  # its secret: issued on saving
-        session.add(row)
-    copy_fields(row, form, "display_name", "agency_id")
-    row.station_id = station
-    return row
-
-
 class MembershipForm(PanelForm):
     counsellor_id = SelectField("Conseiller")
     queue_id = SelectField("File d'experts")
@@ -202,24 +145,6 @@ def fill_membership(session: Session, form: PanelForm, scope: Scope) -> None:
     q_where = [ExpertQueue.service_code == scope] if scope else []
     form.counsellor_id.choices = choices(session, Counsellor, lambda c: c.display_name, *c_where)
     form.queue_id.choices = choices(session, ExpertQueue, lambda q: q.name, *q_where)
-
-
-def store_membership(
-    session: Session, row: QueueMembership | None, form: PanelForm
-) -> QueueMembership:
-    counsellor = session.get(Counsellor, form.counsellor_id.data)
-    queue = session.get(ExpertQueue, form.queue_id.data)
-    assert counsellor is not None and queue is not None
-    if counsellor.agency.service_code != queue.service_code:
-        raise FieldError("queue_id", "cette file appartient à un autre service")
-    if row is None:
-        key = (counsellor.id, queue.id)
-        if session.get(QueueMembership, key) is not None:
-            raise FieldError("queue_id", "le conseiller est déjà membre de cette file")
-        row = QueueMembership(counsellor_id=counsellor.id, queue_id=queue.id)
-        session.add(row)
-    row.priority = form.priority.data
-    return row
 
 
 def membership_key(key: str) -> tuple[str, str]:
