@@ -13,23 +13,19 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from pvp.db import bump_revision
 from pvp.model import (
     Agency,
     Base,
-    ClosureDay,
     Counsellor,
     Department,
     ExpertQueue,
     ExpertStation,
     Kiosk,
     KioskButton,
-    OpeningWindow,
     QueueMembership,
-    RouteRule,
     Service,
     Site,
 )
@@ -42,6 +38,7 @@ from pvp.plan import (
     WindowPlan,
     kiosk_id,
 )
+from pvp.services import plan_rows
 
 SECRET_BYTES = 24  # 192 bits, above the 128 the security policy asks for
 
@@ -65,41 +62,18 @@ class ImportReport:
     def changed(self) -> bool:
         return bool(self.created or self.updated)
 
-    def count(self, kind: str, created: bool) -> None:
-        bucket = self.created if created else self.updated
+    def record(self, kind: str, change: bool | None) -> None:
+        """Count a row of ``kind`` created (True) or updated (False); None: unchanged."""
+        if change is None:
+            return
+        bucket = self.created if change else self.updated
         bucket[kind] = bucket.get(kind, 0) + 1
 
 
 def _upsert(
     session: Session, report: ImportReport, model: type[Base], key: Any, **values: Any
-) -> Any:
-    row = session.get(model, key)
-    kind = model.__tablename__
-    if row is None:
-        pk_names = [str(c.key) for c in inspect(model).primary_key]
-        keys = key if isinstance(key, tuple) else (key,)
-        row = model(**dict(zip(pk_names, keys, strict=True)), **values)
-        session.add(row)
-        report.count(kind, created=True)
-        return row
-    if any(getattr(row, k) != v for k, v in values.items()):
-        for k, v in values.items():
-            setattr(row, k, v)
-        report.count(kind, created=False)
-    return row
-
-
-WINDOW_FIELDS = (
-    "mode",
-    "weekdays",
-    "nth",
-    "start_time",
-    "end_time",
-    "valid_from",
-    "valid_until",
-    "except_dates",
-    "note",
-)
+) -> None:
+    report.record(model.__tablename__, plan_rows.upsert(session, model, key, values))
 
 
 def _window_fields(w: WindowPlan) -> dict[str, Any]:
@@ -114,21 +88,6 @@ def _window_fields(w: WindowPlan) -> dict[str, Any]:
         "except_dates": ",".join(d.isoformat() for d in sorted(w.except_dates)),
         "note": w.assumption or "",
     }
-
-
-def _sync_windows(
-    session: Session, report: ImportReport, route: RouteRule, windows: list[WindowPlan]
-) -> None:
-    wanted = [_window_fields(w) for w in windows]
-    current = [{k: getattr(w, k) for k in WINDOW_FIELDS} for w in route.windows]
-    if wanted == current:
-        return
-    created = not current
-    route.windows.clear()
-    session.flush()
-    for fields in wanted:
-        route.windows.append(OpeningWindow(**fields))
-    report.count("opening_windows", created=created)
 
 
 def _device_credentials(
@@ -233,36 +192,16 @@ def _apply_site(session: Session, report: ImportReport, site: SitePlan, realm: s
         for position, code in enumerate(site.services):
             _upsert(session, report, KioskButton, (kid, code), position=position)
     for code, route_plan in site.routes.items():
-        route = session.scalars(
-            select(RouteRule).where(RouteRule.site_id == site.id, RouteRule.service_code == code)
-        ).first()
-        if route is None:
-            route = RouteRule(site_id=site.id, service_code=code, queue_id=route_plan.queue)
-            session.add(route)
-            report.count("route_rules", created=True)
-        elif route.queue_id != route_plan.queue:
-            route.queue_id = route_plan.queue
-            report.count("route_rules", created=False)
+        route, change = plan_rows.set_route(session, site.id, code, route_plan.queue)
+        report.record("route_rules", change)
         session.flush()
-        _sync_windows(session, report, route, route_plan.windows)
+        wanted = [_window_fields(w) for w in route_plan.windows]
+        report.record("opening_windows", plan_rows.replace_windows(session, route, wanted))
 
 
 def _apply_closure(session: Session, report: ImportReport, closure: ClosurePlan) -> None:
-    exists = session.scalars(
-        select(ClosureDay).where(
-            ClosureDay.site_id == closure.site,
-            ClosureDay.service_code == closure.service,
-            ClosureDay.first_day == closure.first_day,
-            ClosureDay.last_day == closure.last_day,
-        )
-    ).first()
-    if exists is None:
-        values = _values(closure, CLOSURE_COLUMNS, site_id="site", service_code="service")
-        session.add(ClosureDay(**values))
-        report.count("closures", created=True)
-    elif exists.reason != closure.reason:
-        exists.reason = closure.reason
-        report.count("closures", created=False)
+    values = _values(closure, CLOSURE_COLUMNS, site_id="site", service_code="service")
+    report.record("closures", plan_rows.set_closure(session, values))
 
 
 def device(session: Session, device_id: str) -> Kiosk | Counsellor | None:

@@ -1,9 +1,12 @@
 """The plan's tables written row by row: the checks against the database and the writes.
 
-The panel's generic views and its routing page store through these (with a form's values);
-:mod:`pvp.provisioning` writes a whole plan. Each store takes the edited row (None for a new
+The one writer of those tables. The panel's generic views and its routing page store through
+the ``store_*`` functions (with a form's values): each takes the edited row (None for a new
 one) and the values by column name, and raises :class:`RowRefused` naming the field at fault.
-Auditing and the plan revision are :func:`pvp.services.plan.changed`'s.
+A plan import (:mod:`pvp.provisioning`) writes through :func:`upsert`, :func:`set_route`,
+:func:`replace_windows` and :func:`set_closure`, which say what they changed (None: nothing,
+True: created, False: updated) for its report. Auditing and the plan revision are
+:mod:`pvp.services.plan`'s.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from pvp.calendar import WEEKDAYS
 from pvp.model import (
     Agency,
+    Base,
     ClosureDay,
     Counsellor,
     ExpertQueue,
@@ -240,3 +244,68 @@ def store_closure(
     row.service_code = values["service_code"] or None
     copy_fields(row, values, "first_day", "last_day", "reason")
     return row
+
+
+Change = bool | None  # True: created, False: updated, None: already so
+
+
+def upsert(session: Session, model: type[Base], key: Any, values: Mapping[str, Any]) -> Change:
+    """Make the row of ``model`` under primary ``key`` hold ``values``."""
+    row = session.get(model, key)
+    if row is None:
+        pk_names = [str(c.key) for c in inspect(model).primary_key]
+        keys = key if isinstance(key, tuple) else (key,)
+        session.add(model(**dict(zip(pk_names, keys, strict=True)), **values))
+        return True
+    if all(getattr(row, k) == v for k, v in values.items()):
+        return None
+    for k, v in values.items():
+        setattr(row, k, v)
+    return False
+
+
+def set_route(session: Session, site: str, service: str, queue: str) -> tuple[RouteRule, Change]:
+    """The rule routing ``service`` at ``site``, pointed at ``queue``."""
+    route = session.scalars(
+        select(RouteRule).where(RouteRule.site_id == site, RouteRule.service_code == service)
+    ).first()
+    if route is None:
+        route = RouteRule(site_id=site, service_code=service, queue_id=queue)
+        session.add(route)
+        return route, True
+    if route.queue_id == queue:
+        return route, None
+    route.queue_id = queue
+    return route, False
+
+
+def replace_windows(session: Session, route: RouteRule, wanted: list[dict[str, Any]]) -> Change:
+    """Give ``route`` exactly the windows ``wanted`` (column values each)."""
+    current = [{k: getattr(w, k) for k in wanted[0]} for w in route.windows] if wanted else None
+    if current == wanted or (not wanted and not route.windows):
+        return None
+    created = not route.windows
+    route.windows.clear()
+    session.flush()
+    for fields in wanted:
+        route.windows.append(OpeningWindow(**fields))
+    return created
+
+
+def set_closure(session: Session, values: Mapping[str, Any]) -> Change:
+    """A closure of a site and service (None: all) over days, matched by those; its reason set."""
+    exists = session.scalars(
+        select(ClosureDay).where(
+            ClosureDay.site_id == values["site_id"],
+            ClosureDay.service_code == values["service_code"],
+            ClosureDay.first_day == values["first_day"],
+            ClosureDay.last_day == values["last_day"],
+        )
+    ).first()
+    if exists is None:
+        session.add(ClosureDay(**values))
+        return True
+    if exists.reason == values["reason"]:
+        return None
+    exists.reason = values["reason"]
+    return False
