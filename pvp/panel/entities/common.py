@@ -1,4 +1,4 @@
-"""What the plan's editable tables share: field checks, choices, copying a form into a row."""
+"""What the plan's editable tables share: field checks, choices and the lists' cell texts."""
 
 from __future__ import annotations
 
@@ -8,19 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
-from wtforms.validators import (
-    DataRequired,
-    InputRequired,
-    Regexp,
-)
+from wtforms.validators import DataRequired, InputRequired, Regexp
 
 from pvp.calendar import WEEKDAYS
-from pvp.model import (
-    OpeningWindow,
-)
-from pvp.panel.forms import (
-    opts,
-)
+from pvp.model import OpeningWindow
+from pvp.panel.forms import opts
 from pvp.panel.french import DAY_NAMES, MODES
 from pvp.plan import IDENT
 

@@ -5,38 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.orm import Session
-from wtforms import (
-    BooleanField,
-    IntegerField,
-    SelectField,
-    StringField,
-)
-from wtforms.validators import (
-    Email,
-    InputRequired,
-    Length,
-    NumberRange,
-    Optional,
-    Regexp,
-)
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, Regexp
 
-from pvp.model import (
-    Department,
-    Kiosk,
-    Site,
-)
+from pvp.model import Department, Kiosk, Site
 from pvp.panel.crud import Scope
-from pvp.panel.entities.common import (
-    IDENT_CHECK,
-    MODE_CHOICES,
-    REQUIRED,
-    choices,
-)
-from pvp.panel.forms import (
-    PanelForm,
-    opts,
-    phone_number,
-)
+from pvp.panel.entities.common import IDENT_CHECK, MODE_CHOICES, REQUIRED, choices
+from pvp.panel.forms import PanelForm, opts, phone_number
 from pvp.plan import SERVICE_CODES
 
 # --- services and departments ---

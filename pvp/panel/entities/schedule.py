@@ -7,42 +7,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
-from wtforms import (
-    DateField,
-    SelectChoice,
-    SelectField,
-    StringField,
-    TimeField,
-)
-from wtforms.validators import (
-    InputRequired,
-    Length,
-    Optional,
-    ValidationError,
-)
+from wtforms import DateField, SelectChoice, SelectField, StringField, TimeField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from pvp.model import (
-    ClosureDay,
-    ExpertQueue,
-    OpeningWindow,
-    RouteRule,
-    Service,
-    Site,
-)
+from pvp.model import ClosureDay, ExpertQueue, OpeningWindow, RouteRule, Service, Site
 from pvp.panel.crud import Scope
-from pvp.panel.entities.common import (
-    DATE_REQUIRED,
-    DAY_CHOICES,
-    MODE_CHOICES,
-    REQUIRED,
-    choices,
-)
-from pvp.panel.forms import (
-    CheckboxesField,
-    PanelForm,
-    csv_of_ints,
-    opts,
-)
+from pvp.panel.entities.common import DATE_REQUIRED, DAY_CHOICES, MODE_CHOICES, REQUIRED, choices
+from pvp.panel.forms import CheckboxesField, PanelForm, csv_of_ints, opts
 from pvp.panel.french import window_of
 
 # --- routes, windows, closures ---

@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
-from wtforms import (
-    BooleanField,
-    IntegerField,
-    SelectField,
-    StringField,
-)
-from wtforms.validators import (
-    InputRequired,
-    Length,
-    NumberRange,
-    ValidationError,
-)
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
 from pvp.identities import reserved_reason
-from pvp.model import (
-    Agency,
-    Counsellor,
-    ExpertQueue,
-    ExpertStation,
-    Service,
-)
+from pvp.model import Agency, Counsellor, ExpertQueue, ExpertStation, Service
 from pvp.panel.crud import Scope
-from pvp.panel.entities.common import (
-    IDENT_CHECK,
-    REQUIRED,
-    STRATEGIES,
-    choices,
-)
+from pvp.panel.entities.common import IDENT_CHECK, REQUIRED, STRATEGIES, choices
 from pvp.panel.entities.places import fill_departments
-from pvp.panel.forms import (
-    PanelForm,
-    opts,
-)
+from pvp.panel.forms import PanelForm, opts
 
 # --- agencies, stations, queues ---
 
