@@ -7,7 +7,6 @@ same pages for any service.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,14 +40,13 @@ from pvp.model import (
 )
 from pvp.panel.crud import register_crud
 from pvp.panel.entities import MANAGER_ENTITIES
-from pvp.panel.feeds import feed_digest
 from pvp.panel.forms import PanelForm, opts
 from pvp.panel.french import fr_datetime
 from pvp.panel.once import show_once
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope, settings
 from pvp.plan_view import load_routing_plan
 from pvp.routing import ACTIVE_APPOINTMENT
-from pvp.services import appointments, audit
+from pvp.services import appointments, calendar_feeds
 
 bp = panel_blueprint("manager", "/manager", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 register_crud(bp, MANAGER_ENTITIES, service_scope)
@@ -411,13 +409,7 @@ def new_feed(counsellor_id: str) -> Any:
             abort(404)
         scope = service_scope()
         require(scope is None or person.agency.service_code == scope)
-        feed = session.get(CounsellorFeed, counsellor_id)
-        if feed is None:
-            feed = CounsellorFeed(counsellor_id=counsellor_id)
-            session.add(feed)
-        token = secrets.token_urlsafe(24)
-        feed.token_sha256 = feed_digest(token)
-        audit.record(session, me().login, "new_feed_link", "counsellor_feeds", counsellor_id)
+        token = calendar_feeds.new_link_token(session, counsellor_id, actor=me().login)
         session.commit()
         service = person.agency.service_code
     link = url_for("feeds.ics", counsellor_id=counsellor_id, token=token, _external=True)
