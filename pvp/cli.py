@@ -111,6 +111,7 @@ def provision_bundle(ctx: Context, kiosk: str, out: Path) -> None:
     try:
         with ctx.db.session() as session:
             path = write_bundle(session, ctx.settings, kiosk, out)
+            sip_secrets.record_rotated(session, kiosk, actor=ctx.actor)
     except (LookupError, FileNotFoundError) as exc:
         raise Refused(str(exc).strip("'\"")) from None
     click.echo(f"{path} (new SIP secret inside; the previous one no longer works)")

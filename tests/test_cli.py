@@ -252,6 +252,11 @@ def test_bundle_holds_a_working_new_secret(pvp, db: Database, settings: Settings
         json.loads((out / "kiosk.json").read_text())["sip"]["password"] != bundle["sip"]["password"]
     )
     assert pvp("provision", "bundle", "kiosk-nowhere-1", "--out", str(out)).exit_code == 2
+    with db.sessions() as session:  # each bundle's new secret is in the audit log
+        issued = session.scalars(select(AuditEntry).where(AuditEntry.action == "new_secret"))
+        assert [(e.actor, e.entity_id) for e in issued] == [
+            (f"cli:{getpass.getuser()}", "kiosk-vorey-1")
+        ] * 2
 
 
 @pytest.mark.parametrize("configured", [None, "missing.pem"])

@@ -22,7 +22,12 @@ def issue(device: Kiosk | Counsellor, realm: str) -> str:
 
 def rotate(session: Session, device_id: str, realm: str, *, actor: str) -> str:
     """A new secret for a kiosk or counsellor; the old one stops working at once."""
-    table = "kiosks" if isinstance(device(session, device_id), Kiosk) else "counsellors"
     secret = rotate_secret(session, device_id, realm)  # LookupError when there is none
-    audit.record(session, actor, "new_secret", table, device_id)
+    record_rotated(session, device_id, actor=actor)
     return secret
+
+
+def record_rotated(session: Session, device_id: str, *, actor: str) -> None:
+    """The audit entry of a secret rotated elsewhere (a kiosk bundle is written with one)."""
+    table = "kiosks" if isinstance(device(session, device_id), Kiosk) else "counsellors"
+    audit.record(session, actor, "new_secret", table, device_id)
