@@ -19,8 +19,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from wtforms import IntegerField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms import SelectField, StringField
+from wtforms.validators import Length, Optional, Regexp
 
 from pvp.model import (
     Agency,
@@ -36,6 +36,7 @@ from pvp.model import (
     Service,
     Site,
 )
+from pvp.panel.entities.staff import seconds_field
 from pvp.panel.forms import CheckboxesField, FieldError, PanelForm, opts
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope
 from pvp.plan import IDENT
@@ -49,18 +50,6 @@ NEW_QUEUE = "__nouvelle__"
 DEFAULT_MAX_WAIT = 900
 DEFAULT_RING = 20
 DEFAULT_WRAP_UP = 60
-
-
-def _timer(label: str, low: int, high: int, default: int, hint: str) -> IntegerField:
-    return IntegerField(
-        label,
-        default=default,
-        validators=[
-            InputRequired(message="ce champ est obligatoire"),
-            NumberRange(low, high, message=f"entre {low} et {high} secondes"),
-        ],
-        description=hint,
-    )
 
 
 class RoutingForm(PanelForm):
@@ -87,7 +76,7 @@ class RoutingForm(PanelForm):
         ),
         description="« Le plus longtemps libre » répartit la charge entre les conseillers.",
     )
-    no_answer_timeout_seconds = _timer(
+    no_answer_timeout_seconds = seconds_field(
         "Durée de sonnerie (s)",
         5,
         300,
@@ -95,7 +84,7 @@ class RoutingForm(PanelForm):
         f"Temps pendant lequel un conseiller est appelé avant que l'appel passe au suivant. "
         f"Par défaut {DEFAULT_RING} s.",
     )
-    wrap_up_seconds = _timer(
+    wrap_up_seconds = seconds_field(
         "Temps de clôture après un appel (s)",
         0,
         3600,
@@ -103,7 +92,7 @@ class RoutingForm(PanelForm):
         f"Temps laissé au conseiller après un appel (notes, courrier) avant de lui en "
         f"proposer un autre. Par défaut {DEFAULT_WRAP_UP} s.",
     )
-    max_wait_seconds = _timer(
+    max_wait_seconds = seconds_field(
         "Attente maximale de l'usager (s)",
         1,
         4 * 3600,

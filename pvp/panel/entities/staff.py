@@ -41,6 +41,19 @@ def fill_agency_choice(session: Session, form: PanelForm, scope: Scope) -> None:
     form.agency_id.choices = choices(session, Agency, lambda a: a.name, *where)
 
 
+def seconds_field(label: str, low: int, high: int, default: int, hint: str) -> IntegerField:
+    """A queue timer in whole seconds, required, from ``low`` to ``high``."""
+    return IntegerField(
+        label,
+        default=default,
+        validators=[
+            InputRequired(message="ce champ est obligatoire"),
+            NumberRange(low, high, message=f"entre {low} et {high} secondes"),
+        ],
+        description=hint,
+    )
+
+
 class QueueForm(PanelForm):
     id = StringField("Identifiant", validators=[REQUIRED, IDENT_CHECK])
     agency_id = SelectField("Agence")
@@ -49,32 +62,26 @@ class QueueForm(PanelForm):
         "Répartition",
         choices=opts(STRATEGIES.items()),
     )
-    max_wait_seconds = IntegerField(
+    max_wait_seconds = seconds_field(
         "Attente maximale (s)",
-        default=900,
-        validators=[
-            InputRequired(message="ce champ est obligatoire"),
-            NumberRange(1, 4 * 3600, message="entre 1 et 14400 secondes"),
-        ],
-        description="Au-delà, l'usager est prévenu que personne n'est libre (900 s = 15 min).",
+        1,
+        4 * 3600,
+        900,
+        "Au-delà, l'usager est prévenu que personne n'est libre (900 s = 15 min).",
     )
-    no_answer_timeout_seconds = IntegerField(
+    no_answer_timeout_seconds = seconds_field(
         "Délai de non-réponse (s)",
-        default=20,
-        validators=[
-            InputRequired(message="ce champ est obligatoire"),
-            NumberRange(5, 300, message="entre 5 et 300 secondes"),
-        ],
-        description="Sonnerie d'un conseiller avant de proposer l'appel au suivant (20 s).",
+        5,
+        300,
+        20,
+        "Sonnerie d'un conseiller avant de proposer l'appel au suivant (20 s).",
     )
-    wrap_up_seconds = IntegerField(
+    wrap_up_seconds = seconds_field(
         "Temps de clôture après appel (s)",
-        default=60,
-        validators=[
-            InputRequired(message="ce champ est obligatoire"),
-            NumberRange(0, 3600, message="entre 0 et 3600 secondes"),
-        ],
-        description="Répit du conseiller après un appel avant le suivant (60 s).",
+        0,
+        3600,
+        60,
+        "Répit du conseiller après un appel avant le suivant (60 s).",
     )
 
 
