@@ -35,7 +35,7 @@ from pvp.kiosk.scanner import Scanner
 from pvp.model import DocumentTransfer
 from pvp.plan import load_plan
 from pvp.provisioning import apply_plan, rotate_secret
-from pvp.web import create_app
+from pvp.web.app import create_app
 from testkit.devices import CupsServer, sample_pdf, write_sane_test_config
 from testkit.documents import (
     COUNSELLOR,

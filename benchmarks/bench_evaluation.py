@@ -23,7 +23,7 @@ from pvp.panel.security import create_user
 from pvp.panel.synthetic import generate_year
 from pvp.plan import load_plan
 from pvp.provisioning import apply_plan
-from pvp.web import create_app
+from pvp.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -39,7 +39,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.plan import load_plan
 from pvp.provisioning import apply_plan
-from pvp.web import create_app
+from pvp.web.app import create_app
 from testkit.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

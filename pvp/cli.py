@@ -7,41 +7,30 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 
-from pvp import appointments, inventory
+from pvp import inventory
+from pvp.appointments import BookingRefused
+from pvp.bundle import write_bundle
+from pvp.clock import clock_from_settings
+from pvp.command_line import Context, pass_ctx
 from pvp.common.cli import Commands
 from pvp.common.errors import Refused
-from pvp.config import Settings, load_settings
-from pvp.db import Database
+from pvp.deploy.cli import backup, deploy, doctor
+from pvp.documents.cli import doc
+from pvp.freeswitch.certs import write_demo_certs, write_test_certs
+from pvp.freeswitch.render import RenderError, render
 from pvp.kiosk import cli as kiosk_cli
 from pvp.model import AppointmentStatus, ConsoleStatus
+from pvp.panel.cli import alerts, convocations, user
 from pvp.plan import PlanError, load_plan
 from pvp.plan_view import load_routing_plan
-from pvp.provisioning import apply_plan, rotate_secret
 from pvp.routing import RoutingError, decide
+from pvp.server import FreeSwitchUnavailable, run
+from pvp.services import appointments, console_status, sip_secrets
+from pvp.services import plan as plan_service
 from pvp.timeparse import parse_instant
-
-
-class Context:
-    def __init__(self) -> None:
-        self.settings: Settings = load_settings()
-        self._db: Database | None = None
-
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            self._db = Database(self.settings.resolved_database_url())
-        return self._db
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.timezone)
-
-
-pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
 
 def _print_json(value: Any) -> None:
@@ -83,7 +72,9 @@ def provision_import(ctx: Context, plan_file: Path, secrets_out: Path | None) ->
             f"{plan_file}: {len(exc.problems)} problem(s), nothing imported", code=exc.code
         ) from None
     with ctx.db.session() as session:
-        report = apply_plan(session, plan, ctx.settings.sip_domain)
+        report = plan_service.import_plan(
+            session, plan, ctx.settings.sip_domain, str(plan_file), actor=ctx.actor
+        )
     if not report.changed:
         click.echo(f"{plan_file}: already up to date, nothing changed")
         return
@@ -110,7 +101,7 @@ def provision_credentials(ctx: Context, device: str) -> None:
     """Give a kiosk or counsellor a new SIP secret and print it (once)."""
     try:
         with ctx.db.session() as session:
-            secret = rotate_secret(session, device, ctx.settings.sip_domain)
+            secret = sip_secrets.rotate(session, device, ctx.settings.sip_domain, actor=ctx.actor)
     except LookupError as exc:
         raise Refused(str(exc).strip("'\"")) from None
     _print_json({"user": device, "domain": ctx.settings.sip_domain, "password": secret})
@@ -122,11 +113,10 @@ def provision_credentials(ctx: Context, device: str) -> None:
 @pass_ctx
 def provision_bundle(ctx: Context, kiosk: str, out: Path) -> None:
     """Write KIOSK's bundle (identity, new SIP secret, control plane, CA, buttons) to OUT."""
-    from pvp.bundle import write_bundle
-
     try:
         with ctx.db.session() as session:
             path = write_bundle(session, ctx.settings, kiosk, out)
+            sip_secrets.record_rotated(session, kiosk, actor=ctx.actor)
     except (LookupError, FileNotFoundError) as exc:
         raise Refused(str(exc).strip("'\"")) from None
     click.echo(f"{path} (new SIP secret inside; the previous one no longer works)")
@@ -141,8 +131,6 @@ def provision_bundle(ctx: Context, kiosk: str, out: Path) -> None:
 @pass_ctx
 def route(ctx: Context, kiosk: str, service: str, at_text: str | None) -> None:
     """Print the routing decision for a press of SERVICE at KIOSK at an instant (now)."""
-    from pvp.clock import clock_from_settings
-
     at = _instant(ctx, at_text) if at_text else clock_from_settings(ctx.settings).now()
     with ctx.db.sessions() as session:
         plan = load_routing_plan(session, ctx.settings)
@@ -214,10 +202,10 @@ def appointment_add(
         with ctx.db.session() as session:
             plan = load_routing_plan(session, ctx.settings, since=start - timedelta(days=1))
             booked = appointments.book(
-                session, plan, site, service, counsellor, start, minutes, citizen
+                session, plan, site, service, counsellor, start, minutes, citizen, actor=ctx.actor
             )
             ident = booked.id
-    except appointments.BookingRefused as exc:
+    except BookingRefused as exc:
         raise Refused(f"rendez-vous refusé : {exc}", code=exc.code) from None
     click.echo(ident)
 
@@ -229,8 +217,10 @@ def appointment_cancel(ctx: Context, appointment_id: int) -> None:
     """Cancel an appointment."""
     try:
         with ctx.db.session() as session:
-            appointments.set_status(session, appointment_id, AppointmentStatus.CANCELLED)
-    except (LookupError, appointments.BookingRefused) as exc:
+            appointments.set_status(
+                session, appointment_id, AppointmentStatus.CANCELLED, actor=ctx.actor
+            )
+    except (LookupError, BookingRefused) as exc:
         raise Refused(str(exc).strip("'\"")) from None
     click.echo(f"rendez-vous n°{appointment_id} annulé")
 
@@ -270,10 +260,6 @@ def freeswitch_render(
     behind_proxy: str | None,
 ) -> None:
     """Write FreeSWITCH's configuration tree, with the static directory and dialplan."""
-    from pvp.clock import clock_from_settings
-    from pvp.freeswitch.certs import write_test_certs
-    from pvp.freeswitch.render import RenderError, render
-
     today = clock_from_settings(ctx.settings).now().astimezone(ctx.tz).date()
     settings = ctx.settings
     if control_planes:
@@ -294,8 +280,6 @@ def freeswitch_render(
 @pass_ctx
 def freeswitch_demo_certs(ctx: Context) -> None:
     """Make the self-signed demo CA and switch certificate `pvp serve` uses (once)."""
-    from pvp.freeswitch.certs import write_demo_certs
-
     if ctx.settings.freeswitch_certs_dir:
         raise Refused(
             f"freeswitch_certs_dir is set ({ctx.settings.freeswitch_certs_dir}):"
@@ -316,11 +300,12 @@ def counsellor() -> None:
 @pass_ctx
 def counsellor_status(ctx: Context, counsellor_id: str, status: str) -> None:
     """Set a counsellor's console status: available, paused or offline."""
-    from pvp.dispatcher.store import UnknownCounsellor, set_console_status
-
     try:
-        set_console_status(ctx.db, counsellor_id, ConsoleStatus(status), datetime.now(UTC))
-    except UnknownCounsellor:
+        with ctx.db.session() as session:
+            console_status.set_status(
+                session, counsellor_id, ConsoleStatus(status), datetime.now(UTC), actor=ctx.actor
+            )
+    except console_status.UnknownCounsellor:
         raise Refused(f"conseiller inconnu : {counsellor_id}") from None
     french = {"available": "disponible", "paused": "en pause", "offline": "hors ligne"}
     click.echo(f"{counsellor_id} : {french[status]}")
@@ -352,8 +337,6 @@ def serve(
     run_freeswitch: str | None,
 ) -> None:
     """Run the control plane (HTTP, dispatcher, FreeSWITCH where present) until interrupted."""
-    from pvp.server import FreeSwitchUnavailable, run
-
     ctx = click_ctx.ensure_object(Context)
     if plan_file:
         click_ctx.invoke(provision_import, plan_file=plan_file, secrets_out=None)
@@ -371,36 +354,9 @@ main.add_command(kiosk_cli.run, "kiosk")
 main.add_command(kiosk_cli.browser, "kiosk-browser")
 
 
-def _panel_commands() -> None:
-    from pvp.panel.commands import alerts, convocations, user
-
-    main.add_command(user)
-    main.add_command(alerts)
-    main.add_command(convocations)
-
-
-_panel_commands()
-
-
-def _document_commands() -> None:
-    # Imported here: pvp.documents.cli uses Context and Refused from this module.
-    from pvp.documents.cli import doc
-
-    main.add_command(doc)
-
-
-_document_commands()
-
-
-def _deployment_commands() -> None:
-    from pvp.deploy.cli import backup, deploy, doctor
-
-    main.add_command(deploy)
-    main.add_command(backup)
-    main.add_command(doctor)
-
-
-_deployment_commands()
+# The command groups of the other areas, each defined beside the code it drives.
+for _group in (user, alerts, convocations, doc, deploy, backup, doctor):
+    main.add_command(_group)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

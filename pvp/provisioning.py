@@ -13,27 +13,32 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvp.db import bump_revision
 from pvp.model import (
     Agency,
     Base,
-    ClosureDay,
     Counsellor,
     Department,
     ExpertQueue,
     ExpertStation,
     Kiosk,
     KioskButton,
-    OpeningWindow,
     QueueMembership,
-    RouteRule,
     Service,
     Site,
 )
-from pvp.plan import Plan, WindowPlan, kiosk_id
+from pvp.plan import (
+    AgencyPlan,
+    ClosurePlan,
+    CounsellorPlan,
+    Plan,
+    SitePlan,
+    WindowPlan,
+    kiosk_id,
+)
+from pvp.services import plan_rows
 
 SECRET_BYTES = 24  # 192 bits, above the 128 the security policy asks for
 
@@ -57,41 +62,18 @@ class ImportReport:
     def changed(self) -> bool:
         return bool(self.created or self.updated)
 
-    def count(self, kind: str, created: bool) -> None:
-        bucket = self.created if created else self.updated
+    def record(self, kind: str, change: bool | None) -> None:
+        """Count a row of ``kind`` created (True) or updated (False); None: unchanged."""
+        if change is None:
+            return
+        bucket = self.created if change else self.updated
         bucket[kind] = bucket.get(kind, 0) + 1
 
 
 def _upsert(
     session: Session, report: ImportReport, model: type[Base], key: Any, **values: Any
-) -> Any:
-    row = session.get(model, key)
-    kind = model.__tablename__
-    if row is None:
-        pk_names = [c.name for c in model.__table__.primary_key.columns]
-        keys = key if isinstance(key, tuple) else (key,)
-        row = model(**dict(zip(pk_names, keys, strict=True)), **values)
-        session.add(row)
-        report.count(kind, created=True)
-        return row
-    if any(getattr(row, k) != v for k, v in values.items()):
-        for k, v in values.items():
-            setattr(row, k, v)
-        report.count(kind, created=False)
-    return row
-
-
-WINDOW_FIELDS = (
-    "mode",
-    "weekdays",
-    "nth",
-    "start_time",
-    "end_time",
-    "valid_from",
-    "valid_until",
-    "except_dates",
-    "note",
-)
+) -> None:
+    report.record(model.__tablename__, plan_rows.upsert(session, model, key, values))
 
 
 def _window_fields(w: WindowPlan) -> dict[str, Any]:
@@ -108,21 +90,6 @@ def _window_fields(w: WindowPlan) -> dict[str, Any]:
     }
 
 
-def _sync_windows(
-    session: Session, report: ImportReport, route: RouteRule, windows: list[WindowPlan]
-) -> None:
-    wanted = [_window_fields(w) for w in windows]
-    current = [{k: getattr(w, k) for k in WINDOW_FIELDS} for w in route.windows]
-    if wanted == current:
-        return
-    created = not current
-    route.windows.clear()
-    session.flush()
-    for fields in wanted:
-        route.windows.append(OpeningWindow(**fields))
-    report.count("opening_windows", created=created)
-
-
 def _device_credentials(
     session: Session,
     report: ImportReport,
@@ -130,7 +97,7 @@ def _device_credentials(
     ident: str,
     realm: str,
 ) -> str | None:
-    existing = session.get(model, ident)
+    existing = session.get(Kiosk, ident) if model is Kiosk else session.get(Counsellor, ident)
     if existing is not None:
         return existing.a1_hash
     secret = new_secret()
@@ -138,129 +105,116 @@ def _device_credentials(
     return a1_hash(ident, realm, secret)
 
 
+# The columns a plan entry's attribute of the same name fills (the others are named below).
+AGENCY_COLUMNS = ("name", "town", "pilot")
+QUEUE_COLUMNS = (
+    "name",
+    "strategy",
+    "max_wait_seconds",
+    "no_answer_timeout_seconds",
+    "wrap_up_seconds",
+)
+SITE_COLUMNS = ("community", "commune", "host_place", "agent_phone", "agent_email", "pilot")
+CLOSURE_COLUMNS = ("first_day", "last_day", "reason")
+
+
+def _values(entry: Any, same: tuple[str, ...], **renamed: str) -> dict[str, Any]:
+    """A row's columns from a plan entry: ``same`` share the attribute's name, ``renamed``
+    maps a column to the attribute that fills it."""
+    values = {name: getattr(entry, name) for name in same}
+    values.update({column: getattr(entry, attr) for column, attr in renamed.items()})
+    return values
+
+
 def apply_plan(session: Session, plan: Plan, realm: str) -> ImportReport:
     """Make the database hold ``plan``; the caller commits (or rolls back on error)."""
     report = ImportReport()
-    for d in plan.departments:
-        _upsert(session, report, Department, d.code, name=d.name)
-    for s in plan.services:
-        _upsert(session, report, Service, s.code, name=s.name, default_mode=s.default_mode.value)
+    for department in plan.departments:
+        _upsert(session, report, Department, department.code, name=department.name)
+    for service in plan.services:
+        mode = service.default_mode.value
+        _upsert(session, report, Service, service.code, name=service.name, default_mode=mode)
     session.flush()
-    for a in plan.agencies:
-        _upsert(
-            session,
-            report,
-            Agency,
-            a.id,
-            service_code=a.service,
-            name=a.name,
-            town=a.town,
-            department_code=a.department,
-            pilot=a.pilot,
-        )
-        for station in a.stations:
-            _upsert(session, report, ExpertStation, station, agency_id=a.id, label=station)
-        for q in a.queues:
-            _upsert(
-                session,
-                report,
-                ExpertQueue,
-                q.id,
-                agency_id=a.id,
-                service_code=a.service,
-                name=q.name,
-                strategy=q.strategy,
-                max_wait_seconds=q.max_wait_seconds,
-                no_answer_timeout_seconds=q.no_answer_timeout_seconds,
-                wrap_up_seconds=q.wrap_up_seconds,
-            )
+    for agency in plan.agencies:
+        _apply_agency(session, report, agency)
     session.flush()
-    for c in plan.counsellors:
-        a1 = _device_credentials(session, report, Counsellor, c.id, realm)
-        _upsert(
-            session,
-            report,
-            Counsellor,
-            c.id,
-            agency_id=c.agency,
-            station_id=c.station,
-            display_name=c.name,
-            a1_hash=a1,
-        )
-        session.flush()
-        for m in c.queues:
-            _upsert(session, report, QueueMembership, (c.id, m.queue), priority=m.priority)
-    for s in plan.sites:
-        _upsert(
-            session,
-            report,
-            Site,
-            s.id,
-            department_code=s.department,
-            community=s.community,
-            commune=s.commune,
-            host_place=s.host_place,
-            agent_phone=s.agent_phone,
-            agent_email=s.agent_email,
-            pilot=s.pilot,
-        )
-        session.flush()
-        for n in range(1, s.kiosks + 1):
-            kid = kiosk_id(s.id, n)
-            a1 = _device_credentials(session, report, Kiosk, kid, realm)
-            _upsert(session, report, Kiosk, kid, site_id=s.id, a1_hash=a1)
-            session.flush()
-            for position, code in enumerate(s.services):
-                _upsert(session, report, KioskButton, (kid, code), position=position)
-        for code, route_plan in s.routes.items():
-            route = session.scalars(
-                select(RouteRule).where(RouteRule.site_id == s.id, RouteRule.service_code == code)
-            ).first()
-            if route is None:
-                route = RouteRule(site_id=s.id, service_code=code, queue_id=route_plan.queue)
-                session.add(route)
-                report.count("route_rules", created=True)
-            elif route.queue_id != route_plan.queue:
-                route.queue_id = route_plan.queue
-                report.count("route_rules", created=False)
-            session.flush()
-            _sync_windows(session, report, route, route_plan.windows)
-    for cl in plan.closures:
-        exists = session.scalars(
-            select(ClosureDay).where(
-                ClosureDay.site_id == cl.site,
-                ClosureDay.service_code == cl.service,
-                ClosureDay.first_day == cl.first_day,
-                ClosureDay.last_day == cl.last_day,
-            )
-        ).first()
-        if exists is None:
-            session.add(
-                ClosureDay(
-                    site_id=cl.site,
-                    service_code=cl.service,
-                    first_day=cl.first_day,
-                    last_day=cl.last_day,
-                    reason=cl.reason,
-                )
-            )
-            report.count("closures", created=True)
-        elif exists.reason != cl.reason:
-            exists.reason = cl.reason
-            report.count("closures", created=False)
+    for person in plan.counsellors:
+        _apply_counsellor(session, report, person, realm)
+    for site in plan.sites:
+        _apply_site(session, report, site, realm)
+    for closure in plan.closures:
+        _apply_closure(session, report, closure)
     session.flush()
     if report.changed:
         bump_revision(session)
     return report
 
 
+def _apply_agency(session: Session, report: ImportReport, agency: AgencyPlan) -> None:
+    values = _values(agency, AGENCY_COLUMNS, service_code="service", department_code="department")
+    _upsert(session, report, Agency, agency.id, **values)
+    for station in agency.stations:
+        _upsert(session, report, ExpertStation, station, agency_id=agency.id, label=station)
+    for queue in agency.queues:
+        owner = {"agency_id": agency.id, "service_code": agency.service}
+        _upsert(session, report, ExpertQueue, queue.id, **owner, **_values(queue, QUEUE_COLUMNS))
+
+
+def _apply_counsellor(
+    session: Session, report: ImportReport, person: CounsellorPlan, realm: str
+) -> None:
+    a1 = _device_credentials(session, report, Counsellor, person.id, realm)
+    _upsert(
+        session,
+        report,
+        Counsellor,
+        person.id,
+        agency_id=person.agency,
+        station_id=person.station,
+        display_name=person.name,
+        a1_hash=a1,
+    )
+    session.flush()
+    for member in person.queues:
+        key = (person.id, member.queue)
+        _upsert(session, report, QueueMembership, key, priority=member.priority)
+
+
+def _apply_site(session: Session, report: ImportReport, site: SitePlan, realm: str) -> None:
+    values = _values(site, SITE_COLUMNS, department_code="department")
+    _upsert(session, report, Site, site.id, **values)
+    session.flush()
+    for n in range(1, site.kiosks + 1):
+        kid = kiosk_id(site.id, n)
+        a1 = _device_credentials(session, report, Kiosk, kid, realm)
+        _upsert(session, report, Kiosk, kid, site_id=site.id, a1_hash=a1)
+        session.flush()
+        for position, code in enumerate(site.services):
+            _upsert(session, report, KioskButton, (kid, code), position=position)
+    for code, route_plan in site.routes.items():
+        route, change = plan_rows.set_route(session, site.id, code, route_plan.queue)
+        report.record("route_rules", change)
+        session.flush()
+        wanted = [_window_fields(w) for w in route_plan.windows]
+        report.record("opening_windows", plan_rows.replace_windows(session, route, wanted))
+
+
+def _apply_closure(session: Session, report: ImportReport, closure: ClosurePlan) -> None:
+    values = _values(closure, CLOSURE_COLUMNS, site_id="site", service_code="service")
+    report.record("closures", plan_rows.set_closure(session, values))
+
+
+def device(session: Session, device_id: str) -> Kiosk | Counsellor | None:
+    """The kiosk or counsellor whose SIP user is ``device_id``."""
+    return session.get(Kiosk, device_id) or session.get(Counsellor, device_id)
+
+
 def rotate_secret(session: Session, device_id: str, realm: str) -> str:
     """A new secret for a kiosk or counsellor; the old one stops working at once."""
-    for model in (Kiosk, Counsellor):
-        row = session.get(model, device_id)
-        if row is not None:
-            secret = new_secret()
-            row.a1_hash = a1_hash(device_id, realm, secret)
-            bump_revision(session)
-            return secret
-    raise LookupError(f"no kiosk or counsellor {device_id!r}")
+    row = device(session, device_id)
+    if row is None:
+        raise LookupError(f"no kiosk or counsellor {device_id!r}")
+    secret = new_secret()
+    row.a1_hash = a1_hash(device_id, realm, secret)
+    bump_revision(session)
+    return secret

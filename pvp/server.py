@@ -158,7 +158,7 @@ def run(settings: Settings, db: Database, host: str, port: int) -> None:
     from pvp.convocations import start_mailer
     from pvp.documents.switch import start as start_documents
     from pvp.panel.alerts import start_watcher
-    from pvp.web import create_app
+    from pvp.web.app import create_app
     from pvp.web.limits import largest_body
 
     # The address served is the one FreeSWITCH's bindings must reach.

@@ -25,7 +25,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.plan import PlanError, load_plan, parse_plan_text
 from pvp.provisioning import apply_plan
-from pvp.web import create_app
+from pvp.web.app import create_app
 
 PLAN_2006 = Path(__file__).resolve().parent.parent / "provisioning" / "auvergne-2006.yaml"
 

@@ -22,7 +22,7 @@ from pvp.db import Database
 from pvp.documents.service import DocumentService, TransportError
 from pvp.model import Appointment, CallRecord
 from pvp.provisioning import rotate_secret
-from pvp.web import create_app
+from pvp.web.app import create_app
 from pvp.wire.messages import Answer, Command, decode_command
 
 KIOSK = "kiosk-vorey-1"

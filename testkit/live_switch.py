@@ -27,7 +27,6 @@ from pvp.clock import ShiftedClock
 from pvp.common.serving import ThreadedServer
 from pvp.config import Settings
 from pvp.db import Database, bump_revision
-from pvp.dispatcher.store import set_console_status
 from pvp.dispatcher.worker import DispatchWorker
 from pvp.freeswitch.certs import write_test_certs
 from pvp.freeswitch.process import FreeSwitch
@@ -36,7 +35,8 @@ from pvp.model import ConsoleStatus, ExpertQueue, Kiosk, KioskButton
 from pvp.plan import load_plan
 from pvp.provisioning import apply_plan, rotate_secret
 from pvp.server import Services, start_services
-from pvp.web import create_app
+from pvp.services import console_status
+from pvp.web.app import create_app
 from testkit.esl import Esl
 from testkit.ports import free_port, free_udp_tcp_port
 from testkit.ua import Account, UserAgent
@@ -144,7 +144,10 @@ class ControlPlane:
         """What the console's status POST does behind its sign-in and CSRF checks (those are
         tested in tests/dispatcher/test_http_cli.py): the database, then the dispatcher."""
         wanted = ConsoleStatus(status)
-        set_console_status(self.db, counsellor, wanted, datetime.now(UTC))
+        with self.db.session() as session:
+            console_status.set_status(
+                session, counsellor, wanted, datetime.now(UTC), actor="live-test"
+            )
         if self.services is not None:
             self.services.worker.set_console_status(counsellor, wanted)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from pvp.cli import main
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.model import AuditEntry
 
 
 @pytest.fixture
@@ -120,6 +123,56 @@ def test_appointment_add_route_cancel(pvp) -> None:
     assert pvp("appointment", "cancel", "99999").exit_code == 2
 
 
+def _audit(db: Database, *entities: str) -> list[tuple[str, str, str, str, object]]:
+    """(who, action, table, row, status after) of the audit log's entries on ``entities``."""
+    with db.sessions() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.entity.in_(entities)).order_by(AuditEntry.id)
+        )
+        return [
+            (
+                e.actor,
+                e.action,
+                e.entity,
+                e.entity_id,
+                (e.after or {}).get("status", (e.after or {}).get("console_status")),
+            )
+            for e in entries
+        ]
+
+
+def test_appointment_and_status_changes_on_the_command_line_are_audited(pvp, db: Database):
+    booking = ["--site", "vorey", "--service", "anpe", "--at", "2006-11-08T10:00"]
+    add = pvp("appointment", "add", *booking, "--counsellor", "anpe-le-puy-c2")
+    assert add.exit_code == 0, add.output
+    ident = add.output.strip()
+    refused = pvp("appointment", "add", *booking, "--counsellor", "anpe-le-puy-c1")
+    assert refused.exit_code == 2  # the site's kiosk is taken: nothing written, nothing audited
+    assert pvp("appointment", "cancel", ident).exit_code == 0
+    status = pvp("counsellor", "status", "msa-43-c1", "paused")
+    assert status.exit_code == 0, status.output
+    who = f"cli:{getpass.getuser()}"
+    assert _audit(db, "appointments", "counsellor_states") == [
+        (who, "book", "appointments", ident, "booked"),
+        (who, "cancel", "appointments", ident, "cancelled"),
+        (who, "status", "counsellor_states", "msa-43-c1", "paused"),
+    ]
+
+
+def test_a_new_sip_secret_from_the_command_line_is_audited(pvp, db: Database) -> None:
+    out = pvp("provision", "credentials", "kiosk-vorey-1")
+    assert out.exit_code == 0, out.output
+    secret = json.loads(out.output)["password"]
+    with db.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "new_secret")).one()
+    assert (entry.actor, entry.entity, entry.entity_id) == (
+        f"cli:{getpass.getuser()}",
+        "kiosks",
+        "kiosk-vorey-1",
+    )
+    assert secret not in json.dumps([entry.before, entry.after])  # only that one was issued
+
+
 def test_appointment_outside_windows_is_refused(pvp) -> None:
     out = pvp(
         "appointment",
@@ -202,6 +255,11 @@ def test_bundle_holds_a_working_new_secret(pvp, db: Database, settings: Settings
         json.loads((out / "kiosk.json").read_text())["sip"]["password"] != bundle["sip"]["password"]
     )
     assert pvp("provision", "bundle", "kiosk-nowhere-1", "--out", str(out)).exit_code == 2
+    with db.sessions() as session:  # each bundle's new secret is in the audit log
+        issued = session.scalars(select(AuditEntry).where(AuditEntry.action == "new_secret"))
+        assert [(e.actor, e.entity_id) for e in issued] == [
+            (f"cli:{getpass.getuser()}", "kiosk-vorey-1")
+        ] * 2
 
 
 @pytest.mark.parametrize("configured", [None, "missing.pem"])

@@ -31,7 +31,7 @@ def test_feed_links_handed_out_before_0007_keep_working(tmp_path: Path) -> None:
     from sqlalchemy import text
 
     from pvp.db import alembic_config, make_engine
-    from pvp.panel.feeds import feed_digest
+    from pvp.services.calendar_feeds import feed_digest
 
     path = tmp_path / "old.sqlite3"
     engine = make_engine(f"sqlite:///{path}")

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-# pvp.cli adds these groups at its end: its helpers are taken without importing it here
-# (``python -m pvp.cli`` would import it a second time, circularly).
-from pvp.documents.cli import Refused, pass_ctx
-
-if TYPE_CHECKING:
-    from pvp.cli import Context
+from pvp.command_line import Context, pass_ctx
+from pvp.common.errors import Refused
 
 
 @click.group()

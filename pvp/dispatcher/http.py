@@ -12,10 +12,11 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, jsonify, request
 
 from pvp.db import Database
-from pvp.dispatcher.store import QueueStore, UnknownCounsellor, build_policy, set_console_status
+from pvp.dispatcher.store import QueueStore, build_policy
 from pvp.dispatcher.views import overview
 from pvp.dispatcher.worker import DispatchWorker, utc_now
 from pvp.model import ConsoleStatus, Counsellor, Role
+from pvp.services import console_status
 from pvp.web import scopes
 from pvp.web.access import allow
 from pvp.web.api import bad_request
@@ -58,8 +59,11 @@ def counsellor_status(counsellor_id: str) -> Any:
     if status not in STATUSES:
         return bad_request(f"status must be one of {', '.join(STATUSES)}", "status")
     try:
-        set_console_status(_db(), counsellor_id, ConsoleStatus(status), utc_now())
-    except UnknownCounsellor:
+        with _db().session() as session:
+            console_status.set_status(
+                session, counsellor_id, ConsoleStatus(status), utc_now(), actor=g.person.login
+            )
+    except console_status.UnknownCounsellor:
         abort(404, description=f"unknown counsellor {counsellor_id!r}")
     worker = _worker()
     if worker is not None:

@@ -26,7 +26,6 @@ from pvp.dispatcher.state import Arrival, CallState, QueueConfig, WaitingCall
 from pvp.model import (
     CallRecord,
     ConsoleStatus,
-    Counsellor,
     CounsellorState,
     ExpertQueue,
     QueueEntry,
@@ -241,21 +240,6 @@ class QueueStore:
             state.console_status = console
         if old is None or old[2] != ended:
             state.last_call_ended_at = ended
-
-
-def set_console_status(
-    db: Database, counsellor_id: str, status: ConsoleStatus, now: datetime
-) -> None:
-    """Record a counsellor's console status; a running dispatcher picks it up."""
-    with db.session() as session:
-        if session.get(Counsellor, counsellor_id) is None:
-            raise UnknownCounsellor(counsellor_id)
-        state = session.get(CounsellorState, counsellor_id)
-        if state is None:
-            state = CounsellorState(counsellor_id=counsellor_id, registered=False)
-            session.add(state)
-        state.console_status = str(ConsoleStatus(status))
-        state.updated_at = now
 
 
 def build_policy(

@@ -6,35 +6,18 @@ print a PDF on the kiosk of a call, turn its pages, ask for a scan, send a fax.
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from pvp.command_line import Context, pass_ctx
 from pvp.common.errors import Refused
 from pvp.common.pdf import DocumentError, validate_pdf
 from pvp.documents.fax import FaxService
 from pvp.documents.service import DocumentService
-
-if TYPE_CHECKING:
-    from pvp.cli import Context
-
-
-def pass_ctx(command: Callable[..., None]) -> Callable[..., None]:
-    """Like pvp.cli's pass_ctx, without importing pvp.cli at import time: pvp.cli adds this
-    group at its end, and ``python -m pvp.cli`` runs it as __main__ (a second import of
-    pvp.cli from here would be circular)."""
-
-    @functools.wraps(command)
-    def wrapped(*args: Any, **kwargs: Any) -> None:
-        from pvp.cli import Context
-
-        command(click.get_current_context().ensure_object(Context), *args, **kwargs)
-
-    return wrapped
+from pvp.documents.switch import attach, connect_esl
 
 
 def _service(ctx: Context) -> DocumentService:
@@ -42,8 +25,6 @@ def _service(ctx: Context) -> DocumentService:
 
 
 def _attach(ctx: Context, service: DocumentService) -> FaxService:
-    from pvp.documents.switch import attach, connect_esl
-
     try:
         return attach(connect_esl(ctx.settings), service)
     except RuntimeError as exc:
@@ -206,6 +187,7 @@ def signing_key(
 ) -> None:
     """Create the deployment's document-signing key and certificate (self-signed, or issued
     by the deployment's CA with --ca-cert and --ca-key)."""
+    # pyhanko (behind signing) takes about half a second to import: only this command needs it.
     from pvp.documents.signing import create_signing_key
 
     if (ca_cert is None) != (ca_key is None):

@@ -24,7 +24,7 @@ from pvp.common.signature import NO_FIELD, check_fields, signature_image
 from pvp.documents.signing import Seal, SigningKey, form_fields, stamp_and_seal
 from pvp.documents.store import transfer_json
 from pvp.model import CallRecord, DocumentKind, DocumentTransfer, TransferStatus
-from pvp.panel import audit
+from pvp.services import audit
 from pvp.wire.messages import Answer, Command
 from pvp.wire.transfer import encode_with_document
 

@@ -16,7 +16,7 @@ from wtforms.validators import InputRequired
 
 from pvp.calendar import french_holidays
 from pvp.model import AuditEntry, Counsellor, ExpertQueue, Kiosk, Role, Service, Site
-from pvp.panel import audit, audit_text
+from pvp.panel import audit_text
 from pvp.panel.crud import register_crud
 from pvp.panel.entities import ENTITIES
 from pvp.panel.forms import PanelForm, opts
@@ -26,8 +26,8 @@ from pvp.panel.plan_french import plan_problem_text
 from pvp.panel.security import db, me, panel_blueprint, settings
 from pvp.plan import PlanError, parse_plan_text
 from pvp.plan_view import load_routing_plan
-from pvp.provisioning import apply_plan
 from pvp.routing import decide
+from pvp.services import plan as plan_service
 
 bp = panel_blueprint("admin", "/admin", roles=(Role.REGION_ADMIN,))
 register_crud(bp, ENTITIES, lambda: None)
@@ -132,15 +132,8 @@ def plan_page() -> Any:
                 raise PlanError(source, [TOO_BIG_FOR_PANEL.format(kib=len(raw_text) // 1024)])
             plan = parse_plan_text(raw_text, source)
             with db().session() as session:
-                report = apply_plan(session, plan, settings().sip_domain)
-                audit.record(
-                    session,
-                    me().login,
-                    "import",
-                    "plan",
-                    source,
-                    None,
-                    {"created": report.created, "updated": report.updated},
+                report = plan_service.import_plan(
+                    session, plan, settings().sip_domain, source, actor=me().login
                 )
         except IntegrityError as exc:
             problems = [f"conflit avec la base : {exc.orig}"]

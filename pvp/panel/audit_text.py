@@ -27,6 +27,7 @@ ACTIONS = {
     "restore": "rétablissement",
     "no_show": "absence notée",
     "new_feed_link": "nouveau lien d'agenda",
+    "new_secret": "nouveau secret SIP",
     "import": "import du plan",
     "login": "connexion",
     "status": "changement de statut",

@@ -11,9 +11,10 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from pvp.model import Role, User
-from pvp.panel import accounts, audit, console_phone
+from pvp.panel import console_phone
 from pvp.panel.forms import PanelForm
 from pvp.panel.security import PanelUser, Throttled, authenticate, db, me, panel_blueprint, settings
+from pvp.services import accounts, audit
 
 bp = panel_blueprint("auth", "", roles=None)
 

@@ -43,9 +43,9 @@ from pvp.model import (
     Service,
     Site,
 )
-from pvp.panel import audit
 from pvp.panel.french import CONSOLE_STATUS, fr_time
 from pvp.panel.security import db, me, panel_blueprint, session_alive, settings
+from pvp.services import console_status
 
 bp = panel_blueprint("console", "/console", roles=(Role.COUNSELLOR,))
 
@@ -206,22 +206,8 @@ def set_status() -> Any:
         flash("« Statut » : valeur inconnue (disponible, en pause ou hors ligne).", "error")
         return redirect(url_for("console.index"), 303)
     with db().session() as session:
-        state = session.get(CounsellorState, counsellor_id)
-        before = audit.snapshot(state)
-        if state is None:
-            state = CounsellorState(counsellor_id=counsellor_id, registered=False)
-            session.add(state)
-        state.console_status = wanted
-        state.updated_at = datetime.now(UTC)
-        session.flush()
-        audit.record(
-            session,
-            me().login,
-            "status",
-            "counsellor_states",
-            counsellor_id,
-            before,
-            audit.snapshot(state),
+        console_status.set_status(
+            session, counsellor_id, ConsoleStatus(wanted), datetime.now(UTC), actor=me().login
         )
     flash(f"Statut : {CONSOLE_STATUS[wanted]}.", "success")
     return redirect(url_for("console.index"), 303)
@@ -259,6 +245,3 @@ def events() -> Any:
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-from pvp.panel import console_documents, console_phone  # noqa: E402,F401  - routes join bp

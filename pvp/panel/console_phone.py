@@ -14,9 +14,9 @@ from flask import abort, current_app, send_from_directory
 
 from pvp.clock import Clock
 from pvp.freeswitch import console_users
-from pvp.panel import audit
 from pvp.panel.console import bp
 from pvp.panel.security import db, me, settings
+from pvp.services import audit
 
 # The console's bundle (JsSIP and web/src/console.js), built by scripts/setup.sh (web/build.mjs).
 BUNDLE_DIR = Path(__file__).parent / "static" / "build"

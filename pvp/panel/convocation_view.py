@@ -14,10 +14,10 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 from pvp.convocation_letter import BRING, BRING_DEFAULT, letter_pdf
 from pvp.convocations import LIVE, MAX_ATTEMPTS, convocation
 from pvp.model import CitizenContact, CitizenNotice
-from pvp.panel import audit
 from pvp.panel.forms import PanelForm
 from pvp.panel.manager import _appointment, bp
 from pvp.panel.security import db, me, settings
+from pvp.services import audit
 
 NOTICE_LABELS = {
     "convocation": "convocation",

@@ -7,7 +7,7 @@ manager (the rows of their service only).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,12 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pvp.db import bump_revision
 from pvp.model import Base
-from pvp.panel import audit
 from pvp.panel.forms import FieldError, PanelForm
 from pvp.panel.once import show_once
-from pvp.panel.security import db, me
+from pvp.panel.security import db, me, settings
+from pvp.services import audit, plan, sip_secrets
 
 Scope = str | None  # a service code, or None for every service
 
@@ -34,7 +33,8 @@ class Entity:
     model: type[Base]
     form: type[PanelForm]
     columns: tuple[tuple[str, Callable[[Any], Any]], ...]
-    store: Callable[[Session, Any, PanelForm], Any]  # (session, row or None, form) -> row
+    # (session, row or None, the form's values) -> row: a pvp.services.plan_rows store
+    store: Callable[[Session, Any, Mapping[str, Any]], Any]
     service_of: Callable[[Any], str | None] = lambda row: None
     fill: Callable[[Session, PanelForm, Scope], None] = lambda s, f, scope: None
     load: Callable[[Any], dict[str, Any]] | None = None
@@ -47,6 +47,7 @@ class Entity:
     # What a saved row may still lack (an empty queue): shown, the save is kept.
     warnings: Callable[[Session, Any], list[str]] = lambda session, row: []
     label: Callable[[Any], str] | None = None  # how people name a row; default: its key
+    sip_device: bool = False  # a new row is a SIP device: it gets a secret, shown once
     form_note: str = "Une modification s'applique dès le prochain appel."
 
     def name_of(self, row: Any) -> str:
@@ -118,20 +119,22 @@ def register_crud(
                         for locked in entity.locked_on_edit:
                             if locked in form:  # an id is never renamed through a form
                                 form[locked].data = entity.form_data(row).get(locked)
-                    saved = entity.store(session, row, form)
+                    saved = entity.store(session, row, form.data)
+                    secret = None
+                    if row is None and entity.sip_device:
+                        secret = sip_secrets.issue(saved, settings().sip_domain)
                     session.flush()  # the new row's relationships load only once flushed
                     if scope is not None and entity.service_of(saved) != scope:
                         raise FieldError(next(iter(form)).name, "hors de votre service")
-                    audit.record(
+                    plan.changed(
                         session,
-                        me().login,
-                        "update" if row else "create",
+                        "update" if row is not None else "create",
                         entity.name,
                         entity.key(saved),
                         before,
                         entity.snapshot(saved),
+                        actor=me().login,
                     )
-                    bump_revision(session)
                     warnings = entity.warnings(session, saved)
                     named = entity.name_of(saved)
                     session.commit()
@@ -146,7 +149,6 @@ def register_crud(
                     for warning in warnings:
                         flash(warning, "warning")
                     back = url_for(f"{bp.name}.crud_list", name=name)
-                    secret = getattr(saved, "_new_secret", None)
                     if secret:
                         return show_once(
                             f"Secret SIP de {entity.key(saved)}", "Secret SIP", secret, back
@@ -176,8 +178,7 @@ def register_crud(
             try:
                 session.delete(row)
                 session.flush()
-                audit.record(session, me().login, "delete", entity.name, key, before, None)
-                bump_revision(session)
+                plan.changed(session, "delete", entity.name, key, before, None, actor=me().login)
                 session.commit()
             except IntegrityError:
                 session.rollback()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,15 +13,11 @@ from sqlalchemy import select
 from pvp.model import Appointment, AppointmentStatus, Counsellor, CounsellorFeed, Service, Site
 from pvp.panel.french import APPOINTMENT_STATUS
 from pvp.panel.security import db, panel_blueprint, settings
+from pvp.services.calendar_feeds import feed_digest
 
 # No sign-in: calendar programs cannot; the random token in the URL is the credential.
 bp = panel_blueprint("feeds", "/feeds", roles=None)
 HISTORY_DAYS = 60
-
-
-def feed_digest(token: str) -> str:
-    """What is stored of a feed token: a copy of the database does not open the feeds."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @bp.get("/<counsellor_id>/<token>.ics")

@@ -11,7 +11,10 @@ from wtforms import Field, IntegerField, SelectChoice, SelectMultipleField, widg
 from wtforms.meta import DefaultMeta
 from wtforms.validators import ValidationError
 
-from pvp.common.errors import PvpError
+from pvp.services.plan_rows import RowRefused
+
+# A store's refusal names the field at fault: the form shows the message there.
+FieldError = RowRefused
 
 
 class PanelForm(FlaskForm):
@@ -97,14 +100,6 @@ def phone_number(form: Any, field: Field) -> None:
             field.data = french_phone(field.data)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
-
-
-class FieldError(PvpError, ValueError, code="bad_field"):
-    """A check made against the database, for one form field; the message is French."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def opts(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:

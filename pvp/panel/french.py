@@ -216,6 +216,7 @@ PRINTER_STATES = {
 
 def printer_reasons_text(keywords: tuple[str, ...] | list[str]) -> str:
     """IPP printer-state-reasons (``media-empty-error``) as the site agent reads them."""
+    # pvp.kiosk.printer needs pycups, a kiosk extra the control plane may lack.
     from pvp.kiosk.printer import problems_from_reasons
 
     shown = [k for k in keywords if k != "none"]

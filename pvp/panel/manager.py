@@ -7,7 +7,6 @@ same pages for any service.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +24,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from pvp import appointments
+from pvp.appointments import MAX_MINUTES, MIN_MINUTES, serving_agencies
 from pvp.clock import Clock
 from pvp.model import (
     Agency,
@@ -39,16 +38,15 @@ from pvp.model import (
     Service,
     Site,
 )
-from pvp.panel import audit
 from pvp.panel.crud import register_crud
 from pvp.panel.entities import MANAGER_ENTITIES
-from pvp.panel.feeds import feed_digest
 from pvp.panel.forms import PanelForm, opts
 from pvp.panel.french import fr_datetime
 from pvp.panel.once import show_once
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope, settings
 from pvp.plan_view import load_routing_plan
 from pvp.routing import ACTIVE_APPOINTMENT
+from pvp.services import appointments, calendar_feeds
 
 bp = panel_blueprint("manager", "/manager", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 register_crud(bp, MANAGER_ENTITIES, service_scope)
@@ -56,9 +54,9 @@ register_crud(bp, MANAGER_ENTITIES, service_scope)
 MINUTES = [
     InputRequired(message="durée invalide"),
     NumberRange(
-        appointments.MIN_MINUTES,
-        appointments.MAX_MINUTES,
-        message=f"entre {appointments.MIN_MINUTES} et {appointments.MAX_MINUTES} minutes",
+        MIN_MINUTES,
+        MAX_MINUTES,
+        message=f"entre {MIN_MINUTES} et {MAX_MINUTES} minutes",
     ),
 ]
 WHEN = [InputRequired(message="date et heure obligatoires")]
@@ -102,7 +100,7 @@ def _fill_booking(session: Session, form: BookForm, service: str) -> None:
         .order_by(Site.commune)
     ).all()
     form.site.choices = opts((s.id, s.commune) for s in sites)
-    serving = {s.id: appointments.serving_agencies(session, s.id, service) for s in sites}
+    serving = {s.id: serving_agencies(session, s.id, service) for s in sites}
     people = session.scalars(
         select(Counsellor)
         .join(Agency)
@@ -299,15 +297,13 @@ def book() -> Any:
                 start,
                 form.minutes.data,
                 (form.citizen_ref.data or "").strip(),
+                actor=me().login,
                 now=_now(),
             )
         except appointments.BookingRefused as exc:
             session.rollback()
             form.fail(form.start, f"rendez-vous refusé : {exc}")
             return _page(session, service, form, 400)
-        audit.record(
-            session, me().login, "book", "appointments", made.id, None, audit.snapshot(made)
-        )
         session.commit()
         flash(f"Rendez-vous n°{made.id} réservé.", "success")
     return redirect(url_for("manager.index", service=service), 303)
@@ -322,19 +318,17 @@ def move(appointment_id: int) -> Any:
             data={"start": row.start.astimezone(tz).replace(tzinfo=None), "minutes": row.minutes}
         )
         if form.validate_on_submit():
-            before = audit.snapshot(row)
             start = form.start.data.replace(tzinfo=tz)
             plan = load_routing_plan(session, settings(), since=start - timedelta(days=1))
             try:
                 # In place: the citizen keeps their number, the old slot frees itself.
-                appointments.move(session, plan, row.id, start, form.minutes.data, now=_now())
+                appointments.move(
+                    session, plan, row.id, start, form.minutes.data, actor=me().login, now=_now()
+                )
             except appointments.BookingRefused as exc:
                 session.rollback()
                 form.fail(form.start, f"déplacement refusé : {exc}")
             else:
-                audit.record(
-                    session, me().login, "move", "appointments", row.id, before, audit.snapshot(row)
-                )
                 session.commit()
                 flash(f"Rendez-vous n°{row.id} déplacé au {fr_datetime(row.start, tz)}.", "success")
                 return redirect(url_for("manager.index", service=row.service_code), 303)
@@ -366,17 +360,13 @@ def restore(appointment_id: int) -> Any:
     """Undo a cancellation, if the slot is still free."""
     with db().sessions() as session:
         row = _appointment(session, appointment_id)
-        before = audit.snapshot(row)
         plan = load_routing_plan(session, settings(), since=row.start - timedelta(days=1))
         try:
-            appointments.restore(session, plan, row.id, now=_now())
+            appointments.restore(session, plan, row.id, actor=me().login, now=_now())
         except appointments.BookingRefused as exc:
             session.rollback()
             flash(f"Rendez-vous n°{row.id} non rétabli : {exc}.", "error")
         else:
-            audit.record(
-                session, me().login, "restore", "appointments", row.id, before, audit.snapshot(row)
-            )
             session.commit()
             flash(f"Rendez-vous n°{row.id} rétabli.", "success")
         return redirect(url_for("manager.index", service=row.service_code), 303)
@@ -388,7 +378,6 @@ def change_status(appointment_id: int, action: str) -> Any:
     with db().sessions() as session:
         row = _appointment(session, appointment_id)
         service = row.service_code
-        before = audit.snapshot(row)
         if status is AppointmentStatus.NO_SHOW and row.start > _now():
             flash(
                 f"Rendez-vous n°{row.id} : il n'a pas encore eu lieu, l'absence ne peut "
@@ -397,14 +386,11 @@ def change_status(appointment_id: int, action: str) -> Any:
             )
             return redirect(url_for("manager.index", service=service), 303)
         try:
-            appointments.set_status(session, row.id, status)
+            appointments.set_status(session, row.id, status, actor=me().login)
         except appointments.BookingRefused as exc:
             session.rollback()
             flash(f"Rendez-vous n°{row.id} : {exc}.", "error")
             return redirect(url_for("manager.index", service=service), 303)
-        audit.record(
-            session, me().login, action, "appointments", row.id, before, audit.snapshot(row)
-        )
         session.commit()
         if action == "cancel":
             # The list offers to undo it (the row is kept, cancelled).
@@ -423,13 +409,7 @@ def new_feed(counsellor_id: str) -> Any:
             abort(404)
         scope = service_scope()
         require(scope is None or person.agency.service_code == scope)
-        feed = session.get(CounsellorFeed, counsellor_id)
-        if feed is None:
-            feed = CounsellorFeed(counsellor_id=counsellor_id)
-            session.add(feed)
-        token = secrets.token_urlsafe(24)
-        feed.token_sha256 = feed_digest(token)
-        audit.record(session, me().login, "new_feed_link", "counsellor_feeds", counsellor_id)
+        token = calendar_feeds.new_link_token(session, counsellor_id, actor=me().login)
         session.commit()
         service = person.agency.service_code
     link = url_for("feeds.ics", counsellor_id=counsellor_id, token=token, _external=True)

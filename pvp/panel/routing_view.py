@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from wtforms import IntegerField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms import SelectField, StringField
+from wtforms.validators import Length, Optional, Regexp
 
-from pvp.db import bump_revision
 from pvp.model import (
     Agency,
     ConsoleStatus,
@@ -38,11 +36,12 @@ from pvp.model import (
     Service,
     Site,
 )
-from pvp.panel import audit
-from pvp.panel.entities import _store_membership, _store_queue, _store_route
+from pvp.panel.entities.staff import seconds_field
 from pvp.panel.forms import CheckboxesField, FieldError, PanelForm, opts
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope
 from pvp.plan import IDENT
+from pvp.services import audit, plan
+from pvp.services.plan_rows import store_membership, store_queue, store_route
 
 bp = panel_blueprint("routing", "/routing", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
 
@@ -51,18 +50,6 @@ NEW_QUEUE = "__nouvelle__"
 DEFAULT_MAX_WAIT = 900
 DEFAULT_RING = 20
 DEFAULT_WRAP_UP = 60
-
-
-def _timer(label: str, low: int, high: int, default: int, hint: str) -> IntegerField:
-    return IntegerField(
-        label,
-        default=default,
-        validators=[
-            InputRequired(message="ce champ est obligatoire"),
-            NumberRange(low, high, message=f"entre {low} et {high} secondes"),
-        ],
-        description=hint,
-    )
 
 
 class RoutingForm(PanelForm):
@@ -89,7 +76,7 @@ class RoutingForm(PanelForm):
         ),
         description="« Le plus longtemps libre » répartit la charge entre les conseillers.",
     )
-    no_answer_timeout_seconds = _timer(
+    no_answer_timeout_seconds = seconds_field(
         "Durée de sonnerie (s)",
         5,
         300,
@@ -97,7 +84,7 @@ class RoutingForm(PanelForm):
         f"Temps pendant lequel un conseiller est appelé avant que l'appel passe au suivant. "
         f"Par défaut {DEFAULT_RING} s.",
     )
-    wrap_up_seconds = _timer(
+    wrap_up_seconds = seconds_field(
         "Temps de clôture après un appel (s)",
         0,
         3600,
@@ -105,7 +92,7 @@ class RoutingForm(PanelForm):
         f"Temps laissé au conseiller après un appel (notes, courrier) avant de lui en "
         f"proposer un autre. Par défaut {DEFAULT_WRAP_UP} s.",
     )
-    max_wait_seconds = _timer(
+    max_wait_seconds = seconds_field(
         "Attente maximale de l'usager (s)",
         1,
         4 * 3600,
@@ -231,16 +218,6 @@ def _current(pair: Pair) -> dict[str, Any]:
     }
 
 
-class _Fields(SimpleNamespace):
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
-
-
-def _as_form(**values: Any) -> Any:
-    """What the plan writers read from a form (``form.x.data``, ``form["x"].data``)."""
-    return _Fields(**{k: SimpleNamespace(data=v) for k, v in values.items()})
-
-
 def priorities(form: RoutingForm, sent: Mapping[str, str]) -> dict[str, int]:
     """Each listed counsellor's priority in the queue (1 is offered calls first), from the
     ``priority-<counsellor>`` inputs beside the member boxes; 1 when absent."""
@@ -273,18 +250,18 @@ def _publish(
             raise FieldError(field, "obligatoire pour une nouvelle file")
         if form.agency_id.data not in {c.value for c in form.agency_id.choices}:
             raise FieldError("agency_id", "choisissez une agence du service")
-        queue = _store_queue(
+        queue = store_queue(
             session,
             None,
-            _as_form(id=form.id.data, agency_id=form.agency_id.data, name=form.name.data, **timers),
+            dict(id=form.id.data, agency_id=form.agency_id.data, name=form.name.data, **timers),
         )
     else:
         existing = session.get(ExpertQueue, form.queue_id.data)
         assert existing is not None  # a SelectField admits only the listed queues
-        queue = _store_queue(
+        queue = store_queue(
             session,
             existing,
-            _as_form(agency_id=existing.agency_id, name=existing.name, **timers),
+            dict(agency_id=existing.agency_id, name=existing.name, **timers),
         )
     session.flush()
     wanted = set(form.members.data or [])
@@ -300,20 +277,20 @@ def _publish(
         else:
             session.delete(m)
     for counsellor in sorted(wanted):
-        _store_membership(
+        store_membership(
             session,
             have.get(counsellor),
-            _as_form(counsellor_id=counsellor, queue_id=queue.id, priority=ranks[counsellor]),
+            dict(counsellor_id=counsellor, queue_id=queue.id, priority=ranks[counsellor]),
         )
     route = session.scalars(
         select(RouteRule).where(
             RouteRule.site_id == site.id, RouteRule.service_code == service.code
         )
     ).first()
-    _store_route(
+    store_route(
         session,
         route,
-        _as_form(site_id=site.id, service_code=service.code, queue_id=queue.id),
+        dict(site_id=site.id, service_code=service.code, queue_id=queue.id),
     )
     return queue
 
@@ -351,16 +328,9 @@ def edit(site_id: str, code: str) -> Any:
                 session.flush()
                 session.expire_all()
                 after = _snapshot(session, site, service)
-                audit.record(
-                    session,
-                    me().login,
-                    "publish_routing",
-                    "route_rules",
-                    f"{site.id}/{service.code}",
-                    before,
-                    after,
-                )
-                bump_revision(session)
+                key = f"{site.id}/{service.code}"
+                action = "publish_routing"
+                plan.changed(session, action, "route_rules", key, before, after, actor=me().login)
                 session.commit()
             except FieldError as exc:
                 session.rollback()

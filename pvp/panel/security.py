@@ -17,9 +17,16 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from pvp.common.errors import PvpError
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.model import Counsellor, LoginFailure, Role, Service, Site, User
-from pvp.panel.accounts import AccountError, check_new_password
-from pvp.wire.identities import reserved_reason
+from pvp.model import LoginFailure, Role, User
+
+# create_user and check_scope are imported from here by existing callers.
+from pvp.services.accounts import (  # noqa: F401
+    ROLE_LABELS,
+    AccountError,
+    check_new_password,
+    check_scope,
+    create_user,
+)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -27,12 +34,6 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Connectez-vous pour accéder à cette page."
 login_manager.session_protection = "strong"
 
-ROLE_LABELS = {
-    Role.REGION_ADMIN: "administrateur régional",
-    Role.SERVICE_MANAGER: "responsable de service",
-    Role.COUNSELLOR: "conseiller",
-    Role.SITE_AGENT: "agent d'accueil",
-}
 # Compared against when the login is unknown, so a wrong login costs as much as a wrong password.
 _DUMMY_HASH = generate_password_hash("pvp-no-such-user")
 
@@ -95,65 +96,6 @@ def session_alive(session: Session, person: PanelUser) -> bool:
 
 def me() -> PanelUser:
     return current_user._get_current_object()  # type: ignore[no-any-return]
-
-
-# --- accounts ---
-
-
-def check_scope(session: Session, role: Role, scope: str | None) -> str | None:
-    """The scope a role needs, checked to exist; the region admin has none."""
-    needs: dict[Role, tuple[type[Any], str]] = {
-        Role.SERVICE_MANAGER: (Service, "service"),
-        Role.COUNSELLOR: (Counsellor, "conseiller"),
-        Role.SITE_AGENT: (Site, "site"),
-    }
-    if role is Role.REGION_ADMIN:
-        if scope:
-            raise AccountError("un administrateur régional n'a pas de périmètre")
-        return None
-    model, label = needs[role]
-    if not scope:
-        raise AccountError(f"le rôle {ROLE_LABELS[role]} demande un périmètre ({label})")
-    if session.get(model, scope) is None:
-        raise AccountError(f"périmètre inconnu : {label} {scope!r}")
-    return scope
-
-
-def create_user(
-    session: Session,
-    login: str,
-    password: str,
-    role: Role,
-    scope: str | None,
-    email: str = "",
-    must_change_password: bool = False,
-) -> User:
-    login = login.strip()
-    if (
-        not login
-        or len(login) > 64
-        or not login.replace(".", "").replace("-", "").replace("_", "").isalnum()
-    ):
-        raise AccountError("identifiant invalide : lettres, chiffres, point, tiret, souligné")
-    if reason := reserved_reason(login):
-        raise AccountError(reason)
-    check_new_password(password)
-    if session.scalars(select(User).where(User.login == login)).first() is not None:
-        raise AccountError(f"l'identifiant {login!r} existe déjà")
-    user = User(
-        login=login,
-        password_hash=generate_password_hash(password),
-        role=role.value,
-        scope=check_scope(session, role, scope),
-        email=email,
-        active=True,
-        created_at=datetime.now(UTC),
-        session_epoch=0,
-        must_change_password=must_change_password,
-    )
-    session.add(user)
-    session.flush()
-    return user
 
 
 class Throttled(PvpError, code="throttled"):

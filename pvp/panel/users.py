@@ -8,9 +8,9 @@ from flask import abort, flash, redirect, render_template, url_for
 from sqlalchemy import select
 
 from pvp.model import Role, User
-from pvp.panel import accounts
 from pvp.panel.once import show_once
 from pvp.panel.security import ROLE_LABELS, db, me, panel_blueprint
+from pvp.services import accounts
 
 bp = panel_blueprint("users", "/admin/users", roles=(Role.REGION_ADMIN,))
 

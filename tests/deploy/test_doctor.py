@@ -20,7 +20,7 @@ from pvp.db import Database, alembic_config, make_engine
 from pvp.deploy import doctor
 from pvp.deploy.backup import head_revision
 from pvp.freeswitch.certs import write_test_certs
-from pvp.web import create_app
+from pvp.web.app import create_app
 from testkit.fake_esl import FakeSwitch
 from testkit.ports import free_port
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from pvp.cli import main
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.dispatcher.store import QueueStore, build_policy
-from pvp.model import CounsellorState
-from pvp.web import create_app
+from pvp.model import AuditEntry, CounsellorState
+from pvp.web.app import create_app
 
 from .helpers import arrival, at
 
@@ -58,6 +59,13 @@ def test_a_counsellor_sets_only_their_own_status(app, sign_in, db: Database) -> 
     )
     assert console_of(db, "msa-43-c1") == "available"
     assert console_of(db, "msa-43-c2") is None
+    with db.sessions() as session:  # the one change made is audited, naming who made it
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "counsellor_states")
+        )
+        assert [(e.actor, e.action, e.entity_id) for e in entries] == [
+            ("counsellor-0", "status", "msa-43-c1")
+        ]
 
 
 def console_of(db: Database, counsellor: str) -> str | None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from pvp.db import Database
 from pvp.dispatcher.outputs import CancelOffer, Offer, RecordUpdate
 from pvp.dispatcher.state import Activity, CallState
-from pvp.dispatcher.store import QueueStore, UnknownCounsellor, build_policy, set_console_status
+from pvp.dispatcher.store import QueueStore, UnknownCounsellor, build_policy
 from pvp.model import CallOutcome, CallRecord, ConsoleStatus, QueueEntry
+from pvp.services import console_status
 
 from .helpers import arrival, at, connect, ready
 
@@ -96,6 +97,11 @@ def test_a_record_is_written_once_even_if_parked_twice(store: QueueStore) -> Non
     store.ensure_record(arrival("k1", 30), "walk_in")
     with store.db.sessions() as session:
         assert session.get(CallRecord, "k1").pressed_at == at(0)  # type: ignore[union-attr]
+
+
+def set_console_status(db: Database, counsellor: str, status: ConsoleStatus, now: datetime) -> None:
+    with db.session() as session:
+        console_status.set_status(session, counsellor, status, now, actor="test")
 
 
 def test_console_status_of_an_unknown_counsellor_is_refused(db: Database) -> None:

@@ -17,7 +17,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import Kiosk
 from pvp.plan_view import load_routing_plan
-from pvp.web import create_app
+from pvp.web.app import create_app
 
 PARIS = ZoneInfo("Europe/Paris")
 FOURTH_FRIDAY = datetime(2006, 11, 24, 10, 0, tzinfo=PARIS)  # Vorey: MSA permanence

@@ -66,7 +66,7 @@ def test_cache_refreshes_from_the_control_plane_as_the_kiosk(db, settings, serve
     from requests.auth import HTTPDigestAuth
 
     from pvp.provisioning import rotate_secret
-    from pvp.web import create_app
+    from pvp.web.app import create_app
 
     with db.session() as session:
         secret = rotate_secret(session, "kiosk-vorey-1", settings.sip_domain)

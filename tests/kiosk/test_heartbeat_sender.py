@@ -15,7 +15,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.kiosk.heartbeat import HeartbeatSender, Probes, gather
 from pvp.provisioning import rotate_secret
-from pvp.web import create_app
+from pvp.web.app import create_app
 from pvp.wire.heartbeat import PrinterHealth
 
 

@@ -271,8 +271,8 @@ def test_given_a_waiting_caller_when_the_control_plane_restarts_then_it_keeps_it
 def test_given_a_counsellor_paused_when_another_process_makes_them_available_then_offered(
     rig: Rig, esl: ESLClient
 ) -> None:
-    from pvp.dispatcher.store import set_console_status
     from pvp.dispatcher.worker import utc_now
+    from pvp.services import console_status
 
     worker = rig.start()
     rig.phones[C2] = "ring"
@@ -280,7 +280,8 @@ def test_given_a_counsellor_paused_when_another_process_makes_them_available_the
     call = park_caller(esl)
     assert eventually(lambda: call in worker.policy.calls)
     assert rig.dialled == []
-    set_console_status(rig.db, C2, ConsoleStatus.AVAILABLE, utc_now())  # the CLI's way
+    with rig.db.session() as session:  # the CLI's way
+        console_status.set_status(session, C2, ConsoleStatus.AVAILABLE, utc_now(), actor="test")
     assert eventually(lambda: rig.dialled == [C2])
     done = threading.Event()
     worker.esl.on("CHANNEL_HANGUP_COMPLETE", lambda e: e.uuid == call and done.set())

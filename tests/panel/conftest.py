@@ -16,7 +16,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import Role
 from pvp.panel.security import create_user
-from pvp.web import create_app
+from pvp.web.app import create_app
 from testkit.ports import free_port
 
 

@@ -18,7 +18,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import AuditEntry, CounsellorState, Role, User
 from pvp.panel.security import create_user
-from pvp.web import create_app
+from pvp.web.app import create_app
 
 NEW_PASSWORD = "un autre mot de passe"
 

@@ -14,7 +14,7 @@ from pvp.cli import main
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import AuditEntry, CounsellorState, LoginFailure, User
-from pvp.web import create_app
+from pvp.web.app import create_app
 
 
 def test_given_a_good_password_when_signing_in_then_the_role_home_opens(client: Client) -> None:

@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 
 from pvp.config import Settings
 from pvp.db import Database
-from pvp.web import create_app
+from pvp.web.app import create_app
 
 
 @pytest.fixture

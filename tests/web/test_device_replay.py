@@ -14,7 +14,7 @@ from pvp.config import Settings
 from pvp.db import Database
 from pvp.model import KioskHeartbeat
 from pvp.provisioning import rotate_secret
-from pvp.web import create_app
+from pvp.web.app import create_app
 
 BEAT = {"version": "1.0", "sip_registered": True, "ua_alive": True}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from collections.abc import Callable
 
@@ -10,20 +9,20 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pvp.command_line import Context
+from pvp.common.errors import Refused
+from pvp.convocations import run_round
 from pvp.model import Role, User
-from pvp.panel import accounts, audit
 from pvp.panel.alerts import check_alerts
-from pvp.panel.security import AccountError, create_user
+from pvp.services import accounts
 
 
-def _ctx() -> object:
-    from pvp.cli import Context
-
+def _ctx() -> Context:
     return click.get_current_context().ensure_object(Context)
 
 
 def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
+    return _ctx().actor
 
 
 @click.group()
@@ -46,15 +45,14 @@ def user_add(
     login: str, role: str, scope: str | None, email: str, password_stdin: bool, temporary: bool
 ) -> None:
     """Create a panel account (the first region admin, for instance)."""
-    from pvp.cli import Refused
-
     password = _read_password(password_stdin)
     ctx = _ctx()
     try:
-        with ctx.db.session() as session:  # type: ignore[attr-defined]
-            made = create_user(session, login, password, Role(role), scope, email, temporary)
-            audit.record(session, _actor(), "create", "users", made.id, None, audit.snapshot(made))
-    except AccountError as exc:
+        with ctx.db.session() as session:
+            accounts.create(
+                session, login, password, Role(role), scope, email, temporary, actor=_actor()
+            )
+    except accounts.AccountError as exc:
         raise Refused(f"compte refusé : {exc}") from None
     click.echo(f"compte {login} créé ({role}{' · ' + scope if scope else ''})")
 
@@ -66,12 +64,10 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _change(login: str, change: Callable[[Session, User, str], object]) -> None:
-    """Run one :mod:`pvp.panel.accounts` change on ``login``'s account (it audits)."""
-    from pvp.cli import Refused
-
+    """Run one :mod:`pvp.services.accounts` change on ``login``'s account (it audits)."""
     ctx = _ctx()
     try:
-        with ctx.db.session() as session:  # type: ignore[attr-defined]
+        with ctx.db.session() as session:
             change(session, accounts.find(session, login), _actor())
     except accounts.AccountError as exc:
         raise Refused(f"compte {login} : {exc}") from None
@@ -113,7 +109,7 @@ def user_enable(login: str) -> None:
 def user_list() -> None:
     """List the panel accounts."""
     ctx = _ctx()
-    with ctx.db.sessions() as session:  # type: ignore[attr-defined]
+    with ctx.db.sessions() as session:
         for u in session.scalars(select(User).order_by(User.login)):
             state = "" if u.active else " (désactivé)"
             click.echo(f"{u.login:24} {u.role:16} {u.scope or '':24}{state}")
@@ -128,8 +124,8 @@ def alerts() -> None:
 def alerts_check() -> None:
     """Look at the heartbeats once: open, raise (and mail) or clear alerts."""
     ctx = _ctx()
-    with ctx.db.session() as session:  # type: ignore[attr-defined]
-        raised = check_alerts(session, ctx.settings)  # type: ignore[attr-defined]
+    with ctx.db.session() as session:
+        raised = check_alerts(session, ctx.settings)
         for a in raised:
             click.echo(f"{a.kiosk_id} {a.kind} {a.notify_error or 'envoyé à ' + a.notified_to}")
     click.echo(f"{len(raised)} alerte(s) levée(s)")
@@ -144,10 +140,8 @@ def convocations() -> None:
 def convocations_send() -> None:
     """One round of what `pvp serve` does every few minutes: send the convocations,
     reminders, changes and cancellations owed (each once), then purge expired contacts."""
-    from pvp.convocations import run_round
-
     ctx = _ctx()
-    done = run_round(ctx.db, ctx.settings)  # type: ignore[attr-defined]
+    done = run_round(ctx.db, ctx.settings)
     for n in done:
         state = f"erreur : {n.error}" if n.error else "envoyé"
         click.echo(f"rendez-vous {n.appointment_id} {n.kind} {n.recipient} {state}")

@@ -7,6 +7,8 @@ of the user id a session carries, so cookies issued before (copied ones too) sto
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -14,10 +16,18 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from pvp.common.errors import PvpError
 from pvp.freeswitch import console_users
-from pvp.model import Role, User
-from pvp.panel import audit
+from pvp.model import Counsellor, Role, Service, Site, User
+from pvp.services import audit
+from pvp.wire.identities import reserved_reason
 
 MIN_PASSWORD = 10
+
+ROLE_LABELS = {
+    Role.REGION_ADMIN: "administrateur régional",
+    Role.SERVICE_MANAGER: "responsable de service",
+    Role.COUNSELLOR: "conseiller",
+    Role.SITE_AGENT: "agent d'accueil",
+}
 
 
 class AccountError(PvpError, ValueError, code="account_refused"):
@@ -82,3 +92,76 @@ def set_active(session: Session, user: User, active: bool, actor: str) -> bool:
     action = "reactivate" if active else "deactivate"
     audit.record(session, actor, action, "users", user.id, before, audit.snapshot(user))
     return True
+
+
+def check_scope(session: Session, role: Role, scope: str | None) -> str | None:
+    """The scope a role needs, checked to exist; the region admin has none."""
+    needs: dict[Role, tuple[type[Any], str]] = {
+        Role.SERVICE_MANAGER: (Service, "service"),
+        Role.COUNSELLOR: (Counsellor, "conseiller"),
+        Role.SITE_AGENT: (Site, "site"),
+    }
+    if role is Role.REGION_ADMIN:
+        if scope:
+            raise AccountError("un administrateur régional n'a pas de périmètre")
+        return None
+    model, label = needs[role]
+    if not scope:
+        raise AccountError(f"le rôle {ROLE_LABELS[role]} demande un périmètre ({label})")
+    if session.get(model, scope) is None:
+        raise AccountError(f"périmètre inconnu : {label} {scope!r}")
+    return scope
+
+
+def create_user(
+    session: Session,
+    login: str,
+    password: str,
+    role: Role,
+    scope: str | None,
+    email: str = "",
+    must_change_password: bool = False,
+) -> User:
+    login = login.strip()
+    if (
+        not login
+        or len(login) > 64
+        or not login.replace(".", "").replace("-", "").replace("_", "").isalnum()
+    ):
+        raise AccountError("identifiant invalide : lettres, chiffres, point, tiret, souligné")
+    if reason := reserved_reason(login):
+        raise AccountError(reason)
+    check_new_password(password)
+    if session.scalars(select(User).where(User.login == login)).first() is not None:
+        raise AccountError(f"l'identifiant {login!r} existe déjà")
+    user = User(
+        login=login,
+        password_hash=generate_password_hash(password),
+        role=role.value,
+        scope=check_scope(session, role, scope),
+        email=email,
+        active=True,
+        created_at=datetime.now(UTC),
+        session_epoch=0,
+        must_change_password=must_change_password,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create(
+    session: Session,
+    login: str,
+    password: str,
+    role: Role,
+    scope: str | None,
+    email: str = "",
+    must_change_password: bool = False,
+    *,
+    actor: str,
+) -> User:
+    """Create an account (see :func:`create_user`) and record who created it."""
+    made = create_user(session, login, password, role, scope, email, must_change_password)
+    audit.record(session, actor, "create", "users", made.id, None, audit.snapshot(made))
+    return made
