@@ -20,6 +20,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from pvp.calendar import WEEKDAYS
+from pvp.common.errors import PvpError
 from pvp.model import (
     Agency,
     Base,
@@ -38,7 +39,7 @@ from pvp.model import (
 from pvp.plan import kiosk_id
 
 
-class RowRefused(ValueError):
+class RowRefused(PvpError, ValueError, code="bad_field"):
     """A check made against the database, for one field; the message is French."""
 
     def __init__(self, field: str, message: str) -> None:
