@@ -28,6 +28,7 @@ class FakeSwitch:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.clients: list[socket.socket] = []
+        self._closed = False
         self.commands: list[str] = []
         self.api_delay = threading.Event()
         self.api_delay.set()
@@ -42,6 +43,9 @@ class FakeSwitch:
             try:
                 conn, _ = self.server.accept()
             except OSError:
+                return
+            if self._closed:  # accepted while closing: nobody would ever close it
+                conn.close()
                 return
             self.clients.append(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
@@ -60,6 +64,8 @@ class FakeSwitch:
                 self._command(conn, block.decode())
         except OSError:
             return
+        finally:
+            conn.close()  # the client left (or was dropped): no socket outlives its talk
 
     def _command(self, conn: socket.socket, block: str) -> None:
         first, *rest = block.split("\n")
@@ -110,5 +116,6 @@ class FakeSwitch:
         self.clients.clear()
 
     def close(self) -> None:
+        self._closed = True
         self.server.close()
         self.drop_clients()
