@@ -284,7 +284,7 @@ def test_a_fax_received_is_stored_once_by_the_leader_not_once_per_control_plane(
 ) -> None:
     """FreeSWITCH gives every control plane's event socket the fax result: only the
     dispatcher leader's stores it (and would print it on a kiosk)."""
-    from documents_fixtures import COUNSELLOR, text_pdf
+    from testkit.documents import COUNSELLOR, text_pdf
 
     fs = shared_freeswitch
     tiff = tmp_path / "fax.tiff"

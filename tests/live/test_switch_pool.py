@@ -1,6 +1,7 @@
 """The dispatcher's view of a FreeSWITCH pool (pvp.freeswitch.pool) on two real switches:
 each command reaches the switch holding its channel, an offer leg is born on its caller's
-switch, and the pool's channel and registration lists are both switches' together.
+switch, and the pool's channel and registration lists are both switches' together; the
+document service hears a fax received on either switch.
 
 Skips where FreeSWITCH is absent.
 """
@@ -14,12 +15,19 @@ from pathlib import Path
 
 import pytest
 
+from pvp.common.pdf import pdf_to_fax_tiff
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.documents import switch as documents_switch
+from pvp.documents.fax import RX_EVENT
+from pvp.documents.service import DocumentService
 from pvp.freeswitch.esl import ESLClient
 from pvp.freeswitch.eslframe import Event
 from pvp.freeswitch.pool import SwitchPool
 from testkit.calls import eventually
 from testkit.minimal_switch import MinimalSwitch
 
+from .test_control_plane_pool import _faxes_in
 from .test_esl import alive, client_for, park_caller
 
 pytestmark = pytest.mark.live
@@ -30,7 +38,8 @@ def two(
     freeswitch: MinimalSwitch, freeswitch_bin: Path, tmp_path: Path
 ) -> Iterator[list[tuple[MinimalSwitch, ESLClient]]]:
     """Two switches, each with a client of its own (what a test checks the pool against)."""
-    other = MinimalSwitch(str(freeswitch_bin), tmp_path / "other")
+    # One event socket password for the pool, as `esl_password` is one setting.
+    other = MinimalSwitch(str(freeswitch_bin), tmp_path / "other", password=freeswitch.password)
     other.start()
     direct = [client_for(freeswitch), client_for(other)]
     for client in direct:
@@ -115,3 +124,40 @@ def test_a_stopped_switchs_channels_are_gone_and_the_other_still_answers(
         assert pool.api(f"uuid_exists {kept}").strip() == "true"
     finally:
         pool.stop()
+
+
+def test_the_documents_hear_a_fax_received_on_the_second_switch(
+    two: list[tuple[MinimalSwitch, ESLClient]], db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """Kamailio hands a fax call (or a kiosk's answer) to either switch: the documents' own
+    event socket is one per switch of ``esl_switches``, like the dispatcher's."""
+    from testkit.documents import COUNSELLOR, text_pdf
+
+    (first, _), (_, second) = two
+    tiff = tmp_path / "fax.tiff"
+    tiff.write_bytes(pdf_to_fax_tiff(text_pdf("FAX reçu par le second commutateur")))
+    pooled = settings.model_copy(
+        update={
+            "esl_password": first.password,
+            "esl_switches": ",".join(f"127.0.0.1:{s.esl_port}" for s, _ in two),
+        }
+    )
+    esl, _ = documents_switch.start(pooled, DocumentService.create(db, pooled))
+    try:
+        assert esl.wait_connected(10)
+        assert eventually(lambda: all(c.connected for c in getattr(esl, "clients", [esl])))
+        second.send(
+            "sendevent CUSTOM",
+            {
+                "Event-Subclass": RX_EVENT,
+                "fax_filename": str(tiff),
+                "pvp_fax_to": COUNSELLOR,
+                "Caller-Caller-ID-Number": "0471000000",
+                "fax-success": "1",
+                "fax-document-transferred-pages": "1",
+                "fax-document-total-pages": "1",
+            },
+        )
+        assert eventually(lambda: _faxes_in(db) == [(COUNSELLOR, "done")])
+    finally:
+        esl.stop()
