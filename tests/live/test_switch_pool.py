@@ -1,7 +1,8 @@
 """The dispatcher's view of a FreeSWITCH pool (pvp.freeswitch.pool) on two real switches:
 each command reaches the switch holding its channel, an offer leg is born on its caller's
 switch, and the pool's channel and registration lists are both switches' together; the
-document service hears a fax received on either switch.
+document service hears a fax received on either switch, and the fallback refresher tells
+each switch to read the configuration again.
 
 Skips where FreeSWITCH is absent.
 """
@@ -11,10 +12,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from pvp.clock import ShiftedClock
 from pvp.common.pdf import pdf_to_fax_tiff
 from pvp.config import Settings
 from pvp.db import Database
@@ -24,6 +28,7 @@ from pvp.documents.service import DocumentService
 from pvp.freeswitch.esl import ESLClient
 from pvp.freeswitch.eslframe import Event
 from pvp.freeswitch.pool import SwitchPool
+from pvp.freeswitch.refresh import FallbackRefresher
 from testkit.calls import eventually
 from testkit.minimal_switch import MinimalSwitch
 
@@ -161,3 +166,30 @@ def test_the_documents_hear_a_fax_received_on_the_second_switch(
         assert eventually(lambda: _faxes_in(db) == [(COUNSELLOR, "done")])
     finally:
         esl.stop()
+
+
+def _heard(heard: list[int], number: int, event: Event) -> None:
+    heard.append(number)
+
+
+def test_the_fallback_refresher_tells_every_switch_of_the_pool(
+    two: list[tuple[MinimalSwitch, ESLClient]], db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    reloaded: list[int] = []
+    watchers = [client_for(switch, ("RELOADXML",)) for switch, _ in two]
+    for number, watcher in enumerate(watchers, start=1):
+        watcher.on("RELOADXML", partial(_heard, reloaded, number))
+        watcher.start()
+    pool = SwitchPool([client_for(switch) for switch, _ in two])
+    pool.start()
+    clock = ShiftedClock(datetime(2006, 11, 24, 9, 0, tzinfo=UTC))
+    refresher = FallbackRefresher(settings, db, tmp_path / "conf", clock, esl=pool)
+    try:
+        assert all(c.wait_connected(10) for c in [*watchers, *pool.clients])
+        assert refresher.check()
+        assert refresher.up_to_date()
+        assert eventually(lambda: sorted(reloaded) == [1, 2])
+    finally:
+        pool.stop()
+        for watcher in watchers:
+            watcher.stop()
