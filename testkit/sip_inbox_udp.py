@@ -117,16 +117,7 @@ class SipInbox:
         if authorization:
             lines.append(f"Authorization: {authorization}")
         self._send(lines, "")
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"{self.user}: no answer to REGISTER")
-            status, headers = self._replies.get(timeout=left)
-            if headers.get("cseq", "").startswith(f"{self._cseq} ") and not status.split()[
-                1
-            ].startswith("1"):
-                return status, headers
+        return self._final_reply(self._call_id, f"{self._cseq} REGISTER", timeout)
 
     # -------------------------------------------------------------------- receive
 
@@ -149,7 +140,7 @@ class SipInbox:
                 *([authorization] if authorization else []),
             ]
             self._send(lines, body)
-            status, headers = self._final_reply(call_id, timeout)
+            status, headers = self._final_reply(call_id, f"{cseq} MESSAGE", timeout)
             code = int(status.split()[1])
             if code not in (401, 407) or authorization:
                 return code
@@ -158,14 +149,16 @@ class SipInbox:
             authorization = f"{name}: {digest(self.user, self.password, challenge, 'MESSAGE', uri)}"
         raise AssertionError("unreachable")
 
-    def _final_reply(self, call_id: str, timeout: float) -> tuple[str, dict[str, str]]:
+    def _final_reply(self, call_id: str, cseq: str, timeout: float) -> tuple[str, dict[str, str]]:
+        """The final reply to the request ``cseq`` of ``call_id`` (provisional ones skipped)."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"{self.user}: no final answer to {call_id}")
+                raise TimeoutError(f"{self.user}: no answer to {cseq}")
             status, headers = self._replies.get(timeout=left)
-            if headers.get("call-id") == call_id and not status.split()[1].startswith("1"):
+            final = not status.split()[1].startswith("1")
+            if final and (headers.get("call-id"), headers.get("cseq")) == (call_id, cseq):
                 return status, headers
 
     def wait_message(self, timeout: float = 10) -> Message:

@@ -34,7 +34,6 @@ from pvp.deploy.doctor import check_xml_curl
 from pvp.deploy.leader import Leadership, lease_holders
 from pvp.deploy.pool import check_leader
 from pvp.documents import switch
-from pvp.documents.fax import RX_EVENT
 from pvp.documents.service import DocumentService
 from pvp.freeswitch.esl import ESLClient
 from pvp.freeswitch.render import render
@@ -48,6 +47,7 @@ from testkit.calls import (
     registered,
     waiting_calls,
 )
+from testkit.documents import COUNSELLOR, fax_received, text_pdf
 from testkit.live_switch import PARIS, ControlPlane, Switch
 from testkit.minimal_switch import MinimalSwitch
 from testkit.ports import free_port
@@ -243,7 +243,6 @@ def test_a_fax_received_is_stored_once_by_the_leader_not_once_per_control_plane(
 ) -> None:
     """FreeSWITCH gives every control plane's event socket the fax result: only the
     dispatcher leader's stores it (and would print it on a kiosk)."""
-    from testkit.documents import COUNSELLOR, text_pdf
 
     fs = shared_freeswitch
     tiff = tmp_path / "fax.tiff"
@@ -258,15 +257,7 @@ def test_a_fax_received_is_stored_once_by_the_leader_not_once_per_control_plane(
         assert all(c.wait_connected(10) for c in clients)
         clients[0].send(
             "sendevent CUSTOM",
-            {
-                "Event-Subclass": RX_EVENT,
-                "fax_filename": str(tiff),
-                "pvp_fax_to": COUNSELLOR,
-                "Caller-Caller-ID-Number": "0471000000",
-                "fax-success": "1",
-                "fax-document-transferred-pages": "1",
-                "fax-document-total-pages": "1",
-            },
+            fax_received(tiff),
         )
         assert eventually(lambda: _faxes_in(db))
         time.sleep(1)  # the standby's copy would have arrived by now

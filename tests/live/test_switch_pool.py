@@ -23,13 +23,13 @@ from pvp.common.pdf import pdf_to_fax_tiff
 from pvp.config import Settings
 from pvp.db import Database
 from pvp.documents import switch as documents_switch
-from pvp.documents.fax import RX_EVENT
 from pvp.documents.service import DocumentService
 from pvp.freeswitch.esl import ESLClient
 from pvp.freeswitch.eslframe import Event
 from pvp.freeswitch.pool import SwitchPool
 from pvp.freeswitch.refresh import FallbackRefresher
 from testkit.calls import eventually
+from testkit.documents import COUNSELLOR, fax_received, text_pdf
 from testkit.minimal_switch import MinimalSwitch
 
 from .test_control_plane_pool import _faxes_in
@@ -136,7 +136,6 @@ def test_the_documents_hear_a_fax_received_on_the_second_switch(
 ) -> None:
     """Kamailio hands a fax call (or a kiosk's answer) to either switch: the documents' own
     event socket is one per switch of ``esl_switches``, like the dispatcher's."""
-    from testkit.documents import COUNSELLOR, text_pdf
 
     (first, _), (_, second) = two
     tiff = tmp_path / "fax.tiff"
@@ -153,15 +152,7 @@ def test_the_documents_hear_a_fax_received_on_the_second_switch(
         assert eventually(lambda: all(c.connected for c in getattr(esl, "clients", [esl])))
         second.send(
             "sendevent CUSTOM",
-            {
-                "Event-Subclass": RX_EVENT,
-                "fax_filename": str(tiff),
-                "pvp_fax_to": COUNSELLOR,
-                "Caller-Caller-ID-Number": "0471000000",
-                "fax-success": "1",
-                "fax-document-transferred-pages": "1",
-                "fax-document-total-pages": "1",
-            },
+            fax_received(tiff),
         )
         assert eventually(lambda: _faxes_in(db) == [(COUNSELLOR, "done")])
     finally:
