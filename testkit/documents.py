@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from pvp.common.serving import ThreadedServer
 from pvp.config import Settings
 from pvp.db import Database
+from pvp.documents.fax import RX_EVENT
 from pvp.documents.service import DocumentService, TransportError
 from pvp.model import Appointment, CallRecord
 from pvp.provisioning import rotate_secret
@@ -156,3 +158,17 @@ def text_pdf(*texts: str) -> bytes:
         pdf.showPage()
     pdf.save()
     return out.getvalue()
+
+
+def fax_received(tiff: Path, recipient: str = COUNSELLOR) -> dict[str, str]:
+    """The headers of mod_spandsp's event for a one-page fax received for ``recipient``
+    (what ``sendevent CUSTOM`` fires as if a fax call had ended)."""
+    return {
+        "Event-Subclass": RX_EVENT,
+        "fax_filename": str(tiff),
+        "pvp_fax_to": recipient,
+        "Caller-Caller-ID-Number": "0471000000",
+        "fax-success": "1",
+        "fax-document-transferred-pages": "1",
+        "fax-document-total-pages": "1",
+    }

@@ -58,6 +58,12 @@ def _parse(data: bytes) -> tuple[str, dict[str, str], str]:
     return lines[0], headers, body
 
 
+def _vias(data: bytes) -> list[str]:
+    """A request's Via header lines, in order."""
+    head = data.decode(errors="replace").partition("\r\n\r\n")[0]
+    return [line for line in head.split("\r\n")[1:] if line.lower().startswith(("via:", "v:"))]
+
+
 class SipInbox:
     def __init__(self, user: str, password: str, domain: str, proxy: tuple[str, int]) -> None:
         self.user, self.password, self.domain, self.proxy = user, password, domain, proxy
@@ -111,18 +117,49 @@ class SipInbox:
         if authorization:
             lines.append(f"Authorization: {authorization}")
         self._send(lines, "")
+        return self._final_reply(self._call_id, f"{self._cseq} REGISTER", timeout)
+
+    # -------------------------------------------------------------------- receive
+
+    def send_message(self, to_user: str, body: str, content_type: str, timeout: float = 5) -> int:
+        """A MESSAGE to ``to_user@domain`` through the proxy, as the kiosk sends its answers
+        (the digest challenge answered); the final status code."""
+        uri, call_id = f"sip:{to_user}@{self.domain}", f"{secrets.token_hex(8)}@127.0.0.1"
+        via = f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};rport"
+        authorization = ""
+        for cseq in (1, 2):
+            lines = [
+                f"MESSAGE {uri} SIP/2.0",
+                f"{via};branch=z9hG4bK{secrets.token_hex(6)}",
+                "Max-Forwards: 70",
+                f"From: <sip:{self.user}@{self.domain}>;tag={secrets.token_hex(4)}",
+                f"To: <{uri}>",
+                f"Call-ID: {call_id}",
+                f"CSeq: {cseq} MESSAGE",
+                f"Content-Type: {content_type}",
+                *([authorization] if authorization else []),
+            ]
+            self._send(lines, body)
+            status, headers = self._final_reply(call_id, f"{cseq} MESSAGE", timeout)
+            code = int(status.split()[1])
+            if code not in (401, 407) or authorization:
+                return code
+            name = "Authorization" if code == 401 else "Proxy-Authorization"
+            challenge = headers.get("www-authenticate") or headers.get("proxy-authenticate", "")
+            authorization = f"{name}: {digest(self.user, self.password, challenge, 'MESSAGE', uri)}"
+        raise AssertionError("unreachable")
+
+    def _final_reply(self, call_id: str, cseq: str, timeout: float) -> tuple[str, dict[str, str]]:
+        """The final reply to the request ``cseq`` of ``call_id`` (provisional ones skipped)."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"{self.user}: no answer to REGISTER")
+                raise TimeoutError(f"{self.user}: no answer to {cseq}")
             status, headers = self._replies.get(timeout=left)
-            if headers.get("cseq", "").startswith(f"{self._cseq} ") and not status.split()[
-                1
-            ].startswith("1"):
+            final = not status.split()[1].startswith("1")
+            if final and (headers.get("call-id"), headers.get("cseq")) == (call_id, cseq):
                 return status, headers
-
-    # -------------------------------------------------------------------- receive
 
     def wait_message(self, timeout: float = 10) -> Message:
         return self.messages.get(timeout=timeout)
@@ -149,9 +186,10 @@ class SipInbox:
                 self.messages.put(
                     Message(headers.get("content-type", ""), body, headers.get("from", ""))
                 )
-            # Every request gets 200 (MESSAGE, OPTIONS, NOTIFY): the headers a reply copies.
-            reply = ["SIP/2.0 200 OK"]
-            for name in ("via", "from", "call-id", "cseq"):
+            # Every request gets 200 (MESSAGE, OPTIONS, NOTIFY): the headers a reply copies,
+            # every Via among them (through Kamailio, the switch's is the second one).
+            reply = ["SIP/2.0 200 OK", *_vias(data)]
+            for name in ("from", "call-id", "cseq"):
                 reply.append(f"{name.title()}: {headers.get(name, '')}")
             reply.append(f"To: {headers.get('to', '')};tag=inbox")
             payload = "\r\n".join([*reply, "Content-Length: 0", "", ""])

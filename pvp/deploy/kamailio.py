@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from pvp.common.fsutil import write_atomically
 from pvp.freeswitch.pool import IDENTITY_HEADER
+from pvp.wire.identities import CONTROL_PLANE_USER
 
 POOL_SET = 1
 PROBE_REPLIES = "class=2;code=401;code=403;code=404;code=405;code=407"
@@ -143,9 +144,14 @@ request_route {{
         exit;
     }}
     if (is_method("OPTIONS") && $rU == $null) {{ sl_send_reply("200", "OK"); exit; }}
-    if (!auth_check("$fd", "sip_subscribers", "1")) {{ auth_challenge("$fd", "0"); exit; }}
-    append_hf("{IDENTITY_HEADER}: $au@{site.sip_domain}\\r\\n");
-    consume_credentials();
+    # A kiosk's answer to the control plane goes with its credentials untouched: the switch
+    # checks the digest itself (auth-messages; its inbound ACL covers calls only), and the
+    # try that answers the switch's challenge keeps its Call-ID, hence its switch.
+    if (!is_method("MESSAGE") || $rU != "{CONTROL_PLANE_USER}") {{
+        if (!auth_check("$fd", "sip_subscribers", "1")) {{ auth_challenge("$fd", "0"); exit; }}
+        append_hf("{IDENTITY_HEADER}: $au@{site.sip_domain}\\r\\n");
+        consume_credentials();
+    }}
     # The pool, by Call-ID hash; the next switch when one fails.
     if (!ds_select_dst("{POOL_SET}", "0")) {{ sl_send_reply("503", "No switch available"); exit; }}
     record_route();

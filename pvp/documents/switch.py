@@ -4,6 +4,11 @@
 duck-typed: ``api``, ``on(key, handler)``, events with ``headers`` and ``body``): commands
 go out through ``chat``, kiosks' answer MESSAGEs and fax results come back as events.
 :func:`connect_esl` makes such a client for one-shot use (the CLI).
+
+In a pool (``esl_switches``) the connection is a :class:`pvp.freeswitch.pool.SwitchPool`,
+as the dispatcher's: a kiosk's answer or a fax lands on whichever switch Kamailio handed
+its request to, so every switch's events are heard; a ``chat`` goes out by any switch
+(Kamailio finds the kiosk). With one switch, the one ESL client at ``esl_host`` as before.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pvp.documents.answers import answer_from_event, status_from_event
 from pvp.documents.chat import ChatTransport
 from pvp.documents.fax import RX_EVENT, TX_EVENT, FaxService
 from pvp.documents.service import DocumentService
+from pvp.freeswitch.pool import EventSocket, connect, switch_addresses
 from pvp.model import CallRecord
 from pvp.wire.messages import Sealer
 
@@ -92,17 +98,13 @@ def attach(
     return fax
 
 
-def _client(settings: Settings) -> Any:
-    from pvp.freeswitch.esl import ESLClient
-
-    return ESLClient(
-        settings.esl_host, settings.esl_port, settings.secret("esl_password"), events=EVENTS
-    )
+def _client(settings: Settings) -> EventSocket:
+    return connect(settings, settings.secret("esl_password"), EVENTS)
 
 
 def start(
     settings: Settings, documents: DocumentService, handles_arrivals: Callable[[], bool] = _always
-) -> tuple[Any, FaxService]:
+) -> tuple[EventSocket, FaxService]:
     """``pvp serve``: the documents' own Event Socket connection, in the background.
 
     Its own connection, so its subscriptions (MESSAGE, fax results) and its ``chat`` calls,
@@ -115,13 +117,12 @@ def start(
     return client, fax
 
 
-def connect_esl(settings: Settings) -> Any:
+def connect_esl(settings: Settings) -> EventSocket:
     """A started, connected ESL client for one command (the CLI), or RuntimeError in French."""
     client = _client(settings)
     client.start()
     if not client.wait_connected(CONNECT_TIMEOUT_S):
         client.stop()
-        raise RuntimeError(
-            f"FreeSWITCH injoignable sur {settings.esl_host}:{settings.esl_port} (Event Socket)"
-        )
+        where = ", ".join(f"{host}:{port}" for host, port in switch_addresses(settings))
+        raise RuntimeError(f"FreeSWITCH injoignable sur {where} (Event Socket)")
     return client

@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from functools import partial
@@ -58,6 +59,8 @@ class EventSocket(Protocol):
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
+
+    def wait_connected(self, timeout: float) -> bool: ...
 
     def api(self, command: str) -> str: ...
 
@@ -130,6 +133,15 @@ class SwitchPool:
     @property
     def connected(self) -> bool:
         return any(c.connected for c in self.clients)
+
+    def wait_connected(self, timeout: float) -> bool:
+        """True once any switch is connected (a ``chat`` may go out by it), within timeout."""
+        deadline = time.monotonic() + timeout
+        while not self.connected:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def api(self, command: str) -> str:
         if command in MERGED:

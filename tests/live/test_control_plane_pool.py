@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -36,7 +34,6 @@ from pvp.deploy.doctor import check_xml_curl
 from pvp.deploy.leader import Leadership, lease_holders
 from pvp.deploy.pool import check_leader
 from pvp.documents import switch
-from pvp.documents.fax import RX_EVENT
 from pvp.documents.service import DocumentService
 from pvp.freeswitch.esl import ESLClient
 from pvp.freeswitch.render import render
@@ -50,56 +47,16 @@ from testkit.calls import (
     registered,
     waiting_calls,
 )
+from testkit.documents import COUNSELLOR, fax_received, text_pdf
 from testkit.live_switch import PARIS, ControlPlane, Switch
 from testkit.minimal_switch import MinimalSwitch
 from testkit.ports import free_port
+from testkit.serve import ServeProcess
 
 from .test_dispatch import C1, PERMANENCE, kiosk
 from .test_dispatcher_leader import lead, served_by_the_new_leader
 
 pytestmark = pytest.mark.live
-
-
-class ServeProcess:
-    """``pvp serve --freeswitch off`` on the switch's settings, its own port, its log."""
-
-    def __init__(self, sw: Switch, port: int, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-        env = dict(os.environ)
-        settings = sw.settings.model_copy(update={"http_port": port, "fake_now": PERMANENCE})
-        for name, value in settings.model_dump().items():
-            if value is not None:
-                env[f"PVP_{name.upper()}"] = str(value)
-        env["PVP_FREESWITCH_CONF_DIR"] = ""  # the switch's files are another machine's
-        pvp = Path(sys.executable).with_name("pvp")
-        command = [str(pvp), "serve", "--host", "127.0.0.1", "--port", str(port)]
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [*command, "--freeswitch", "off"], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    def logged(self, text: str) -> bool:
-        return text in self.log.read_text(errors="replace")
-
-    def answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/", timeout=1):
-                return True
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.proc.wait()
 
 
 class Asked:
@@ -178,7 +135,9 @@ def test_the_first_control_plane_and_leader_killed_the_other_answers_the_switch_
     two_planes: tuple[Switch, int, int], tmp_path: Path
 ) -> None:
     sw, first_port, second_port = two_planes
-    first = ServeProcess(sw, first_port, tmp_path / "first.log")
+    first = ServeProcess(
+        sw.settings.model_copy(update={"fake_now": PERMANENCE}), first_port, tmp_path / "first.log"
+    )
     second = ControlPlane(
         sw.settings.model_copy(update={"http_port": second_port}),
         Database(sw.settings.resolved_database_url()),
@@ -284,7 +243,6 @@ def test_a_fax_received_is_stored_once_by_the_leader_not_once_per_control_plane(
 ) -> None:
     """FreeSWITCH gives every control plane's event socket the fax result: only the
     dispatcher leader's stores it (and would print it on a kiosk)."""
-    from testkit.documents import COUNSELLOR, text_pdf
 
     fs = shared_freeswitch
     tiff = tmp_path / "fax.tiff"
@@ -299,15 +257,7 @@ def test_a_fax_received_is_stored_once_by_the_leader_not_once_per_control_plane(
         assert all(c.wait_connected(10) for c in clients)
         clients[0].send(
             "sendevent CUSTOM",
-            {
-                "Event-Subclass": RX_EVENT,
-                "fax_filename": str(tiff),
-                "pvp_fax_to": COUNSELLOR,
-                "Caller-Caller-ID-Number": "0471000000",
-                "fax-success": "1",
-                "fax-document-transferred-pages": "1",
-                "fax-document-total-pages": "1",
-            },
+            fax_received(tiff),
         )
         assert eventually(lambda: _faxes_in(db))
         time.sleep(1)  # the standby's copy would have arrived by now

@@ -7,16 +7,14 @@ Skips, saying why, where Kamailio, FreeSWITCH, baresip or PostgreSQL is absent.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from pvp.deploy.kamailio import KamailioSite, render_kamailio
-from pvp.deploy.pool import dispatcher_set
+from pvp.deploy.kamailio import KamailioSite
+from testkit.kamailio import KAMAILIO, Kamailio
 from testkit.live_switch import Switch
 from testkit.minimal_switch import MinimalSwitch
 from testkit.ports import free_udp_tcp_port
@@ -24,50 +22,7 @@ from testkit.ua import Account, UserAgent
 
 pytestmark = pytest.mark.live
 
-KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
-KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 PROBE_SECONDS = 1
-
-
-class Kamailio:
-    def __init__(self, site: KamailioSite, workdir: Path) -> None:
-        self.site, self.workdir = site, workdir
-        self.cfg = render_kamailio(site, workdir)
-        self.log = open(workdir / "kamailio.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [
-                KAMAILIO,
-                "-f",
-                str(self.cfg),
-                "-DD",
-                "-E",
-                "-Y",
-                str(workdir),
-                "-P",
-                str(workdir / "kamailio.pid"),
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def destinations(self) -> dict[str, str]:
-        """``dispatcher.list``: each switch's URI and flags (AP: active, IP: inactive)."""
-        out = subprocess.run(
-            [KAMCMD, "-s", f"unix:{self.site.ctl_socket}", "dispatcher.list"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-        return dispatcher_set(out)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 def _until(check: Callable[[], bool], timeout: float) -> bool:

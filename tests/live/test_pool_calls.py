@@ -20,18 +20,11 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from pvp.config import Settings
-from pvp.deploy.kamailio import KamailioSite
 from pvp.freeswitch.pool import IDENTITY_HEADER
-from pvp.freeswitch.process import FreeSwitch
-from pvp.freeswitch.render import render
 from testkit.calls import (
     answer,
     assert_hears_tone,
@@ -44,56 +37,21 @@ from testkit.calls import (
     rings,
     waiting_calls,
 )
-from testkit.esl import Esl
-from testkit.live_switch import PARIS, WRAP_UP_SECONDS, ControlPlane, Switch
-from testkit.ports import free_port, free_udp_tcp_port
+from testkit.live_switch import WRAP_UP_SECONDS, Switch
+from testkit.pool import (
+    KAMAILIO_HOST,
+    Pool,
+    behind_kamailio,
+    fresh_database,
+    hang_up_everything,
+    skip_without_kamailio,
+)
 from testkit.sip_inbox_udp import SipInbox, digest
-from testkit.ua import Account, UserAgent
+from testkit.ua import UserAgent
 
 from .test_dispatch import C1, PERMANENCE, talking
-from .test_kamailio import KAMAILIO, Kamailio
 
 pytestmark = pytest.mark.live
-
-KAMAILIO_HOST = "127.0.0.2"  # devices are on 127.0.0.1: the switches trust only this one
-
-
-@dataclass
-class Pool:
-    sw: Switch  # the first switch, the database, the plan and the devices' secrets
-    second: FreeSwitch
-    second_settings: Settings
-    kamailio: Kamailio
-
-    def device(self, user: str, tone: int, where: Path) -> UserAgent:
-        """A baresip registered through Kamailio over UDP (SRTP, as kiosks require)."""
-        site = self.kamailio.site
-        account = Account(
-            user,
-            self.sw.passwords[user],
-            site.sip_domain,
-            site.listen_host,
-            site.listen_port,
-            "udp",
-            srtp=True,
-        )
-        ua = UserAgent(account, where / user, tone=tone)
-        self.sw.agents.append(ua)
-        return registered(ua)
-
-    def switch_of(self, call: str) -> int:
-        """Which switch (1 or 2) holds the channel ``call``."""
-        for number, settings in ((1, self.sw.settings), (2, self.second_settings)):
-            try:
-                esl = Esl("127.0.0.1", settings.esl_port, settings.secret("esl_password"))
-            except OSError:
-                continue
-            try:
-                if esl.api(f"uuid_exists {call}").strip() == "true":
-                    return number
-            finally:
-                esl.close()
-        raise AssertionError(f"no switch holds {call}")
 
 
 def _invite(
@@ -146,57 +104,6 @@ def _invite(
         return reply.split("\r\n", 1)[0]
 
 
-def _fresh_database(cluster_url: str) -> str:
-    """A database of its own on the module's PostgreSQL (each test imports the plan)."""
-    name = f"pool_{secrets.token_hex(4)}"
-    engine = create_engine(cluster_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-    return make_url(cluster_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _hang_up_everything(pool: Pool) -> None:
-    for settings in (pool.sw.settings, pool.second_settings):
-        esl = Esl("127.0.0.1", settings.esl_port, settings.secret("esl_password"))
-        try:
-            esl.api("hupall NORMAL_CLEARING")
-        finally:
-            esl.close()
-
-
-def _ready(settings: Settings, fs: FreeSwitch, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not fs.running():
-            raise RuntimeError(f"FreeSWITCH exited; see {fs.log_file}")
-        try:
-            esl = Esl("127.0.0.1", settings.esl_port, settings.secret("esl_password"))
-        except OSError:
-            time.sleep(0.2)
-            continue
-        try:
-            if esl.api("sofia status").count("RUNNING") >= 2:
-                return
-        finally:
-            esl.close()
-        time.sleep(0.2)
-    raise RuntimeError(f"FreeSWITCH not ready in {timeout} s; see {fs.log_file}")
-
-
-def _free_on_kamailio_host() -> int:
-    while True:
-        port = free_udp_tcp_port()
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.bind((KAMAILIO_HOST, port))
-            return port
-        except OSError:
-            continue
-
-
 @pytest.fixture
 def pool(
     make_switch: Callable[..., Switch],
@@ -205,60 +112,10 @@ def pool(
     freeswitch_bin: Path,
     tmp_path: Path,
 ) -> Iterator[Pool]:
-    if not Path(KAMAILIO).exists():
-        pytest.skip("kamailio not found (Debian's kamailio and kamailio-postgres-modules)")
-    database_url = _fresh_database(postgres_url)
-    monkeypatch.setenv("PVP_DATABASE_URL", database_url)
-    sw = make_switch(None)
-    sw.control_plane.stop()  # its one-switch dispatcher: the pool's replaces it
-    kamailio_port = _free_on_kamailio_host()
-    proxy = f"{KAMAILIO_HOST}:{kamailio_port}"
-    first = sw.settings.model_copy(update={"sip_proxy": proxy})
-    rtp = 20000 + free_port() % 20000
-    second = first.model_copy(
-        update={
-            "sip_port": free_udp_tcp_port(),
-            "sip_tls_port": free_port(),
-            "sip_wss_port": free_port(),
-            "esl_port": free_port(),
-            "rtp_start_port": rtp,
-            "rtp_end_port": rtp + 200,
-            "freeswitch_conf_dir": str(tmp_path / "fs2" / "conf"),
-        }
-    )
-    today = sw.clock.now().astimezone(PARIS).date()
-    switches = f"127.0.0.1:{first.esl_port},127.0.0.1:{second.esl_port}"
-    plane = ControlPlane(first.model_copy(update={"esl_switches": switches}), sw.db, sw.clock)
-    sw.control_plane = plane
-    plane.start_http()
-    render(first, sw.db, Path(first.freeswitch_conf_dir), today)
-    sw.restart_freeswitch()
-    render(second, sw.db, Path(second.freeswitch_conf_dir), today)
-    fs2 = FreeSwitch(sw.fs.binary, tmp_path / "fs2" / "conf", tmp_path / "fs2", sw.fs.certs)
-    fs2.start()
-    kamailio: Kamailio | None = None
-    try:
-        _ready(second, fs2)
-        (tmp_path / "kamailio").mkdir()
-        site = KamailioSite(
-            KAMAILIO_HOST,
-            kamailio_port,
-            first.sip_domain,
-            database_url,
-            [("127.0.0.1", first.sip_port), ("127.0.0.1", second.sip_port)],
-            tmp_path / "kamailio" / "ctl",
-            1,
-        )
-        kamailio = Kamailio(site, tmp_path / "kamailio")
-        uris = [f"sip:127.0.0.1:{first.sip_port}", f"sip:127.0.0.1:{second.sip_port}"]
-        assert eventually(lambda: all(kamailio.destinations().get(u) == "AP" for u in uris), 15)
-        plane.start_services()
-        yield Pool(sw, fs2, second, kamailio)
-    finally:
-        sw.close_agents()
-        if kamailio is not None:
-            kamailio.stop()
-        fs2.stop()
+    skip_without_kamailio()
+    monkeypatch.setenv("PVP_DATABASE_URL", fresh_database(postgres_url))
+    with behind_kamailio(make_switch(None), tmp_path) as pool:
+        yield pool
 
 
 def test_presses_through_kamailio_reach_a_counsellor_from_either_switch(
@@ -271,7 +128,7 @@ def test_presses_through_kamailio_reach_a_counsellor_from_either_switch(
     liar = ("kiosk-vorey-2", sw.passwords["kiosk-vorey-2"])
     assert _invite(kamailio, sw.settings.sip_domain, "kiosk-vorey-1", liar).split()[1] == "200"
     assert eventually(lambda: waiting_calls(sw) == ["kiosk-vorey-2"])
-    _hang_up_everything(pool)
+    hang_up_everything(pool)
     assert eventually(lambda: waiting_calls(sw) == [])
 
     msa = pool.device(C1, 880, tmp_path)

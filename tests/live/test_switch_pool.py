@@ -1,6 +1,8 @@
 """The dispatcher's view of a FreeSWITCH pool (pvp.freeswitch.pool) on two real switches:
 each command reaches the switch holding its channel, an offer leg is born on its caller's
-switch, and the pool's channel and registration lists are both switches' together.
+switch, and the pool's channel and registration lists are both switches' together; the
+document service hears a fax received on either switch, and the fallback refresher tells
+each switch to read the configuration again.
 
 Skips where FreeSWITCH is absent.
 """
@@ -10,16 +12,27 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from pvp.clock import ShiftedClock
+from pvp.common.pdf import pdf_to_fax_tiff
+from pvp.config import Settings
+from pvp.db import Database
+from pvp.documents import switch as documents_switch
+from pvp.documents.service import DocumentService
 from pvp.freeswitch.esl import ESLClient
 from pvp.freeswitch.eslframe import Event
 from pvp.freeswitch.pool import SwitchPool
+from pvp.freeswitch.refresh import FallbackRefresher
 from testkit.calls import eventually
+from testkit.documents import COUNSELLOR, fax_received, text_pdf
 from testkit.minimal_switch import MinimalSwitch
 
+from .test_control_plane_pool import _faxes_in
 from .test_esl import alive, client_for, park_caller
 
 pytestmark = pytest.mark.live
@@ -30,7 +43,8 @@ def two(
     freeswitch: MinimalSwitch, freeswitch_bin: Path, tmp_path: Path
 ) -> Iterator[list[tuple[MinimalSwitch, ESLClient]]]:
     """Two switches, each with a client of its own (what a test checks the pool against)."""
-    other = MinimalSwitch(str(freeswitch_bin), tmp_path / "other")
+    # One event socket password for the pool, as `esl_password` is one setting.
+    other = MinimalSwitch(str(freeswitch_bin), tmp_path / "other", password=freeswitch.password)
     other.start()
     direct = [client_for(freeswitch), client_for(other)]
     for client in direct:
@@ -115,3 +129,58 @@ def test_a_stopped_switchs_channels_are_gone_and_the_other_still_answers(
         assert pool.api(f"uuid_exists {kept}").strip() == "true"
     finally:
         pool.stop()
+
+
+def test_the_documents_hear_a_fax_received_on_the_second_switch(
+    two: list[tuple[MinimalSwitch, ESLClient]], db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """Kamailio hands a fax call (or a kiosk's answer) to either switch: the documents' own
+    event socket is one per switch of ``esl_switches``, like the dispatcher's."""
+
+    (first, _), (_, second) = two
+    tiff = tmp_path / "fax.tiff"
+    tiff.write_bytes(pdf_to_fax_tiff(text_pdf("FAX reçu par le second commutateur")))
+    pooled = settings.model_copy(
+        update={
+            "esl_password": first.password,
+            "esl_switches": ",".join(f"127.0.0.1:{s.esl_port}" for s, _ in two),
+        }
+    )
+    esl, _ = documents_switch.start(pooled, DocumentService.create(db, pooled))
+    try:
+        assert esl.wait_connected(10)
+        assert eventually(lambda: all(c.connected for c in getattr(esl, "clients", [esl])))
+        second.send(
+            "sendevent CUSTOM",
+            fax_received(tiff),
+        )
+        assert eventually(lambda: _faxes_in(db) == [(COUNSELLOR, "done")])
+    finally:
+        esl.stop()
+
+
+def _heard(heard: list[int], number: int, event: Event) -> None:
+    heard.append(number)
+
+
+def test_the_fallback_refresher_tells_every_switch_of_the_pool(
+    two: list[tuple[MinimalSwitch, ESLClient]], db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    reloaded: list[int] = []
+    watchers = [client_for(switch, ("RELOADXML",)) for switch, _ in two]
+    for number, watcher in enumerate(watchers, start=1):
+        watcher.on("RELOADXML", partial(_heard, reloaded, number))
+        watcher.start()
+    pool = SwitchPool([client_for(switch) for switch, _ in two])
+    pool.start()
+    clock = ShiftedClock(datetime(2006, 11, 24, 9, 0, tzinfo=UTC))
+    refresher = FallbackRefresher(settings, db, tmp_path / "conf", clock, esl=pool)
+    try:
+        assert all(c.wait_connected(10) for c in [*watchers, *pool.clients])
+        assert refresher.check()
+        assert refresher.up_to_date()
+        assert eventually(lambda: sorted(reloaded) == [1, 2])
+    finally:
+        pool.stop()
+        for watcher in watchers:
+            watcher.stop()
