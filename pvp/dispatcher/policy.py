@@ -70,7 +70,7 @@ from pvp.dispatcher.state import (
     QueueConfig,
     WaitingCall,
 )
-from pvp.model import CallOutcome, ConsoleStatus
+from pvp.vocabulary import CallOutcome, ConsoleStatus
 
 log = logging.getLogger("pvp.dispatcher")
 
