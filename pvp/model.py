@@ -1,5 +1,8 @@
 """The deployment model: sites, kiosks, services, agencies, queues, counsellors, windows.
 
+Whole on purpose: the one declarative mapping of the schema, read side by side with the
+migrations; its stored words are in :mod:`pvp.vocabulary`.
+
 SQLAlchemy 2 declarative mapping; the schema itself is owned by the Alembic migrations in
 ``pvp/migrations`` (the tests check that the two agree).
 """
