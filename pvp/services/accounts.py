@@ -133,7 +133,11 @@ def create_user(
     scope: str | None,
     email: str = "",
     must_change_password: bool = False,
+    *,
+    actor: str | None = None,
 ) -> User:
+    """Create an account; ``actor`` is who did, for the audit log (None: a test or benchmark
+    seeding its database, not audited)."""
     login = login.strip()
     if (
         not login
@@ -159,21 +163,6 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    if actor is not None:
+        audit.record(session, actor, "create", "users", user.id, None, audit.snapshot(user))
     return user
-
-
-def create(
-    session: Session,
-    login: str,
-    password: str,
-    role: Role,
-    scope: str | None,
-    email: str = "",
-    must_change_password: bool = False,
-    *,
-    actor: str,
-) -> User:
-    """Create an account (see :func:`create_user`) and record who created it."""
-    made = create_user(session, login, password, role, scope, email, must_change_password)
-    audit.record(session, actor, "create", "users", made.id, None, audit.snapshot(made))
-    return made
