@@ -201,18 +201,15 @@ def book() -> Any:
         start = form.start.data.replace(tzinfo=tz)
         plan = load_routing_plan(session, settings(), since=start - timedelta(days=1))
         try:
-            made = appointments.book(
-                session,
-                plan,
+            booking = appointments.Booking(
                 form.site.data,
                 service,
                 form.counsellor.data,
                 start,
                 form.minutes.data,
                 (form.citizen_ref.data or "").strip(),
-                actor=me().login,
-                now=_now(),
             )
+            made = appointments.book(session, plan, booking, actor=me().login, now=_now())
         except appointments.BookingRefused as exc:
             session.rollback()
             form.fail(form.start, f"rendez-vous refusé : {exc}")
