@@ -40,6 +40,36 @@ from pvp.kiosk.documents import (
     register_document_commands,
     screen_pages_blueprint,
 )
+from pvp.kiosk.events import (
+    AvailabilityChanged,
+    CallClosed,
+    CallEstablished,
+    Connected,
+    CounsellorText,
+    CounsellorView,
+    Dial,
+    DialFailed,
+    Effect,
+    EngineDown,
+    EngineUp,
+    HangUpCall,
+    HangUpPressed,
+    HookChanged,
+    Input,
+    NoticeExpired,
+    Pressed,
+    QueueEnded,
+    QueuePosition,
+    SendKeyframes,
+    SetNotice,
+    Show,
+    ShowIdle,
+    StartNoticeTimer,
+    StartTimer,
+    TellCounsellor,
+    TimerFired,
+    UseAudio,
+)
 from pvp.kiosk.heartbeat import (
     HeartbeatSender,
     Probes,
@@ -62,39 +92,7 @@ from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.kiosk.seen import SeenMessages
 from pvp.kiosk.signing import SigningPad, signing_blueprint
-from pvp.kiosk.state import (
-    COUNSELLOR_VIEWS,
-    AvailabilityChanged,
-    CallClosed,
-    CallEstablished,
-    Connected,
-    CounsellorText,
-    CounsellorView,
-    Dial,
-    DialFailed,
-    Effect,
-    EngineDown,
-    EngineUp,
-    HangUpCall,
-    HangUpPressed,
-    HookChanged,
-    Input,
-    KioskMachine,
-    NoticeExpired,
-    Phase,
-    Pressed,
-    QueueEnded,
-    QueuePosition,
-    SendKeyframes,
-    SetNotice,
-    Show,
-    ShowIdle,
-    StartNoticeTimer,
-    StartTimer,
-    TellCounsellor,
-    TimerFired,
-    UseAudio,
-)
+from pvp.kiosk.state import COUNSELLOR_VIEWS, KioskMachine, Phase
 from pvp.kiosk.uplink import ControlPlaneClient
 from pvp.wire import bundle as wire_bundle
 from pvp.wire import queue_news

@@ -6,8 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pvp.kiosk.availability import describe
-from pvp.kiosk.screen import View
-from pvp.kiosk.state import (
+from pvp.kiosk.events import (
     CallClosed,
     CallEstablished,
     Connected,
@@ -20,9 +19,7 @@ from pvp.kiosk.state import (
     HangUpCall,
     HangUpPressed,
     HookChanged,
-    KioskMachine,
     NoticeExpired,
-    Phase,
     Pressed,
     QueueEnded,
     QueuePosition,
@@ -36,8 +33,9 @@ from pvp.kiosk.state import (
     Timer,
     TimerFired,
     UseAudio,
-    parse_refusal,
 )
+from pvp.kiosk.screen import View
+from pvp.kiosk.state import KioskMachine, Phase, parse_refusal
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2006, 11, 24, 10, 0, tzinfo=PARIS)
