@@ -1,5 +1,8 @@
 """The kiosk agent (``pvp-kiosk run --bundle DIR``): the kiosk's parts around its state machine.
 
+Whole on purpose: the wiring of one object around the machine; each part it drives lives in
+its own module (screen, phone, messaging, documents, uplink).
+
     buttons ─┐                               ┌─ screen (Flask + SSE on 127.0.0.1)
     screen ──┤   inputs    ┌─────────────┐   ├─ the page's phone (dial, hang up, audio)
     page ────┼───────────► │ KioskMachine │ ──┼─ messaging (status to the counsellor)
