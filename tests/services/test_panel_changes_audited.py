@@ -38,18 +38,22 @@ def _counsellor(db: Database) -> str:
         return session.scalars(select(Counsellor.id).order_by(Counsellor.id)).first() or ""
 
 
+def _console_open(db: Database, settings: Settings, login: str) -> str:
+    """A counsellor's account whose console phone has its credential; the counsellor's id."""
+    counsellor = _counsellor(db)
+    with db.session() as session:
+        accounts.create_user(session, login, "mot-de-passe-long", Role.COUNSELLOR, counsellor)
+    with db.session() as session:
+        issued = console_credentials.issue(session, counsellor, settings, NOW, actor=login)
+    assert issued.user == f"{counsellor}_console"
+    return counsellor
+
+
 def test_a_console_credential_issued_then_revoked_at_sign_out_is_audited(
     db: Database, settings: Settings
 ) -> None:
-    counsellor = _counsellor(db)
-    with db.session() as session:
-        accounts.create_user(
-            session, "conseiller-1", "mot-de-passe-long", Role.COUNSELLOR, counsellor, ""
-        )
     before = len(_audit(db))
-    with db.session() as session:
-        issued = console_credentials.issue(session, counsellor, settings, NOW, actor="conseiller-1")
-    assert issued.user == f"{counsellor}_console"
+    counsellor = _console_open(db, settings, "conseiller-1")
     with db.session() as session:
         user = session.scalars(select(User).where(User.login == "conseiller-1")).one()
         epoch = user.session_epoch
@@ -132,13 +136,7 @@ def test_a_password_reset_ends_the_console_phone_of_a_counsellor_read_from_the_d
     db: Database, settings: Settings
 ) -> None:
     # The role column holds a string: the check once compared identities and never matched.
-    counsellor = _counsellor(db)
-    with db.session() as session:
-        accounts.create_user(
-            session, "conseiller-2", "mot-de-passe-long", Role.COUNSELLOR, counsellor
-        )
-    with db.session() as session:
-        console_credentials.issue(session, counsellor, settings, NOW, actor="conseiller-2")
+    counsellor = _console_open(db, settings, "conseiller-2")
     with db.session() as session:
         user = session.scalars(select(User).where(User.login == "conseiller-2")).one()
         accounts.reset_password(session, user, "admin")
