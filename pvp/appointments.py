@@ -94,21 +94,27 @@ def _slots(session: Session, *where: ColumnElement[bool]) -> list[Slot]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What a person asks to book: where, which service, with whom, when and for how long."""
+
+    site: str
+    service: str
+    counsellor: str
+    start: datetime
+    minutes: int = 30
+    citizen_ref: str = ""
+
+
 def book(
-    session: Session,
-    plan: RoutingPlan,
-    site: str,
-    service: str,
-    counsellor: str,
-    start: datetime,
-    minutes: int = 30,
-    citizen_ref: str = "",
-    now: datetime | None = None,
+    session: Session, plan: RoutingPlan, booking: Booking, now: datetime | None = None
 ) -> Appointment:
     """Book an appointment; raises :class:`BookingRefused` and writes nothing if refused.
 
     With ``now`` (a person booking), a start already past is refused.
     """
+    site, service, counsellor = booking.site, booking.service, booking.counsellor
+    start, minutes, citizen_ref = booking.start, booking.minutes, booking.citizen_ref
     if start.tzinfo is None:
         raise ValueError("the start must carry a time zone")
     if session.get(Site, site) is None:

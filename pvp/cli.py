@@ -201,9 +201,8 @@ def appointment_add(
     try:
         with ctx.db.session() as session:
             plan = load_routing_plan(session, ctx.settings, since=start - timedelta(days=1))
-            booked = appointments.book(
-                session, plan, site, service, counsellor, start, minutes, citizen, actor=ctx.actor
-            )
+            booking = appointments.Booking(site, service, counsellor, start, minutes, citizen)
+            booked = appointments.book(session, plan, booking, actor=ctx.actor)
             ident = booked.id
     except BookingRefused as exc:
         raise Refused(f"rendez-vous refusé : {exc}", code=exc.code) from None

@@ -1,12 +1,14 @@
 """The deployment model: sites, kiosks, services, agencies, queues, counsellors, windows.
 
+Whole on purpose: the one declarative mapping of the schema, read side by side with the
+migrations; its stored words are in :mod:`pvp.vocabulary`.
+
 SQLAlchemy 2 declarative mapping; the schema itself is owned by the Alembic migrations in
 ``pvp/migrations`` (the tests check that the two agree).
 """
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -25,6 +27,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
+
+# The words the columns hold live in the pure core; re-exported for the model's readers.
+from pvp.vocabulary import AlertKind as AlertKind
+from pvp.vocabulary import AppointmentStatus as AppointmentStatus
+from pvp.vocabulary import CallOutcome as CallOutcome
+from pvp.vocabulary import ConsoleStatus as ConsoleStatus
+from pvp.vocabulary import DocumentKind as DocumentKind
+from pvp.vocabulary import NoticeKind as NoticeKind
+from pvp.vocabulary import Role as Role
+from pvp.vocabulary import TransferStatus as TransferStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -56,14 +68,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-
-
-class AppointmentStatus(enum.StrEnum):
-    BOOKED = "booked"
-    CHECKED_IN = "checked_in"
-    SEEN = "seen"
-    NO_SHOW = "no_show"
-    CANCELLED = "cancelled"
 
 
 class Department(Base):
@@ -256,13 +260,6 @@ class Appointment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class NoticeKind(enum.StrEnum):
-    CONVOCATION = "convocation"
-    REMINDER = "reminder"  # the day before
-    CHANGE = "change"  # moved
-    CANCELLATION = "cancellation"
-
-
 class CitizenContact(Base):
     """The convoked citizen of an appointment: the least needed to reach them, purged
     ``convocation_retention_days`` after the appointment (docs/convocations.md)."""
@@ -309,15 +306,6 @@ class PlanRevision(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class CallOutcome(enum.StrEnum):
-    SERVED = "served"
-    ABANDONED = "abandoned"
-    CLOSED = "closed"
-    NO_COUNSELLOR = "no_counsellor"
-    TIMED_OUT = "timed_out"
-    FAILED = "failed"
-
-
 class CallRecord(Base):
     """One press of a service button and what became of it: the evaluation's raw material."""
 
@@ -341,12 +329,6 @@ class CallRecord(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     # The citizen lifted the handset: the counsellor's console says "conversation privée".
     private: Mapped[bool] = mapped_column(default=False, server_default=false())
-
-
-class ConsoleStatus(enum.StrEnum):
-    AVAILABLE = "available"  # disponible
-    PAUSED = "paused"  # en pause
-    OFFLINE = "offline"  # hors ligne
 
 
 class CounsellorState(Base):
@@ -391,13 +373,6 @@ class KioskHeartbeat(Base):
 
 
 # --- The panel: accounts, audit log, login throttling, calendar feeds, supervision alerts ---
-
-
-class Role(enum.StrEnum):
-    REGION_ADMIN = "region_admin"
-    SERVICE_MANAGER = "service_manager"  # scope: a service code
-    COUNSELLOR = "counsellor"  # scope: a counsellor id
-    SITE_AGENT = "site_agent"  # scope: a site id
 
 
 class User(Base):
@@ -452,11 +427,6 @@ class CounsellorFeed(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class AlertKind(enum.StrEnum):
-    KIOSK_OFFLINE = "kiosk_offline"
-    PRINTER_NO_PAPER = "printer_no_paper"
-
-
 class Alert(Base):
     """A kiosk problem: open from ``since``, raised (and mailed) once it lasted long enough."""
 
@@ -498,24 +468,6 @@ class QueueEntry(Base):
     refused: Mapped[list[str]] = mapped_column(JSON, default=list)  # rejected or failed
     unanswered: Mapped[list[str]] = mapped_column(JSON, default=list)  # let it ring, in order
     walk_in_fallback: Mapped[bool] = mapped_column(default=False)
-
-
-class DocumentKind(enum.StrEnum):
-    """What happened to a document, as the audit trail says it."""
-
-    SHOWN = "shown"  # displayed on the kiosk screen
-    PRINTED = "printed"  # printed on the kiosk printer
-    SCANNED = "scanned"  # scanned at the kiosk, received by the counsellor
-    FAX_IN = "fax_in"  # a fax received for a kiosk or a counsellor
-    FAX_OUT = "fax_out"  # a fax sent by a counsellor
-    SIGNED = "signed"  # signed by the citizen at the kiosk, sealed (pvp/documents/signatures.py)
-
-
-class TransferStatus(enum.StrEnum):
-    PENDING = "pending"  # stored, command sent or about to be
-    ACCEPTED = "accepted"  # the kiosk (or the switch) took it
-    DONE = "done"
-    FAILED = "failed"
 
 
 class Document(Base):

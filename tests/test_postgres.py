@@ -55,15 +55,14 @@ def test_decisions_and_bookings_agree_with_sqlite(pg: Database, db: Database) ->
     for database in (pg, db):
         with database.session() as session:
             plan = load_routing_plan(session, settings)
-            appointments.book(session, plan, "vorey", "anpe", "anpe-le-puy-c1", start)
+            appointments.book(
+                session, plan, appointments.Booking("vorey", "anpe", "anpe-le-puy-c1", start)
+            )
         with database.session() as session, pytest.raises(appointments.BookingRefused):
             appointments.book(
                 session,
                 load_routing_plan(session, settings),
-                "vorey",
-                "anpe",
-                "anpe-le-puy-c2",
-                start,
+                appointments.Booking("vorey", "anpe", "anpe-le-puy-c2", start),
             )
     presses = [
         ("kiosk-vorey-1", "anpe", datetime(2006, 11, 8, 10, 5, tzinfo=PARIS)),

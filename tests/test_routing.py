@@ -25,15 +25,9 @@ def at(*args: int) -> datetime:
 def book(db: Database, settings: Settings, counsellor: str, start: datetime, **kw) -> int:
     with db.session() as session:
         plan = load_routing_plan(session, settings)
-        return appointments.book(
-            session,
-            plan,
-            kw.pop("site", "vorey"),
-            kw.pop("service", "anpe"),
-            counsellor,
-            start,
-            **kw,
-        ).id
+        site, service = kw.pop("site", "vorey"), kw.pop("service", "anpe")
+        booking = appointments.Booking(site, service, counsellor, start, **kw)
+        return appointments.book(session, plan, booking).id
 
 
 def fresh_plan(db: Database, settings: Settings) -> RoutingPlan:

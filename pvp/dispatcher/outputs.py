@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pvp.model import CallOutcome
+from pvp.vocabulary import CallOutcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,7 @@
 """The expert-queue dispatcher's policy: who is offered which waiting caller, and when.
 
+Whole on purpose: one state machine, whose transitions keep each other's invariants.
+
 A pure, I/O-free state machine. Every input is a method taking the instant ``now`` (it never
 reads a clock) and returns the commands for the worker to execute, in order. FreeSWITCH only
 executes them; the database only keeps the state (see :mod:`pvp.dispatcher.store`).
@@ -70,7 +72,7 @@ from pvp.dispatcher.state import (
     QueueConfig,
     WaitingCall,
 )
-from pvp.model import CallOutcome, ConsoleStatus
+from pvp.vocabulary import CallOutcome, ConsoleStatus
 
 log = logging.getLogger("pvp.dispatcher")
 

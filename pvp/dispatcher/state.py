@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pvp.calendar import Mode
-from pvp.model import ConsoleStatus
+from pvp.vocabulary import ConsoleStatus
 
 log = logging.getLogger("pvp.dispatcher")
 

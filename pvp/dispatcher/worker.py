@@ -1,5 +1,8 @@
 """The dispatcher at work: FreeSWITCH events in, policy commands out, state to the database.
 
+Whole on purpose: every handler, the reconciliation after a restart included, runs under the
+worker's one lock over the same leg maps (caller, offer and talk legs).
+
 Events (ESL)                         -> policy input
   CHANNEL_PARK with ``pvp_queue``    -> caller parked (and the waiting sound starts)
   CHANNEL_ANSWER of an offer leg     -> offer answered

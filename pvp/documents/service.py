@@ -1,5 +1,8 @@
 """The control plane's document service: commands to the kiosk of a counsellor's call.
 
+Whole on purpose: one class whose entry points share the call check, the transfer rows and
+the transport; the storage and the links are apart (:mod:`pvp.documents.store`, ``links``).
+
 Every entry point checks everything before it writes anything: a counsellor may address only
 the kiosk of a call they are in now (answered, not ended), and a document must be a valid
 PDF within the size limit (and match the SHA-256 announced, when one is). Only then is the

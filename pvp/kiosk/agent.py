@@ -1,5 +1,8 @@
 """The kiosk agent (``pvp-kiosk run --bundle DIR``): the kiosk's parts around its state machine.
 
+Whole on purpose: the wiring of one object around the machine; each part it drives lives in
+its own module (screen, phone, messaging, documents, uplink).
+
     buttons ─┐                               ┌─ screen (Flask + SSE on 127.0.0.1)
     screen ──┤   inputs    ┌─────────────┐   ├─ the page's phone (dial, hang up, audio)
     page ────┼───────────► │ KioskMachine │ ──┼─ messaging (status to the counsellor)
@@ -32,6 +35,7 @@ import requests
 from requests.auth import HTTPDigestAuth
 
 from pvp.common.serving import ThreadedServer
+from pvp.kiosk import events
 from pvp.kiosk.availability import AvailabilityCache, ButtonStatus, describe
 from pvp.kiosk.buttons import Action, ButtonReader, HangUp, Hook, KeyMap, Press, keyboards
 from pvp.kiosk.commands import CommandRouter, Reply, media_type
@@ -62,39 +66,7 @@ from pvp.kiosk.screen import Screen, View
 from pvp.kiosk.screen.app import create_screen_app
 from pvp.kiosk.seen import SeenMessages
 from pvp.kiosk.signing import SigningPad, signing_blueprint
-from pvp.kiosk.state import (
-    COUNSELLOR_VIEWS,
-    AvailabilityChanged,
-    CallClosed,
-    CallEstablished,
-    Connected,
-    CounsellorText,
-    CounsellorView,
-    Dial,
-    DialFailed,
-    Effect,
-    EngineDown,
-    EngineUp,
-    HangUpCall,
-    HangUpPressed,
-    HookChanged,
-    Input,
-    KioskMachine,
-    NoticeExpired,
-    Phase,
-    Pressed,
-    QueueEnded,
-    QueuePosition,
-    SendKeyframes,
-    SetNotice,
-    Show,
-    ShowIdle,
-    StartNoticeTimer,
-    StartTimer,
-    TellCounsellor,
-    TimerFired,
-    UseAudio,
-)
+from pvp.kiosk.state import COUNSELLOR_VIEWS, KioskMachine, Phase
 from pvp.kiosk.uplink import ControlPlaneClient
 from pvp.wire import bundle as wire_bundle
 from pvp.wire import queue_news
@@ -184,18 +156,18 @@ class AgentConfig:
         )
 
 
-def switch_input(body: bytes) -> Input:
+def switch_input(body: bytes) -> events.Input:
     """Queue news from the switch (``application/json``) as a machine input.
 
     Raises queue_news.NewsError (a ValueError) if the body is no queue news.
     """
     match queue_news.decode(body):
         case queue_news.Position(call, position, wait):
-            return QueuePosition(call, position, wait)
+            return events.QueuePosition(call, position, wait)
         case queue_news.WaitEnded(call, message):
-            return QueueEnded(call, message)
+            return events.QueueEnded(call, message)
         case queue_news.Connected(call):
-            return Connected(call)
+            return events.Connected(call)
 
 
 @dataclass
@@ -273,7 +245,7 @@ class KioskAgent:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._apply([ShowIdle()])
+        self._apply([events.ShowIdle()])
         self._start_screen()
         self._loop.call_later(self.config.switch_grace, self._check_switch_reached)
         self.documents.start()  # replays the journal: unfinished commands end once
@@ -354,13 +326,13 @@ class KioskAgent:
         """A button, the hook or the on-screen buttons; callable from any thread."""
         match action:
             case Press(service):
-                self._threadsafe(lambda: self.handle(Pressed(self._button(service))))
+                self._threadsafe(lambda: self.handle(events.Pressed(self._button(service))))
             case HangUp():
-                self._threadsafe(lambda: self.handle(HangUpPressed()))
+                self._threadsafe(lambda: self.handle(events.HangUpPressed()))
             case Hook(lifted):
-                self._threadsafe(lambda: self.handle(HookChanged(lifted)))
+                self._threadsafe(lambda: self.handle(events.HookChanged(lifted)))
 
-    def handle(self, event: Input) -> None:
+    def handle(self, event: events.Input) -> None:
         """Feed the machine (on the loop) and carry out what it asks."""
         self.machine.now = self._clock()
         self._apply(self.machine.handle(event))
@@ -395,11 +367,11 @@ class KioskAgent:
             case "transport":
                 self._switch_link(bool(report.up))
             case "established":
-                self.handle(CallEstablished(report.call))
+                self.handle(events.CallEstablished(report.call))
             case "failed" if not report.sip and self.machine.phase is Phase.CALLING:
-                self.handle(DialFailed(report.reason))
+                self.handle(events.DialFailed(report.reason))
             case "ended" | "failed":
-                self.handle(CallClosed(report.call, report.reason))
+                self.handle(events.CallClosed(report.call, report.reason))
                 self.documents.call_ended()  # the document leaves the screen with the call
                 self.signing.call_ended()  # a signature not yet validated is refused
             case "audio":
@@ -410,14 +382,14 @@ class KioskAgent:
     def _check_switch_reached(self) -> None:
         if not self.switch_reachable:
             log.warning("the kiosk page has not reached the switch since the agent started")
-            self.handle(EngineDown())
+            self.handle(events.EngineDown())
 
     def _switch_link(self, up: bool) -> None:
         if up == self.switch_reachable:
             return
         self.switch_reachable = up
         log.info("kiosk page %s the switch", "reaches" if up else "lost")
-        self.handle(EngineUp() if up else EngineDown())
+        self.handle(events.EngineUp() if up else events.EngineDown())
 
     def _switch_call(self) -> str | None:
         """The call as the control plane names it (the kiosk leg's UUID), during a call."""
@@ -481,7 +453,7 @@ class KioskAgent:
         if text is not None and not isinstance(text, str):
             reply(Answer(command.id, Status.FAILED, "texte invalide"))
             return
-        self.handle(CounsellorText((text or "").strip()[:MAX_NOTICE] or None))
+        self.handle(events.CounsellorText((text or "").strip()[:MAX_NOTICE] or None))
         reply(Answer(command.id, Status.DONE))
 
     def _status_command(self, command: Command, reply: Reply) -> None:
@@ -497,7 +469,7 @@ class KioskAgent:
         if view not in COUNSELLOR_VIEWS:
             reply(Answer(command.id, Status.FAILED, f"état non autorisé : {view.value}"))
             return
-        self.handle(CounsellorView(view, data))
+        self.handle(events.CounsellorView(view, data))
         reply(Answer(command.id, Status.DONE))
 
     def _send_answer(self, answer: Answer) -> None:
@@ -523,31 +495,31 @@ class KioskAgent:
 
     # -- effects -----------------------------------------------------------------------
 
-    def _apply(self, effects: list[Effect]) -> None:
+    def _apply(self, effects: list[events.Effect]) -> None:
         for effect in effects:
             match effect:
-                case Show(view, data):
+                case events.Show(view, data):
                     self.screen.show(view, **data)
-                case ShowIdle():
+                case events.ShowIdle():
                     self.screen.show(View.IDLE, buttons=[b.__dict__ for b in self.idle_buttons()])
-                case SetNotice(text):
+                case events.SetNotice(text):
                     self.screen.set_notice(text)
-                case Dial(service):
+                case events.Dial(service):
                     self._dial(service)
-                case HangUpCall():
+                case events.HangUpCall():
                     self.phone.send("hangup")
-                case SendKeyframes():
+                case events.SendKeyframes():
                     self.phone.send("keyframe")
-                case UseAudio(handset):
+                case events.UseAudio(handset):
                     self.phone.send("audio", audio=self._audio(handset).as_json())
-                case TellCounsellor(private):
+                case events.TellCounsellor(private):
                     self._tell_counsellor(private)
-                case StartNoticeTimer(token, seconds):
+                case events.StartNoticeTimer(token, seconds):
                     assert self._loop is not None
-                    self._loop.call_later(seconds, self.handle, NoticeExpired(token))
-                case StartTimer(timer, token, seconds):
+                    self._loop.call_later(seconds, self.handle, events.NoticeExpired(token))
+                case events.StartTimer(timer, token, seconds):
                     assert self._loop is not None
-                    self._loop.call_later(seconds, self.handle, TimerFired(timer, token))
+                    self._loop.call_later(seconds, self.handle, events.TimerFired(timer, token))
 
     def _audio(self, handset: bool) -> AudioDevices:
         return self.config.handset if handset else self.config.speaker
@@ -557,7 +529,7 @@ class KioskAgent:
         audio = self._audio(self.machine.handset_lifted).as_json()
         if not self.phone.send("dial", target=uri, audio=audio):
             assert self._loop is not None  # after this effect, not inside it
-            self._loop.call_soon(self.handle, DialFailed("the kiosk page is not open"))
+            self._loop.call_soon(self.handle, events.DialFailed("the kiosk page is not open"))
 
     def _tell_counsellor(self, private: bool) -> None:
         if self.messaging is None:
@@ -574,7 +546,7 @@ class KioskAgent:
         while True:
             if await loop.run_in_executor(None, self.availability.refresh):
                 self._follow_site_phone()
-                self.handle(AvailabilityChanged())
+                self.handle(events.AvailabilityChanged())
             await asyncio.sleep(self.config.availability_period)
 
     async def _heartbeats(self) -> None:

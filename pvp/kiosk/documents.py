@@ -1,5 +1,8 @@
 """The kiosk's document commands: display, print, scan (contract: sip/messages.md).
 
+Whole on purpose: display, print and scan share one journal, one worker thread and the
+recovery after a restart.
+
 Handlers plug into the agent's command router (``router.register(name, handler)``, with
 ``handler(command, reply)``). Each one checks the command at once (the call it belongs to,
 its arguments), journals it, and hands the work to one worker thread: the kiosk has one

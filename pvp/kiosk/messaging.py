@@ -1,5 +1,9 @@
 """The kiosk's own SIP messaging endpoint: the counsellor's commands arrive here (RFC 3428).
 
+Whole on purpose: one SIP user agent over one TLS connection; the registration, its refresh
+and the MESSAGE transactions share that connection's state (reader, CSeq, the registration's
+Call-ID).
+
 The agent keeps its own registration of the kiosk's SIP user, so commands reach it whether
 or not a call is up. It is the kiosk's *only* registration: the kiosk page places its calls
 over WSS without registering. FreeSWITCH's ``chat`` sends to every registered contact of a

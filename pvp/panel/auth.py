@@ -11,10 +11,9 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from pvp.model import Role, User
-from pvp.panel import console_phone
 from pvp.panel.forms import PanelForm
 from pvp.panel.security import PanelUser, Throttled, authenticate, db, me, panel_blueprint, settings
-from pvp.services import accounts, audit
+from pvp.services import accounts
 
 bp = panel_blueprint("auth", "", roles=None)
 
@@ -84,7 +83,7 @@ def login() -> Any:
                     request.remote_addr or "?",
                 )
                 if user is not None:
-                    audit.record(dbs, user.login, "login", "users", user.id)
+                    accounts.signed_in(dbs, user)
                     dbs.flush()
                     panel_user = _sign_in(user)
         except Throttled as exc:
@@ -101,15 +100,12 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    if current_user.is_authenticated and me().role is Role.COUNSELLOR:
-        console_phone.revoke_mine()
     if current_user.is_authenticated:
         # Server side: the session's epoch is spent, so a copy of this cookie is worthless.
         with db().session() as dbs:
             user = dbs.get(User, me().id)
             if user is not None:
-                accounts.end_sessions(user)
-                audit.record(dbs, user.login, "logout", "users", user.id)
+                accounts.signed_out(dbs, user)
     logout_user()
     session.clear()
     flash("Vous êtes déconnecté.", "info")

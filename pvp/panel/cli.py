@@ -49,7 +49,7 @@ def user_add(
     ctx = _ctx()
     try:
         with ctx.db.session() as session:
-            accounts.create(
+            accounts.create_user(
                 session, login, password, Role(role), scope, email, temporary, actor=_actor()
             )
     except accounts.AccountError as exc:

@@ -13,10 +13,9 @@ from typing import Any
 from flask import abort, current_app, send_from_directory
 
 from pvp.clock import Clock
-from pvp.freeswitch import console_users
 from pvp.panel.console import bp
 from pvp.panel.security import db, me, settings
-from pvp.services import audit
+from pvp.services import console_credentials
 
 # The console's bundle (JsSIP and web/src/console.js), built by scripts/setup.sh (web/build.mjs).
 BUNDLE_DIR = Path(__file__).parent / "static" / "build"
@@ -35,10 +34,7 @@ def phone() -> Any:
     clock: Clock = current_app.extensions["pvp.clock"]
     s = settings()
     with db().session() as session:
-        issued = console_users.issue(session, counsellor_id, s, clock.now())
-        audit.record(
-            session, me().login, "console_credential", "console_credentials", counsellor_id
-        )
+        issued = console_credentials.issue(session, counsellor_id, s, clock.now(), actor=me().login)
     return {
         "wss_url": wss_url(),
         "uri": f"sip:{issued.user}@{s.sip_domain}",
@@ -54,13 +50,3 @@ def bundle() -> Any:
     if not (BUNDLE_DIR / "console-phone.js").is_file():
         abort(404, "Le visiophone de la console n'est pas installé (scripts/setup.sh).")
     return send_from_directory(BUNDLE_DIR, "console-phone.js", mimetype="text/javascript")
-
-
-def revoke_mine() -> None:
-    """At sign-out: the console's credential stops working (the directory no longer serves it)."""
-    counsellor_id = me().scope or ""
-    with db().session() as session:
-        if console_users.revoke(session, counsellor_id):
-            audit.record(
-                session, me().login, "console_revoked", "console_credentials", counsellor_id
-            )

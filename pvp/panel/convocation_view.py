@@ -17,7 +17,7 @@ from pvp.model import CitizenContact, CitizenNotice
 from pvp.panel.forms import PanelForm
 from pvp.panel.manager import _appointment, bp
 from pvp.panel.security import db, me, settings
-from pvp.services import audit
+from pvp.services import citizen_contacts
 
 NOTICE_LABELS = {
     "convocation": "convocation",
@@ -92,25 +92,18 @@ def _page(appointment_id: int, form: ContactForm, status: int = 200) -> Any:
 def convocation_page(appointment_id: int) -> Any:
     with db().sessions() as session:
         row = _appointment(session, appointment_id)
-        contact = session.get(CitizenContact, appointment_id)
-        form = ContactForm(obj=contact)
+        form = ContactForm(obj=session.get(CitizenContact, appointment_id))
         if not form.validate_on_submit():
             return _page(appointment_id, form, 400 if form.errors else 200)
-        if row.status not in LIVE:
-            form.fail(form.name, "ce rendez-vous n'est plus prévu : pas de convocation")
+        fields = (form.name, form.email, form.phone, form.bring)
+        details = {f.name: f.data or "" for f in fields}
+        try:
+            contact = citizen_contacts.convoke(
+                session, row, details, datetime.now(UTC), actor=me().login
+            )
+        except citizen_contacts.ConvocationRefused as exc:
+            form.fail(form.name, exc.message)
             return _page(appointment_id, form, 400)
-        if contact is None:
-            contact = CitizenContact(appointment_id=row.id, created_at=datetime.now(UTC))
-            session.add(contact)
-        contact.name = form.name.data.strip()
-        contact.email = (form.email.data or "").strip()
-        contact.phone = (form.phone.data or "").strip()
-        contact.bring = (form.bring.data or "").strip()
-        # The audit keeps which details were given, not the details (they are purged).
-        given = [f for f in ("name", "email", "phone", "bring") if getattr(contact, f)]
-        audit.record(
-            session, me().login, "convoke", "citizen_contacts", row.id, None, {"given": given}
-        )
         session.commit()
     sent = "l'e-mail part dans les minutes qui viennent" if contact.email else "à imprimer"
     flash(f"Convocation du rendez-vous n°{appointment_id} enregistrée : {sent}.", "success")

@@ -7,7 +7,7 @@ same pages for any service.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,14 +15,13 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import (
-    DateField,
     DateTimeLocalField,
     IntegerField,
     SelectChoice,
     SelectField,
     StringField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange
 
 from pvp.appointments import MAX_MINUTES, MIN_MINUTES, serving_agencies
 from pvp.clock import Clock
@@ -38,6 +37,7 @@ from pvp.model import (
     Service,
     Site,
 )
+from pvp.panel import appointment_list
 from pvp.panel.crud import register_crud
 from pvp.panel.entities import MANAGER_ENTITIES
 from pvp.panel.forms import PanelForm, opts
@@ -45,7 +45,6 @@ from pvp.panel.french import fr_datetime
 from pvp.panel.once import show_once
 from pvp.panel.security import db, me, panel_blueprint, require, service_scope, settings
 from pvp.plan_view import load_routing_plan
-from pvp.routing import ACTIVE_APPOINTMENT
 from pvp.services import appointments, calendar_feeds
 
 bp = panel_blueprint("manager", "/manager", roles=(Role.REGION_ADMIN, Role.SERVICE_MANAGER))
@@ -131,70 +130,6 @@ def _appointment(session: Session, appointment_id: int) -> Appointment:
     return row
 
 
-SORTS = {
-    "date": (Appointment.start,),
-    "site": (Site.commune, Appointment.start),
-    "counsellor": (Counsellor.display_name, Appointment.start),
-}
-
-
-class ListFilter(PanelForm):
-    """The appointment list's filters (a GET form: the address can be kept and shared)."""
-
-    class Meta(PanelForm.Meta):
-        csrf = False
-
-    service = SelectField("Service")
-    site = SelectField("Site")
-    counsellor = SelectField("Conseiller")
-    status = SelectField(
-        "État",
-        choices=opts(
-            [("active", "à venir ou en cours"), ("all", "tous"), ("cancelled", "annulés")]
-        ),
-        default="active",
-    )
-    first = DateField("Du", validators=[Optional()])
-    last = DateField("Au", validators=[Optional()])
-    sort = SelectField(
-        "Trier par",
-        choices=opts([("date", "date"), ("site", "site"), ("counsellor", "conseiller")]),
-        default="date",
-    )
-
-
-def _filters(session: Session, service: str) -> ListFilter:
-    form = ListFilter(request.args)
-    form.service.choices = opts(
-        (s.code, s.name) for s in session.scalars(select(Service).order_by(Service.code))
-    )
-    form.site.choices = opts([("", "tous")]) + opts(
-        (s.id, s.commune)
-        for s in session.scalars(
-            select(Site)
-            .join(RouteRule, RouteRule.site_id == Site.id)
-            .where(RouteRule.service_code == service)
-            .order_by(Site.commune)
-        )
-    )
-    form.counsellor.choices = opts([("", "tous")]) + opts(
-        (c.id, c.display_name)
-        for c in session.scalars(
-            select(Counsellor)
-            .join(Agency)
-            .where(Agency.service_code == service)
-            .order_by(Counsellor.display_name)
-        )
-    )
-    form.service.data = service
-    if not form.validate():
-        # A stale or hand-made address: show the defaults rather than an error page.
-        for field in (form.site, form.counsellor, form.status, form.sort):
-            if field.errors:
-                field.data = field.default or ""
-    return form
-
-
 def _service_name(session: Session, code: str) -> str:
     row = session.get(Service, code)
     return row.name if row is not None else code.upper()
@@ -203,30 +138,8 @@ def _service_name(session: Session, code: str) -> str:
 def _page(session: Session, service: str, form: BookForm, status: int = 200) -> Any:
     now = _now()
     tz = _tz()
-    wanted = _filters(session, service)
-    today = now.astimezone(tz).date()
-    first = wanted.first.data or today - timedelta(days=14)
-    last = wanted.last.data or today + timedelta(days=120)
-    where = [
-        Appointment.service_code == service,
-        Appointment.start >= datetime.combine(first, time(0), tz),
-        Appointment.start < datetime.combine(last + timedelta(days=1), time(0), tz),
-    ]
-    if wanted.site.data:
-        where.append(Appointment.site_id == wanted.site.data)
-    if wanted.counsellor.data:
-        where.append(Appointment.counsellor_id == wanted.counsellor.data)
-    if wanted.status.data == "active":
-        where.append(Appointment.status.in_(ACTIVE_APPOINTMENT))
-    elif wanted.status.data == "cancelled":
-        where.append(Appointment.status == AppointmentStatus.CANCELLED.value)
-    rows = session.scalars(
-        select(Appointment)
-        .join(Site, Site.id == Appointment.site_id)
-        .join(Counsellor, Counsellor.id == Appointment.counsellor_id)
-        .where(*where)
-        .order_by(*SORTS.get(wanted.sort.data or "date", SORTS["date"]))
-    ).all()
+    wanted = appointment_list.filters(session, service)
+    rows = appointment_list.rows(session, service, wanted, now.astimezone(tz).date(), tz)
     people = session.scalars(
         select(Counsellor)
         .join(Agency)
@@ -288,18 +201,15 @@ def book() -> Any:
         start = form.start.data.replace(tzinfo=tz)
         plan = load_routing_plan(session, settings(), since=start - timedelta(days=1))
         try:
-            made = appointments.book(
-                session,
-                plan,
+            booking = appointments.Booking(
                 form.site.data,
                 service,
                 form.counsellor.data,
                 start,
                 form.minutes.data,
                 (form.citizen_ref.data or "").strip(),
-                actor=me().login,
-                now=_now(),
             )
+            made = appointments.book(session, plan, booking, actor=me().login, now=_now())
         except appointments.BookingRefused as exc:
             session.rollback()
             form.fail(form.start, f"rendez-vous refusé : {exc}")

@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from pvp.common.errors import PvpError
 from pvp.freeswitch import console_users
 from pvp.model import Counsellor, Role, Service, Site, User
-from pvp.services import audit
+from pvp.services import audit, console_credentials
 from pvp.wire.identities import reserved_reason
 
 MIN_PASSWORD = 10
@@ -52,8 +52,20 @@ def end_sessions(user: User) -> None:
     user.session_epoch = (user.session_epoch or 0) + 1
     # A counsellor's console phone credential ends with the sessions that obtained it.
     session = object_session(user)
-    if user.role is Role.COUNSELLOR and user.scope and session is not None:
+    if user.role == Role.COUNSELLOR and user.scope and session is not None:
         console_users.revoke(session, user.scope)
+
+
+def signed_in(session: Session, user: User) -> None:
+    audit.record(session, user.login, "login", "users", user.id)
+
+
+def signed_out(session: Session, user: User) -> None:
+    """Sign-out: every session of the account ends, a counsellor's console phone with them."""
+    if user.role == Role.COUNSELLOR and user.scope:
+        console_credentials.revoke(session, user.scope, actor=user.login)
+    end_sessions(user)
+    audit.record(session, user.login, "logout", "users", user.id)
 
 
 def change_password(
@@ -121,7 +133,11 @@ def create_user(
     scope: str | None,
     email: str = "",
     must_change_password: bool = False,
+    *,
+    actor: str | None = None,
 ) -> User:
+    """Create an account; ``actor`` is who did, for the audit log (None: a test or benchmark
+    seeding its database, not audited)."""
     login = login.strip()
     if (
         not login
@@ -147,21 +163,6 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    if actor is not None:
+        audit.record(session, actor, "create", "users", user.id, None, audit.snapshot(user))
     return user
-
-
-def create(
-    session: Session,
-    login: str,
-    password: str,
-    role: Role,
-    scope: str | None,
-    email: str = "",
-    must_change_password: bool = False,
-    *,
-    actor: str,
-) -> User:
-    """Create an account (see :func:`create_user`) and record who created it."""
-    made = create_user(session, login, password, role, scope, email, must_change_password)
-    audit.record(session, actor, "create", "users", made.id, None, audit.snapshot(made))
-    return made

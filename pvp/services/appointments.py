@@ -12,12 +12,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from pvp import appointments as rules
-from pvp.appointments import BookingRefused
+from pvp.appointments import Booking, BookingRefused
 from pvp.model import Appointment, AppointmentStatus
 from pvp.routing import RoutingPlan
 from pvp.services import audit
 
-__all__ = ["BookingRefused", "book", "move", "restore", "set_status"]
+__all__ = ["Booking", "BookingRefused", "book", "move", "restore", "set_status"]
 
 # The audit log's action for each status a person sets.
 STATUS_ACTIONS = {AppointmentStatus.CANCELLED: "cancel", AppointmentStatus.NO_SHOW: "no_show"}
@@ -26,17 +26,12 @@ STATUS_ACTIONS = {AppointmentStatus.CANCELLED: "cancel", AppointmentStatus.NO_SH
 def book(
     session: Session,
     plan: RoutingPlan,
-    site: str,
-    service: str,
-    counsellor: str,
-    start: datetime,
-    minutes: int,
-    citizen_ref: str,
+    booking: Booking,
     *,
     actor: str,
     now: datetime | None = None,
 ) -> Appointment:
-    made = rules.book(session, plan, site, service, counsellor, start, minutes, citizen_ref, now)
+    made = rules.book(session, plan, booking, now)
     audit.record(session, actor, "book", "appointments", made.id, None, audit.snapshot(made))
     return made
 

@@ -32,7 +32,7 @@ class Position:
 class WaitEnded:
     call: str | None
     message: str  # French: what the kiosk screen says
-    outcome: str = ""  # pvp.model.CallOutcome's value, for the logs
+    outcome: str = ""  # pvp.vocabulary.CallOutcome's value, for the logs
     reason: str = ""
 
 

@@ -56,7 +56,9 @@ def site(settings: Settings, db: Database) -> Settings:
     with db.session() as session:
         plan = load_routing_plan(session, settings)
         start = datetime(2006, 11, 8, 10, tzinfo=PARIS)
-        appointments.book(session, plan, "vorey", "anpe", "anpe-le-puy-c1", start)
+        appointments.book(
+            session, plan, appointments.Booking("vorey", "anpe", "anpe-le-puy-c1", start)
+        )
         store = DocumentStore(settings.documents_dir(), settings.document_max_bytes)
         for text in ("Formulaire CERFA", "Attestation"):
             store.put(session, text_pdf(text), datetime.now(UTC))
@@ -110,10 +112,9 @@ def test_restore_into_an_empty_postgresql_database_serves_the_same_plan(
             booked = appointments.book(
                 session,
                 load_routing_plan(session, settings, since=datetime(2006, 11, 1, tzinfo=UTC)),
-                "vorey",
-                "anpe",
-                "anpe-le-puy-c1",
-                datetime(2006, 11, 9, 10, tzinfo=PARIS),
+                appointments.Booking(
+                    "vorey", "anpe", "anpe-le-puy-c1", datetime(2006, 11, 9, 10, tzinfo=PARIS)
+                ),
             )
             assert booked.id == 2
         # And the PostgreSQL machine's backup restores back into SQLite.

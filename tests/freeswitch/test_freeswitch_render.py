@@ -43,7 +43,9 @@ def tree(settings: Settings, db: Database, tmp_path: Path) -> Path:
     with db.session() as session:
         plan = load_routing_plan(session, settings)
         start = datetime(2006, 11, 8, 10, 0, tzinfo=PARIS)
-        appointments.book(session, plan, "vorey", "anpe", "anpe-le-puy-c1", start)
+        appointments.book(
+            session, plan, appointments.Booking("vorey", "anpe", "anpe-le-puy-c1", start)
+        )
     out = tmp_path / "fs"
     render(settings, db, out, TODAY)
     return out

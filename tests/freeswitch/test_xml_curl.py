@@ -258,7 +258,9 @@ def test_a_booked_citizen_goes_to_their_counsellor(
     start = datetime(2006, 11, 8, 10, 0, tzinfo=PARIS)  # Wednesday: ANPE appointments
     with db.session() as session:
         plan = load_routing_plan(session, settings)
-        booked = appointments.book(session, plan, "vorey", "anpe", "anpe-le-puy-c2", start)
+        booked = appointments.book(
+            session, plan, appointments.Booking("vorey", "anpe", "anpe-le-puy-c2", start)
+        )
         ident = booked.id
     clock.travel_to(datetime(2006, 11, 8, 9, 52, tzinfo=PARIS))
     acts = actions(press(client, auth, "kiosk-vorey-1", "anpe"))

@@ -19,8 +19,8 @@ from pvp.db import Database
 from pvp.kiosk import french
 from pvp.kiosk.agent import AgentConfig, switch_input
 from pvp.kiosk.cli import main as kiosk_main
+from pvp.kiosk.events import Connected, QueueEnded, QueuePosition
 from pvp.kiosk.phone import AudioDevices
-from pvp.kiosk.state import Connected, QueueEnded, QueuePosition
 from pvp.wire.bundle import BundleError
 from pvp.wire.messages import Sealer, unseal
 

@@ -27,11 +27,11 @@ from evdev import InputEvent, ecodes
 
 from pvp.kiosk import state
 from pvp.kiosk.agent import AgentConfig, KioskAgent
+from pvp.kiosk.events import NoticeExpired
 from pvp.kiosk.heartbeat import Probes
 from pvp.kiosk.messaging import MessagingConfig
 from pvp.kiosk.phone import AudioDevices
 from pvp.kiosk.screen import View
-from pvp.kiosk.state import NoticeExpired
 from pvp.wire.bundle import Bundle
 from pvp.wire.messages import (
     ANSWER_TYPE,

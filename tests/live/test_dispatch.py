@@ -121,7 +121,9 @@ def test_a_booked_citizen_reaches_their_own_counsellor_while_another_is_idle(
     start = datetime(2006, 11, 9, 10, 0, tzinfo=PARIS)  # a Thursday: ANPE appointments
     with fresh.db.session() as session:
         plan = load_routing_plan(session, fresh.settings, since=start - timedelta(days=1))
-        booked = appointments.book(session, plan, "vorey", "anpe", "anpe-le-puy-c2", start).id
+        booked = appointments.book(
+            session, plan, appointments.Booking("vorey", "anpe", "anpe-le-puy-c2", start)
+        ).id
     fresh.travel_to("2006-11-09T09:58")
     first_in_line = counsellor(fresh, "anpe-le-puy-c1")  # priority 1, idle, available
     theirs = counsellor(fresh, "anpe-le-puy-c2")
