@@ -34,7 +34,7 @@ from testkit.calls import (
     waiting_calls,
 )
 from testkit.live_switch import NO_ANSWER_SECONDS, PARIS, WRAP_UP_SECONDS, Switch
-from testkit.sip_inbox import SipInbox
+from testkit.sip_inbox_udp import SipInbox
 from testkit.ua import UserAgent
 
 pytestmark = pytest.mark.live
@@ -154,14 +154,14 @@ def test_two_kiosks_one_counsellor_the_second_is_told_position_1_then_served_aft
     msa = counsellor(fresh, C1)
     first, second = kiosk(fresh, "kiosk-vorey-1"), kiosk(fresh, "kiosk-vorey-2")
     # The second kiosk's message channel: the same AOR, a contact that shows MESSAGE bodies.
-    # Registered after baresip: FreeSWITCH's chat sends to the latest contact only.
+    # Registered after baresip: FreeSWITCH's chat sends to the latest contact only. Over UDP:
+    # with the test kit's TCP inbox FreeSWITCH's chat to it held the first call's bridge
+    # until the citizen hung up (3 runs in 4), never with UDP or a real kiosk.
     inbox = SipInbox(
         "kiosk-vorey-2",
         fresh.passwords["kiosk-vorey-2"],
         fresh.settings.sip_domain,
-        fresh.settings.sip_host,
-        fresh.settings.sip_port,
-        "tcp",
+        (fresh.settings.sip_host, fresh.settings.sip_port),
     )
     try:
         inbox.register()
@@ -173,7 +173,7 @@ def test_two_kiosks_one_counsellor_the_second_is_told_position_1_then_served_aft
         assert press(second, "msa")["type"] == "CALL_ESTABLISHED"
         two = call_of(fresh, "kiosk-vorey-2")
         told = inbox.messages.get(timeout=10)
-        assert told.header("content-type") == "application/json"
+        assert told.content_type == "application/json"
         payload = json.loads(told.body)
         assert (payload["type"], payload["call"], payload["position"]) == ("queue", two, 1)
         assert payload["wait"] > 0  # an estimate while nobody is ringing for it
