@@ -111,17 +111,6 @@ class UserAgent:
             self.close()
             raise RuntimeError(f"baresip refused the account: {created}")
 
-    def register_again(self) -> None:
-        """Register now on a fresh connection, as a softphone does once it notices its link
-        died (baresip 1.0 itself waits 30-60 s after a failed attempt)."""
-        while not self.events.empty():  # what happened before is no answer to this one
-            self.seen.append(self.events.get_nowait())
-        aor = f"sip:{self.account.user}@{self.account.domain}"
-        self.command("uadel", aor)
-        created = self.command("uanew", self.account.line())
-        if not created.get("ok"):
-            raise RuntimeError(f"baresip refused the account again: {created}")
-
     def _wait_ready(self) -> None:
         """Until baresip says it is ready; a port it could not bind means another try."""
         log_file = self.dir / "baresip.log"
